@@ -1,0 +1,40 @@
+// Builds the two WebAssembly variants of one AssemblyScript source:
+//   build/retort.simd.wasm    --enable simd   (ASC_FEATURE_SIMD is true)
+//   build/retort.scalar.wasm  simd disabled   (same source, scalar paths)
+// Both use the stub runtime (nothing on the hot path allocates) and import their
+// memory from the loader, which owns it.
+import { main } from 'assemblyscript/asc';
+import { mkdirSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = join(root, 'build');
+mkdirSync(outDir, { recursive: true });
+
+const common = [
+  join(root, 'assembly/index.ts'),
+  '--runtime', 'stub',
+  '--importMemory',
+  '--optimizeLevel', '3',
+  '--shrinkLevel', '0',
+  '--converge',
+  '--noAssert',
+  '--use', 'abort=',
+];
+
+const variants = [
+  { name: 'simd', flags: ['--enable', 'simd'] },
+  { name: 'scalar', flags: ['--disable', 'simd'] },
+];
+
+for (const v of variants) {
+  const outFile = join(outDir, `retort.${v.name}.wasm`);
+  const { error, stderr } = await main([...common, ...v.flags, '--outFile', outFile, '--textFile', outFile.replace(/\.wasm$/, '.wat')], {});
+  if (error) {
+    process.stderr.write(stderr.toString());
+    process.stderr.write(`build-wasm: ${v.name} build failed: ${error.message}\n`);
+    process.exit(1);
+  }
+  console.log(`build-wasm: ${v.name.padEnd(6)} ${statSync(outFile).size} bytes -> ${outFile}`);
+}
