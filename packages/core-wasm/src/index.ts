@@ -1,0 +1,9 @@
+// @retort/core-wasm: the compute core of Retort.
+export { loadCore, hasSimd, type LoadOptions } from './loader.js';
+export {
+  Core, type BackendName, type Ref, type GemmStrides, type DistillationLossOptions, type SgdOptions, type AdamWOptions,
+} from './core.js';
+export { Tensor, type DType } from './tensor.js';
+export type { KdLossArgs, KdLossResult, MatmulOptions, SoftmaxOptions } from './convenience.js';
+export { KERNEL_NAMES, type RawKernels, type Ptr } from './abi.js';
+export { createJsKernels } from './backends/js/index.js';

@@ -1,0 +1,81 @@
+// loadCore: picks a backend, compiles (once per variant) and instantiates the module
+// over a fresh WebAssembly.Memory that the Core owns, and wraps it.
+import { KERNEL_NAMES, type RawKernels } from './abi.js';
+import { createJsKernels } from './backends/js/index.js';
+import { Core, type BackendName } from './core.js';
+import { compileWasm, type WasmVariant } from '#wasm-source';
+
+export interface LoadOptions {
+  /** 'auto' (default) picks 'simd' when the engine validates a SIMD module, else 'scalar'. */
+  backend?: 'auto' | BackendName;
+  /** Initial memory in 64 KiB pages (default 64 = 4 MiB, grown on demand). */
+  initialPages?: number;
+  /** Maximum memory in 64 KiB pages (default 65536 = 4 GiB). */
+  maximumPages?: number;
+  /** Precompiled module or bytes for the chosen wasm variant, for bundlers that inline assets. */
+  wasm?: WebAssembly.Module | BufferSource;
+}
+
+// (module (func (result v128) (v128.const i32x4 0 0 0 0)))
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, 0x03,
+  0x02, 0x01, 0x00, 0x0a, 0x16, 0x01, 0x14, 0x00, 0xfd, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0b,
+]);
+
+let simdSupported: boolean | undefined;
+
+/** Whether this engine runs WebAssembly fixed-width SIMD (checked once). */
+export function hasSimd(): boolean {
+  if (simdSupported === undefined) {
+    simdSupported = typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+  }
+  return simdSupported;
+}
+
+const modules = new Map<WasmVariant, Promise<WebAssembly.Module>>();
+
+function moduleFor(variant: WasmVariant): Promise<WebAssembly.Module> {
+  let m = modules.get(variant);
+  if (!m) {
+    m = compileWasm(variant);
+    m.catch(() => modules.delete(variant));
+    modules.set(variant, m);
+  }
+  return m;
+}
+
+export async function loadCore(options: LoadOptions = {}): Promise<Core> {
+  const requested = options.backend ?? 'auto';
+  if (!['auto', 'simd', 'scalar', 'js'].includes(requested)) {
+    throw new RangeError(`loadCore: backend must be 'auto', 'simd', 'scalar' or 'js', got ${String(requested)}`);
+  }
+  const backend: BackendName = requested === 'auto' ? (hasSimd() ? 'simd' : 'scalar') : requested;
+  if (backend === 'simd' && !hasSimd()) {
+    throw new Error("loadCore: backend 'simd' requested but this engine does not support WebAssembly SIMD; use 'auto' or 'scalar'");
+  }
+  const initial = options.initialPages ?? 64;
+  const maximum = options.maximumPages ?? 65536;
+  const memory = new WebAssembly.Memory({ initial, maximum });
+
+  let kernels: RawKernels;
+  if (backend === 'js') {
+    kernels = createJsKernels(memory);
+  } else {
+    let module: WebAssembly.Module;
+    if (options.wasm instanceof WebAssembly.Module) module = options.wasm;
+    else if (options.wasm) module = await WebAssembly.compile(options.wasm);
+    else module = await moduleFor(backend);
+    const instance = await WebAssembly.instantiate(module, { env: { memory } });
+    const exports = instance.exports as Record<string, unknown>;
+    for (const name of KERNEL_NAMES) {
+      if (typeof exports[name] !== 'function') throw new Error(`loadCore: the ${backend} module does not export kernel '${name}'`);
+    }
+    kernels = exports as unknown as RawKernels;
+  }
+  // The module's scratch (GEMM panels) lives below heapBase; make sure memory covers it.
+  const need = kernels.heapBase();
+  const have = memory.buffer.byteLength;
+  if (need > have) memory.grow(Math.ceil((need - have) / 65536));
+  return new Core(backend, kernels, memory);
+}
