@@ -1,0 +1,1 @@
+export { buildProgram, run, VERSION, type Io } from './program.js';

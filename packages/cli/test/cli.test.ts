@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+
+function retort(...args: string[]) {
+  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+}
+
+describe('retort command', () => {
+  it('prints its version', () => {
+    const r = retort('--version');
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('checks every backend it can run', () => {
+    const r = retort('backends', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { auto: string; backends: { backend: string; available: boolean; check: string }[] };
+    expect(out.backends.map((b) => b.backend)).toEqual(['simd', 'scalar', 'js']);
+    for (const b of out.backends) if (b.available) expect(b.check).toBe('ok');
+    expect(['simd', 'scalar']).toContain(out.auto);
+  });
+
+  it('rejects an unknown command and an unknown flag with a non-zero exit', () => {
+    const a = retort('frobnicate');
+    expect(a.status).not.toBe(0);
+    expect(a.stderr).toMatch(/unknown command 'frobnicate'/);
+    const b = retort('backends', '--bogus');
+    expect(b.status).not.toBe(0);
+    expect(b.stderr).toMatch(/unknown option '--bogus'/);
+  });
+});
