@@ -1,0 +1,173 @@
+// The benchmark suite, platform-neutral: no node: imports and no tfjs, so the same
+// code runs under Node (cli.ts) and inside a browser Web Worker. Contenders are
+// injected (core-contenders.ts for our backends, tfjs-contenders.ts for TensorFlow.js);
+// each case is timed on all of them interleaved, in this one thread (timing.ts).
+//
+// Suite: sgemm NN/TN/NT over the shapes of an MNIST MLP (GFLOP/s = 2MNK/t, each also
+// as a fraction of the SIMD peak probe); tempered softmax, KL + gradient and the fused
+// KD loss + gradient (µs per call); module sizes; ratios and the issue's targets,
+// computed from this same run. Targets are reported, never asserted.
+
+import { evaluate } from './analysis.js';
+import { FORMULAS, gemmCase, gemmOperands, lossCase, lossError, lossReference, relativeError } from './problems.js';
+import { measureInterleaved, TIMING_PRESETS, type Timed } from './timing.js';
+import type {
+  Contender, GemmEntry, GemmForm, GemmRow, LossEntry, LossKernel, LossRow, PeakEntry, Prepared, Stat, SuiteOptions,
+  SuiteResult, TimingOptions,
+} from './types.js';
+
+export type * from './types.js';
+export { coreContender } from './core-contenders.js';
+export { formatReport } from './report.js';
+export { TIMING_PRESETS } from './timing.js';
+export { FORMULAS } from './problems.js';
+
+/** (M, K, N): the layers of a 784-800-800-10 MLP and of 784-1200-1200-10, at batch 128, plus a small square. */
+export const FULL_GEMM_SHAPES = [
+  [128, 784, 800], [128, 800, 800], [128, 800, 10], [128, 784, 1200], [128, 1200, 1200], [64, 64, 64],
+] as const;
+/** Quick mode: small, with sizes that are not multiples of 4 so that the tails run too. */
+export const QUICK_GEMM_SHAPES = [[64, 64, 64], [13, 37, 10]] as const;
+export const LOSS_SHAPES = [[128, 10], [128, 1000]] as const;
+export const GEMM_FORMS: readonly GemmForm[] = ['NN', 'TN', 'NT'];
+export const LOSS_KERNELS: readonly LossKernel[] = ['softmax', 'kl', 'kdLoss'];
+
+/** Runs the whole suite on `contenders` and returns the figures, ratios and targets. */
+export async function runSuite(contenders: readonly Contender[], options: SuiteOptions): Promise<SuiteResult> {
+  const names = new Set<string>();
+  for (const c of contenders) {
+    if (names.has(c.name)) throw new Error(`runSuite: two contenders are named '${c.name}'`);
+    names.add(c.name);
+  }
+  const now = options.now ?? (() => performance.now());
+  const progress = options.onProgress ?? (() => {});
+  const timing: TimingOptions = { ...TIMING_PRESETS[options.mode], ...options.timing };
+  const seed = options.seed ?? 20150309;
+  const T = options.temperature ?? 4;
+  const alpha = options.alpha ?? 0.9;
+  const startedAt = new Date().toISOString();
+  const t0 = now();
+
+  const peak = await runPeak(contenders, timing, now, progress);
+  const peakFrom = options.peakFrom ?? 'simd';
+  const peakGflops = peak.find((p) => p.contender === peakFrom)?.gflops ?? null;
+
+  const gemm: GemmRow[] = [];
+  const shapes = options.gemmShapes ?? (options.mode === 'full' ? FULL_GEMM_SHAPES : QUICK_GEMM_SHAPES);
+  for (const [M, K, N] of shapes) {
+    const ops = gemmOperands(M, K, N, seed + M * 7 + K * 13 + N * 17);
+    for (const form of options.gemmForms ?? GEMM_FORMS) {
+      const c = gemmCase(ops, form);
+      const flop = 2 * M * N * K;
+      const measured = await runCase(contenders, (x) => x.gemm?.(c), (out) => relativeError(out, ops.reference), timing, now);
+      const entries: GemmEntry[] = measured.map(({ contender, stat, error }) => {
+        const gflops = flop / (stat.medianMs * 1e6);
+        return { contender, stat, gflops, fractionOfPeak: peakGflops ? gflops / peakGflops : null, error };
+      });
+      gemm.push({ form, M, K, N, flop, entries });
+      progress(`sgemm ${form} (${M},${K},${N}): ${entries.map((e) => `${e.contender} ${e.gflops.toFixed(2)}`).join(', ')} GFLOP/s`);
+    }
+  }
+
+  const losses: LossRow[] = [];
+  for (const [rows, cols] of options.lossShapes ?? LOSS_SHAPES) {
+    for (const kernel of options.lossKernels ?? LOSS_KERNELS) {
+      const c = lossCase(kernel, rows, cols, T, alpha, seed + rows * 31 + cols);
+      const ref = lossReference(c);
+      const measured = await runCase(contenders, (x) => x.loss?.(c), (out) => lossError(out, ref), timing, now);
+      const entries: LossEntry[] = measured.map(({ contender, stat, error }) => (
+        { contender, stat, usPerCall: stat.medianMs * 1e3, error }));
+      losses.push({ kernel, rows, cols, temperature: T, alpha, entries });
+      progress(`${kernel} [${rows},${cols}]: ${entries.map((e) => `${e.contender} ${e.usPerCall.toFixed(1)}`).join(', ')} µs`);
+    }
+  }
+
+  const partial = {
+    schema: 'retort-bench/1' as const,
+    mode: options.mode,
+    startedAt,
+    durationMs: 0,
+    environment: { ...options.environment },
+    timing,
+    contenders: contenders.map((c) => ({ name: c.name, description: c.description })),
+    formulas: { ...FORMULAS },
+    peak,
+    peakGflops,
+    gemm,
+    losses,
+    wasmBytes: { ...options.wasmBytes },
+  };
+  const { ratios, targets } = evaluate(partial, options.ours ?? 'simd', options.baseline ?? 'tfjs-wasm');
+  return { ...partial, ratios, targets, durationMs: now() - t0 };
+}
+
+interface Measured { contender: string; stat: Stat; error: number }
+
+/**
+ * Prepares one case on every contender that takes part, checks each output against the
+ * reference (untimed), times them interleaved, and disposes them.
+ */
+async function runCase<O>(contenders: readonly Contender[], prepare: (c: Contender) => Prepared<O> | undefined,
+                          check: (out: O) => number, timing: TimingOptions, now: () => number): Promise<Measured[]> {
+  const taking: { contender: Contender; prepared: Prepared<O> }[] = [];
+  try {
+    for (const contender of contenders) {
+      await contender.activate?.();
+      const prepared = prepare(contender);
+      if (prepared) taking.push({ contender, prepared });
+    }
+    const errors: number[] = [];
+    for (const { contender, prepared } of taking) {
+      await contender.activate?.();
+      errors.push(check(prepared.output()));
+    }
+    const timed: Timed[] = taking.map(({ contender, prepared }) => ({
+      activate: () => contender.activate?.(),
+      run: prepared.run,
+    }));
+    const stats = await measureInterleaved(timed, timing, now);
+    return taking.map(({ contender }, i) => ({ contender: contender.name, stat: stats[i]!, error: errors[i]! }));
+  } finally {
+    for (const { contender, prepared } of taking) {
+      await contender.activate?.();
+      prepared.dispose();
+    }
+  }
+}
+
+/** The peak probe of every contender that has one, sized so that one call lasts about a sample. */
+async function runPeak(contenders: readonly Contender[], timing: TimingOptions, now: () => number,
+                       progress: (m: string) => void): Promise<PeakEntry[]> {
+  const probes = contenders.flatMap((c) => (c.peak ? [{ name: c.name, probe: c.peak }] : []));
+  if (probes.length === 0) return [];
+  let sink = 0;
+  // A probe call lasts at least a few ms even in quick mode, so that the figure is not call overhead.
+  const callMs = Math.max(timing.sampleMs, 5);
+  const sized = probes.map(({ name, probe }) => {
+    // Sized three times: the first passes also warm the probe up (the js one starts in the interpreter).
+    let iters = 1024;
+    for (let pass = 0; pass < 3; pass++) for (;;) {
+      const t0 = now();
+      sink += probe.probe(iters);
+      const t = now() - t0;
+      if (t >= callMs / 4 || iters >= 1 << 30) {
+        iters = Math.max(1, Math.round(iters * callMs / Math.max(t, 1e-3)));
+        break;
+      }
+      iters *= 4;
+    }
+    return { name, probe, iters, flopsPerIter: probe.flopsPerIter() };
+  });
+  const stats = await measureInterleaved(
+    sized.map(({ probe, iters }) => ({ run: () => { sink += probe.probe(iters); } })),
+    // One call per sample (each is already ~sampleMs long); a warm-up long enough for
+    // the js probe's loop to reach optimised code even in quick mode.
+    { ...timing, sampleMs: 0, warmupMs: Math.max(timing.warmupMs, 50), maxWarmupCalls: Math.max(timing.maxWarmupCalls, 1000) }, now);
+  if (Number.isNaN(sink)) progress('peak probe returned NaN');
+  const entries = sized.map(({ name, iters, flopsPerIter }, i) => {
+    const stat = stats[i]!;
+    return { contender: name, iters, flopsPerIter, stat, gflops: (iters * flopsPerIter) / (stat.medianMs * 1e6) };
+  });
+  progress(`peak probe: ${entries.map((e) => `${e.contender} ${e.gflops.toFixed(2)}`).join(', ')} GFLOP/s`);
+  return entries;
+}

@@ -1,0 +1,88 @@
+// The benchmark harness in quick mode: every contender shows up in every table it
+// takes part in, every figure is finite and positive, the result survives JSON.
+// No timing is asserted (CI machines are noisy); only structure and accuracy.
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { loadCore } from '../src/loader.js';
+import { coreContender, formatReport, runSuite, type Contender, type SuiteResult } from '../src/bench/harness.js';
+import { setupTfjs } from '../src/bench/tfjs-node.js';
+
+const built = (v: string): boolean => existsSync(new URL(`../build/retort.${v}.wasm`, import.meta.url));
+
+async function contenders(): Promise<Contender[]> {
+  const list: Contender[] = [];
+  for (const backend of ['simd', 'scalar', 'js'] as const) {
+    if (backend === 'js' || built(backend)) list.push(coreContender(await loadCore({ backend })));
+  }
+  list.push(...(await setupTfjs()).contenders);
+  return list;
+}
+
+function positive(x: number): void {
+  expect(Number.isFinite(x)).toBe(true);
+  expect(x).toBeGreaterThan(0);
+}
+
+describe('benchmark harness (quick mode)', () => {
+  let result: SuiteResult;
+  let names: string[];
+
+  it('runs the whole suite', async () => {
+    const list = await contenders();
+    names = list.map((c) => c.name);
+    result = await runSuite(list, { mode: 'quick', wasmBytes: { simd: 1000, scalar: 900 } });
+    expect(result.mode).toBe('quick');
+    expect(result.contenders.map((c) => c.name)).toEqual(names);
+    positive(result.durationMs);
+  });
+
+  it('has a peak for every core backend', () => {
+    const cores = names.filter((n) => ['simd', 'scalar', 'js'].includes(n));
+    expect(result.peak.map((p) => p.contender)).toEqual(cores);
+    for (const p of result.peak) positive(p.gflops);
+    if (cores.includes('simd')) positive(result.peakGflops!);
+  });
+
+  it('times every contender on every GEMM case, with correct results', () => {
+    expect(result.gemm).toHaveLength(2 * 3);
+    for (const row of result.gemm) {
+      expect(row.flop).toBe(2 * row.M * row.N * row.K);
+      expect(row.entries.map((e) => e.contender)).toEqual(names);
+      for (const e of row.entries) {
+        positive(e.gflops); positive(e.stat.medianMs); positive(e.stat.samples); positive(e.stat.callsPerSample);
+        expect(e.stat.minMs).toBeLessThanOrEqual(e.stat.medianMs);
+        expect(e.stat.medianMs).toBeLessThanOrEqual(e.stat.maxMs);
+        expect(e.error).toBeLessThan(1e-4);
+        if (result.peakGflops !== null) positive(e.fractionOfPeak!);
+      }
+    }
+  });
+
+  it('times every loss contender on every loss case, with correct values and gradients', () => {
+    expect(result.losses).toHaveLength(2 * 3);
+    const lossNames = names.filter((n) => n !== 'tfjs-wasm-resident');
+    for (const row of result.losses) {
+      expect(row.entries.map((e) => e.contender)).toEqual(lossNames);
+      for (const e of row.entries) {
+        positive(e.usPerCall);
+        expect(e.error).toBeLessThan(1e-4);
+      }
+    }
+  });
+
+  it('computes ratios and reports every target', () => {
+    for (const r of result.ratios) if (r.value !== null) positive(r.value);
+    expect(result.targets).toHaveLength(3 + 3 + 2 + 1);
+    for (const t of result.targets) expect(['pass', 'fail', 'not measured']).toContain(t.status);
+    // Quick mode does not run the headline GEMM shape, but it does run the KD loss shapes.
+    const kd = result.targets.filter((t) => t.name.startsWith('fused KD')).map((t) => t.status);
+    if (names.includes('simd')) expect(kd).not.toContain('not measured');
+    expect(result.targets.at(-1)!.status).toBe('pass');
+  });
+
+  it('is JSON-serialisable and prints a table naming every contender', () => {
+    expect(JSON.parse(JSON.stringify(result))).toEqual(result);
+    const text = formatReport(result);
+    for (const n of names) expect(text).toContain(n);
+  });
+});
