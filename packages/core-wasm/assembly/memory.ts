@@ -1,11 +1,16 @@
 // Static layout of the module's own part of linear memory.
 // [0, __heap_base)            static data emitted by the compiler
-// [scratchBase, + SCRATCH)    GEMM packing panels (see kernels/gemm.ts)
+// [scratchBase, + SCRATCH)    GEMM packing panels (see kernels/gemm.ts), or, inside one
+//                             crossEntropy / klDivergence / kdLoss call, the row cache of
+//                             kernels/kd_loss.ts: three rows of cols f32 (e1, eq, ep, each
+//                             16-byte aligned), used when they fit in SCRATCH_BYTES
 // [heapBase(), ...)           owned by the JS-side arena
+// Scratch holds nothing between calls: the instance is single-threaded and no kernel calls
+// another, so each kernel may use all of it.
 // Scratch is not a data segment (memory.data would bloat the .wasm with zeros): it is
 // carved out above __heap_base and the loader grows memory to cover heapBase().
 
-/** Bytes reserved for GEMM packing panels. kernels/gemm.ts asserts its panels fit. */
+/** Bytes of scratch. kernels/gemm.ts asserts its panels fit; kd_loss.ts checks its cache rows per call. */
 export const SCRATCH_BYTES: usize = 2 << 20;
 
 // @ts-ignore: decorator

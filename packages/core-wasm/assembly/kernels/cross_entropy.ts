@@ -7,17 +7,11 @@
 // This is kdLoss's hard-label term on its own (alpha = 0): the same inlined row, so the two
 // kernels agree bit for bit. v is never read.
 
-import { distillRow } from './kd_loss';
+import { distillRows } from './kd_loss';
 
 export function crossEntropy(dz: usize, z: usize, labels: usize, rows: i32, cols: i32, gradScale: f32): f64 {
   if (rows <= 0) return 0;
   const g = <f64>gradScale / <f64>rows;
-  const rowBytes = <usize>cols << 2;
-  let total: f64 = 0;
-  for (let r = 0; r < rows; r++) {
-    const off = <usize>r * rowBytes;
-    const y = load<i32>(labels + (<usize>r << 2));
-    total += distillRow(dz + off, z + off, 0, y, cols, 1, 1.0, 1.0, 0.0, g, true, false, false);
-  }
+  const total = distillRows(dz, z, 0, labels, rows, cols, 1, 1.0, 1.0, 0.0, g, true, false, false);
   return total / <f64>rows;
 }

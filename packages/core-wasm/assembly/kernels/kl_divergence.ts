@@ -7,18 +7,13 @@
 // kdLoss's soft term on its own (alpha = 1, w = 1): the same inlined row, computed from
 // log-probabilities of one code path, so L is exactly 0 when z == v. Labels do not exist here.
 
-import { distillRow } from './kd_loss';
+import { distillRows } from './kd_loss';
 
 export function klDivergence(dz: usize, z: usize, v: usize, rows: i32, cols: i32, T: f32, gradScale: f32): f64 {
   if (rows <= 0) return 0;
   const T64 = <f64>T;
   const invT: f32 = <f32>1 / T;
   const g = <f64>gradScale / <f64>rows;
-  const rowBytes = <usize>cols << 2;
-  let total: f64 = 0;
-  for (let r = 0; r < rows; r++) {
-    const off = <usize>r * rowBytes;
-    total += distillRow(dz + off, z + off, v + off, 0, cols, invT, T64, 0.0, 1.0, g, false, true, false);
-  }
+  const total = distillRows(dz, z, v, 0, rows, cols, invT, T64, 0.0, 1.0, g, false, true, false);
   return total / <f64>rows;
 }

@@ -3,8 +3,9 @@
 // The max uses "a < b ? b : a" (f32x4.pmax, one instruction in V8) rather than the
 // NaN-propagating max: a NaN in the row is not needed here, because exp(NaN - max) = NaN
 // carries it into the row sum, and from there into every output and the loss.
+// Every exp here and in the kernels is expNegf(4): its argument is x - max <= 0, or NaN.
 
-import { expf, expf4 } from './vexp';
+import { expNegf, expNegf4 } from './vexp';
 
 /**
  * Elements per block of a vectorised row sum: f32 lanes add up one block (16 terms per lane),
@@ -15,18 +16,30 @@ import { expf, expf4 } from './vexp';
 // @ts-ignore: decorator
 @inline export const SUM_BLOCK: i32 = 64;
 
-/** max_j x[j], starting from -Infinity (so an all-(-Inf) row gives -Inf). */
+/**
+ * max_j x[j], starting from -Infinity (so an all-(-Inf) row gives -Inf).
+ * Four independent f32x4 maxima: one pmax chain is bound by its latency, four by the loads.
+ * Max is order-independent here (NaN never enters an accumulator), except that a row holding
+ * both +0 and -0 as its max may return either zero; x - max and exp are the same for both.
+ */
 // @ts-ignore: decorator
 @inline export function rowMax(x: usize, cols: i32): f32 {
   let m: f32 = -Infinity;
   let j = 0;
   if (ASC_FEATURE_SIMD) {
     if (cols >= 4) {
-      let m4 = f32x4.splat(-Infinity);
-      for (; j + 4 <= cols; j += 4) {
-        m4 = f32x4.pmax(m4, v128.load(x + (<usize>j << 2)));
+      let m0 = f32x4.splat(-Infinity), m1 = m0, m2 = m0, m3 = m0;
+      for (; j + 16 <= cols; j += 16) {
+        const p = x + (<usize>j << 2);
+        m0 = f32x4.pmax(m0, v128.load(p));
+        m1 = f32x4.pmax(m1, v128.load(p, 16));
+        m2 = f32x4.pmax(m2, v128.load(p, 32));
+        m3 = f32x4.pmax(m3, v128.load(p, 48));
       }
-      m = maxLanes(m4);
+      for (; j + 4 <= cols; j += 4) {
+        m0 = f32x4.pmax(m0, v128.load(x + (<usize>j << 2)));
+      }
+      m = maxLanes(f32x4.pmax(f32x4.pmax(m0, m1), f32x4.pmax(m2, m3)));
     }
   }
   for (; j < cols; j++) {
@@ -69,13 +82,13 @@ import { expf, expf4 } from './vexp';
       let s4 = f32x4.splat(0);
       for (; j < blockEnd; j += 4) {
         const t = f32x4.mul(f32x4.sub(v128.load(x + (<usize>j << 2)), m4), k4);
-        s4 = f32x4.add(s4, expf4(t));
+        s4 = f32x4.add(s4, expNegf4(t));
       }
       s += sumLanes(s4);
     }
   }
   for (; j < cols; j++) {
-    s += <f64>expf((load<f32>(x + (<usize>j << 2)) - m) * invT);
+    s += <f64>expNegf((load<f32>(x + (<usize>j << 2)) - m) * invT);
   }
   return s;
 }
