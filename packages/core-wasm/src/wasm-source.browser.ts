@@ -1,13 +1,7 @@
-// Browsers and workers: the .wasm files are package assets fetched relative to this
-// module. The literal `new URL('…', import.meta.url)` form lets bundlers (Vite) emit
-// them as assets.
-export type WasmVariant = 'simd' | 'scalar';
+// Browsers and workers: the .wasm files are fetched relative to the package.
+import { wasmUrl, type WasmVariant } from './wasm-url.js';
 
-export function wasmUrl(variant: WasmVariant): URL {
-  return variant === 'simd'
-    ? new URL('../build/retort.simd.wasm', import.meta.url)
-    : new URL('../build/retort.scalar.wasm', import.meta.url);
-}
+export type { WasmVariant };
 
 export async function compileWasm(variant: WasmVariant): Promise<WebAssembly.Module> {
   const url = wasmUrl(variant);

@@ -1,14 +1,9 @@
-// Node: the .wasm files are package assets next to dist/, read from disk.
+// Node: the .wasm files are read from disk.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { wasmUrl, type WasmVariant } from './wasm-url.js';
 
-export type WasmVariant = 'simd' | 'scalar';
-
-export function wasmUrl(variant: WasmVariant): URL {
-  return variant === 'simd'
-    ? new URL('../build/retort.simd.wasm', import.meta.url)
-    : new URL('../build/retort.scalar.wasm', import.meta.url);
-}
+export type { WasmVariant };
 
 export async function compileWasm(variant: WasmVariant): Promise<WebAssembly.Module> {
   const path = fileURLToPath(wasmUrl(variant));
@@ -18,5 +13,5 @@ export async function compileWasm(variant: WasmVariant): Promise<WebAssembly.Mod
   } catch (e) {
     throw new Error(`@retort/core-wasm: cannot read ${path} (${(e as Error).message}); run \`npm run build\` first`);
   }
-  return WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+  return WebAssembly.compile(bytes);
 }
