@@ -244,3 +244,17 @@ export function refAdamWStep(p: Float64Array, m: Float64Array, v: Float64Array, 
     p[i]! -= (o.lr * (m[i]! / c1)) / (Math.sqrt(v[i]! / c2) + o.eps);
   }
 }
+
+// ---- max-norm constraint ---------------------------------------------------------------------
+
+/** w is (rows, cols) = (IN, OUT); each column whose L2 norm exceeds maxNorm is scaled to norm maxNorm. */
+export function refMaxNormColumns(w: Vec, rows: number, cols: number, maxNorm: number): Float64Array {
+  const out = Float64Array.from(w);
+  for (let c = 0; c < cols; c++) {
+    let s = 0;
+    for (let r = 0; r < rows; r++) s += out[r * cols + c]! ** 2;
+    const norm = Math.sqrt(s);
+    if (norm > maxNorm) for (let r = 0; r < rows; r++) out[r * cols + c]! *= maxNorm / norm;
+  }
+  return out;
+}

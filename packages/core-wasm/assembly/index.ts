@@ -13,5 +13,6 @@ export { klDivergence } from './kernels/kl_divergence';
 export { kdLoss } from './kernels/kd_loss';
 export { mseLoss, smoothL1Loss } from './kernels/regression';
 export { sgdStep, adamwStep } from './kernels/optim';
+export { maxNormColumns } from './kernels/max_norm';
 export { rngSeed, rngUint32, rngUniform, rngNormal } from './kernels/rng';
 export { peakProbe, peakProbeFlopsPerIter } from './kernels/probe';

@@ -128,6 +128,14 @@ export interface RawKernels {
   adamwStep(params: Ptr, m: Ptr, v: Ptr, grads: Ptr, n: number,
             lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
 
+  /**
+   * Max-norm constraint on incoming weights: w is (rows, cols) = (IN, OUT) row-major, so column j
+   * holds the weights into unit j. For each column, norm = sqrt(sum_r w[r, j]^2) summed in f64 in
+   * row order; if norm > maxNorm, every w[r, j] *= f32(maxNorm / norm) (an f32 multiply). A NaN
+   * norm leaves the column alone. Bit-identical on every backend.
+   */
+  maxNormColumns(w: Ptr, rows: number, cols: number, maxNorm: number): void;
+
   // ---- seeded PRNG: xoshiro128**, state is 4 x u32 (16 bytes) at `rng` --------------------------
   /** Seeds the state from a 64-bit seed (seedLo, seedHi as u32) with SplitMix64; never all-zero. */
   rngSeed(rng: Ptr, seedLo: number, seedHi: number): void;
@@ -160,7 +168,7 @@ export const KERNEL_NAMES = [
   'dropoutMask', 'dropoutForward', 'dropoutBackward',
   'softmaxRows', 'logSoftmaxRows', 'softmaxBackward',
   'crossEntropy', 'klDivergence', 'kdLoss', 'mseLoss', 'smoothL1Loss',
-  'sgdStep', 'adamwStep',
+  'sgdStep', 'adamwStep', 'maxNormColumns',
   'rngSeed', 'rngUint32', 'rngUniform', 'rngNormal',
   'peakProbe', 'peakProbeFlopsPerIter',
 ] as const satisfies readonly (keyof RawKernels)[];

@@ -348,6 +348,16 @@ export class Core implements TensorOwner {
       this.f32(op, 'grads', grads, n), n, lr, b1, b2, eps, wd, o.step);
   }
 
+  /**
+   * Max-norm constraint: w is (rows, cols) = (IN, OUT); every column (a unit's incoming weights)
+   * whose L2 norm exceeds maxNorm is scaled down to norm maxNorm.
+   */
+  maxNormColumns(w: Ref, rows: number, cols: number, maxNorm: number): void {
+    const op = 'maxNormColumns';
+    checkSize(op, 'rows', rows); checkSize(op, 'cols', cols); checkPositive(op, 'maxNorm', maxNorm);
+    this.kernels.maxNormColumns(this.f32(op, 'w', w, rows * cols), rows, cols, maxNorm);
+  }
+
   // ---- PRNG -------------------------------------------------------------------------------------
 
   /** A xoshiro128** generator state (4 x u32 in module memory) seeded from an integer seed. */

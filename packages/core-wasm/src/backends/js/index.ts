@@ -20,6 +20,7 @@ import { klDivergence } from './kl_divergence.js';
 import { kdLoss } from './kd_loss.js';
 import { mseLoss, smoothL1Loss } from './regression.js';
 import { sgdStep, adamwStep } from './optim.js';
+import { maxNormColumns } from './max_norm.js';
 import { rngSeed, rngUint32, rngUniform, rngNormal } from './rng.js';
 import { peakProbe, peakProbeFlopsPerIter } from './probe.js';
 
@@ -52,6 +53,7 @@ export function createJsKernels(memory: WebAssembly.Memory): RawKernels {
     smoothL1Loss: smoothL1Loss.bind(null, heap),
     sgdStep: sgdStep.bind(null, heap),
     adamwStep: adamwStep.bind(null, heap),
+    maxNormColumns: maxNormColumns.bind(null, heap),
     rngSeed: rngSeed.bind(null, heap),
     rngUint32: rngUint32.bind(null, heap),
     rngUniform: rngUniform.bind(null, heap),
