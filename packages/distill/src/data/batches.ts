@@ -1,0 +1,188 @@
+// Batches for training and evaluation. A loader plans its tensors once, in module memory:
+//   staging u8 [B, F]  (u8 datasets only: pixels are copied, and shifted, here)
+//   x       f32 [B, F] (the network's input: one normalizeU8 call per batch)
+//   y       i32 [B]
+// and refills them for every batch, so a training step allocates nothing.
+// Epoch e's order is a permutation drawn from (seed, e) alone, and batch b's jitter
+// shifts from (seed, e, b) alone: a run resumed at epoch e (or at batch b of it) sees
+// exactly the batches an uninterrupted run sees. The PRNG is pure TS (random.ts), so the
+// order is the same in Node and in browsers.
+
+import type { Core, Tensor } from '@retort/core-wasm';
+import type { DatasetView } from './dataset.js';
+import { checkSeed, permutation, STREAM, Xoshiro128 } from './random.js';
+
+export interface BatchLoaderOptions {
+  /** Shuffle each epoch (default true); false keeps the view's order. */
+  shuffle?: boolean;
+  /** Non-negative safe integer (default 0). */
+  seed?: number;
+  /** Random shift of up to ±jitter pixels in x and y, zero fill (default 0 = off). Needs u8 samples of rank 2. */
+  jitter?: number;
+  /** u8 samples become (x/255 - mean)/std (defaults 0 and 1: x/255). f32 samples are used as stored. */
+  mean?: number;
+  std?: number;
+  /** Skip the last batch when it is smaller than batchSize (default false). */
+  dropLast?: boolean;
+}
+
+/**
+ * One batch. `x` and `y` are the loader's own tensors, overwritten by the next batch: copy
+ * what must outlive it. Rows [size, batchSize) of the last, partial batch hold stale data.
+ * Take `x.view()` afresh after anything that may allocate in module memory (growth
+ * detaches earlier views); never cache a view across batches.
+ */
+export interface Batch {
+  /** f32 [batchSize, features]; the first `size` rows are this batch. */
+  x: Tensor<'f32'>;
+  /** i32 [batchSize]; the first `size` labels are this batch. */
+  y: Tensor<'i32'>;
+  /** Samples in this batch: batchSize, or fewer for the last one. */
+  size: number;
+  /** Dataset rows of this batch, [size]. */
+  indices: Int32Array;
+  /** Positions of this batch's rows in the view, [size] (rows of a cache computed over the view). */
+  positions: Int32Array;
+  /** Batch number within the epoch, from 0. */
+  index: number;
+}
+
+export class BatchLoader {
+  readonly batchSize: number;
+  /** Batches per epoch (counting a partial last batch unless dropLast). */
+  readonly batchCount: number;
+  readonly features: number;
+  private readonly shuffle: boolean;
+  private readonly seed: number;
+  private readonly jitter: number;
+  private readonly mean: number;
+  private readonly std: number;
+  private readonly staging: Tensor<'u8'> | null;
+  private readonly x: Tensor<'f32'>;
+  private readonly y: Tensor<'i32'>;
+  private freed = false;
+
+  constructor(private readonly core: Core, readonly view: DatasetView, batchSize: number, options: BatchLoaderOptions = {}) {
+    const ds = view.dataset;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`BatchLoader: batchSize must be a positive integer, got ${batchSize}`);
+    this.batchSize = batchSize;
+    this.features = ds.features;
+    this.shuffle = options.shuffle ?? true;
+    this.seed = checkSeed('BatchLoader', options.seed ?? 0);
+    this.jitter = options.jitter ?? 0;
+    this.mean = options.mean ?? 0;
+    this.std = options.std ?? 1;
+    const isU8 = ds.x instanceof Uint8Array;
+    if (!Number.isInteger(this.jitter) || this.jitter < 0) throw new RangeError(`BatchLoader: jitter must be a non-negative integer, got ${this.jitter}`);
+    if (this.jitter > 0) {
+      if (!isU8) throw new RangeError(`BatchLoader: jitter needs u8 samples; ${ds.name} holds f32`);
+      const [h, w] = ds.sampleShape;
+      if (ds.sampleShape.length !== 2 || h === undefined || w === undefined) {
+        throw new RangeError(`BatchLoader: jitter needs 2-D samples [height, width]; ${ds.name} has [${ds.sampleShape.join(', ')}]`);
+      }
+      if (this.jitter >= Math.min(h, w)) throw new RangeError(`BatchLoader: jitter ${this.jitter} must be smaller than the ${h}x${w} sample`);
+    }
+    if (!Number.isFinite(this.mean)) throw new RangeError(`BatchLoader: mean must be finite, got ${this.mean}`);
+    if (!(this.std > 0 && Number.isFinite(this.std))) throw new RangeError(`BatchLoader: std must be finite and > 0, got ${this.std}`);
+    if (!isU8 && (this.mean !== 0 || this.std !== 1)) {
+      throw new RangeError(`BatchLoader: mean/std apply to u8 samples; ${ds.name} holds f32 samples, used as stored`);
+    }
+    const n = view.indices.length;
+    this.batchCount = options.dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
+    for (const row of view.indices) {
+      if (!(row >= 0 && row < ds.count)) throw new RangeError(`BatchLoader: view index ${row} is outside ${ds.name} (${ds.count} rows)`);
+    }
+    this.staging = isU8 ? core.allocU8(batchSize * this.features) : null;
+    this.x = core.alloc(batchSize * this.features);
+    this.y = core.allocI32(batchSize);
+  }
+
+  /** Positions in the view, in the order epoch `e` visits them (a permutation of 0..n-1). */
+  order(e: number): Int32Array {
+    checkEpoch(e);
+    const n = this.view.indices.length;
+    if (this.shuffle) return permutation(n, new Xoshiro128(this.seed, STREAM.shuffle, e));
+    const identity = new Int32Array(n);
+    for (let i = 0; i < n; i++) identity[i] = i;
+    return identity;
+  }
+
+  /** The batches of epoch `e`, starting at batch `fromBatch` (to resume mid-epoch). */
+  *epoch(e: number, fromBatch = 0): Generator<Batch> {
+    if (!Number.isInteger(fromBatch) || fromBatch < 0 || fromBatch > this.batchCount) {
+      throw new RangeError(`BatchLoader.epoch: fromBatch must be an integer in [0, ${this.batchCount}], got ${fromBatch}`);
+    }
+    const positions = this.order(e);
+    const rows = new Int32Array(positions.length);
+    for (let i = 0; i < rows.length; i++) rows[i] = this.view.indices[positions[i]!]!;
+    for (let b = fromBatch; b < this.batchCount; b++) {
+      if (this.freed) throw new RangeError('BatchLoader: used after free()');
+      const start = b * this.batchSize;
+      const size = Math.min(this.batchSize, rows.length - start);
+      const indices = rows.subarray(start, start + size);
+      this.fill(indices, e, b);
+      yield { x: this.x, y: this.y, size, indices, positions: positions.subarray(start, start + size), index: b };
+    }
+  }
+
+  /** Copies the samples of dataset rows `indices` (with jitter) and their labels into the tensors. */
+  private fill(indices: Int32Array, e: number, b: number): void {
+    const ds = this.view.dataset;
+    const F = this.features;
+    const size = indices.length;
+    const yv = this.y.view();
+    for (let i = 0; i < size; i++) yv[i] = ds.y[indices[i]!]!;
+    if (!(ds.x instanceof Uint8Array)) {
+      const xv = this.x.view();
+      for (let i = 0; i < size; i++) xv.set(ds.x.subarray(indices[i]! * F, indices[i]! * F + F), i * F);
+      return;
+    }
+    const staging = this.staging!;
+    const mem = this.core.views.u8; // taken once: nothing below allocates
+    if (this.jitter === 0) {
+      for (let i = 0; i < size; i++) mem.set(ds.x.subarray(indices[i]! * F, indices[i]! * F + F), staging.ptr + i * F);
+    } else {
+      const rng = new Xoshiro128(this.seed, STREAM.jitter, e, b);
+      const span = 2 * this.jitter + 1;
+      for (let i = 0; i < size; i++) {
+        const dx = rng.below(span) - this.jitter;
+        const dy = rng.below(span) - this.jitter;
+        shiftInto(mem, staging.ptr + i * F, ds.x, indices[i]! * F, ds.sampleShape[0]!, ds.sampleShape[1]!, dx, dy);
+      }
+    }
+    this.core.normalizeU8(this.x, staging, size * F, this.mean, this.std);
+  }
+
+  /** Releases the loader's tensors; the loader cannot be used afterwards. */
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    if (this.staging) this.core.free(this.staging);
+    this.core.free(this.x);
+    this.core.free(this.y);
+  }
+}
+
+function checkEpoch(e: number): void {
+  if (!Number.isInteger(e) || e < 0 || e > 0xffffffff) throw new RangeError(`BatchLoader: epoch must be a non-negative integer, got ${e}`);
+}
+
+/**
+ * dst[r, c] = src[r - dy, c - dx] for an h x w image, 0 where that falls outside: the image
+ * moves dx pixels right and dy pixels down. One row copy per image row.
+ */
+export function shiftInto(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number,
+                          h: number, w: number, dx: number, dy: number): void {
+  if (dx === 0 && dy === 0) {
+    dst.set(src.subarray(srcOff, srcOff + h * w), dstOff);
+    return;
+  }
+  dst.fill(0, dstOff, dstOff + h * w);
+  const width = w - Math.abs(dx);
+  if (width <= 0) return;
+  const srcCol = Math.max(0, -dx), dstCol = Math.max(0, dx);
+  for (let r = Math.max(0, dy), end = Math.min(h, h + dy); r < end; r++) {
+    const s = srcOff + (r - dy) * w + srcCol;
+    dst.set(src.subarray(s, s + width), dstOff + r * w + dstCol);
+  }
+}

@@ -1,0 +1,168 @@
+// Datasets and views. A Dataset holds one copy of the samples (u8 pixels as read from the
+// file, or f32) and int32 labels; a DatasetView selects rows of it by index, so splits,
+// slices and shuffles never copy pixel data (MNIST train is 47 MB; a run's peak memory
+// must stay under 200 MB). Pure: the file loaders are in files.ts (Node only).
+
+import { product } from './bytes.js';
+import { DataFormatError, formatDims } from './errors.js';
+import { Fnv1a64 } from './hash.js';
+import type { IdxArray } from './idx.js';
+import { toFloat32, type NpyArray } from './npy.js';
+import { permutation, STREAM, Xoshiro128 } from './random.js';
+
+export interface Dataset {
+  name: string;
+  /** Number of samples. */
+  count: number;
+  /** Shape of one sample, e.g. [28, 28]. */
+  sampleShape: number[];
+  /** Elements per sample: the product of sampleShape. */
+  features: number;
+  /** Number of classes; every label is in [0, classes). */
+  classes: number;
+  /** [count, features] row-major. */
+  x: Uint8Array | Float32Array;
+  /** [count] labels. */
+  y: Int32Array;
+}
+
+/** Rows of a dataset, in order; `indices` are dataset row numbers. */
+export interface DatasetView {
+  dataset: Dataset;
+  indices: Int32Array;
+}
+
+export interface DatasetOptions {
+  /** Defaults to the file name of the samples. */
+  name?: string;
+  /** Number of classes; default max label + 1. A label >= classes is an error. */
+  classes?: number;
+}
+
+/**
+ * Builds a dataset from samples x ([count, ...sampleShape]) and labels y ([count]) after
+ * checking that they agree; errors name `xFile` or `yFile`.
+ */
+export function makeDataset(
+  x: Uint8Array | Float32Array, xShape: readonly number[], y: Int32Array,
+  files: { xFile: string; yFile: string }, opts: DatasetOptions = {},
+): Dataset {
+  const { xFile, yFile } = files;
+  if (xShape.length < 2) throw new DataFormatError(xFile, `samples need at least 2 dimensions [count, ...], got ${formatDims(xShape)}`);
+  const count = xShape[0]!;
+  const sampleShape = xShape.slice(1);
+  const features = product(sampleShape);
+  if (count === 0 || features === 0) throw new DataFormatError(xFile, `empty: shape ${formatDims(xShape)}`);
+  if (x.length !== count * features) throw new RangeError(`makeDataset: x has ${x.length} elements, shape ${formatDims(xShape)}`);
+  if (y.length !== count) {
+    throw new DataFormatError(yFile, `label/image count mismatch: ${y.length} labels, but ${xFile} holds ${count} samples`);
+  }
+  let max = -1;
+  for (let i = 0; i < count; i++) {
+    const v = y[i]!;
+    if (v < 0) throw new DataFormatError(yFile, `label out of range: label ${v} at index ${i} is negative`);
+    if (v > max) max = v;
+  }
+  let classes = max + 1;
+  if (opts.classes !== undefined) {
+    if (!Number.isInteger(opts.classes) || opts.classes < 1) throw new RangeError(`classes must be a positive integer, got ${opts.classes}`);
+    if (max >= opts.classes) {
+      const i = y.findIndex((v) => v >= opts.classes!);
+      throw new DataFormatError(yFile, `label out of range: label ${y[i]} at index ${i} is not in [0, ${opts.classes})`);
+    }
+    classes = opts.classes;
+  }
+  return { name: opts.name ?? baseName(xFile), count, sampleShape, features, classes, x, y };
+}
+
+function baseName(path: string): string {
+  return path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+}
+
+/** Images: u8 as is, f32 as is, f64 converted to f32; other types are rejected. */
+function samplesOf(file: string, kind: string, data: ArrayLike<number>): Uint8Array | Float32Array {
+  if (data instanceof Uint8Array || data instanceof Float32Array) return data;
+  if (data instanceof Float64Array) return toFloat32(data);
+  throw new DataFormatError(file, `unsupported sample type ${kind}: samples must be u8, f32 or f64`);
+}
+
+/** Labels: any integer type, as int32. */
+function labelsOf(file: string, kind: string, dims: readonly number[], data: ArrayLike<number>): Int32Array {
+  if (data instanceof Float32Array || data instanceof Float64Array) {
+    throw new DataFormatError(file, `unsupported label type ${kind}: labels must be integers`);
+  }
+  if (dims.length !== 1) throw new DataFormatError(file, `labels must be one-dimensional, got shape ${formatDims(dims)}`);
+  return data instanceof Int32Array ? data : Int32Array.from(data);
+}
+
+/** A dataset from an IDX images array and an IDX labels array. */
+export function datasetFromIdx(images: IdxArray, labels: IdxArray, files: { xFile: string; yFile: string },
+                               opts: DatasetOptions = {}): Dataset {
+  const x = samplesOf(files.xFile, images.type, images.data);
+  const y = labelsOf(files.yFile, labels.type, labels.dims, labels.data);
+  return makeDataset(x, images.dims, y, files, opts);
+}
+
+/** A dataset from .npy samples ([N, ...], u1/f4/f8) and labels ([N], i1/u1/i4/i8). */
+export function datasetFromNpy(xs: NpyArray, ys: NpyArray, files: { xFile: string; yFile: string },
+                               opts: DatasetOptions = {}): Dataset {
+  const x = samplesOf(files.xFile, xs.dtype, xs.data);
+  const y = labelsOf(files.yFile, ys.dtype, ys.shape, ys.data);
+  return makeDataset(x, xs.shape, y, files, opts);
+}
+
+// ---- views ------------------------------------------------------------------------------
+
+/** Every row of `ds`, in order. */
+export function fullView(ds: Dataset): DatasetView {
+  const indices = new Int32Array(ds.count);
+  for (let i = 0; i < ds.count; i++) indices[i] = i;
+  return { dataset: ds, indices };
+}
+
+/**
+ * Holds out `validationCount` rows of `ds`, chosen by a permutation seeded by `seed` (same
+ * seed, same split). Both views list their rows in ascending order; they are disjoint and
+ * together cover the dataset.
+ */
+export function splitValidation(ds: Dataset, validationCount: number, seed: number): { train: DatasetView; validation: DatasetView } {
+  if (!Number.isInteger(validationCount) || validationCount < 0 || validationCount >= ds.count) {
+    throw new RangeError(`splitValidation: validationCount must be an integer in [0, ${ds.count}), got ${validationCount}`);
+  }
+  const perm = permutation(ds.count, new Xoshiro128(seed, STREAM.split));
+  const validation = perm.slice(0, validationCount).sort();
+  const train = perm.slice(validationCount).sort();
+  return { train: { dataset: ds, indices: train }, validation: { dataset: ds, indices: validation } };
+}
+
+/** The first `count` rows of a view (or rows [start, start + count)). */
+export function slice(view: DatasetView, count: number, start = 0): DatasetView {
+  const n = view.indices.length;
+  if (!Number.isInteger(start) || start < 0 || start > n) throw new RangeError(`slice: start must be an integer in [0, ${n}], got ${start}`);
+  if (!Number.isInteger(count) || count < 0 || start + count > n) {
+    throw new RangeError(`slice: count must be an integer in [0, ${n - start}], got ${count}`);
+  }
+  return { dataset: view.dataset, indices: view.indices.slice(start, start + count) };
+}
+
+/**
+ * A stable 16-hex-digit hash (FNV-1a 64) of the selected samples in view order: sample
+ * type and shape, then each sample's bytes and label. The dataset's name is not part of
+ * it. Teacher-logit caches store it to detect that they no longer match their data.
+ */
+export function fingerprint(view: DatasetView): string {
+  const ds = view.dataset;
+  const h = new Fnv1a64();
+  const isU8 = ds.x instanceof Uint8Array;
+  h.updateString(`retort-data-v1 ${isU8 ? 'u8' : 'f32'} ${view.indices.length}x${ds.sampleShape.join('x')}\n`);
+  const bytes = new Uint8Array(ds.x.buffer, ds.x.byteOffset, ds.x.byteLength);
+  const rowBytes = ds.features * (isU8 ? 1 : 4);
+  const labels = new DataView(new ArrayBuffer(4 * view.indices.length));
+  for (let i = 0; i < view.indices.length; i++) {
+    const row = view.indices[i]!;
+    h.update(bytes.subarray(row * rowBytes, (row + 1) * rowBytes));
+    labels.setInt32(4 * i, ds.y[row]!, true); // little-endian whatever the host
+  }
+  h.update(new Uint8Array(labels.buffer));
+  return h.digest();
+}

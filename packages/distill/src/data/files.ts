@@ -1,0 +1,138 @@
+// Reading and writing data files from disk (Node only; the parsers they use are pure).
+// Headers are read and validated against the file size first; the payload is allocated
+// only once every size has been checked, at exactly its size, and read straight into place.
+
+import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
+import { bytesOf, product, toHostOrder } from './bytes.js';
+import { datasetFromIdx, datasetFromNpy, type Dataset, type DatasetOptions } from './dataset.js';
+import { DataFormatError, formatDims } from './errors.js';
+import { allocIdxData, IDX_ITEM_SIZE, IDX_MAX_HEADER_BYTES, parseIdxHeader, writeIdx, type IdxArray, type IdxInput } from './idx.js';
+import { decodeNpyPayload, npyHeaderLength, NPY_PREAMBLE_BYTES, parseNpyHeader, writeNpy, type NpyArray, type NpyInput } from './npy.js';
+
+/** Opens `path` for reading; a missing file or a directory is a DataFormatError naming it. */
+function openFile(path: string): { fd: number; size: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new DataFormatError(path, code === 'ENOENT' ? 'not found' : `cannot open (${code ?? String(err)})`);
+  }
+  const stat = fstatSync(fd);
+  if (!stat.isFile()) {
+    closeSync(fd);
+    throw new DataFormatError(path, 'not a regular file');
+  }
+  return { fd, size: stat.size };
+}
+
+/** Fills `target` from `position`; a file that shrinks under us is reported as truncated. */
+function readExact(path: string, fd: number, target: Uint8Array, position: number): void {
+  for (let off = 0; off < target.length;) {
+    const n = readSync(fd, target, off, target.length - off, position + off);
+    if (n === 0) throw new DataFormatError(path, `truncated: ended after ${position + off} bytes while reading`);
+    off += n;
+  }
+}
+
+function withFile<T>(path: string, body: (fd: number, size: number) => T): T {
+  const { fd, size } = openFile(path);
+  try {
+    return body(fd, size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads an IDX file, validating the header against the file size before allocating. */
+export function readIdxFile(path: string): IdxArray {
+  return withFile(path, (fd, size) => {
+    const prefix = new Uint8Array(Math.min(size, IDX_MAX_HEADER_BYTES));
+    readExact(path, fd, prefix, 0);
+    const h = parseIdxHeader(prefix, size, path);
+    const data = allocIdxData(h.type, product(h.dims));
+    const bytes = bytesOf(data);
+    readExact(path, fd, bytes, h.headerBytes);
+    toHostOrder(bytes, IDX_ITEM_SIZE[h.type], false);
+    return { type: h.type, dims: h.dims, data };
+  });
+}
+
+/** Reads a .npy file, validating the header against the file size before allocating. */
+export function readNpyFile(path: string): NpyArray {
+  return withFile(path, (fd, size) => {
+    const preamble = new Uint8Array(Math.min(size, NPY_PREAMBLE_BYTES));
+    readExact(path, fd, preamble, 0);
+    const head = new Uint8Array(npyHeaderLength(preamble, size, path));
+    readExact(path, fd, head, 0);
+    const h = parseNpyHeader(head, size, path);
+    const payload = new Uint8Array(h.payloadBytes);
+    readExact(path, fd, payload, h.headerBytes);
+    return { dtype: h.dtype, shape: h.shape, data: decodeNpyPayload(h, payload, path, true) };
+  });
+}
+
+/** Writes an IDX file atomically. */
+export function writeIdxFile(path: string, arr: IdxInput): void {
+  writeFileAtomic(path, writeIdx(arr));
+}
+
+/** Writes a .npy file atomically. */
+export function writeNpyFile(path: string, arr: NpyInput): void {
+  writeFileAtomic(path, writeNpy(arr));
+}
+
+/** A dataset from an IDX images file ([N, ...], u8/f32/f64) and an IDX labels file ([N], integer). */
+export function loadIdxPair(imagesPath: string, labelsPath: string, opts: DatasetOptions = {}): Dataset {
+  return datasetFromIdx(readIdxFile(imagesPath), readIdxFile(labelsPath), { xFile: imagesPath, yFile: labelsPath }, opts);
+}
+
+/** A dataset from .npy samples ([N, ...], u1/f4/f8) and labels ([N], i1/u1/i4/i8). */
+export function loadNpyPair(xPath: string, yPath: string, opts: DatasetOptions = {}): Dataset {
+  return datasetFromNpy(readNpyFile(xPath), readNpyFile(yPath), { xFile: xPath, yFile: yPath }, opts);
+}
+
+/** The four files of a data folder, under MNIST's own names (Fashion-MNIST and KMNIST ship the same). */
+export const MNIST_FILE_NAMES = {
+  trainImages: 'train-images-idx3-ubyte',
+  trainLabels: 'train-labels-idx1-ubyte',
+  testImages: 't10k-images-idx3-ubyte',
+  testLabels: 't10k-labels-idx1-ubyte',
+} as const;
+
+export interface DataDirOptions {
+  /** Names the datasets `${name}/train` and `${name}/test`; default the folder's name. */
+  name?: string;
+  /** Number of classes; default max label + 1 over train and test together. */
+  classes?: number;
+}
+
+/**
+ * Loads a folder holding the four IDX files under MNIST's names. Train and test get the
+ * same `classes` and must have the same sample shape.
+ */
+export function loadDataDir(dir: string, opts: DataDirOptions = {}): { train: Dataset; test: Dataset } {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DataFormatError(dir, 'data folder not found');
+  const all = Object.values(MNIST_FILE_NAMES).join(', ');
+  for (const name of Object.values(MNIST_FILE_NAMES)) {
+    const path = join(dir, name);
+    if (existsSync(path)) continue;
+    const hint = existsSync(`${path}.gz`) ? `; ${name}.gz is there: decompress it first (gunzip)` : '';
+    throw new DataFormatError(path, `not found (a data folder holds ${all})${hint}`);
+  }
+  const base = opts.name ?? (dir.replace(/[\\/]+$/, '').split(/[\\/]/).pop() || 'data');
+  const p = (name: string): string => join(dir, name);
+  const train = loadIdxPair(p(MNIST_FILE_NAMES.trainImages), p(MNIST_FILE_NAMES.trainLabels), { name: `${base}/train`, classes: opts.classes });
+  const test = loadIdxPair(p(MNIST_FILE_NAMES.testImages), p(MNIST_FILE_NAMES.testLabels), { name: `${base}/test`, classes: opts.classes });
+  if (formatDims(train.sampleShape) !== formatDims(test.sampleShape)) {
+    throw new DataFormatError(p(MNIST_FILE_NAMES.testImages),
+      `test samples are ${formatDims(test.sampleShape)}, train samples are ${formatDims(train.sampleShape)}`);
+  }
+  if ((train.x instanceof Uint8Array) !== (test.x instanceof Uint8Array)) {
+    throw new DataFormatError(p(MNIST_FILE_NAMES.testImages), 'test and train samples have different element types');
+  }
+  const classes = Math.max(train.classes, test.classes);
+  return { train: { ...train, classes }, test: { ...test, classes } };
+}

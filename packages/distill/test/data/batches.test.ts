@@ -1,0 +1,155 @@
+import { loadCore, type Core } from '@retort/core-wasm';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BatchLoader, shiftInto, type Batch } from '../../src/data/batches.js';
+import { fullView, makeDataset, slice, type Dataset, type DatasetView } from '../../src/data/dataset.js';
+import { loadMnist } from '../../src/data/mnist.js';
+import { tinyDataset } from './helpers.js';
+
+/** Copies of everything a batch holds (its tensors are reused by the next batch). */
+function snapshot(b: Batch): { x: number[]; y: number[]; indices: number[]; size: number; index: number } {
+  return {
+    x: Array.from(b.x.view().subarray(0, b.size * (b.x.length / b.y.length))),
+    y: Array.from(b.y.view().subarray(0, b.size)),
+    indices: Array.from(b.indices), size: b.size, index: b.index,
+  };
+}
+
+function collect(loader: BatchLoader, e: number, from = 0): ReturnType<typeof snapshot>[] {
+  const out: ReturnType<typeof snapshot>[] = [];
+  for (const b of loader.epoch(e, from)) out.push(snapshot(b));
+  return out;
+}
+
+describe.each(['simd', 'js'] as const)('BatchLoader on %s', (backend) => {
+  let core: Core;
+  beforeAll(async () => { core = await loadCore({ backend }); });
+  const ds = tinyDataset(23, 6, 5, 4);
+  const view: DatasetView = { dataset: ds, indices: Int32Array.from([...Array(23).keys()].map((i) => 22 - i)) };
+
+  it('visits every sample exactly once per epoch, last batch partial', () => {
+    const loader = new BatchLoader(core, view, 5, { seed: 3 });
+    expect(loader.batchCount).toBe(5);
+    const batches = collect(loader, 0);
+    expect(batches.map((b) => b.size)).toEqual([5, 5, 5, 5, 3]);
+    expect(batches.map((b) => b.index)).toEqual([0, 1, 2, 3, 4]);
+    expect(batches.flatMap((b) => b.indices).sort((a, b) => a - b)).toEqual([...Array(23).keys()]);
+    for (const b of batches) expect(b.y).toEqual(b.indices.map((r) => ds.y[r]));
+    loader.free();
+    const dropping = new BatchLoader(core, view, 5, { seed: 3, dropLast: true });
+    expect(dropping.batchCount).toBe(4);
+    expect(collect(dropping, 0).map((b) => b.size)).toEqual([5, 5, 5, 5]);
+    dropping.free();
+  });
+
+  it('same (seed, epoch): same order and bits; another epoch or seed: another order', () => {
+    const a = new BatchLoader(core, view, 4, { seed: 11, jitter: 1 });
+    const b = new BatchLoader(core, view, 4, { seed: 11, jitter: 1 });
+    expect(collect(a, 2)).toEqual(collect(b, 2));
+    expect(collect(a, 5)).toEqual(collect(b, 5)); // b never saw epochs 0..4: order depends on (seed, e) only
+    const order = (l: BatchLoader, e: number): number[] => collect(l, e).flatMap((x) => x.indices);
+    expect(order(a, 1)).not.toEqual(order(a, 2));
+    const c = new BatchLoader(core, view, 4, { seed: 12, jitter: 1 });
+    expect(order(c, 1)).not.toEqual(order(a, 1));
+    // Resuming mid-epoch gives the tail of the same epoch, jitter included.
+    expect(collect(b, 3, 2)).toEqual(collect(a, 3).slice(2));
+    for (const l of [a, b, c]) l.free();
+  });
+
+  it('keeps the view order without shuffle', () => {
+    const loader = new BatchLoader(core, view, 10, { shuffle: false });
+    expect(collect(loader, 7).flatMap((b) => b.indices)).toEqual(Array.from(view.indices));
+    expect(Array.from(loader.order(0))).toEqual([...Array(23).keys()]);
+    loader.free();
+  });
+
+  it('normalises to x/255, or (x/255 - mean)/std, in f32', () => {
+    const plain = new BatchLoader(core, view, 8, { shuffle: false });
+    const first = snapshot(plain.epoch(0).next().value!);
+    const expected = first.indices.flatMap((r) => Array.from(ds.x.subarray(r * 30, r * 30 + 30)));
+    expect(first.x).toEqual(expected.map((v) => Math.fround(v / 255)));
+    plain.free();
+    const mean = 0.1307, std = 0.3081;
+    const norm = new BatchLoader(core, view, 8, { shuffle: false, mean, std });
+    const got = snapshot(norm.epoch(0).next().value!).x;
+    const f = Math.fround;
+    expect(got).toEqual(expected.map((v) => f(f(f(v) / 255) - f(mean)) / f(std)).map(f));
+    norm.free();
+  });
+
+  it('jitter moves a single lit pixel by at most ±jitter, keeping it (zero fill, no wrap)', () => {
+    const n = 200;
+    const x = new Uint8Array(n * 64);
+    for (let s = 0; s < n; s++) x[s * 64 + 3 * 8 + 4] = 200; // pixel (3, 4) of an 8x8 image
+    const lit = makeDataset(x, [n, 8, 8], new Int32Array(n), { xFile: 'x', yFile: 'y' });
+    const loader = new BatchLoader(core, fullView(lit), 64, { seed: 5, jitter: 2 });
+    const shifts = new Set<string>();
+    for (const b of loader.epoch(0)) {
+      const u8 = b.x.view();
+      for (let i = 0; i < b.size; i++) {
+        const img = Array.from(u8.subarray(i * 64, i * 64 + 64));
+        const on = img.flatMap((v, k) => (v !== 0 ? [k] : []));
+        expect(on).toHaveLength(1);
+        expect(img[on[0]!]).toBe(Math.fround(200 / 255));
+        const dy = Math.floor(on[0]! / 8) - 3, dx = (on[0]! % 8) - 4;
+        expect(Math.abs(dx)).toBeLessThanOrEqual(2);
+        expect(Math.abs(dy)).toBeLessThanOrEqual(2);
+        shifts.add(`${dx},${dy}`);
+      }
+    }
+    expect(shifts.size).toBe(25); // all 5 x 5 shifts occur over 200 samples
+    loader.free();
+  });
+
+  it('copies f32 samples as stored and refuses jitter and mean/std for them', () => {
+    const f = makeDataset(Float32Array.from({ length: 12 }, (_, i) => i - 0.5), [4, 3], Int32Array.from([0, 1, 0, 1]), { xFile: 'x', yFile: 'y' });
+    const loader = new BatchLoader(core, fullView(f), 3, { shuffle: false });
+    const [b0, b1] = collect(loader, 0);
+    expect(b0!.x).toEqual([-0.5, 0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5]);
+    expect(b1!.x).toEqual([8.5, 9.5, 10.5]);
+    loader.free();
+    expect(() => new BatchLoader(core, fullView(f), 3, { jitter: 1 })).toThrow(/jitter needs u8 samples/);
+    expect(() => new BatchLoader(core, fullView(f), 3, { mean: 0.5 })).toThrow(/mean\/std apply to u8 samples/);
+  });
+
+  it('validates options and releases its tensors', () => {
+    const before = core.bytesInUse;
+    const loader = new BatchLoader(core, view, 4);
+    expect(core.bytesInUse).toBeGreaterThan(before);
+    loader.free();
+    expect(core.bytesInUse).toBe(before);
+    expect(() => [...loader.epoch(0)]).toThrow(/after free/);
+    const flat = makeDataset(new Uint8Array(8), [2, 4], new Int32Array(2), { xFile: 'x', yFile: 'y' });
+    expect(() => new BatchLoader(core, fullView(flat), 2, { jitter: 1 })).toThrow(/2-D samples/);
+    expect(() => new BatchLoader(core, view, 0)).toThrow(/batchSize/);
+    expect(() => new BatchLoader(core, view, 4, { jitter: 6 })).toThrow(/smaller than the 6x5 sample/);
+    expect(() => new BatchLoader(core, view, 4, { seed: -1 })).toThrow(/seed/);
+    expect(() => new BatchLoader(core, view, 4, { std: 0 })).toThrow(/std/);
+    expect(core.bytesInUse).toBe(before);
+  });
+});
+
+describe('shiftInto', () => {
+  it('moves an image right/down by (dx, dy) with zero fill', () => {
+    const src = Uint8Array.from({ length: 9 }, (_, i) => i + 1); // 3x3: 1..9
+    const out = (dx: number, dy: number): number[] => { const d = new Uint8Array(11).fill(99); shiftInto(d, 1, src, 0, 3, 3, dx, dy); return Array.from(d.subarray(1, 10)); };
+    expect(out(0, 0)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(out(1, 0)).toEqual([0, 1, 2, 0, 4, 5, 0, 7, 8]);
+    expect(out(-1, 1)).toEqual([0, 0, 0, 2, 3, 0, 5, 6, 0]);
+    expect(out(3, 0)).toEqual(new Array(9).fill(0));
+  });
+});
+
+describe('MNIST through the loader', () => {
+  it('streams an epoch of a 6,000-sample slice with jitter quickly', async () => {
+    const core = await loadCore({ backend: 'simd' });
+    const { train }: { train: Dataset } = loadMnist();
+    const loader = new BatchLoader(core, slice(fullView(train), 6000), 128, { seed: 1, jitter: 2 });
+    const t0 = performance.now();
+    let seen = 0;
+    for (const b of loader.epoch(0)) seen += b.size;
+    const ms = performance.now() - t0;
+    expect(seen).toBe(6000);
+    expect(ms).toBeLessThan(2000);
+    loader.free();
+  });
+});
