@@ -1,0 +1,202 @@
+// The Retort model file: one self-describing format for models and (with more tensors and
+// meta) training checkpoints. Pure TypeScript over Uint8Array: it runs in browsers too.
+//
+//   offset  size  field (little-endian)
+//   0       8     magic "RETORT\0\x1a"
+//   8       4     u32 format version (FORMAT_VERSION)
+//   12      4     u32 header length H; 32 + H is a multiple of 16 (the JSON is space-padded)
+//   16      8     u64 payload length P (low u32, high u32)
+//   24      4     u32 CRC-32 of bytes [8, 24) and [32, 32 + H + P): lengths, header, payload
+//   28      4     u32 reserved, 0
+//   32      H     header: UTF-8 JSON { format: "retort-model", spec, meta, tensors: [
+//                   { name, dtype: "f32", shape, offset, length } ] }, offset/length in bytes
+//                   relative to the payload start
+//   32 + H  P     payload: f32 little-endian tensors, each 16-byte aligned (zero padding between)
+//
+// Decoding checks every size against the file length before allocating anything, and
+// every error is a ModelFormatError naming the file: "student.retort: checksum mismatch
+// (file corrupt)".
+
+import { z } from 'zod';
+import { modelSpecSchema, specErrorFrom, type ModelSpec } from '../model/spec.js';
+import { crc32 } from './crc32.js';
+
+export const FORMAT_VERSION = 1;
+export const MAGIC = Uint8Array.of(0x52, 0x45, 0x54, 0x4f, 0x52, 0x54, 0x00, 0x1a); // "RETORT\0\x1a"
+const PREAMBLE = 32;
+/** Headers beyond this are refused before reading them (meta is meant to be small). */
+export const MAX_HEADER_BYTES = 16 << 20;
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+export class ModelFormatError extends Error {
+  override readonly name = 'ModelFormatError';
+  constructor(readonly file: string, readonly problem: string) {
+    super(`${file}: ${problem}`);
+  }
+}
+
+export interface NamedTensor { shape: number[]; data: Float32Array }
+
+export interface ModelFileContents {
+  spec: ModelSpec;
+  tensors: Record<string, NamedTensor>;
+  meta?: Record<string, unknown>;
+}
+
+export interface DecodedModelFile extends ModelFileContents {
+  version: number;
+  meta: Record<string, unknown>;
+}
+
+const dim = z.number().int().min(0).max(2 ** 31);
+const byteCount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const headerSchema = z.object({
+  format: z.literal('retort-model'),
+  spec: z.unknown(),
+  meta: z.record(z.string(), z.unknown()),
+  tensors: z.array(z.strictObject({
+    name: z.string().min(1).max(256),
+    dtype: z.literal('f32'),
+    shape: z.array(dim).max(8),
+    offset: byteCount,
+    length: byteCount,
+  })),
+});
+type TensorEntry = z.infer<typeof headerSchema>['tensors'][number];
+
+const align16 = (n: number): number => Math.ceil(n / 16) * 16;
+const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+const fmtShape = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
+
+/** Encodes a model file. Each tensor's bytes are copied exactly once, into the output. */
+export function encodeModelFile(contents: ModelFileContents): Uint8Array {
+  const spec = modelSpecSchema.parse(contents.spec);
+  const entries: TensorEntry[] = [];
+  let payload = 0;
+  for (const [name, t] of Object.entries(contents.tensors)) {
+    if (!(t.data instanceof Float32Array)) throw new RangeError(`encodeModelFile: tensor '${name}' data must be a Float32Array`);
+    if (product(t.shape) !== t.data.length) {
+      throw new RangeError(`encodeModelFile: tensor '${name}' has shape ${fmtShape(t.shape)} but ${t.data.length} values`);
+    }
+    const offset = align16(payload);
+    entries.push({ name, dtype: 'f32', shape: [...t.shape], offset, length: t.data.byteLength });
+    payload = offset + t.data.byteLength;
+  }
+  headerSchema.parse({ format: 'retort-model', spec, meta: contents.meta ?? {}, tensors: entries });
+  const json = JSON.stringify({ format: 'retort-model', spec, meta: contents.meta ?? {}, tensors: entries });
+  const text = new TextEncoder().encode(json);
+  const headerLength = align16(PREAMBLE + text.length) - PREAMBLE;
+  const start = PREAMBLE + headerLength;
+  const out = new Uint8Array(start + payload);
+  out.set(MAGIC, 0);
+  const view = new DataView(out.buffer);
+  view.setUint32(8, FORMAT_VERSION, true);
+  view.setUint32(12, headerLength, true);
+  view.setUint32(16, payload % 2 ** 32, true);
+  view.setUint32(20, Math.floor(payload / 2 ** 32), true);
+  out.set(text, PREAMBLE);
+  out.fill(0x20, PREAMBLE + text.length, start);
+  for (const [i, t] of Object.values(contents.tensors).entries()) {
+    const at = start + entries[i]!.offset;
+    if (HOST_LITTLE_ENDIAN) out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    else for (let k = 0; k < t.data.length; k++) view.setFloat32(at + 4 * k, t.data[k]!, true);
+  }
+  view.setUint32(24, checksum(out), true);
+  return out;
+}
+
+function checksum(file: Uint8Array): number {
+  return crc32(file.subarray(PREAMBLE), crc32(file.subarray(8, 24)));
+}
+
+/** Decodes and validates a model file; `fileName` only labels errors. */
+export function decodeModelFile(bytes: Uint8Array, fileName: string): DecodedModelFile {
+  const fail = (problem: string): never => { throw new ModelFormatError(fileName, problem); };
+  const n = bytes.length;
+  for (let i = 0; i < Math.min(n, MAGIC.length); i++) {
+    if (bytes[i] !== MAGIC[i]) fail('not a Retort model file (bad magic)');
+  }
+  if (n < PREAMBLE) fail(`truncated: ${n} bytes, shorter than the ${PREAMBLE}-byte preamble`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint32(8, true);
+  if (version === 0) fail('corrupt preamble: format version 0');
+  if (version > FORMAT_VERSION) {
+    fail(`format version ${version} is newer than this Retort reads (${FORMAT_VERSION}); upgrade @retort/distill to load it`);
+  }
+  if (view.getUint32(28, true) !== 0) fail('corrupt preamble: reserved field is not 0');
+  const headerLength = view.getUint32(12, true);
+  if (headerLength === 0 || (PREAMBLE + headerLength) % 16 !== 0) fail(`corrupt preamble: header length ${headerLength}`);
+  if (headerLength > MAX_HEADER_BYTES) fail(`header of ${headerLength} bytes exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  const start = PREAMBLE + headerLength;
+  if (start > n) fail(`truncated: the header needs bytes ${PREAMBLE}..${start} but the file has ${n}`);
+  const payloadHigh = view.getUint32(20, true);
+  if (payloadHigh >= 2 ** 20) fail(`corrupt preamble: payload length beyond 2^52 bytes`);
+  const payload = view.getUint32(16, true) + payloadHigh * 2 ** 32;
+  const end = start + payload;
+  if (end > n) {
+    // Name the first tensor that does not fit, if the (unverified) header can say.
+    const entries = tryReadTable(bytes.subarray(PREAMBLE, start)) ?? [];
+    for (const t of entries) {
+      const a = start + t.offset, b = a + t.length;
+      if (b > n) fail(`truncated: tensor '${t.name}' needs bytes ${a}..${b} but the file has ${n}`);
+    }
+    fail(`truncated: the payload needs bytes ${start}..${end} but the file has ${n}`);
+  }
+  if (end < n) fail(`${n - end} unexpected bytes after the payload (file corrupt)`);
+  if (view.getUint32(24, true) !== checksum(bytes)) fail('checksum mismatch (file corrupt)');
+
+  const header = parseHeader(bytes.subarray(PREAMBLE, start), fail);
+  const specResult = modelSpecSchema.safeParse(header.spec);
+  if (!specResult.success) fail(specErrorFrom(specResult.error, 'header.spec').message);
+  const table = [...header.tensors];
+  const names = new Set<string>();
+  for (const t of table) {
+    if (names.has(t.name)) fail(`header: tensor '${t.name}' appears twice`);
+    names.add(t.name);
+    if (t.offset % 4 !== 0) fail(`header: tensor '${t.name}' offset ${t.offset} is not 4-byte aligned`);
+    const values = product(t.shape);
+    if (values * 4 !== t.length) {
+      fail(`header: tensor '${t.name}' has shape ${fmtShape(t.shape)} (${values} values, ${values * 4} bytes) but length ${t.length}`);
+    }
+    if (t.offset + t.length > payload) {
+      fail(`header: tensor '${t.name}' needs bytes ${start + t.offset}..${start + t.offset + t.length} but the payload ends at ${end}`);
+    }
+  }
+  const byOffset = [...table].sort((a, b) => a.offset - b.offset);
+  for (let i = 1; i < byOffset.length; i++) {
+    const prev = byOffset[i - 1]!, cur = byOffset[i]!;
+    if (prev.offset + prev.length > cur.offset && cur.length > 0 && prev.length > 0) fail(`header: tensors '${prev.name}' and '${cur.name}' overlap`);
+  }
+
+  // Every size is now known to lie inside the file: allocate and copy.
+  const tensors: Record<string, NamedTensor> = {};
+  for (const t of table) {
+    const data = new Float32Array(t.length / 4);
+    const at = start + t.offset;
+    if (HOST_LITTLE_ENDIAN) new Uint8Array(data.buffer).set(bytes.subarray(at, at + t.length));
+    else for (let k = 0; k < data.length; k++) data[k] = view.getFloat32(at + 4 * k, true);
+    tensors[t.name] = { shape: t.shape, data };
+  }
+  return { version, spec: specResult.data!, meta: header.meta, tensors };
+}
+
+function parseHeader(bytes: Uint8Array, fail: (problem: string) => never): z.infer<typeof headerSchema> {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (e) {
+    return fail(`header is not valid JSON (${(e as Error).message})`);
+  }
+  const result = headerSchema.safeParse(json);
+  if (!result.success) return fail(specErrorFrom(result.error, 'header').message);
+  return result.data;
+}
+
+/** The tensor table of a header that has not been checksummed yet, or null if it does not parse. */
+function tryReadTable(bytes: Uint8Array): TensorEntry[] | null {
+  try {
+    return parseHeader(bytes, (p) => { throw new Error(p); }).tensors;
+  } catch {
+    return null;
+  }
+}
