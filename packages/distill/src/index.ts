@@ -1,3 +1,43 @@
 // @retort/distill: models, data, losses and trainers on top of @retort/core-wasm.
-export { accuracy, type AccuracyResult } from './metrics.js';
+// This entry is platform-neutral (it runs in Node, browsers and workers); file I/O
+// lives in '@retort/distill/node'.
 export { loadCore, type Core, type BackendName } from '@retort/core-wasm';
+
+// data
+export { DataFormatError } from './data/errors.js';
+export { readIdx, writeIdx, type IdxArray, type IdxInput, type IdxType } from './data/idx.js';
+export { readNpy, writeNpy, toFloat32, type NpyArray, type NpyInput, type NpyDType } from './data/npy.js';
+export {
+  makeDataset, datasetFromIdx, datasetFromNpy, fullView, splitValidation, slice, fingerprint,
+  type Dataset, type DatasetView, type DatasetOptions,
+} from './data/dataset.js';
+export { BatchLoader, type Batch, type BatchLoaderOptions } from './data/batches.js';
+export { Fnv1a64 } from './data/hash.js';
+
+// models, optimizers, schedules
+export { Mlp, type Mode } from './model/mlp.js';
+export {
+  parseModelSpec, formatModelSpec, modelSpecSchema, paramCount, paramLayout, SpecError,
+  type ModelSpec, type DenseLayout,
+} from './model/spec.js';
+export {
+  createOptimizer, parseOptimizerConfig, optimizerConfigSchema,
+  type Optimizer, type OptimizerConfig, type OptimizerState, type AdamWConfig, type SgdConfig,
+} from './optim/optimizer.js';
+export { lrSchedule, parseScheduleConfig, scheduleConfigSchema, type ScheduleConfig } from './optim/schedule.js';
+
+// model file format (bytes in, bytes out)
+export {
+  encodeModelFile, decodeModelFile, ModelFormatError, FORMAT_VERSION,
+  type ModelFileContents, type DecodedModelFile, type NamedTensor,
+} from './format/model-file.js';
+
+// training, distillation, evaluation
+export {
+  train, evaluateView, dropoutSeed,
+  type TrainJob, type TrainSettings, type TrainResult, type TrainEvent, type TrainerState, type EpochMetrics,
+  type DistillSettings, type TeacherSource,
+} from './train/trainer.js';
+export { predictLogits, type PredictOptions } from './train/predict.js';
+export { evaluateLogits, type EvalReport, type EvalOptions } from './eval/metrics.js';
+export { runConfigSchema, parseRunConfig, configHash, type RunConfig, type RunConfigInput } from './config.js';

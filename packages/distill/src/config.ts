@@ -1,0 +1,65 @@
+// The run configuration shared by the CLI, config files and (later) the web app: one
+// strict schema, so an unknown or invalid field is one error that names it.
+import { z } from 'zod';
+import { Fnv1a64 } from './data/hash.js';
+import { parseWith } from './model/spec.js';
+import { optimizerConfigSchema } from './optim/optimizer.js';
+import { scheduleConfigSchema } from './optim/schedule.js';
+
+const count = (what: string) => z.number({ error: `must be ${what}` }).int({ error: `must be ${what}` });
+const positiveInt = count('a positive integer').positive({ error: 'must be a positive integer' });
+const nonNegativeInt = count('a non-negative integer').min(0, { error: 'must be a non-negative integer' });
+
+export const runConfigSchema = z.strictObject({
+  /** 'mnist' (the bundled copy) or a folder holding the four IDX files under MNIST's names. */
+  data: z.string({ error: 'must be "mnist" or a folder path' }).min(1).default('mnist'),
+  /** A model spec: JSON object, JSON text or short form like "mlp:784-800-800-10". */
+  model: z.union([z.string().min(1), z.record(z.string(), z.unknown())], { error: 'must be a model spec (object or string)' }),
+  epochs: positiveInt.default(10),
+  batchSize: positiveInt.max(65536, { error: 'must be at most 65536' }).default(128),
+  optimizer: optimizerConfigSchema.default({ type: 'adamw', lr: 1e-3 }),
+  schedule: scheduleConfigSchema.default({ type: 'cosine' }),
+  seed: nonNegativeInt.max(2 ** 32 - 1, { error: 'must be at most 4294967295' }).default(1),
+  /** Training samples held out for validation (chosen by seed). */
+  validation: nonNegativeInt.default(5000),
+  /** Use only this many training samples (after the validation split); all when absent. */
+  trainSize: positiveInt.optional(),
+  /** Evaluate on only the first this-many test samples; all when absent. */
+  testSize: positiveInt.optional(),
+  /** Random shift of up to ±jitter pixels (0 = off). */
+  jitter: nonNegativeInt.max(8, { error: 'must be at most 8' }).default(0),
+  /** Input normalisation of u8 pixels: (x/255 - mean)/std. */
+  mean: z.number({ error: 'must be a number' }).finite().default(0),
+  std: z.number({ error: 'must be a number > 0' }).positive({ error: 'must be a number > 0' }).default(1),
+  /** Distillation: the teacher model file, or its logits over the training set (.npy [N, classes]). */
+  teacher: z.string().min(1).optional(),
+  teacherLogits: z.string().min(1).optional(),
+  /** T > 0 softens teacher and student in the soft term. */
+  temperature: z.number({ error: 'must be a number > 0' }).positive({ error: 'must be a number > 0' }).finite().default(4),
+  /** Weight of the soft (teacher) term; the hard (label) term gets 1 - alpha. */
+  alpha: z.number({ error: 'must be a number in [0, 1]' }).min(0, { error: 'must be a number in [0, 1]' }).max(1, { error: 'must be a number in [0, 1]' }).default(0.9),
+  /** Multiply the soft term by T^2 (Hinton et al.). */
+  scaleT2: z.boolean({ error: 'must be true or false' }).default(true),
+});
+
+export type RunConfig = z.infer<typeof runConfigSchema>;
+export type RunConfigInput = z.input<typeof runConfigSchema>;
+
+/** Validates a config; errors name the field ("config.alpha: must be a number in [0, 1]"). */
+export function parseRunConfig(input: unknown, root = 'config'): RunConfig {
+  return parseWith(runConfigSchema, input, root);
+}
+
+/** A stable hash of the fields that determine a run's result (resume refuses a different one). */
+export function configHash(config: RunConfig): string {
+  return new Fnv1a64().updateString(stableStringify(config)).digest();
+}
+
+function stableStringify(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

@@ -1,0 +1,52 @@
+// Checkpoints (Node): the model file format with extra tensors for the optimizer state
+// and the trainer's position in `meta`. Written atomically, so a run killed at any
+// moment leaves either the previous checkpoint or the new one, never half of one.
+import { basename } from 'node:path';
+import { encodeModelFile, ModelFormatError, type NamedTensor } from '../format/model-file.js';
+import { modelTensors, paramsFromTensors, readModelFile } from '../format/model-io.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { ModelSpec } from '../model/spec.js';
+import type { EpochMetrics, TrainerState } from '../train/trainer.js';
+
+const OPT_PREFIX = 'optimizer.';
+
+export function saveCheckpoint(path: string, spec: ModelSpec, state: TrainerState, configHash: string): void {
+  const tensors: Record<string, NamedTensor> = { ...modelTensors(spec, state.params) };
+  for (const [name, data] of Object.entries(state.optimizer.buffers)) {
+    tensors[OPT_PREFIX + name] = { shape: [data.length], data };
+  }
+  const meta = {
+    kind: 'checkpoint', epoch: state.epoch, step: state.step, optimizerStep: state.optimizer.step,
+    history: state.history, configHash,
+  };
+  writeFileAtomic(path, encodeModelFile({ spec, tensors, meta }));
+}
+
+export interface LoadedCheckpoint { spec: ModelSpec; state: TrainerState; configHash: string }
+
+export function loadCheckpoint(path: string): LoadedCheckpoint {
+  const name = basename(path);
+  const file = readModelFile(path);
+  const m = file.meta;
+  if (m.kind !== 'checkpoint') throw new ModelFormatError(name, 'is a model file, not a checkpoint');
+  const int = (k: string): number => {
+    const v = m[k];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new ModelFormatError(name, `checkpoint field '${k}' is missing or not a count`);
+    return v;
+  };
+  if (!Array.isArray(m.history) || typeof m.configHash !== 'string') throw new ModelFormatError(name, 'checkpoint history or config hash missing');
+  const buffers: Record<string, Float32Array> = {};
+  for (const [tname, t] of Object.entries(file.tensors)) {
+    if (tname.startsWith(OPT_PREFIX)) buffers[tname.slice(OPT_PREFIX.length)] = t.data;
+  }
+  return {
+    spec: file.spec,
+    configHash: m.configHash,
+    state: {
+      epoch: int('epoch'), step: int('step'),
+      params: paramsFromTensors(file.spec, file.tensors, name),
+      optimizer: { step: int('optimizerStep'), buffers },
+      history: m.history as EpochMetrics[],
+    },
+  };
+}

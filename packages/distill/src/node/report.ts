@@ -1,0 +1,39 @@
+// The readable report of a run (report.md); report.json holds the same data.
+import type { RunReport } from './run.js';
+
+const pct = (x: number): string => `${(100 * x).toFixed(2)} %`;
+
+export function renderReportMarkdown(r: RunReport): string {
+  const c = r.config;
+  const lines: string[] = [];
+  lines.push(`# Retort ${r.kind} run`, '');
+  lines.push(`- model: \`${r.model.spec}\` (${r.model.params.toLocaleString('en-US')} parameters)`);
+  if (r.teacher) {
+    lines.push(`- teacher: \`${r.teacher.source}\`${r.teacher.params ? ` (${r.teacher.params.toLocaleString('en-US')} parameters)` : ''}`);
+    lines.push(`- distillation: T = ${c.temperature}, alpha = ${c.alpha} (soft weight; the hard label term gets ${+(1 - c.alpha).toFixed(6)}), T² scaling ${c.scaleT2 ? 'on' : 'off'}`);
+  }
+  lines.push(`- data: ${c.data}; ${c.validation} training samples held out for validation (seed ${c.seed})${c.trainSize ? `; ${c.trainSize} used for training` : ''}`);
+  lines.push(`- optimizer: ${JSON.stringify(c.optimizer)}, schedule ${JSON.stringify(c.schedule)}, ${c.epochs} epochs of batch ${c.batchSize}, jitter ±${c.jitter} px`);
+  lines.push(`- backend: ${r.backend}; training time ${r.trainSeconds.toFixed(1)} s`, '');
+  lines.push('## Test set', '');
+  lines.push('| metric | value |', '|---|---|');
+  lines.push(`| errors | ${r.test.errors} of ${r.test.count} |`);
+  lines.push(`| accuracy | ${pct(r.test.accuracy)} |`);
+  lines.push(`| cross-entropy | ${r.test.loss.toFixed(4)} |`);
+  lines.push(`| expected calibration error | ${r.test.ece.toFixed(4)} |`);
+  if (r.test.agreement !== undefined) lines.push(`| top-1 agreement with the teacher | ${pct(r.test.agreement)} |`);
+  if (r.teacher?.test) lines.push(`| teacher errors | ${r.teacher.test.errors} |`);
+  lines.push('', 'Errors per true class: ' + r.test.perClassErrors.map((e, i) => `${i}: ${e}`).join(', '), '');
+  lines.push('Confusion matrix (rows: true class, columns: predicted):', '', '```');
+  const w = Math.max(...r.test.confusion.flat().map((v) => String(v).length), 2);
+  lines.push('     ' + r.test.confusion.map((_, j) => String(j).padStart(w)).join(' '));
+  for (const [i, row] of r.test.confusion.entries()) lines.push(String(i).padStart(3) + '  ' + row.map((v) => String(v).padStart(w)).join(' '));
+  lines.push('```', '', '## Epochs', '');
+  lines.push('| epoch | lr | train loss | train acc | val loss | val acc | val errors | samples/s | s |', '|---|---|---|---|---|---|---|---|---|');
+  for (const h of r.history) {
+    const v = h.validation;
+    lines.push(`| ${h.epoch} | ${h.lr.toExponential(2)} | ${h.trainLoss.toFixed(4)} | ${pct(h.trainAccuracy)} | ${v ? v.loss.toFixed(4) : '–'} | ${v ? pct(v.accuracy) : '–'} | ${v ? v.errors : '–'} | ${Math.round(h.samplesPerSec)} | ${h.seconds.toFixed(1)} |`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}

@@ -1,0 +1,75 @@
+// Teacher soft labels on disk (Node): read any [N, classes] .npy of logits (for example
+// saved from PyTorch with numpy.save), validated for shape and finite values; or compute
+// them once from a teacher model and cache them as .npy beside a JSON fingerprint of
+// model and data, so that a stale cache is detected and recomputed.
+import { existsSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { Core } from '@retort/core-wasm';
+import { DataFormatError } from '../data/errors.js';
+import { fingerprint, type DatasetView } from '../data/dataset.js';
+import { readNpyFile, writeNpyFile } from '../data/files.js';
+import { Fnv1a64 } from '../data/hash.js';
+import { toFloat32 } from '../data/npy.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { Mlp } from '../model/mlp.js';
+import { predictLogits } from '../train/predict.js';
+
+/** Reads teacher logits and checks they are [count, classes] and finite. */
+export function readTeacherLogits(path: string, count: number, classes: number): Float32Array {
+  const name = basename(path);
+  const arr = readNpyFile(path);
+  if (arr.dtype !== 'f4' && arr.dtype !== 'f8') {
+    throw new DataFormatError(name, `teacher logits must be float32 or float64, got ${arr.dtype}`);
+  }
+  if (arr.shape.length !== 2) throw new DataFormatError(name, `teacher logits must be 2-D [samples, classes], got shape [${arr.shape.join(', ')}]`);
+  const [n, c] = arr.shape as [number, number];
+  if (c !== classes) throw new DataFormatError(name, `teacher logits have ${c} classes but the student has ${classes}`);
+  if (n !== count) throw new DataFormatError(name, `teacher logits cover ${n} samples but the transfer set has ${count}`);
+  const data = toFloat32(arr.data);
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) {
+      throw new DataFormatError(name, `teacher logit [${Math.floor(i / c)}, ${i % c}] is ${data[i]} (NaN or Inf)`);
+    }
+  }
+  return data;
+}
+
+/** A fingerprint of a model's spec and parameters. */
+export function modelFingerprint(model: Mlp): string {
+  const params = model.readParams();
+  return new Fnv1a64()
+    .updateString(`retort-model-v1 ${JSON.stringify(model.spec)}\n`)
+    .update(new Uint8Array(params.buffer, params.byteOffset, params.byteLength))
+    .digest();
+}
+
+export interface CachedLogits { logits: Float32Array; fromCache: boolean }
+
+/**
+ * Teacher logits over `view`, from `cachePath` (.npy, with `cachePath + '.json'` holding the
+ * fingerprints) when model and data still match, else computed and written atomically.
+ */
+export function cachedTeacherLogits(core: Core, teacher: Mlp, view: DatasetView, cachePath: string,
+                                    opts: { mean: number; std: number }): CachedLogits {
+  const key = {
+    model: modelFingerprint(teacher),
+    data: fingerprint(view),
+    mean: opts.mean, std: opts.std,
+    shape: [view.indices.length, teacher.classes],
+  };
+  const metaPath = cachePath + '.json';
+  if (existsSync(cachePath) && existsSync(metaPath)) {
+    try {
+      const saved = JSON.parse(readFileSync(metaPath, 'utf8')) as unknown;
+      if (JSON.stringify(saved) === JSON.stringify(key)) {
+        return { logits: readTeacherLogits(cachePath, view.indices.length, teacher.classes), fromCache: true };
+      }
+    } catch {
+      // an unreadable or corrupt cache is recomputed below
+    }
+  }
+  const logits = predictLogits(core, teacher, view, { mean: opts.mean, std: opts.std });
+  writeNpyFile(cachePath, { dtype: 'f4', shape: [view.indices.length, teacher.classes], data: logits });
+  writeFileAtomic(metaPath, new TextEncoder().encode(JSON.stringify(key) + '\n'));
+  return { logits, fromCache: false };
+}
