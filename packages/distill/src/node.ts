@@ -8,3 +8,4 @@ export { readTeacherLogits, cachedTeacherLogits, modelFingerprint } from './node
 export { createRunDir, RunDirError, RUN_FILES, appendJsonLine, truncateMetrics, writeJsonAtomic, writeTextAtomic } from './node/run-dir.js';
 export { runJob, loadData, type JobKind, type RunEvent, type RunOptions, type RunReport } from './node/run.js';
 export { renderReportMarkdown } from './node/report.js';
+export { reproHintonMnist, renderSummary, HINTON_MNIST, type ReproSummary, type ReproRun, type ReproOptions } from './node/repro.js';
