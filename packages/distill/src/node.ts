@@ -9,3 +9,4 @@ export { createRunDir, RunDirError, RUN_FILES, appendJsonLine, truncateMetrics, 
 export { runJob, loadData, type JobKind, type RunEvent, type RunOptions, type RunReport } from './node/run.js';
 export { renderReportMarkdown } from './node/report.js';
 export { reproHintonMnist, renderSummary, HINTON_MNIST, type ReproSummary, type ReproRun, type ReproOptions } from './node/repro.js';
+export { compareJob, renderComparison, COMPARE_DEFAULTS, type CompareResult, type CompareRow, type CompareSettings, type CompareOptions } from './node/compare.js';
