@@ -19,7 +19,7 @@ import type {
 export type * from './types.js';
 export { coreContender } from './core-contenders.js';
 export { formatReport } from './report.js';
-export { TIMING_PRESETS } from './timing.js';
+export { measureInterleaved, summarize, TIMING_PRESETS, type Timed } from './timing.js';
 export { FORMULAS } from './problems.js';
 
 /** (M, K, N): the layers of a 784-800-800-10 MLP and of 784-1200-1200-10, at batch 128, plus a small square. */

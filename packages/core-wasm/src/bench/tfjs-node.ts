@@ -1,6 +1,9 @@
 // TensorFlow.js set up for the benchmark under Node: the wasm backend single-threaded
 // with SIMD (the fair counterpart of our one-thread SIMD build), and the cpu backend.
-// tfjs is a devDependency of this package; only the Node runner and the tests load it.
+// tfjs is a devDependency of this package; only the Node runners and the tests load it.
+// Exported as '@retort/core-wasm/bench/node' so that other packages' benchmarks (the
+// distill training step) share this setup, and tfjs's types as `Tf`, without depending
+// on tfjs themselves.
 
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
@@ -10,16 +13,34 @@ import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { tfjsContender } from './tfjs-contenders.js';
 import type { Contender } from './types.js';
 
-export interface TfjsSetup {
+export type * as Tf from '@tensorflow/tfjs-core';
+
+/** tfjs with its 'wasm' (one thread, SIMD) and 'cpu' backends registered and initialised. */
+export interface TfjsNode {
   tf: typeof tf;
-  contenders: Contender[];
   /** Versions and the wasm backend's flags as it actually initialised. */
   environment: Record<string, string | number | boolean>;
   /** Problems worth a warning (SIMD off, more than one thread). */
   warnings: string[];
 }
 
+export interface TfjsSetup extends TfjsNode {
+  /** The sgemm / loss contenders of this package's suite. */
+  contenders: Contender[];
+}
+
+/** The sgemm / loss suite's tfjs contenders, on top of setupTfjsNode(). */
 export async function setupTfjs(): Promise<TfjsSetup> {
+  const node = await setupTfjsNode();
+  const contenders = [
+    tfjsContender(tf, { name: 'tfjs-wasm', backend: 'wasm' }),
+    tfjsContender(tf, { name: 'tfjs-wasm-resident', backend: 'wasm', freshWeights: false, losses: false }),
+    tfjsContender(tf, { name: 'tfjs-cpu', backend: 'cpu' }),
+  ];
+  return { ...node, contenders };
+}
+
+export async function setupTfjsNode(): Promise<TfjsNode> {
   const require = createRequire(import.meta.url);
   const wasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + sep;
   setWasmPaths(wasmDir);
@@ -35,11 +56,6 @@ export async function setupTfjs(): Promise<TfjsSetup> {
   if (simd !== true) warnings.push('tfjs-wasm is running WITHOUT SIMD: its figures are not the fair baseline');
   if (threaded !== false || threads !== 1) warnings.push(`tfjs-wasm is not single-threaded (threads: ${threads})`);
 
-  const contenders = [
-    tfjsContender(tf, { name: 'tfjs-wasm', backend: 'wasm' }),
-    tfjsContender(tf, { name: 'tfjs-wasm-resident', backend: 'wasm', freshWeights: false, losses: false }),
-    tfjsContender(tf, { name: 'tfjs-cpu', backend: 'cpu' }),
-  ];
   const environment = {
     'tfjs-core': tf.version_core,
     'tfjs-wasm WASM_HAS_SIMD_SUPPORT': String(simd),
@@ -47,5 +63,5 @@ export async function setupTfjs(): Promise<TfjsSetup> {
     'tfjs-wasm threads': threads,
     'tfjs-wasm binary': simd === true ? (threaded === true ? 'tfjs-backend-wasm-threaded-simd.wasm' : 'tfjs-backend-wasm-simd.wasm') : 'tfjs-backend-wasm.wasm',
   };
-  return { tf, contenders, environment, warnings };
+  return { tf, environment, warnings };
 }

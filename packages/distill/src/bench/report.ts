@@ -1,0 +1,44 @@
+// A StepBenchResult as plain-text tables (Node's stdout, a <pre> in the web app).
+
+import type { StepBenchResult } from './step.js';
+
+function table(header: readonly string[], rows: readonly (readonly string[])[], align: string): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => cells
+    .map((c, i) => (align[i] === 'l' ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+    .join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].map((l) => `  ${l}`).join('\n');
+}
+
+const fixed = (v: number, d: number): string => (Number.isFinite(v) ? v.toFixed(d) : String(v));
+
+export function formatStepReport(r: StepBenchResult): string {
+  const p = r.problem;
+  const out: string[] = [];
+  out.push(`Retort training-step benchmark (${r.mode} mode), ${r.startedAt}, ${fixed(r.durationMs / 1000, 1)} s`);
+  for (const [k, v] of Object.entries(r.environment)) out.push(`  ${k}: ${String(v)}`);
+  out.push('', `One step: ${p.model}, batch ${p.batch}, ${p.paramCount} parameters:`,
+    `  forward (train mode), fused KD loss (T = ${p.temperature}, alpha = ${p.alpha}, T² scaling; teacher logits a [${p.batch},${p.classes}] tensor),`,
+    `  backward, ${p.optimizer}. ${fixed(p.flop / 1e6, 1)} MFLOP of matrix products per step.`);
+  out.push('', 'Contenders (single thread, interleaved round-robin, one step per sample, median after warm-up):');
+  for (const c of r.contenders) out.push(`  ${c.name.padEnd(10)} ${c.description}`);
+
+  out.push('', `Sanity check, untimed: loss over the first ${r.sanity[0]?.losses.length ?? 0} steps from the same weights (must fall, and follow ${r.reference}):`);
+  out.push(table(['contender', 'losses', `vs ${r.reference}`], r.sanity.map((s) => [
+    s.contender, s.losses.map((l) => fixed(l, 4)).join(' > '), s.deviation === 0 ? '0' : s.deviation.toExponential(1),
+  ]), 'lll'));
+
+  const base = r.entries.find((e) => e.contender === 'tfjs-wasm');
+  out.push('', 'Training step (median):');
+  out.push(table(['contender', 'samples/s', 'ms/step', 'GFLOP/s', 'vs tfjs-wasm', 'samples'], r.entries.map((e) => [
+    e.contender, fixed(e.samplesPerSec, 0), fixed(e.msPerStep, 2), fixed(e.gflops, 2),
+    base ? `${fixed(base.msPerStep / e.msPerStep, 2)}x` : '-', String(e.stat.samples),
+  ]), 'lrrrrr'));
+
+  out.push('', 'Ratios (this run):');
+  out.push(table(['ratio', 'value', 'note'], r.ratios.map((x) => [x.name, x.value === null ? '-' : fixed(x.value, 2), x.note]), 'lrl'));
+  out.push('', 'Targets (reported, not asserted):');
+  out.push(table(['status', 'target', 'requirement', 'measured'],
+    r.targets.map((t) => [t.status.toUpperCase(), t.name, t.requirement, t.measured]), 'llll'));
+  return out.join('\n');
+}

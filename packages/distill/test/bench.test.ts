@@ -1,0 +1,101 @@
+// The training-step benchmark in quick mode: every contender trains (the sanity check
+// passed, losses fall and follow the js reference), every figure is finite and positive,
+// the report names every contender, the result survives JSON, and tfjs leaks no tensors.
+// No timing is asserted (CI machines are noisy); only structure and correctness.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadCore } from '@retort/core-wasm';
+import '@tensorflow/tfjs'; // registers tfjs's own gradient rules
+import { setupTfjsNode } from '@retort/core-wasm/bench/node';
+import { retortStepContender } from '../src/bench/contenders.js';
+import { formatStepReport } from '../src/bench/report.js';
+import { makeStepProblem, runStepBench, sanityCheck, type StepBenchResult, type StepContender } from '../src/bench/step.js';
+import { tfjsStepContender } from '../src/bench/tfjs-step.js';
+
+const require = createRequire(import.meta.url);
+const coreDir = dirname(require.resolve('@retort/core-wasm/package.json'));
+const built = (v: string): boolean => existsSync(join(coreDir, 'build', `retort.${v}.wasm`));
+
+function positive(x: number): void {
+  expect(Number.isFinite(x)).toBe(true);
+  expect(x).toBeGreaterThan(0);
+}
+
+describe('training-step benchmark (quick mode)', () => {
+  let result: StepBenchResult;
+  let names: string[];
+  let tfjs: Awaited<ReturnType<typeof setupTfjsNode>>;
+
+  it('runs every contender', async () => {
+    const list: StepContender[] = [];
+    for (const backend of ['simd', 'scalar', 'js'] as const) {
+      if (backend === 'js' || built(backend)) list.push(retortStepContender(await loadCore({ backend })));
+    }
+    tfjs = await setupTfjsNode();
+    list.push(tfjsStepContender(tfjs.tf, { name: 'tfjs-wasm', backend: 'wasm' }));
+    list.push(tfjsStepContender(tfjs.tf, { name: 'tfjs-cpu', backend: 'cpu' }));
+    names = list.map((c) => c.name);
+    const before = tfjs.tf.memory().numTensors;
+    result = await runStepBench(list, { mode: 'quick' });
+    expect(tfjs.tf.memory().numTensors).toBe(before);
+    expect(result.mode).toBe('quick');
+    expect(result.contenders.map((c) => c.name)).toEqual(names);
+    positive(result.durationMs);
+  });
+
+  it('checked that every contender trains the same step', () => {
+    expect(result.reference).toBe('js');
+    expect(result.sanity.map((s) => s.contender)).toEqual(names);
+    for (const s of result.sanity) {
+      expect(s.losses).toHaveLength(5);
+      expect(s.losses[4]!).toBeLessThan(s.losses[0]!);
+      expect(s.deviation).toBeLessThan(1e-4);
+    }
+  });
+
+  it('times every contender', () => {
+    expect(result.entries.map((e) => e.contender)).toEqual(names);
+    for (const e of result.entries) {
+      positive(e.samplesPerSec); positive(e.msPerStep); positive(e.gflops);
+      expect(e.stat.samples).toBe(3);
+      expect(e.stat.minMs).toBeLessThanOrEqual(e.stat.medianMs);
+      expect(e.stat.medianMs).toBeLessThanOrEqual(e.stat.maxMs);
+      expect(e.samplesPerSec).toBeCloseTo(result.problem.batch / (e.msPerStep / 1e3), 6);
+    }
+  });
+
+  it('reports the ratio to tfjs-wasm against the target, without asserting it', () => {
+    const target = result.targets.find((t) => t.name.includes('tfjs-wasm'));
+    expect(target?.requirement).toBe('>= 8x');
+    expect(['pass', 'fail']).toContain(target?.status);
+    const names0 = result.ratios.map((r) => r.name);
+    expect(names0.some((n) => n.includes('tfjs-wasm'))).toBe(true);
+    for (const r of result.ratios) if (r.value !== null) positive(r.value);
+  });
+
+  it('formats a report and round-trips through JSON', () => {
+    const text = formatStepReport(result);
+    for (const n of names) expect(text).toContain(n);
+    expect(text).toContain('Targets (reported, not asserted)');
+    expect(JSON.parse(JSON.stringify(result))).toEqual(result);
+  });
+});
+
+describe('sanity check', () => {
+  it('rejects a step that does not train', async () => {
+    const problem = makeStepProblem({ sizes: [5, 4, 3], batch: 2, temperature: 4, alpha: 0.9, lr: 1e-3, seed: 1 });
+    const core = await loadCore({ backend: 'js' });
+    const frozen: StepContender = { name: 'frozen', description: 'returns a constant loss', prepare: () => ({ step: () => 1, dispose: () => {} }) };
+    await expect(sanityCheck([retortStepContender(core), frozen], problem, 'js', 3, 1e-2)).rejects.toThrow(/frozen does not train/);
+  });
+
+  it('rejects a step that trains something else', async () => {
+    const problem = makeStepProblem({ sizes: [5, 4, 3], batch: 2, temperature: 4, alpha: 0.9, lr: 1e-3, seed: 1 });
+    const core = await loadCore({ backend: 'js' });
+    let loss = 10;
+    const other: StepContender = { name: 'other', description: 'falls, but from elsewhere', prepare: () => ({ step: () => (loss -= 1), dispose: () => {} }) };
+    await expect(sanityCheck([retortStepContender(core), other], problem, 'js', 3, 1e-2)).rejects.toThrow(/other's losses/);
+  });
+});
