@@ -156,7 +156,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
       stopped: result.stopped,
     };
     if (!result.stopped) {
-      saveModel(join(out, RUN_FILES.model), model, { kind, configHash: hash, testErrors: test.errors, testAccuracy: test.accuracy });
+      saveModel(join(out, RUN_FILES.model), model, { kind, configHash: hash, mean: config.mean, std: config.std, testErrors: test.errors, testAccuracy: test.accuracy });
       writeJsonAtomic(join(out, RUN_FILES.report), report);
       writeTextAtomic(join(out, RUN_FILES.reportMarkdown), renderReportMarkdown(report));
     }

@@ -101,6 +101,14 @@ export interface TrainResult {
   stopped: boolean;
 }
 
+/** How often (wall time) the step loop yields to the event loop. */
+const YIELD_EVERY_MS = 50;
+
+function yieldToEventLoop(): Promise<void> {
+  const g = globalThis as { setImmediate?: (cb: () => void) => unknown };
+  return new Promise((resolve) => { if (g.setImmediate) g.setImmediate(resolve); else setTimeout(resolve, 0); });
+}
+
 /** Seed of the dropout PRNG for one epoch: a fixed mix of the run seed and the epoch. */
 export function dropoutSeed(seed: number, epoch: number): number {
   let h = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca77) ^ 0xd1b54a35) >>> 0;
@@ -123,6 +131,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const pred = core.allocI32(s.batchSize);
   const rng = core.createRng(0);
   const t0 = performance.now();
+  let lastYield = t0;
   let history: EpochMetrics[] = [];
   let step = 0;
   let startEpoch = 0;
@@ -177,6 +186,9 @@ export async function train(job: TrainJob): Promise<TrainResult> {
         const remaining = (s.epochs - epoch - 1) * job.train.indices.length + (job.train.indices.length - seen);
         emit({ type: 'step', epoch, batch: batch.index, batches: loader.batchCount, step, loss, accuracy: hits / rows,
           lr, samplesPerSec: rate, etaSeconds: remaining / rate });
+        // let timers, signals and messages run (the loop is otherwise synchronous), so that a
+        // shouldStop driven by SIGINT or a UI message can ever become true
+        if (performance.now() - lastYield > YIELD_EVERY_MS) { await yieldToEventLoop(); lastYield = performance.now(); }
         if (job.shouldStop?.()) { stopped = true; break; }
       }
       if (stopped) break;
