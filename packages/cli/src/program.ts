@@ -1,21 +1,152 @@
-// The `retort` command's program definition. Commands arrive with the engine issue;
-// for now it reports what the compute core can run here.
+// The `retort` command's program definition: commander wiring only; the work is in
+// commands/*.ts, flag parsing in options.ts, error mapping in errors.ts.
 import { Command, CommanderError } from 'commander';
 import { hasSimd, loadCore, type BackendName } from '@retort/core-wasm';
+import type { JobKind } from '@retort/distill/node';
+import { compareCommand, reproCommand, type CompareFlags, type ReproFlags } from './commands/compare.js';
+import { evalCommand, type EvalFlags } from './commands/eval.js';
+import { infoCommand } from './commands/info.js';
+import { runCommand } from './commands/run.js';
+import { describeError, EXIT } from './errors.js';
+import { choiceArg, intArg, numberArg, scheduleArg, type RunFlags } from './options.js';
 
 export const VERSION = '0.1.0';
 
 export interface Io {
   out: (line: string) => void;
   err: (line: string) => void;
+  /** stdout is a terminal: draw progress bars (on `stream`) instead of plain lines. */
+  isTTY?: boolean;
+  stream?: NodeJS.WritableStream;
 }
 
-export function buildProgram(io: Io): Command {
+const BACKENDS = ['auto', 'simd', 'scalar', 'js'] as const;
+
+const HELP_AFTER = `
+Run directories (--out, default runs/<command>-YYYYMMDD-HHMMSS) hold config.json,
+metrics.jsonl, checkpoint.retort, model.retort, report.json and report.md.
+
+Distillation loss: (1 - alpha) * CE(labels) + alpha * T^2 * KL(teacher_T || student_T);
+--alpha weights the soft (teacher) term, --temperature is T.
+
+Examples:
+  retort train --model mlp:784-1200-1200-10,dropout=0.2/0.5,maxnorm=3.5 --jitter 2 --epochs 60 --out runs/teacher
+  retort distill --teacher runs/teacher/model.retort --model mlp:784-800-800-10 --temperature 20 --out runs/student
+  retort eval runs/student/model.retort --teacher runs/teacher/model.retort
+  retort info runs/student/model.retort
+
+Exit codes: 0 ok; 1 a data, model or run file is bad or the run failed; 2 a flag,
+value or config field is wrong; 130 interrupted (Ctrl-C; resume with --resume DIR).
+Set RETORT_DEBUG=1 to print stack traces.`;
+
+function addRunOptions(cmd: Command, kind: JobKind): Command {
+  cmd
+    .option('--config <file>', 'JSON file of run settings (RunConfig fields); flags override it')
+    .option('--data <dir|mnist>', "folder with the four IDX files under MNIST's names, or 'mnist' (bundled; default)")
+    .option('--model <spec>', 'model spec: short form mlp:784-800-800-10[,dropout=IN/HID][,maxnorm=X] or JSON');
+  if (kind === 'distill') {
+    cmd
+      .option('--teacher <file>', 'teacher model file (.retort)')
+      .option('--teacher-logits <file.npy>', 'teacher logits over the training set, [samples, classes] float32/64')
+      .option('--temperature <T>', 'distillation temperature T > 0 (default 4)', numberArg('--temperature', { above: 0 }))
+      .option('--alpha <a>', 'weight of the soft (teacher) term in [0, 1]; labels get 1 - a (default 0.9)', numberArg('--alpha', { min: 0, max: 1 }))
+      .option('--no-t2-scaling', 'do not multiply the soft term by T^2');
+  }
+  return cmd
+    .option('--epochs <n>', 'epochs (default 10)', intArg('--epochs', { min: 1 }))
+    .option('--batch-size <n>', 'batch size (default 128)', intArg('--batch-size', { min: 1, max: 65536 }))
+    .option('--lr <x>', 'learning rate (default 1e-3 for adamw, 0.1 for sgd)', numberArg('--lr', { min: 0 }))
+    .option('--optimizer <name>', 'adamw (default) or sgd (momentum 0.9 unless --momentum)', choiceArg('--optimizer', ['adamw', 'sgd'] as const))
+    .option('--momentum <m>', 'SGD momentum in [0, 1)', numberArg('--momentum', { min: 0, below: 1 }))
+    .option('--weight-decay <x>', 'decoupled (adamw) or L2 (sgd) weight decay', numberArg('--weight-decay', { min: 0 }))
+    .option('--schedule <s>', 'learning-rate schedule: cosine (default), constant or step:EVERY:GAMMA', scheduleArg)
+    .option('--warmup <steps>', 'linear warm-up steps', intArg('--warmup', { min: 0 }))
+    .option('--seed <n>', 'seed of initialisation, split, shuffling, dropout and jitter (default 1)', intArg('--seed', { min: 0, max: 2 ** 32 - 1 }))
+    .option('--validation <n>', 'training samples held out for validation (default 5000)', intArg('--validation', { min: 0 }))
+    .option('--train-size <n>', 'train on only this many samples', intArg('--train-size', { min: 1 }))
+    .option('--test-size <n>', 'test on only the first n test samples', intArg('--test-size', { min: 1 }))
+    .option('--jitter <px>', 'random shifts of up to ±px pixels (default 0)', intArg('--jitter', { min: 0, max: 8 }))
+    .option('--out <dir>', 'run directory (default runs/<command>-YYYYMMDD-HHMMSS)')
+    .option('--force', 'replace an existing run directory')
+    .option('--resume <dir>', 'continue the run in <dir> from its last checkpoint (with --json/--backend only)')
+    .option('--json', 'print every event as one JSON object per line')
+    .option('--backend <name>', 'auto (default), simd, scalar or js', choiceArg('--backend', BACKENDS));
+}
+
+/** Flags the user typed (not defaults), by commander's attribute name. */
+function givenFlags(cmd: Command): Set<string> {
+  return new Set(Object.keys(cmd.opts()).filter((k) => cmd.getOptionValueSource(k) === 'cli'));
+}
+
+export function buildProgram(io: Io, setExit: (code: number) => void = () => {}): Command {
   const program = new Command('retort')
     .description('Knowledge distillation in JavaScript: train a teacher, distill a student, on WebAssembly SIMD.')
     .version(VERSION)
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+    .showSuggestionAfterError()
+    .configureOutput({
+      writeOut: (s) => io.out(s.trimEnd()),
+      writeErr: (s) => io.err(s.trimEnd().replace(/^error: /, 'retort: ')),
+    })
+    .addHelpText('after', HELP_AFTER);
+
+  for (const kind of ['train', 'distill'] as const) {
+    const cmd = program.command(kind).description(kind === 'train'
+      ? 'train a model (a teacher, or a student without distillation) from a spec'
+      : 'train a student on the fused distillation loss from a teacher model or teacher logits');
+    addRunOptions(cmd, kind).action(async (opts: RunFlags, self: Command) => {
+      setExit(await runCommand(kind, opts, givenFlags(self), io));
+    });
+  }
+
+  program
+    .command('compare')
+    .description('the main job: train a teacher, distill a student, train the same student alone, and compare the three')
+    .option('--out <dir>', 'parent folder of the three runs (default runs/compare-YYYYMMDD-HHMMSS)')
+    .option('--force', 'replace existing runs in --out')
+    .option('--data <dir|mnist>', "folder with the four IDX files under MNIST's names, or 'mnist' (default)")
+    .option('--teacher-model <spec>', 'teacher spec (default mlp:784-1200-1200-10,dropout=0.2/0.5)')
+    .option('--model <spec>', 'student spec (default mlp:784-800-800-10)')
+    .option('--teacher-epochs <n>', 'teacher epochs (default 6)', intArg('--teacher-epochs', { min: 1 }))
+    .option('--epochs <n>', 'student epochs, distilled and alone (default 5)', intArg('--epochs', { min: 1 }))
+    .option('--batch-size <n>', 'batch size (default 128)', intArg('--batch-size', { min: 1, max: 65536 }))
+    .option('--lr <x>', 'AdamW learning rate (default 1e-3)', numberArg('--lr', { min: 0 }))
+    .option('--temperature <T>', 'distillation temperature (default 4)', numberArg('--temperature', { above: 0 }))
+    .option('--alpha <a>', 'weight of the soft term in [0, 1] (default 0.9)', numberArg('--alpha', { min: 0, max: 1 }))
+    .option('--seed <n>', 'seed shared by all three runs (default 1)', intArg('--seed', { min: 0, max: 2 ** 32 - 1 }))
+    .option('--train-size <n>', 'train on only this many samples', intArg('--train-size', { min: 1 }))
+    .option('--test-size <n>', 'test on only the first n test samples', intArg('--test-size', { min: 1 }))
+    .option('--json', 'print every event as one JSON object per line')
+    .option('--backend <name>', 'auto (default), simd, scalar or js', choiceArg('--backend', BACKENDS))
+    .action(async (opts: CompareFlags) => { setExit(await compareCommand(opts, io)); });
+
+  program
+    .command('repro')
+    .description('reproduce a paper experiment: hinton-mnist (Hinton, Vinyals & Dean 2015, MNIST; about an hour on 2 cores)')
+    .argument('<experiment>', 'hinton-mnist')
+    .option('--out <dir>', 'folder of the experiment\'s runs (default runs/hinton-mnist); rerun to resume')
+    .option('--epoch-scale <x>', 'scale every epoch count (e.g. 0.05 for a smoke run)', numberArg('--epoch-scale', { above: 0 }))
+    .option('--json', 'print every event as one JSON object per line')
+    .option('--backend <name>', 'auto (default), simd, scalar or js', choiceArg('--backend', BACKENDS))
+    .action(async (experiment: string, opts: ReproFlags) => { setExit(await reproCommand(experiment, opts, io)); });
+
+  program
+    .command('eval')
+    .description('test-set metrics of a model file: errors, accuracy, per-class errors, confusion, ECE, agreement')
+    .argument('<model>', 'model file (.retort)')
+    .option('--data <dir|mnist>', "folder with the four IDX files under MNIST's names, or 'mnist' (default)")
+    .option('--test-size <n>', 'only the first n test samples', intArg('--test-size', { min: 1 }))
+    .option('--teacher <file>', 'a teacher model: also report top-1 agreement with it')
+    .option('--json', 'print one JSON object')
+    .option('--backend <name>', 'auto (default), simd, scalar or js', choiceArg('--backend', BACKENDS))
+    .action(async (model: string, opts: EvalFlags) => { setExit(await evalCommand(model, opts, io)); });
+
+  program
+    .command('info')
+    .description('what a file holds: a Retort model or checkpoint, an IDX file or a .npy file (by magic bytes)')
+    .argument('<file>', 'the file to describe')
+    .option('--json', 'print one JSON object')
+    .action((file: string, opts: { json?: boolean }) => { setExit(infoCommand(file, opts, io)); });
 
   program
     .command('backends')
@@ -40,7 +171,7 @@ export function buildProgram(io: Io): Command {
         for (const r of rows) io.out(`${r.backend.padEnd(7)} ${r.available ? 'yes' : 'no '}  ${r.check}`);
         io.out(`auto -> ${auto}`);
       }
-      if (rows.some((r) => r.available && r.check !== 'ok')) process.exitCode = 1;
+      if (rows.some((r) => r.available && r.check !== 'ok')) setExit(EXIT.failure);
     });
 
   return program;
@@ -48,13 +179,17 @@ export function buildProgram(io: Io): Command {
 
 /** Runs the CLI; returns the exit code instead of exiting, so tests can call it. */
 export async function run(argv: string[], io: Io): Promise<number> {
-  const program = buildProgram(io);
+  let code: number = EXIT.ok;
+  const program = buildProgram(io, (c) => { code = c; });
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return code;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode;
-    io.err(`retort: ${(e as Error).message}`);
-    return 1;
+    // help and --version end with exit code 0; every other commander error is a usage error
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    const { message, code: exit } = describeError(e);
+    io.err(`retort: ${message}`);
+    if (process.env.RETORT_DEBUG === '1' && e instanceof Error && e.stack) io.err(e.stack);
+    return exit;
   }
 }

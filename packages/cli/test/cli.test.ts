@@ -15,6 +15,16 @@ describe('retort command', () => {
     expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
+  it('lists its commands and exit codes in --help', () => {
+    const r = retort('--help');
+    expect(r.status).toBe(0);
+    for (const c of ['train', 'distill', 'eval', 'info', 'backends']) expect(r.stdout).toMatch(new RegExp(`\\n  ${c} `));
+    expect(r.stdout).toMatch(/Exit codes: 0 ok; 1 .*; 2 /);
+    const d = retort('distill', '--help');
+    for (const f of ['--data', '--model', '--teacher', '--teacher-logits', '--temperature', '--alpha', '--epochs', '--batch-size',
+      '--lr', '--seed', '--out', '--resume', '--json', '--force', '--config']) expect(d.stdout).toContain(f + ' ');
+  });
+
   it('checks every backend it can run', () => {
     const r = retort('backends', '--json');
     expect(r.status, r.stderr).toBe(0);
@@ -26,10 +36,10 @@ describe('retort command', () => {
 
   it('rejects an unknown command and an unknown flag with a non-zero exit', () => {
     const a = retort('frobnicate');
-    expect(a.status).not.toBe(0);
+    expect(a.status).toBe(2);
     expect(a.stderr).toMatch(/unknown command 'frobnicate'/);
     const b = retort('backends', '--bogus');
-    expect(b.status).not.toBe(0);
+    expect(b.status).toBe(2);
     expect(b.stderr).toMatch(/unknown option '--bogus'/);
   });
 });

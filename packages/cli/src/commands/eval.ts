@@ -1,0 +1,92 @@
+// `retort eval MODEL`: test-set metrics of a model file (errors, accuracy, per-class
+// errors, confusion, calibration; agreement when a teacher is given).
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { evaluateView, formatModelSpec, fullView, loadCore, predictLogits, slice, type EvalReport, type Mlp } from '@retort/distill';
+import { loadData, loadModel, readModelFile } from '@retort/distill/node';
+import type { Io } from '../program.js';
+
+export interface EvalFlags {
+  data?: string;
+  testSize?: number;
+  teacher?: string;
+  json?: boolean;
+  backend?: 'auto' | 'simd' | 'scalar' | 'js';
+}
+
+export async function evalCommand(modelPath: string, flags: EvalFlags, io: Io): Promise<number> {
+  const path = resolve(modelPath);
+  const norm = normalisationOf(path);
+  const data = flags.data === undefined || flags.data === 'mnist' ? 'mnist' : resolve(flags.data);
+  const core = await loadCore({ backend: flags.backend ?? 'auto' });
+  const model = loadModel(core, path);
+  let teacher: Mlp | null = null;
+  try {
+    if (flags.teacher) {
+      teacher = loadModel(core, resolve(flags.teacher));
+      if (teacher.classes !== model.classes) {
+        throw new RangeError(`teacher ${flags.teacher} has ${teacher.classes} classes but ${basename(path)} has ${model.classes}`);
+      }
+      if (teacher.inputSize !== model.inputSize) {
+        throw new RangeError(`teacher ${flags.teacher} takes ${teacher.inputSize} inputs but ${basename(path)} takes ${model.inputSize}`);
+      }
+    }
+    const { test } = loadData({ data });
+    if (model.inputSize !== test.features) {
+      throw new RangeError(`${basename(path)} takes ${model.inputSize} inputs but ${test.name} samples have ${test.features} features (${test.sampleShape.join('x')})`);
+    }
+    if (model.classes < test.classes) throw new RangeError(`${basename(path)} outputs ${model.classes} classes but ${test.name} has ${test.classes}`);
+    const view = flags.testSize ? slice(fullView(test), Math.min(flags.testSize, test.count)) : fullView(test);
+    const teacherLogits = teacher ? predictLogits(core, teacher, view, norm) : undefined;
+    const report = evaluateView(core, model, view, norm, teacherLogits);
+    const result = {
+      model: path, spec: formatModelSpec(model.spec), params: model.paramCount, data: test.name, backend: core.backend,
+      ...(flags.teacher ? { teacher: resolve(flags.teacher) } : {}), ...report,
+    };
+    if (flags.json) io.out(JSON.stringify(result));
+    else for (const line of evalLines(result)) io.out(line);
+    return 0;
+  } finally {
+    model.free();
+    teacher?.free();
+  }
+}
+
+/**
+ * The input normalisation the model was trained with: the file's meta if it records one,
+ * else the config.json of the run directory the file sits in, else none (mean 0, std 1).
+ */
+function normalisationOf(path: string): { mean: number; std: number } {
+  const meta = readModelFile(path).meta;
+  if (typeof meta.mean === 'number' && typeof meta.std === 'number') return { mean: meta.mean, std: meta.std };
+  const runConfig = join(dirname(path), 'config.json');
+  if (existsSync(runConfig)) {
+    try {
+      const c = (JSON.parse(readFileSync(runConfig, 'utf8')) as { config?: { mean?: unknown; std?: unknown } }).config;
+      if (typeof c?.mean === 'number' && typeof c.std === 'number') return { mean: c.mean, std: c.std };
+    } catch {
+      // not a run's config: fall back to the default
+    }
+  }
+  return { mean: 0, std: 1 };
+}
+
+const pct = (x: number): string => `${(100 * x).toFixed(2)} %`;
+
+function evalLines(r: EvalReport & { model: string; spec: string; params: number; data: string; backend: string; teacher?: string }): string[] {
+  const lines = [
+    `model: ${r.model} (${r.spec}, ${r.params.toLocaleString('en-US')} parameters)`,
+    `data: ${r.data}, ${r.count} samples; backend ${r.backend}`,
+    `errors: ${r.errors} of ${r.count}`,
+    `accuracy: ${pct(r.accuracy)}`,
+    `cross-entropy: ${r.loss.toFixed(4)}`,
+    `expected calibration error: ${r.ece.toFixed(4)}`,
+  ];
+  if (r.agreement !== undefined) lines.push(`top-1 agreement with the teacher: ${pct(r.agreement)}`);
+  lines.push(`errors per true class: ${r.perClassErrors.map((e, i) => `${i}: ${e}`).join(', ')}`);
+  lines.push('confusion matrix (rows: true class, columns: predicted):');
+  const w = Math.max(...r.confusion.flat().map((v) => String(v).length), 2);
+  lines.push('     ' + r.confusion.map((_, j) => String(j).padStart(w)).join(' '));
+  for (const [i, row] of r.confusion.entries()) lines.push(String(i).padStart(3) + '  ' + row.map((v) => String(v).padStart(w)).join(' '));
+  return lines;
+}

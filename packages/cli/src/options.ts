@@ -1,0 +1,217 @@
+// Flags and the --config file -> one validated RunConfig. Numbers are parsed strictly
+// ("--alpha abc" is an error naming --alpha); flags override config-file fields; paths are
+// stored absolute (relative ones in a config file are relative to that file), so a run
+// resumes from any working directory.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseModelSpec, parseRunConfig, SpecError, type RunConfig } from '@retort/distill';
+import { UsageError } from './errors.js';
+
+const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
+const INTEGER = /^\+?\d+$/;
+
+interface Bounds { min?: number; max?: number; above?: number; below?: number }
+
+function describeBounds(kind: string, b: Bounds): string {
+  if (b.min !== undefined && b.below !== undefined) return `${kind} in [${b.min}, ${b.below})`;
+  if (b.above !== undefined && b.max !== undefined) return `${kind} in (${b.above}, ${b.max}]`;
+  if (b.above !== undefined) return `${kind} > ${b.above}`;
+  if (b.min !== undefined && b.max !== undefined) return `${kind} in [${b.min}, ${b.max}]`;
+  if (b.min !== undefined) return `${kind} >= ${b.min}`;
+  return kind;
+}
+
+function inBounds(v: number, b: Bounds): boolean {
+  return (b.min === undefined || v >= b.min) && (b.max === undefined || v <= b.max) && (b.above === undefined || v > b.above)
+    && (b.below === undefined || v < b.below);
+}
+
+/** A commander parser for a finite number flag within bounds. */
+export function numberArg(flag: string, bounds: Bounds = {}): (value: string) => number {
+  return (value) => {
+    const v = NUMBER.test(value.trim()) ? Number(value) : NaN;
+    if (!Number.isFinite(v) || !inBounds(v, bounds)) {
+      throw new UsageError(`${flag}: expected a ${describeBounds('number', bounds)}, got '${value}'`);
+    }
+    return v;
+  };
+}
+
+/** A commander parser for an integer flag within bounds. */
+export function intArg(flag: string, bounds: Bounds = {}): (value: string) => number {
+  return (value) => {
+    const v = INTEGER.test(value.trim()) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(v) || !inBounds(v, bounds)) {
+      throw new UsageError(`${flag}: expected an ${describeBounds('integer', bounds)}, got '${value}'`);
+    }
+    return v;
+  };
+}
+
+/** A commander parser for one of a fixed set of words. */
+export function choiceArg<T extends string>(flag: string, choices: readonly T[]): (value: string) => T {
+  return (value) => {
+    if (!(choices as readonly string[]).includes(value)) throw new UsageError(`${flag}: expected one of ${choices.join(', ')}, got '${value}'`);
+    return value as T;
+  };
+}
+
+/** --schedule constant | cosine | step:EVERY:GAMMA (EVERY optimizer steps, lr *= GAMMA). */
+export function scheduleArg(value: string): Record<string, unknown> {
+  if (value === 'constant' || value === 'cosine') return { type: value };
+  const m = /^step:(\d+):([^:]+)$/.exec(value);
+  if (m) {
+    const every = intArg('--schedule step:EVERY', { min: 1 })(m[1]!);
+    const gamma = numberArg('--schedule step:EVERY:GAMMA', { above: 0, max: 1 })(m[2]!);
+    return { type: 'step', every, gamma };
+  }
+  if (value.startsWith('step')) throw new UsageError(`--schedule: the step schedule is step:EVERY:GAMMA (e.g. step:2000:0.5), got '${value}'`);
+  throw new UsageError(`--schedule: expected constant, cosine or step:EVERY:GAMMA, got '${value}'`);
+}
+
+/** The flags of `retort train` / `retort distill`, as commander parsed them (undefined = not given). */
+export interface RunFlags {
+  config?: string;
+  data?: string;
+  model?: string;
+  teacher?: string;
+  teacherLogits?: string;
+  temperature?: number;
+  alpha?: number;
+  t2Scaling?: boolean;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  seed?: number;
+  optimizer?: 'adamw' | 'sgd';
+  momentum?: number;
+  weightDecay?: number;
+  schedule?: Record<string, unknown>;
+  warmup?: number;
+  validation?: number;
+  trainSize?: number;
+  testSize?: number;
+  jitter?: number;
+  out?: string;
+  resume?: string;
+  force?: boolean;
+  json?: boolean;
+  backend?: 'auto' | 'simd' | 'scalar' | 'js';
+}
+
+/** Default learning rates when --optimizer picks the type (SGD also gets momentum 0.9). */
+const DEFAULT_LR = { adamw: 1e-3, sgd: 0.1 } as const;
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Reads a --config file: a JSON object of RunConfig fields. */
+export function readConfigFile(path: string): Obj {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`--config ${path}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? (e as Error).message})`}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`--config ${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (!isObj(json)) throw new UsageError(`--config ${path}: must hold a JSON object of run settings`);
+  return json;
+}
+
+/** Flags over config-file values -> a validated RunConfig; errors name the flag or the field. */
+export function buildRunConfig(kind: 'train' | 'distill', flags: RunFlags, cwd = process.cwd()): RunConfig {
+  const file = flags.config ? readConfigFile(resolve(cwd, flags.config)) : {};
+  const fileDir = flags.config ? dirname(resolve(cwd, flags.config)) : cwd;
+  const cfg: Obj = { ...file };
+  const fromFile = (key: string): boolean => key in file;
+  // paths: from flags relative to cwd, from the file relative to the file
+  const path = (key: 'data' | 'teacher' | 'teacherLogits', flag: string | undefined): void => {
+    if (flag !== undefined) cfg[key] = key === 'data' && flag === 'mnist' ? flag : resolve(cwd, flag);
+    else if (typeof cfg[key] === 'string' && !(key === 'data' && cfg[key] === 'mnist') && cfg[key] !== '') cfg[key] = resolve(fileDir, cfg[key]);
+  };
+  path('data', flags.data);
+  path('teacher', flags.teacher);
+  path('teacherLogits', flags.teacherLogits);
+  if (flags.teacher !== undefined && fromFile('teacherLogits') && flags.teacherLogits === undefined) delete cfg.teacherLogits;
+  if (flags.teacherLogits !== undefined && fromFile('teacher') && flags.teacher === undefined) delete cfg.teacher;
+
+  if (flags.model !== undefined) {
+    try {
+      cfg.model = parseModelSpec(flags.model, '--model');
+    } catch (e) {
+      if (e instanceof SpecError) throw new UsageError(e.message);
+      throw e;
+    }
+  }
+  const set = (key: string, value: unknown): void => { if (value !== undefined) cfg[key] = value; };
+  set('temperature', flags.temperature);
+  set('alpha', flags.alpha);
+  if (flags.t2Scaling === false) cfg.scaleT2 = false;
+  set('epochs', flags.epochs);
+  set('batchSize', flags.batchSize);
+  set('seed', flags.seed);
+  set('validation', flags.validation);
+  set('trainSize', flags.trainSize);
+  set('testSize', flags.testSize);
+  set('jitter', flags.jitter);
+
+  if (flags.optimizer !== undefined || flags.lr !== undefined || flags.momentum !== undefined || flags.weightDecay !== undefined) {
+    let opt: Obj = isObj(cfg.optimizer) ? { ...cfg.optimizer } : { type: 'adamw', lr: DEFAULT_LR.adamw };
+    const type = flags.optimizer ?? (opt.type === 'sgd' ? 'sgd' : 'adamw');
+    if (opt.type !== type) opt = type === 'sgd' ? { type, lr: DEFAULT_LR.sgd, momentum: 0.9 } : { type, lr: DEFAULT_LR.adamw };
+    if (flags.lr !== undefined) opt.lr = flags.lr;
+    if (flags.momentum !== undefined) {
+      if (type !== 'sgd') throw new UsageError('--momentum: only applies to --optimizer sgd');
+      opt.momentum = flags.momentum;
+    }
+    if (flags.weightDecay !== undefined) opt.weightDecay = flags.weightDecay;
+    cfg.optimizer = opt;
+  }
+  if (flags.schedule !== undefined || flags.warmup !== undefined) {
+    const sched: Obj = flags.schedule ? { ...flags.schedule } : isObj(cfg.schedule) ? { ...cfg.schedule } : { type: 'cosine' };
+    if (flags.warmup !== undefined) sched.warmupSteps = flags.warmup;
+    cfg.schedule = sched;
+  }
+
+  if (cfg.model === undefined) {
+    throw new UsageError('--model: required (a short form such as mlp:784-800-800-10, or a JSON spec), or "model" in the --config file');
+  }
+  checkTeacherChoice(kind, cfg, flags);
+  try {
+    return parseRunConfig(cfg, flags.config ? `--config ${flags.config}: config` : 'config');
+  } catch (e) {
+    if (e instanceof SpecError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+function checkTeacherChoice(kind: 'train' | 'distill', cfg: Obj, flags: RunFlags): void {
+  const hasTeacher = cfg.teacher !== undefined, hasLogits = cfg.teacherLogits !== undefined;
+  if (kind === 'train') {
+    if (hasTeacher || hasLogits) {
+      throw new UsageError(`--config ${flags.config ?? ''}: field '${hasTeacher ? 'teacher' : 'teacherLogits'}': 'retort train' takes no teacher (use 'retort distill')`);
+    }
+    return;
+  }
+  if (!hasTeacher && !hasLogits) throw new UsageError('distill needs a teacher: --teacher MODEL_FILE or --teacher-logits FILE.npy');
+  if (hasTeacher && hasLogits) throw new UsageError('--teacher and --teacher-logits: give one of them, not both');
+  const jitter = flags.jitter ?? cfg.jitter;
+  if (hasLogits && typeof jitter === 'number' && jitter > 0) {
+    throw new UsageError('--jitter: precomputed --teacher-logits cannot follow shifted inputs; use --teacher MODEL_FILE or --jitter 0');
+  }
+}
+
+/** Options that may accompany --resume (everything else comes from the saved config). */
+export const RESUME_COMPATIBLE = new Set(['resume', 'json', 'backend']);
+
+/** `runs/<kind>-YYYYMMDD-HHMMSS` in local time. */
+export function defaultRunDir(kind: string, now = new Date()): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `runs/${kind}-${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`;
+}
