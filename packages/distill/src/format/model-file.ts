@@ -68,8 +68,22 @@ const align16 = (n: number): number => Math.ceil(n / 16) * 16;
 const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 const fmtShape = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
-/** Encodes a model file. Each tensor's bytes are copied exactly once, into the output. */
+/** Encodes a model file into one buffer. Each tensor's bytes are copied exactly once. */
 export function encodeModelFile(contents: ModelFileContents): Uint8Array {
+  const parts = encodeModelFileParts(contents);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+/**
+ * Encodes a model file as a list of byte ranges to be written in order: the preamble and
+ * header, then each tensor's bytes as a view of its own data (on little-endian hosts) with
+ * zero padding between. Nothing the size of the payload is allocated, so a checkpoint of a
+ * model that lives in module memory is written without a second copy of it.
+ */
+export function encodeModelFileParts(contents: ModelFileContents): Uint8Array[] {
   const spec = modelSpecSchema.parse(contents.spec);
   const entries: TensorEntry[] = [];
   let payload = 0;
@@ -86,22 +100,36 @@ export function encodeModelFile(contents: ModelFileContents): Uint8Array {
   const json = JSON.stringify({ format: 'retort-model', spec, meta: contents.meta ?? {}, tensors: entries });
   const text = new TextEncoder().encode(json);
   const headerLength = align16(PREAMBLE + text.length) - PREAMBLE;
-  const start = PREAMBLE + headerLength;
-  const out = new Uint8Array(start + payload);
-  out.set(MAGIC, 0);
-  const view = new DataView(out.buffer);
+  const head = new Uint8Array(PREAMBLE + headerLength);
+  head.set(MAGIC, 0);
+  const view = new DataView(head.buffer);
   view.setUint32(8, FORMAT_VERSION, true);
   view.setUint32(12, headerLength, true);
   view.setUint32(16, payload % 2 ** 32, true);
   view.setUint32(20, Math.floor(payload / 2 ** 32), true);
-  out.set(text, PREAMBLE);
-  out.fill(0x20, PREAMBLE + text.length, start);
+  head.set(text, PREAMBLE);
+  head.fill(0x20, PREAMBLE + text.length);
+  const parts: Uint8Array[] = [head];
+  let written = 0;
   for (const [i, t] of Object.values(contents.tensors).entries()) {
-    const at = start + entries[i]!.offset;
-    if (HOST_LITTLE_ENDIAN) out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    else for (let k = 0; k < t.data.length; k++) view.setFloat32(at + 4 * k, t.data[k]!, true);
+    const gap = entries[i]!.offset - written;
+    if (gap > 0) parts.push(new Uint8Array(gap));
+    parts.push(littleEndianBytes(t.data));
+    written = entries[i]!.offset + t.data.byteLength;
   }
-  view.setUint32(24, checksum(out), true);
+  // the checksum covers bytes 8..24 of the preamble and everything after it
+  let crc = crc32(head.subarray(8, 24));
+  crc = crc32(head.subarray(PREAMBLE), crc);
+  for (const p of parts.slice(1)) crc = crc32(p, crc);
+  view.setUint32(24, crc, true);
+  return parts;
+}
+
+function littleEndianBytes(data: Float32Array): Uint8Array {
+  if (HOST_LITTLE_ENDIAN) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const out = new Uint8Array(data.byteLength);
+  const dv = new DataView(out.buffer);
+  for (let k = 0; k < data.length; k++) dv.setFloat32(4 * k, data[k]!, true);
   return out;
 }
 

@@ -9,7 +9,7 @@ import type { Core } from '@retort/core-wasm';
 import { Mlp } from '../model/mlp.js';
 import { paramCount, paramLayout, parseModelSpec, type ModelSpec } from '../model/spec.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { decodeModelFile, encodeModelFile, ModelFormatError, type DecodedModelFile, type NamedTensor } from './model-file.js';
+import { decodeModelFile, encodeModelFileParts, ModelFormatError, type DecodedModelFile, type NamedTensor } from './model-file.js';
 
 /** Files larger than this are refused before reading (a 2^27-parameter checkpoint is ~1.5 GiB). */
 export const MAX_MODEL_FILE_BYTES = 2 ** 31 - 1;
@@ -46,8 +46,9 @@ export function paramsFromTensors(spec: ModelSpec, tensors: Record<string, Named
 export function saveModel(path: string, model: Mlp | { spec: ModelSpec | string | object; params: Float32Array },
                           meta: Record<string, unknown> = {}): void {
   const spec = model instanceof Mlp ? model.spec : parseModelSpec(model.spec);
-  const params = model instanceof Mlp ? model.readParams() : model.params;
-  writeFileAtomic(path, encodeModelFile({ spec, tensors: modelTensors(spec, params), meta }));
+  // a view into module memory, not a copy: the encoder runs synchronously before anything allocates
+  const params = model instanceof Mlp ? model.params.view() : model.params;
+  writeFileAtomic(path, encodeModelFileParts({ spec, tensors: modelTensors(spec, params), meta }));
 }
 
 /** Reads and validates a model (or checkpoint) file; errors name the file by its base name. */

@@ -5,13 +5,17 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+/** Writes `bytes` (one buffer, or several written in order) to `path` atomically. */
+export function writeFileAtomic(path: string, bytes: Uint8Array | readonly Uint8Array[]): void {
+  const parts = bytes instanceof Uint8Array ? [bytes] : bytes;
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
   let fd: number | null = null;
   try {
     fd = openSync(tmp, 'wx', 0o644);
-    for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
+    for (const part of parts) {
+      for (let off = 0; off < part.length;) off += writeSync(fd, part, off, part.length - off);
+    }
     fsyncSync(fd);
     closeSync(fd);
     fd = null;

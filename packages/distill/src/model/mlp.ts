@@ -41,7 +41,7 @@ export class Mlp {
   /** Flat parameters (paramCount) in module memory; layout: `layers`. */
   readonly params: Tensor<'f32'>;
   /** Flat gradients, same layout; backward accumulates, zeroGrad clears. */
-  readonly grads: Tensor<'f32'>;
+  private grads_: Tensor<'f32'> | null = null;
   private readonly inputRate: number;
   private readonly hiddenRate: number;
   private plan_: Plan | null = null;
@@ -57,7 +57,16 @@ export class Mlp {
     this.inputRate = this.spec.dropout?.input ?? 0;
     this.hiddenRate = this.spec.dropout?.hidden ?? 0;
     this.params = core.alloc(this.paramCount);
-    this.grads = core.alloc(this.paramCount);
+  }
+
+  /**
+   * Flat gradients, same layout as params; backward accumulates, zeroGrad clears. Allocated
+   * on first use, so a model used only for inference (a teacher) never holds a gradient buffer.
+   */
+  get grads(): Tensor<'f32'> {
+    this.alive();
+    if (!this.grads_) this.grads_ = this.core.alloc(this.paramCount);
+    return this.grads_;
   }
 
   /** Number of hidden (ReLU) layers. */
@@ -244,7 +253,8 @@ export class Mlp {
     if (this.freed) return;
     this.freePlan();
     this.core.free(this.params);
-    this.core.free(this.grads);
+    if (this.grads_) this.core.free(this.grads_);
+    this.grads_ = null;
     this.freed = true;
   }
 

@@ -2,7 +2,7 @@
 // and the trainer's position in `meta`. Written atomically, so a run killed at any
 // moment leaves either the previous checkpoint or the new one, never half of one.
 import { basename } from 'node:path';
-import { encodeModelFile, ModelFormatError, type NamedTensor } from '../format/model-file.js';
+import { encodeModelFileParts, ModelFormatError, type NamedTensor } from '../format/model-file.js';
 import { modelTensors, paramsFromTensors, readModelFile } from '../format/model-io.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { ModelSpec } from '../model/spec.js';
@@ -19,7 +19,7 @@ export function saveCheckpoint(path: string, spec: ModelSpec, state: TrainerStat
     kind: 'checkpoint', epoch: state.epoch, step: state.step, optimizerStep: state.optimizer.step,
     history: state.history, configHash,
   };
-  writeFileAtomic(path, encodeModelFile({ spec, tensors, meta }));
+  writeFileAtomic(path, encodeModelFileParts({ spec, tensors, meta }));
 }
 
 export interface LoadedCheckpoint { spec: ModelSpec; state: TrainerState; configHash: string }

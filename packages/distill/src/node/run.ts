@@ -114,6 +114,10 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
           const cache = cachedTeacherLogits(core, teacherModel, fullView(data.train), join(out, RUN_FILES.teacherLogits),
             { mean: config.mean, std: config.std });
           distill = { ...soft, teacher: { kind: 'logits', logits: cache.logits } };
+          // the soft labels are all training needs: give the teacher's memory to the student, and
+          // load the teacher again for the test-set comparison at the end
+          teacherModel.free();
+          teacherModel = null;
         }
       } else {
         const path = resolve(config.teacherLogits!);
@@ -141,6 +145,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
     });
 
     const norm = { mean: config.mean, std: config.std };
+    if (!teacherModel && config.teacher) teacherModel = loadModel(core, resolve(config.teacher));
     const teacherTestLogits = teacherModel ? predictLogits(core, teacherModel, testView, norm) : undefined;
     const test = evaluateView(core, model, testView, norm, teacherTestLogits);
     if (teacherModel && teacherInfo) {

@@ -36,7 +36,7 @@ export function readTeacherLogits(path: string, count: number, classes: number):
 
 /** A fingerprint of a model's spec and parameters. */
 export function modelFingerprint(model: Mlp): string {
-  const params = model.readParams();
+  const params = model.params.view(); // hashed synchronously: a view, not a copy
   return new Fnv1a64()
     .updateString(`retort-model-v1 ${JSON.stringify(model.spec)}\n`)
     .update(new Uint8Array(params.buffer, params.byteOffset, params.byteLength))

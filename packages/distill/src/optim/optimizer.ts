@@ -53,6 +53,8 @@ export interface Optimizer {
   step(params: Tensor<'f32'>, grads: Tensor<'f32'>, lr: number): void;
   /** A copy of the state, for checkpoints: AdamW {m, v}; SGD {velocity} (none without momentum). */
   state(): OptimizerState;
+  /** Like state(), but the buffers are views into module memory: valid until the next allocation, no copy. */
+  stateView(): OptimizerState;
   /** Restores a state() taken from an optimizer of the same type and paramCount. */
   load(state: OptimizerState): void;
   free(): void;
@@ -95,6 +97,13 @@ class FlatOptimizer implements Optimizer {
   state(): OptimizerState {
     const buffers: Record<string, Float32Array> = {};
     for (const [name, t] of Object.entries(this.buffers)) buffers[name] = t.toArray();
+    return { step: this.steps, buffers };
+  }
+
+  stateView(): OptimizerState {
+    if (this.freed) throw new RangeError('optimizer: stateView after free()');
+    const buffers: Record<string, Float32Array> = {};
+    for (const [name, t] of Object.entries(this.buffers)) buffers[name] = t.view();
     return { step: this.steps, buffers };
   }
 

@@ -87,7 +87,11 @@ export interface TrainJob {
   distill?: DistillSettings;
   /** Continue from a checkpoint instead of initialising from the seed. */
   resume?: TrainerState;
-  /** Called after every epoch with the state to persist (before the 'epoch' event). */
+  /**
+   * Called after every epoch with the state to persist (before the 'epoch' event). Its params and
+   * optimizer buffers are views into module memory, valid only during the call (no copies: a
+   * checkpoint of a large model should not double its memory); copy what must outlive it.
+   */
   checkpoint?: (state: TrainerState) => void;
   onEvent?: (event: TrainEvent) => void;
   /** Checked between steps; returning true stops after the current step (no checkpoint). */
@@ -202,7 +206,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
           ...(r.agreement !== undefined ? { agreement: r.agreement } : {}) };
       }
       history.push(metrics);
-      job.checkpoint?.({ epoch: epoch + 1, step, params: model.readParams(), optimizer: optimizer.state(), history: history.slice() });
+      job.checkpoint?.({ epoch: epoch + 1, step, params: model.params.view(), optimizer: optimizer.stateView(), history: history.slice() });
       emit({ type: 'epoch', metrics });
     }
     const seconds = (performance.now() - t0) / 1000;
