@@ -4,12 +4,10 @@
 // Progress goes to stderr so that `--json > result.json` stays clean.
 
 import { stat, mkdir, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadCore } from '../loader.js';
-import type { BackendName } from '../core.js';
+import { backendContenders, benchEnvironment } from './node.js';
 import { coreContender, formatReport, runSuite, type Contender } from './harness.js';
 
 const USAGE = `usage: node dist/bench/cli.js [--quick] [--json] [--out FILE] [--skip-tfjs]
@@ -58,20 +56,8 @@ async function fileSize(url: URL): Promise<number | undefined> {
 async function main(): Promise<void> {
   const args = parse();
   const log = (m: string): void => { process.stderr.write(`${m}\n`); };
-  const contenders: Contender[] = [];
-  for (const backend of ['simd', 'scalar', 'js'] as const satisfies readonly BackendName[]) {
-    try {
-      contenders.push(coreContender(await loadCore({ backend })));
-    } catch (e) {
-      log(`warning: backend '${backend}' not benchmarked: ${(e as Error).message}`);
-    }
-  }
-  const environment: Record<string, string | number | boolean> = {
-    node: process.version,
-    v8: process.versions.v8,
-    platform: `${process.platform}-${process.arch}`,
-    cpu: `${cpus()[0]?.model ?? 'unknown'} (${cpus().length} logical cores; all timings single-threaded)`,
-  };
+  const contenders: Contender[] = await backendContenders(coreContender, log);
+  const environment = benchEnvironment();
   if (!args.skipTfjs) {
     const { setupTfjs } = await import('./tfjs-node.js');
     const tfjs = await setupTfjs();

@@ -5,10 +5,10 @@
 // `--json > result.json` stays clean.
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadCore, type BackendName } from '@retort/core-wasm';
+import { backendContenders, benchEnvironment } from '@retort/core-wasm/bench/node';
+
 import { retortStepContender } from './contenders.js';
 import { formatStepReport } from './report.js';
 import { runStepBench, type StepContender } from './step.js';
@@ -67,20 +67,8 @@ function parse(): Args {
 async function main(): Promise<void> {
   const args = parse();
   const log = (m: string): void => { process.stderr.write(`${m}\n`); };
-  const contenders: StepContender[] = [];
-  for (const backend of ['simd', 'scalar', 'js'] as const satisfies readonly BackendName[]) {
-    try {
-      contenders.push(retortStepContender(await loadCore({ backend })));
-    } catch (e) {
-      log(`warning: backend '${backend}' not benchmarked: ${(e as Error).message}`);
-    }
-  }
-  const environment: Record<string, string | number | boolean> = {
-    node: process.version,
-    v8: process.versions.v8,
-    platform: `${process.platform}-${process.arch}`,
-    cpu: `${cpus()[0]?.model ?? 'unknown'} (${cpus().length} logical cores; all timings single-threaded)`,
-  };
+  const contenders: StepContender[] = await backendContenders(retortStepContender, log);
+  const environment = benchEnvironment();
   if (!args.skipTfjs) {
     const { setupTfjsNode } = await import('@retort/core-wasm/bench/node');
     const { tfjsStepContender } = await import('./tfjs-step.js');
