@@ -26,9 +26,14 @@ export function modelTensors(spec: ModelSpec, params: Float32Array): Record<stri
   return out;
 }
 
-/** Flat params from a file's layer tensors, checking that each exists with the spec's shape. */
-export function paramsFromTensors(spec: ModelSpec, tensors: Record<string, NamedTensor>, fileName: string): Float32Array {
-  const params = new Float32Array(paramCount(spec));
+/**
+ * Flat params from a file's layer tensors, checking that each exists with the spec's shape.
+ * With `into` (paramCount long, e.g. a view of a model's parameters) they are written there.
+ */
+export function paramsFromTensors(spec: ModelSpec, tensors: Record<string, NamedTensor>, fileName: string,
+                                  into?: Float32Array): Float32Array {
+  const params = into ?? new Float32Array(paramCount(spec));
+  if (params.length !== paramCount(spec)) throw new RangeError(`paramsFromTensors: target holds ${params.length} values, the spec has ${paramCount(spec)}`);
   for (const [i, l] of paramLayout(spec).entries()) {
     for (const [name, shape, offset] of [[`layer${i}.w`, [l.inputs, l.outputs], l.weightOffset], [`layer${i}.b`, [l.outputs], l.biasOffset]] as const) {
       const t = tensors[name];
@@ -79,10 +84,10 @@ export function readModelFile(path: string): DecodedModelFile {
 /** An Mlp built from the file's spec with its parameters loaded. */
 export function loadModel(core: Core, path: string): Mlp {
   const file = readModelFile(path);
-  const params = paramsFromTensors(file.spec, file.tensors, basename(path));
   const model = new Mlp(core, file.spec);
   try {
-    model.writeParams(params);
+    // straight into module memory: no second host-side copy of a large model
+    paramsFromTensors(file.spec, file.tensors, basename(path), model.params.view());
   } catch (e) {
     model.free();
     throw e;

@@ -8,7 +8,7 @@ import { configHash, parseRunConfig, type RunConfig } from '../config.js';
 import { fullView, slice, splitValidation, type Dataset, type DatasetView } from '../data/dataset.js';
 import { loadDataDir } from '../data/files.js';
 import { loadMnist } from '../data/mnist.js';
-import type { EvalReport } from '../eval/metrics.js';
+import { evaluateLogits, type EvalReport } from '../eval/metrics.js';
 import { loadModel, saveModel } from '../format/model-io.js';
 import { Mlp } from '../model/mlp.js';
 import { formatModelSpec } from '../model/spec.js';
@@ -92,6 +92,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
 
   const model = new Mlp(core, config.model);
   let teacherModel: Mlp | null = null;
+  let teacherTestLogits: Float32Array | undefined;
   try {
     checkModelFitsData(model, data.train, 'model');
     let distill: DistillSettings | undefined;
@@ -106,6 +107,8 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
           throw new RangeError(`teacher ${basename(config.teacher)} has ${teacherModel.classes} classes but the student has ${model.classes}`);
         }
         teacherInfo = { source: config.teacher, params: teacherModel.paramCount };
+        // the teacher's test-set logits now, while it is loaded: the final comparison needs no teacher
+        teacherTestLogits = predictLogits(core, teacherModel, testView, { mean: config.mean, std: config.std });
         if (config.jitter > 0) {
           // augmented batches are new every epoch: the teacher runs inside each step
           distill = { ...soft, teacher: { kind: 'model', model: teacherModel } };
@@ -145,11 +148,9 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
     });
 
     const norm = { mean: config.mean, std: config.std };
-    if (!teacherModel && config.teacher) teacherModel = loadModel(core, resolve(config.teacher));
-    const teacherTestLogits = teacherModel ? predictLogits(core, teacherModel, testView, norm) : undefined;
     const test = evaluateView(core, model, testView, norm, teacherTestLogits);
-    if (teacherModel && teacherInfo) {
-      const t = evaluateView(core, teacherModel, testView, norm);
+    if (teacherTestLogits && teacherInfo) {
+      const t = evaluateLogits(core, teacherTestLogits, labelsOf(testView), model.classes);
       teacherInfo.test = { errors: t.errors, accuracy: t.accuracy };
     }
     const report: RunReport = {
@@ -170,6 +171,12 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
     model.free();
     teacherModel?.free();
   }
+}
+
+function labelsOf(view: DatasetView): Int32Array {
+  const labels = new Int32Array(view.indices.length);
+  for (let i = 0; i < labels.length; i++) labels[i] = view.dataset.y[view.indices[i]!]!;
+  return labels;
 }
 
 function readSavedConfig(out: string): SavedConfig {
