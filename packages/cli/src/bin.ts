@@ -1,6 +1,12 @@
 #!/usr/bin/env node
-import { run } from './program.js';
+import { setFlagsFromString } from 'node:v8';
 
+// Everything large (datasets, module memory) lives in ArrayBuffers; the JS heap stays
+// small, so a small young generation trims ~10 MB of peak memory at no measurable cost.
+// Set before the program module (and its dependencies) allocate much.
+setFlagsFromString('--max-semi-space-size=1');
+
+const { run } = await import('./program.js');
 const code = await run(process.argv.slice(2), {
   out: (line) => process.stdout.write(line + '\n'),
   err: (line) => process.stderr.write(line + '\n'),
