@@ -156,7 +156,9 @@ export function renderSummary(s: ReproSummary): string {
     'Distillation variants (the reported one has the fewest validation errors):', '',
     '| variant | jitter | validation errors (mean) | test errors (per seed) |', '|---|---|---|---|',
     ...s.variants.map((v) => `| ${v.name} | ±${v.jitter} px | ${v.meanValidationErrors.toFixed(1)} | ${fmt(v.runs)} |`),
-    '', `Wall time of this invocation: ${mins(s.wallSeconds)}.`, '',
+    '', `Training time of all ${1 + s.studentAlone.length + s.variants.reduce((n, v) => n + v.runs.length, 0)} runs: ` +
+    `${mins(s.teacher.trainSeconds + [...s.studentAlone, ...s.variants.flatMap((v) => v.runs)].reduce((a, r) => a + r.trainSeconds, 0))} ` +
+    `(this invocation's wall time: ${mins(s.wallSeconds)}; finished runs are reused, not rerun).`, '',
   ];
   return lines.join('\n');
 }
