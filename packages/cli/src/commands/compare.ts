@@ -12,7 +12,7 @@ import type { Io } from '../program.js';
 export interface CompareFlags {
   out?: string; force?: boolean; json?: boolean; backend?: 'auto' | BackendName; data?: string;
   teacherModel?: string; model?: string; teacherEpochs?: number; epochs?: number; batchSize?: number; lr?: number;
-  temperature?: number; alpha?: number; seed?: number; trainSize?: number; testSize?: number;
+  temperature?: number; alpha?: number; seed?: number; trainSize?: number; testSize?: number; transferSize?: number;
 }
 
 /** Shared plumbing: a reporter, a header per sub-run, and Ctrl-C = stop after the current step. */
@@ -49,7 +49,7 @@ export async function compareCommand(flags: CompareFlags, io: Io): Promise<numbe
   set('data', flags.data); set('teacherModel', flags.teacherModel); set('studentModel', flags.model);
   set('teacherEpochs', flags.teacherEpochs); set('studentEpochs', flags.epochs); set('batchSize', flags.batchSize);
   set('lr', flags.lr); set('temperature', flags.temperature); set('alpha', flags.alpha); set('seed', flags.seed);
-  set('trainSize', flags.trainSize); set('testSize', flags.testSize);
+  set('trainSize', flags.trainSize); set('testSize', flags.testSize); set('transferSize', flags.transferSize);
   const m = multiRun(flags, io);
   try {
     const result = await compareJob({

@@ -2,6 +2,13 @@
 // without distillation (same seed: same data order, initialisation and schedule), and
 // compare the three on the test set. `npm start` runs it with these defaults on the
 // bundled MNIST in a few minutes on two cores.
+//
+// The defaults were chosen on the validation split: the teacher trains on all training
+// images; both students get the same 5,000-image transfer set, the one with labels only,
+// the other with the teacher's soft labels as well. That is where dark knowledge shows in a
+// few minutes (validation errors 301 alone vs 202 distilled); with the full set and 5
+// epochs the two students were level (78 vs 80): distillation pays off there only with
+// longer training (see the paper experiment).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCore } from '@retort/core-wasm';
@@ -14,19 +21,21 @@ import { loadData, runJob, type JobKind, type RunEvent, type RunOptions, type Ru
 
 export const COMPARE_DEFAULTS = {
   data: 'mnist',
-  teacherModel: 'mlp:784-1200-1200-10,dropout=0.2/0.5',
+  teacherModel: 'mlp:784-1200-1200-10,dropout=0.1/0.3',
   studentModel: 'mlp:784-800-800-10',
-  teacherEpochs: 6,
-  studentEpochs: 5,
+  teacherEpochs: 8,
+  studentEpochs: 10,
+  /** Training images the students learn from (the teacher uses them all); 0 = all. */
+  transferSize: 5000,
   batchSize: 128,
   lr: 1e-3,
-  temperature: 4,
+  temperature: 8,
   alpha: 0.9,
   seed: 1,
 };
 
 export type CompareSettings = typeof COMPARE_DEFAULTS & {
-  /** Train on only this many samples / test on only this many (quick runs and tests); all when absent. */
+  /** Train the teacher on only this many samples / test on only this many (quick runs and tests); all when absent. */
   trainSize?: number;
   testSize?: number;
 };
@@ -72,7 +81,8 @@ export async function compareJob(opts: CompareOptions): Promise<CompareResult> {
     });
 
   const teacher = await run('teacher', 'teacher', 'train', { ...common, model: s.teacherModel, epochs: s.teacherEpochs });
-  const student = { ...common, model: s.studentModel, epochs: s.studentEpochs };
+  const transfer = s.transferSize > 0 ? Math.min(s.transferSize, s.trainSize ?? Infinity) : s.trainSize;
+  const student = { ...common, model: s.studentModel, epochs: s.studentEpochs, ...(transfer ? { trainSize: transfer } : { trainSize: undefined }) };
   const distilled = await run('distilled student', 'distilled', 'distill', {
     ...student, teacher: join(teacher.runDir, RUN_FILES.model), temperature: s.temperature, alpha: s.alpha,
   });
@@ -134,7 +144,8 @@ export function renderComparison(r: CompareResult): string {
   return [
     `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((b) => `| ${b.join(' | ')} |`), '',
     `Distillation: T = ${s.temperature}, alpha = ${s.alpha} (soft weight), T² scaling on; ${s.teacherEpochs} teacher epochs, ` +
-    `${s.studentEpochs} student epochs, batch ${s.batchSize}, AdamW lr ${s.lr} with cosine decay, seed ${s.seed}. ` +
+    `${s.studentEpochs} student epochs on ${s.transferSize > 0 ? `a ${s.transferSize.toLocaleString('en-US')}-image transfer set` : 'the full training set'}, ` +
+    `batch ${s.batchSize}, AdamW lr ${s.lr} with cosine decay, seed ${s.seed}. ` +
     `Wall time ${(r.wallSeconds / 60).toFixed(1)} min.`, '',
   ].join('\n');
 }
