@@ -6,8 +6,7 @@
 import { stat, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { backendContenders, benchEnvironment } from './node.js';
+import { backendContenders, benchEnvironment, parseBenchArgs } from './node.js';
 import { coreContender, formatReport, runSuite, type Contender } from './harness.js';
 
 const USAGE = `usage: node dist/bench/cli.js [--quick] [--json] [--out FILE] [--skip-tfjs]
@@ -18,43 +17,12 @@ const USAGE = `usage: node dist/bench/cli.js [--quick] [--json] [--out FILE] [--
   --skip-tfjs   do not load TensorFlow.js (no baseline ratios or targets)
   --help        this text`;
 
-function fail(message: string): never {
-  process.stderr.write(`retort bench: ${message}\n`);
-  process.exit(2);
-}
-
-function parse(): { quick: boolean; json: boolean; out?: string; skipTfjs: boolean } {
-  try {
-    const { values } = parseArgs({
-      options: {
-        quick: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        out: { type: 'string' },
-        'skip-tfjs': { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-    if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
-      process.exit(0);
-    }
-    if (values.out === '') fail('--out needs a file name');
-    return { quick: values.quick, json: values.json, skipTfjs: values['skip-tfjs'], ...(values.out ? { out: values.out } : {}) };
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    if (err.code?.startsWith('ERR_PARSE_ARGS')) fail(`${err.message.split('. ')[0]!.replace(/\.$/, '')} (see --help)`);
-    throw e;
-  }
-}
-
 async function fileSize(url: URL): Promise<number | undefined> {
   try { return (await stat(fileURLToPath(url))).size; } catch { return undefined; }
 }
 
 async function main(): Promise<void> {
-  const args = parse();
+  const args = parseBenchArgs('retort bench', USAGE);
   const log = (m: string): void => { process.stderr.write(`${m}\n`); };
   const contenders: Contender[] = await backendContenders(coreContender, log);
   const environment = benchEnvironment();

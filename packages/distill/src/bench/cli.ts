@@ -6,8 +6,7 @@
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { backendContenders, benchEnvironment } from '@retort/core-wasm/bench/node';
+import { backendContenders, benchEnvironment, parseBenchArgs } from '@retort/core-wasm/bench/node';
 
 import { retortStepContender } from './contenders.js';
 import { formatStepReport } from './report.js';
@@ -28,44 +27,9 @@ const USAGE = `usage: node dist/bench/cli.js [--quick] [--json] [--out FILE [--m
   --skip-tfjs-cpu  leave out tfjs's cpu backend (the slowest contender, there for reference)
   --help           this text`;
 
-interface Args { quick: boolean; json: boolean; out?: string; mergeOut: boolean; skipTfjs: boolean; skipTfjsCpu: boolean }
-
-function fail(message: string): never {
-  process.stderr.write(`retort step bench: ${message}\n`);
-  process.exit(2);
-}
-
-function parse(): Args {
-  try {
-    const { values } = parseArgs({
-      options: {
-        quick: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        out: { type: 'string' },
-        'merge-out': { type: 'boolean', default: false },
-        'skip-tfjs': { type: 'boolean', default: false },
-        'skip-tfjs-cpu': { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-    if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
-      process.exit(0);
-    }
-    if (values.out === '') fail('--out needs a file name');
-    return { quick: values.quick, json: values.json, mergeOut: values['merge-out'], skipTfjs: values['skip-tfjs'], skipTfjsCpu: values['skip-tfjs-cpu'],
-      ...(values.out ? { out: values.out } : {}) };
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    if (err.code?.startsWith('ERR_PARSE_ARGS')) fail(`${err.message.split('. ')[0]!.replace(/\.$/, '')} (see --help)`);
-    throw e;
-  }
-}
-
 async function main(): Promise<void> {
-  const args = parse();
+  const parsed = parseBenchArgs('retort step bench', USAGE, ['merge-out', 'skip-tfjs-cpu']);
+  const args = { ...parsed, mergeOut: parsed.flags['merge-out'] === true, skipTfjsCpu: parsed.flags['skip-tfjs-cpu'] === true };
   const log = (m: string): void => { process.stderr.write(`${m}\n`); };
   const contenders: StepContender[] = await backendContenders(retortStepContender, log);
   const environment = benchEnvironment();
