@@ -100,6 +100,15 @@ describe('teacher files', () => {
     expect(existsSync(d('x'))).toBe(false);
   });
 
+  it('--force over an existing run with bad input leaves that run untouched', () => {
+    const before = readFileSync(teacher);
+    expectOneLineError(distill('--teacher', d('none.retort'), '--out', d('teacher'), '--force'), ['none.retort', 'no such file'], 1);
+    const r = retort(['train', '--model', 'mlp:784-16-10', ...SMALL, '--data', d('no-such-data'), '--out', d('teacher'), '--force']);
+    expectOneLineError(r, ['no-such-data', 'not found'], 1);
+    expect(readFileSync(teacher).equals(before)).toBe(true);
+    expect(existsSync(d('teacher', 'config.json'))).toBe(true);
+  });
+
   it('rejects a teacher whose classes differ from the student', () => {
     const r = retort(['distill', '--model', 'mlp:784-16-5', ...SMALL, '--teacher', teacher, '--out', d('x')]);
     expectOneLineError(r, ['10 classes', 'has 5'], 1);

@@ -2,10 +2,10 @@
 // (stop after the current step, keep the last checkpoint, exit 130) and cleanup: a run
 // directory this invocation created is removed again when the job fails before training
 // starts, so a typo leaves nothing half-written behind.
-import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { readModelFile, readNpyFile, readTeacherLogits, runJob, type JobKind, type RunReport } from '@retort/distill/node';
-import { formatModelSpec, parseModelSpec, type RunConfig } from '@retort/distill';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { runJob, type JobKind, type RunReport } from '@retort/distill/node';
+import type { RunConfig } from '@retort/distill';
 import { EXIT, UsageError } from '../errors.js';
 import { buildRunConfig, defaultRunDir, RESUME_COMPATIBLE, type RunFlags } from '../options.js';
 import { createReporter, summaryLines, type Reporter } from '../progress.js';
@@ -23,7 +23,6 @@ export async function runCommand(kind: JobKind, flags: RunFlags, given: Readonly
     out = resolve(flags.resume!);
   } else {
     config = buildRunConfig(kind, flags);
-    if (kind === 'distill') preflightTeacher(config);
     out = resolve(flags.out ?? freshDefaultDir(kind));
   }
 
@@ -31,7 +30,9 @@ export async function runCommand(kind: JobKind, flags: RunFlags, given: Readonly
   const firstMissing = firstMissingAncestor(out);
   const existed = firstMissing === null;
   const wasEmpty = existed && isEmptyDir(out);
-  let wroteRun = false;   // the first event comes after createRunDir and config.json
+  // runJob creates (or, with --force, clears) the directory only after every input checked out,
+  // and then writes a new config.json: a new inode there is the sign it got that far
+  const configBefore = configInode(out);
   let started = false;    // training began: from here on the directory is a resumable run
   let stopRequested = false;
   const onSigint = (): void => {
@@ -46,7 +47,6 @@ export async function runCommand(kind: JobKind, flags: RunFlags, given: Readonly
     report = await runJob(kind, config, {
       out, resume, force: flags.force === true, backend: flags.backend ?? 'auto',
       onEvent: (e) => {
-        wroteRun = true;
         if (e.type === 'start') started = true;
         reporter.event(e);
       },
@@ -54,7 +54,10 @@ export async function runCommand(kind: JobKind, flags: RunFlags, given: Readonly
     });
   } catch (e) {
     reporter.close();
-    if (!resume && !started) removeWhatWeWrote(out, firstMissing, wasEmpty || (existed && flags.force === true && wroteRun));
+    if (!resume && !started) {
+      const rewritten = configInode(out) !== undefined && configInode(out) !== configBefore;
+      removeWhatWeWrote(out, firstMissing, wasEmpty || (existed && flags.force === true && rewritten));
+    }
     throw e;
   } finally {
     process.off('SIGINT', onSigint);
@@ -72,24 +75,9 @@ export async function runCommand(kind: JobKind, flags: RunFlags, given: Readonly
   return EXIT.ok;
 }
 
-/** Checks the teacher file before any run directory exists (errors name the file). */
-function preflightTeacher(config: RunConfig): void {
-  const student = parseModelSpec(config.model as string | object);
-  const classes = student.sizes[student.sizes.length - 1]!;
-  if (config.teacher) {
-    const teacher = readModelFile(config.teacher).spec;
-    const tc = teacher.sizes[teacher.sizes.length - 1]!;
-    if (tc !== classes) {
-      throw new RangeError(`teacher ${config.teacher} has ${tc} classes but the student (${formatModelSpec(student)}) has ${classes}`);
-    }
-    if (teacher.sizes[0] !== student.sizes[0]) {
-      throw new RangeError(`teacher ${config.teacher} takes ${teacher.sizes[0]} inputs but the student (${formatModelSpec(student)}) takes ${student.sizes[0]}`);
-    }
-  } else if (config.teacherLogits) {
-    // dtype, 2-D, classes and finite values; the sample count is checked against the data in runJob
-    const shape = readNpyFile(config.teacherLogits).shape;
-    readTeacherLogits(config.teacherLogits, shape.length === 2 ? shape[0]! : -1, classes);
-  }
+/** The inode of `dir`/config.json, or undefined when there is none. */
+function configInode(dir: string): number | undefined {
+  try { return statSync(join(dir, 'config.json')).ino; } catch { return undefined; }
 }
 
 /** A fresh default run directory: runs/<kind>-YYYYMMDD-HHMMSS, with -2, -3... if taken. */

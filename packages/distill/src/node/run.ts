@@ -78,10 +78,17 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
   } else {
     config = parseRunConfig(input);
     checkTeacherFields(kind, config);
-    createRunDir(out, { force: opts.force });
-    writeJsonAtomic(join(out, RUN_FILES.config), { kind, hash: configHash(config), config } satisfies SavedConfig);
   }
   const hash = configHash(config);
+  // A new run's directory is created only once its data, models and teacher files have been
+  // read and checked, right before the first file is written into it: bad input leaves nothing.
+  let dirReady = opts.resume === true;
+  const prepareRunDir = (): void => {
+    if (dirReady) return;
+    createRunDir(out, { force: opts.force });
+    writeJsonAtomic(join(out, RUN_FILES.config), { kind, hash, config } satisfies SavedConfig);
+    dirReady = true;
+  };
 
   const core = opts.core ?? await loadCore({ backend: opts.backend ?? 'auto' });
   emit({ type: 'phase', message: `loading data (${config.data})` });
@@ -94,7 +101,6 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
   let teacherModel: Mlp | null = null;
   let teacherTestLogits: Float32Array | undefined;
   try {
-    checkModelFitsData(model, data.train, 'model');
     let distill: DistillSettings | undefined;
     let teacherInfo: RunReport['teacher'];
     if (kind === 'distill') {
@@ -113,12 +119,14 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
           // augmented batches are new every epoch: the teacher runs inside each step
           distill = { ...soft, teacher: { kind: 'model', model: teacherModel } };
         } else {
+          checkModelFitsData(model, data.train, 'model');
+          prepareRunDir();
           emit({ type: 'phase', message: 'computing teacher soft labels (cached in the run directory)' });
           const cache = cachedTeacherLogits(core, teacherModel, fullView(data.train), join(out, RUN_FILES.teacherLogits),
             { mean: config.mean, std: config.std });
           distill = { ...soft, teacher: { kind: 'logits', logits: cache.logits } };
-          // the soft labels are all training needs: give the teacher's memory to the student, and
-          // load the teacher again for the test-set comparison at the end
+          // the soft labels (and the test logits taken above) are all that is needed of the
+          // teacher from here on: give its memory to the student
           teacherModel.free();
           teacherModel = null;
         }
@@ -130,6 +138,8 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
       }
     }
 
+    checkModelFitsData(model, data.train, 'model');
+    prepareRunDir();
     const result = await train({
       core, model, train: trainView, validation: split.validation.indices.length > 0 ? split.validation : null,
       settings: {
