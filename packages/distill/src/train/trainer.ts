@@ -222,7 +222,8 @@ export async function train(job: TrainJob): Promise<TrainResult> {
 /** Eval-mode metrics of `model` on `view` (the teacher's logits give agreement). */
 export function evaluateView(core: Core, model: Mlp, view: DatasetView, s: Pick<TrainSettings, 'mean' | 'std'> & { batchSize?: number },
                              teacherLogits?: Float32Array): EvalReport {
-  const logits = predictLogits(core, model, view, { batchSize: Math.max(s.batchSize ?? 256, 256), mean: s.mean, std: s.std });
+  // the training batch size, when given, reuses the model's planned activations instead of re-planning
+  const logits = predictLogits(core, model, view, { batchSize: s.batchSize ?? 256, mean: s.mean, std: s.std });
   const labels = new Int32Array(view.indices.length);
   const y = view.dataset.y;
   for (let i = 0; i < labels.length; i++) labels[i] = y[view.indices[i]!]!;
