@@ -15,9 +15,9 @@ export const SMALL = ['--train-size', '2000', '--validation', '500', '--test-siz
 
 export interface Result { status: number | null; stdout: string; stderr: string }
 
-export function retort(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Result {
+export function retort(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): Result {
   const r = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: 'utf8', cwd: opts.cwd, env: { ...process.env, RETORT_DEBUG: '', ...opts.env }, timeout: 60_000,
+    encoding: 'utf8', cwd: opts.cwd, env: { ...process.env, RETORT_DEBUG: '', ...opts.env }, timeout: opts.timeout ?? 60_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -92,6 +92,16 @@ export interface RunFlags {
   trainSize?: number;
   testSize?: number;
   jitter?: number;
+  method?: string;
+  losses?: string;
+  teachers?: string;
+  teacherWeights?: number[];
+  combine?: 'probabilities' | 'logits';
+  peers?: number;
+  transferFraction?: number;
+  transferClasses?: number[];
+  omitClasses?: number[];
+  labels?: boolean;
   out?: string;
   resume?: string;
   force?: boolean;
@@ -160,6 +170,38 @@ export function buildRunConfig(kind: 'train' | 'distill', flags: RunFlags, cwd =
   set('trainSize', flags.trainSize);
   set('testSize', flags.testSize);
   set('jitter', flags.jitter);
+  set('method', flags.method);
+  set('combine', flags.combine);
+  set('peers', flags.peers);
+  if (flags.losses !== undefined) {
+    cfg.losses = readLossesArg(flags.losses, cwd);
+    delete cfg.method;
+  }
+  if (flags.teachers !== undefined) {
+    const files = flags.teachers.split(',').map((f) => f.trim()).filter((f) => f !== '');
+    if (files.length === 0) throw new UsageError('--teachers: expected a comma-separated list of model files (.retort) or logits (.npy)');
+    const weights = flags.teacherWeights ?? files.map(() => 1);
+    if (weights.length !== files.length) throw new UsageError(`--teacher-weights: ${weights.length} weights for ${files.length} teachers`);
+    cfg.teachers = files.map((f, k) => ({ [/\.npy$/i.test(f) ? 'logits' : 'model']: resolve(cwd, f), weight: weights[k] }));
+    delete cfg.teacher; delete cfg.teacherLogits;
+  } else if (flags.teacherWeights !== undefined) {
+    throw new UsageError('--teacher-weights: only applies with --teachers');
+  } else if (Array.isArray(cfg.teachers)) {
+    cfg.teachers = cfg.teachers.map((t: unknown) => {
+      if (!isObj(t)) return t;
+      const r: Obj = { ...t };
+      for (const k of ['model', 'logits']) if (typeof r[k] === 'string' && r[k] !== '') r[k] = resolve(fileDir, r[k]);
+      return r;
+    });
+  }
+  if (flags.transferFraction !== undefined || flags.transferClasses !== undefined || flags.omitClasses !== undefined || flags.labels === false) {
+    const tr: Obj = isObj(cfg.transfer) ? { ...cfg.transfer } : {};
+    if (flags.transferFraction !== undefined) tr.fraction = flags.transferFraction;
+    if (flags.transferClasses !== undefined) tr.classes = flags.transferClasses;
+    if (flags.omitClasses !== undefined) tr.omitClasses = flags.omitClasses;
+    if (flags.labels === false) tr.labels = false;
+    cfg.transfer = tr;
+  }
 
   if (flags.optimizer !== undefined || flags.lr !== undefined || flags.momentum !== undefined || flags.weightDecay !== undefined) {
     let opt: Obj = isObj(cfg.optimizer) ? { ...cfg.optimizer } : { type: 'adamw', lr: DEFAULT_LR.adamw };
@@ -192,19 +234,55 @@ export function buildRunConfig(kind: 'train' | 'distill', flags: RunFlags, cwd =
 }
 
 function checkTeacherChoice(kind: 'train' | 'distill', cfg: Obj, flags: RunFlags): void {
-  const hasTeacher = cfg.teacher !== undefined, hasLogits = cfg.teacherLogits !== undefined;
+  const hasTeacher = cfg.teacher !== undefined, hasLogits = cfg.teacherLogits !== undefined, hasList = cfg.teachers !== undefined;
   if (kind === 'train') {
-    if (hasTeacher || hasLogits) {
-      throw new UsageError(`--config ${flags.config ?? ''}: field '${hasTeacher ? 'teacher' : 'teacherLogits'}': 'retort train' takes no teacher (use 'retort distill')`);
+    if (hasTeacher || hasLogits || hasList) {
+      const field = hasTeacher ? 'teacher' : hasLogits ? 'teacherLogits' : 'teachers';
+      throw new UsageError(`${flags.config ? `--config ${flags.config}: field '${field}'` : field}: 'retort train' takes no teacher (use 'retort distill')`);
     }
     return;
   }
-  if (!hasTeacher && !hasLogits) throw new UsageError('distill needs a teacher: --teacher MODEL_FILE or --teacher-logits FILE.npy');
   if (hasTeacher && hasLogits) throw new UsageError('--teacher and --teacher-logits: give one of them, not both');
+  const method = typeof cfg.method === 'string' ? cfg.method : 'kd';
+  const teacherFree = cfg.losses === undefined && ['none', 'dml', 'tfkd'].includes(method);
+  if (!hasTeacher && !hasLogits && !hasList && !teacherFree && cfg.losses === undefined) {
+    throw new UsageError(`distill --method ${method} needs a teacher: --teacher MODEL_FILE, --teacher-logits FILE.npy or --teachers A,B`);
+  }
   const jitter = flags.jitter ?? cfg.jitter;
   if (hasLogits && typeof jitter === 'number' && jitter > 0) {
     throw new UsageError('--jitter: precomputed --teacher-logits cannot follow shifted inputs; use --teacher MODEL_FILE or --jitter 0');
   }
+}
+
+/** --losses: JSON text (a list of loss terms) or the path of a JSON file holding one. */
+function readLossesArg(value: string, cwd: string): unknown {
+  const text = value.trim();
+  if (text.startsWith('[') || text.startsWith('{')) {
+    try {
+      const v = JSON.parse(text) as unknown;
+      return Array.isArray(v) ? v : [v];
+    } catch (e) {
+      throw new UsageError(`--losses: not valid JSON (${(e as Error).message})`);
+    }
+  }
+  const path = resolve(cwd, text);
+  let raw: string;
+  try { raw = readFileSync(path, 'utf8'); } catch (e) {
+    throw new UsageError(`--losses ${value}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'cannot read'}`);
+  }
+  try { return JSON.parse(raw) as unknown; } catch (e) {
+    throw new UsageError(`--losses ${value}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** A commander parser for a comma-separated list of numbers (or integers). */
+export function listArg(flag: string, integer: boolean, bounds: Bounds = {}): (value: string) => number[] {
+  const one = integer ? intArg(flag, bounds) : numberArg(flag, bounds);
+  return (value) => {
+    const parts = value.split(',').map((p) => p.trim());
+    if (parts.length === 0 || parts.some((p) => p === '')) throw new UsageError(`${flag}: expected a comma-separated list, got '${value}'`);
+    return parts.map(one);
+  };
 }
 
 /** Options that may accompany --resume (everything else comes from the saved config). */

@@ -6,9 +6,13 @@ import type { JobKind } from '@retort/distill/node';
 import { compareCommand, reproCommand, type CompareFlags, type ReproFlags } from './commands/compare.js';
 import { evalCommand, type EvalFlags } from './commands/eval.js';
 import { infoCommand } from './commands/info.js';
+import { methodsCommand } from './commands/methods.js';
+import { bornAgainCommand, methodsCompareCommand, sweepCommand, type BornAgainFlags, type MethodsCompareFlags, type SweepFlags } from './commands/experiments.js';
+import { COMPARED_METHODS } from '@retort/distill/node';
 import { runCommand } from './commands/run.js';
-import { describeError, EXIT } from './errors.js';
-import { choiceArg, intArg, numberArg, scheduleArg, type RunFlags } from './options.js';
+import { describeError, EXIT, UsageError } from './errors.js';
+import { choiceArg, intArg, listArg, numberArg, scheduleArg, type RunFlags } from './options.js';
+import { METHOD_NAMES } from '@retort/distill';
 
 export const VERSION = '0.1.0';
 
@@ -26,8 +30,10 @@ const HELP_AFTER = `
 Run directories (--out, default runs/<command>-YYYYMMDD-HHMMSS) hold config.json,
 metrics.jsonl, checkpoint.retort, model.retort, report.json and report.md.
 
-Distillation loss: (1 - alpha) * CE(labels) + alpha * T^2 * KL(teacher_T || student_T);
---alpha weights the soft (teacher) term, --temperature is T.
+Loss: a weighted sum of terms. The default method, kd, is Hinton et al.'s
+(1 - alpha) * CE(labels) + alpha * T^2 * KL(teacher_T || student_T): --alpha weights the
+soft (teacher) term, --temperature is T. 'retort methods' lists the other methods (dkd,
+fitnets, rkd, dml, tfkd, adaptive, born-again); --losses writes any combination out.
 
 Examples:
   retort train --model mlp:784-1200-1200-10,dropout=0.2/0.5,maxnorm=3.5 --jitter 2 --epochs 60 --out runs/teacher
@@ -48,10 +54,22 @@ function addRunOptions(cmd: Command, kind: JobKind): Command {
     cmd
       .option('--teacher <file>', 'teacher model file (.retort)')
       .option('--teacher-logits <file.npy>', 'teacher logits over the training set, [samples, classes] float32/64')
-      .option('--temperature <T>', 'distillation temperature T > 0 (default 4)', numberArg('--temperature', { above: 0 }))
-      .option('--alpha <a>', 'weight of the soft (teacher) term in [0, 1]; labels get 1 - a (default 0.9)', numberArg('--alpha', { min: 0, max: 1 }))
-      .option('--no-t2-scaling', 'do not multiply the soft term by T^2');
+      .option('--teachers <files>', 'several teachers: comma-separated model files (.retort) and/or logits (.npy)')
+      .option('--teacher-weights <w,...>', 'weights of --teachers (default all 1)', listArg('--teacher-weights', false, { min: 0 }))
+      .option('--combine <how>', 'combine teachers by averaging probabilities (default) or logits', choiceArg('--combine', ['probabilities', 'logits'] as const));
   }
+  cmd
+    .option('--temperature <T>', 'temperature T > 0 of the soft terms (kd, tfkd; default 4)', numberArg('--temperature', { above: 0 }))
+    .option('--alpha <a>', 'soft weight a in [0, 1] of kd, tfkd, fitnets, adaptive: a·soft + (1 - a)·ce (default 0.9)', numberArg('--alpha', { min: 0, max: 1 }))
+    .option('--no-t2-scaling', 'do not multiply the soft terms by T^2')
+    .option('--method <name>', `distillation method (see 'retort methods'): ${METHOD_NAMES.filter((m) => m !== 'born-again').join(', ')} (default: kd for distill, none for train)`,
+      choiceArg('--method', METHOD_NAMES.filter((m) => m !== 'born-again')))
+    .option('--losses <json|file>', 'loss terms written out, as JSON text or a JSON file (overrides --method)')
+    .option('--peers <n>', 'further students trained together (Deep Mutual Learning; default 1 with --method dml)', intArg('--peers', { min: 0, max: 15 }))
+    .option('--transfer-fraction <f>', 'train on this fraction of the training samples, chosen by seed', numberArg('--transfer-fraction', { above: 0, max: 1 }))
+    .option('--transfer-classes <list>', 'train only on samples of these classes (e.g. 0,1,2)', listArg('--transfer-classes', true, { min: 0 }))
+    .option('--omit-classes <list>', 'never show the student samples of these classes (e.g. 3)', listArg('--omit-classes', true, { min: 0 }))
+    .option('--no-labels', 'the student never reads a label: soft targets alone');
   return cmd
     .option('--epochs <n>', 'epochs (default 10)', intArg('--epochs', { min: 1 }))
     .option('--batch-size <n>', 'batch size (default 128)', intArg('--batch-size', { min: 1, max: 65536 }))
@@ -93,7 +111,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
   for (const kind of ['train', 'distill'] as const) {
     const cmd = program.command(kind).description(kind === 'train'
       ? 'train a model (a teacher, or a student without distillation) from a spec'
-      : 'train a student on the fused distillation loss from a teacher model or teacher logits');
+      : 'distill a student from one or more teachers (model files or logits) with any method of the family (--method, --losses)');
     addRunOptions(cmd, kind).action(async (opts: RunFlags, self: Command) => {
       setExit(await runCommand(kind, opts, givenFlags(self), io));
     });
@@ -101,7 +119,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
 
   program
     .command('compare')
-    .description('the main job: train a teacher, distill a student, train the same student alone, and compare the three')
+    .description('the main job: train a teacher, distill a student, train the same student alone, and compare the three; with --methods, every distillation method over several seeds')
     .option('--out <dir>', 'parent folder of the three runs (default runs/compare-YYYYMMDD-HHMMSS)')
     .option('--force', 'replace existing runs in --out')
     .option('--data <dir|mnist>', "folder with the four IDX files under MNIST's names, or 'mnist' (default)")
@@ -117,9 +135,51 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--seed <n>', 'seed shared by all three runs (default 1)', intArg('--seed', { min: 0, max: 2 ** 32 - 1 }))
     .option('--train-size <n>', 'train the teacher on only this many samples', intArg('--train-size', { min: 1 }))
     .option('--test-size <n>', 'test on only the first n test samples', intArg('--test-size', { min: 1 }))
+    .option('--methods <list>', `compare distillation methods instead: all, or a comma-separated list of ${COMPARED_METHODS.map((c) => c.name).join(', ')}; its defaults differ: student mlp:784-300-300-10, T 4, transfer set 10000, teachers 784-1200-1200-10 and 784-800-800-10`)
+    .option('--seeds <n>', 'with --methods: seeds per method (default 3)', intArg('--seeds', { min: 1, max: 100 }))
+    .option('--quick', 'with --methods: a tiny smoke run (seconds; the numbers mean nothing)')
+    .option('--fresh', 'with --methods: rerun finished runs instead of reading them back')
     .option('--json', 'print every event as one JSON object per line')
     .option('--backend <name>', 'auto (default), simd, scalar or js', choiceArg('--backend', BACKENDS))
-    .action(async (opts: CompareFlags) => { setExit(await compareCommand(opts, io)); });
+    .action(async (opts: CompareFlags & MethodsCompareFlags) => {
+      if (opts.methods !== undefined) {
+        if (opts.force) throw new UsageError('--force: with --methods, finished runs are read back; use --fresh to rerun them');
+        if (opts.seed !== undefined) throw new UsageError('--seed: with --methods, use --seeds N (seeds 1..N)');
+        setExit(await methodsCompareCommand(opts, io));
+        return;
+      }
+      for (const [flag, v] of [['--seeds', opts.seeds], ['--quick', opts.quick], ['--fresh', opts.fresh]] as const) {
+        if (v !== undefined) throw new UsageError(`${flag}: only applies with --methods`);
+      }
+      setExit(await compareCommand(opts, io));
+    });
+
+  const bornAgain = program
+    .command('born-again')
+    .description('born-again networks: generations of one student, each distilled from the previous one (Furlanello et al. 2018)');
+  addRunOptions(bornAgain, 'train')
+    .option('--generations <n>', 'generations after the first (default 3)', intArg('--generations', { min: 1, max: 20 }))
+    .option('--ensemble', 'teach each generation with the average of all earlier generations')
+    .option('--fresh', 'rerun finished generations instead of reading them back')
+    .action(async (opts: BornAgainFlags) => { setExit(await bornAgainCommand(opts, io)); });
+
+  program
+    .command('sweep-temperature')
+    .description('the temperature study of Hinton et al.: distill students of several widths at several temperatures')
+    .option('--teacher <file>', 'teacher model file (.retort)')
+    .option('--out <dir>', 'folder of the runs (default runs/sweep-YYYYMMDD-HHMMSS); rerun to resume')
+    .option('--data <dir|mnist>', "folder with the four IDX files under MNIST's names, or 'mnist' (default)")
+    .option('--widths <list>', 'hidden widths W of 784-W-W-10 students (default 30,300,800)', listArg('--widths', true, { min: 1 }))
+    .option('--temperatures <list>', 'temperatures (default 1,2,2.5,4,8,20)', listArg('--temperatures', false, { above: 0 }))
+    .option('--seeds <n>', 'seeds per cell (default 2)', intArg('--seeds', { min: 1, max: 100 }))
+    .option('--epochs <n>', 'student epochs (default 10)', intArg('--epochs', { min: 1 }))
+    .option('--transfer-size <n>', 'training images the students learn from (default 20000; 0 = all)', intArg('--transfer-size', { min: 0 }))
+    .option('--alpha <a>', 'soft weight (default 0.9)', numberArg('--alpha', { min: 0, max: 1 }))
+    .option('--test-size <n>', 'test on only the first n test samples', intArg('--test-size', { min: 1 }))
+    .option('--fresh', 'rerun finished runs instead of reading them back')
+    .option('--json', 'print every event as one JSON object per line')
+    .option('--backend <name>', 'auto (default), simd, scalar or js', choiceArg('--backend', BACKENDS))
+    .action(async (opts: SweepFlags) => { setExit(await sweepCommand(opts, io)); });
 
   program
     .command('repro')
@@ -141,6 +201,12 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--json', 'print one JSON object')
     .option('--backend <name>', 'auto (default), simd, scalar or js', choiceArg('--backend', BACKENDS))
     .action(async (model: string, opts: EvalFlags) => { setExit(await evalCommand(model, opts, io)); });
+
+  program
+    .command('methods')
+    .description('list the distillation methods with their loss terms, parameters and defaults')
+    .option('--json', 'print them as JSON')
+    .action((opts: { json?: boolean }) => { setExit(methodsCommand(opts, io)); });
 
   program
     .command('info')

@@ -2,6 +2,8 @@
 // strict schema, so an unknown or invalid field is one error that names it.
 import { z } from 'zod';
 import { Fnv1a64 } from './data/hash.js';
+import { lossListSchema } from './losses/config.js';
+import { METHOD_NAMES } from './losses/methods.js';
 import { parseWith } from './model/spec.js';
 import { optimizerConfigSchema } from './optim/optimizer.js';
 import { scheduleConfigSchema } from './optim/schedule.js';
@@ -40,6 +42,35 @@ export const runConfigSchema = z.strictObject({
   alpha: z.number({ error: 'must be a number in [0, 1]' }).min(0, { error: 'must be a number in [0, 1]' }).max(1, { error: 'must be a number in [0, 1]' }).default(0.9),
   /** Multiply the soft term by T^2 (Hinton et al.). */
   scaleT2: z.boolean({ error: 'must be true or false' }).default(true),
+  /**
+   * A named method (`retort methods`) that fills in `losses` from alpha and temperature;
+   * default 'kd' for distill, 'none' for train. Ignored when `losses` is given.
+   */
+  method: z.enum(METHOD_NAMES.filter((m) => m !== 'born-again') as [string, ...string[]],
+    { error: `must be one of ${METHOD_NAMES.filter((m) => m !== 'born-again').join(', ')}` }).optional(),
+  /** The loss terms, written out (overrides `method`). */
+  losses: lossListSchema.optional(),
+  /** Several teachers (multi-teacher distillation); `teacher` / `teacherLogits` is the one-teacher shorthand. */
+  teachers: z.array(z.strictObject({
+    model: z.string().min(1).optional(),
+    logits: z.string().min(1).optional(),
+    weight: z.number({ error: 'must be a finite number >= 0' }).min(0, { error: 'must be a finite number >= 0' }).finite().default(1),
+  }), { error: 'must be a list of { model | logits, weight }' }).min(1, { error: 'must list at least one teacher' }).optional(),
+  /** How several teachers combine: weighted mean of tempered probabilities (default), or of logits. */
+  combine: z.enum(['probabilities', 'logits'], { error: 'must be "probabilities" or "logits"' }).default('probabilities'),
+  /** Further students trained together with the first (Deep Mutual Learning). */
+  peers: nonNegativeInt.max(15, { error: 'must be at most 15' }).default(0),
+  /** Transfer-set control: which training samples the student sees, and whether it sees their labels. */
+  transfer: z.strictObject({
+    /** Use this fraction of the training samples (after the validation split and trainSize), chosen by seed. */
+    fraction: z.number({ error: 'must be a number in (0, 1]' }).gt(0, { error: 'must be a number in (0, 1]' }).max(1, { error: 'must be a number in (0, 1]' }).optional(),
+    /** Keep only samples of these classes. */
+    classes: z.array(nonNegativeInt, { error: 'must be a list of class numbers' }).min(1, { error: 'must list at least one class' }).optional(),
+    /** Drop every sample of these classes (the student never sees them). */
+    omitClasses: z.array(nonNegativeInt, { error: 'must be a list of class numbers' }).optional(),
+    /** false: the student never reads a label (soft targets alone); terms that need labels are refused. */
+    labels: z.boolean({ error: 'must be true or false' }).default(true),
+  }).optional(),
 });
 
 export type RunConfig = z.infer<typeof runConfigSchema>;

@@ -41,3 +41,18 @@ export {
 export { predictLogits, type PredictOptions } from './train/predict.js';
 export { evaluateLogits, type EvalReport, type EvalOptions } from './eval/metrics.js';
 export { runConfigSchema, parseRunConfig, configHash, type RunConfig, type RunConfigInput } from './config.js';
+
+// the distillation family: loss terms, methods, teacher ensembles, schedules
+export {
+  lossTermSchema, lossListSchema, parseLossTerms, describeLosses, TEACHER_TERMS, FEATURE_TERMS, LABEL_TERMS,
+  type LossTermConfig, type LossTermInput, type LossTermType, type LayerRef,
+} from './losses/config.js';
+export { METHODS, METHOD_NAMES, SINGLE_RUN_METHODS, methodLosses, isSingleRunMethod, type MethodInfo, type MethodName, type MethodContext } from './losses/methods.js';
+export { valueAt, scheduledValueSchema, type ScheduledValue, type ScheduleContext } from './losses/scheduled.js';
+export { combineTeachers, virtualTeacherLogits, virtualTeacherProbabilities, type CombineMode } from './losses/targets.js';
+export { dkdLoss, dkdParts, type DkdOptions } from './losses/dkd.js';
+export { RkdLoss, type RkdWeights } from './losses/rkd.js';
+export { HintRegressor } from './losses/hint.js';
+export { Objective, validateObjective, type ObjectiveSettings, type WeightedTeacher, type ObjectiveBatch } from './train/objective.js';
+export { hintonObjective, jobObjective, type AuxState } from './train/trainer.js';
+export { transferSubset } from './data/dataset.js';

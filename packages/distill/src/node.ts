@@ -10,3 +10,9 @@ export { runJob, loadData, type JobKind, type RunEvent, type RunOptions, type Ru
 export { renderReportMarkdown } from './node/report.js';
 export { reproHintonMnist, renderSummary, HINTON_MNIST, type ReproSummary, type ReproRun, type ReproOptions } from './node/repro.js';
 export { compareJob, renderComparison, COMPARE_DEFAULTS, type CompareResult, type CompareRow, type CompareSettings, type CompareOptions } from './node/compare.js';
+export { runOrResume, meanStd, ExperimentStopped } from './node/experiment.js';
+export { bornAgainJob, renderBornAgain, type BornAgainOptions, type BornAgainResult, type BornAgainGeneration } from './node/born-again.js';
+export {
+  compareMethods, renderMethodComparison, temperatureSweep, renderSweep, METHOD_COMPARE_DEFAULTS, METHOD_COMPARE_QUICK, COMPARED_METHODS, SWEEP_DEFAULTS,
+  type MethodCompareResult, type MethodCompareSettings, type MethodCompareOptions, type MethodRow, type ComparedMethod, type SweepResult, type SweepSettings,
+} from './node/methods-compare.js';

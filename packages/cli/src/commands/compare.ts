@@ -16,7 +16,7 @@ export interface CompareFlags {
 }
 
 /** Shared plumbing: a reporter, a header per sub-run, and Ctrl-C = stop after the current step. */
-function multiRun(flags: { json?: boolean }, io: Io) {
+export function multiRun(flags: { json?: boolean }, io: Io) {
   const reporter: Reporter = createReporter(flags.json ? 'json' : io.isTTY ? 'tty' : 'plain', { out: io.out, ...(io.stream ? { stream: io.stream } : {}) });
   let stop = false;
   const onSigint = (): void => {

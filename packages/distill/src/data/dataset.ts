@@ -135,6 +135,29 @@ export function splitValidation(ds: Dataset, validationCount: number, seed: numb
   return { train: { dataset: ds, indices: train }, validation: { dataset: ds, indices: validation } };
 }
 
+/**
+ * The transfer set a student sees: `fraction` of the view's rows (chosen by a permutation
+ * seeded by `seed`, kept in ascending order), then only rows whose label is in `classes` and
+ * not in `omitClasses`.
+ */
+export function transferSubset(view: DatasetView, opts: { fraction?: number; classes?: readonly number[]; omitClasses?: readonly number[] }, seed: number): DatasetView {
+  let indices = view.indices;
+  if (opts.fraction !== undefined && opts.fraction < 1) {
+    if (!(opts.fraction > 0)) throw new RangeError(`transferSubset: fraction must be in (0, 1], got ${opts.fraction}`);
+    const keep = Math.max(1, Math.round(indices.length * opts.fraction));
+    const perm = permutation(indices.length, new Xoshiro128(seed, STREAM.transfer));
+    const picked = perm.slice(0, keep).sort();
+    indices = picked.map((i) => indices[i]!);
+  }
+  if (opts.classes || opts.omitClasses) {
+    const y = view.dataset.y;
+    const allowed = new Set(opts.classes ?? Array.from({ length: view.dataset.classes }, (_, c) => c));
+    for (const c of opts.omitClasses ?? []) allowed.delete(c);
+    indices = indices.filter((i) => allowed.has(y[i]!));
+  }
+  return { dataset: view.dataset, indices };
+}
+
 /** The first `count` rows of a view (or rows [start, start + count)). */
 export function slice(view: DatasetView, count: number, start = 0): DatasetView {
   const n = view.indices.length;

@@ -10,8 +10,12 @@ export function renderReportMarkdown(r: RunReport): string {
   lines.push(`- model: \`${r.model.spec}\` (${r.model.params.toLocaleString('en-US')} parameters)`);
   if (r.teacher) {
     lines.push(`- teacher: \`${r.teacher.source}\`${r.teacher.params ? ` (${r.teacher.params.toLocaleString('en-US')} parameters)` : ''}`);
-    lines.push(`- distillation: T = ${c.temperature}, alpha = ${c.alpha} (soft weight; the hard label term gets ${+(1 - c.alpha).toFixed(6)}), T² scaling ${c.scaleT2 ? 'on' : 'off'}`);
   }
+  // older reports (before the method family) have no `losses`
+  if (r.losses) lines.push(`- loss: ${r.losses}${c.method && !c.losses ? ` (method ${c.method})` : ''}`);
+  else if (r.teacher) lines.push(`- distillation: T = ${c.temperature}, alpha = ${c.alpha} (soft weight), T² scaling ${c.scaleT2 ? 'on' : 'off'}`);
+  if (r.peers?.length) lines.push(`- cohort peers (test errors): ${r.peers.map((p) => p.errors).join(', ')}`);
+  if (c.transfer) lines.push(`- transfer set: ${JSON.stringify(c.transfer)}`);
   lines.push(`- data: ${c.data}; ${c.validation} training samples held out for validation (seed ${c.seed})${c.trainSize ? `; ${c.trainSize} used for training` : ''}`);
   lines.push(`- optimizer: ${JSON.stringify(c.optimizer)}, schedule ${JSON.stringify(c.schedule)}, ${c.epochs} epochs of batch ${c.batchSize}, jitter ±${c.jitter} px`);
   lines.push(`- backend: ${r.backend}; training time ${r.trainSeconds.toFixed(1)} s`, '');

@@ -8,11 +8,12 @@
 // once, at the end of each run. Every sub-run is an ordinary run directory, so the whole
 // experiment resumes where it stopped: finished runs are skipped, interrupted ones resume
 // from their checkpoint.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunConfigInput } from '../config.js';
 import { RUN_FILES, writeJsonAtomic, writeTextAtomic } from './run-dir.js';
-import { runJob, type JobKind, type RunEvent, type RunOptions, type RunReport } from './run.js';
+import { runOrResume } from './experiment.js';
+import { type JobKind, type RunEvent, type RunOptions } from './run.js';
 
 const common = {
   data: 'mnist',
@@ -132,14 +133,6 @@ export async function reproHintonMnist(opts: ReproOptions): Promise<ReproSummary
   writeJsonAtomic(join(opts.out, 'summary.json'), summary);
   writeTextAtomic(join(opts.out, 'summary.md'), renderSummary(summary));
   return summary;
-}
-
-/** Runs `dir` from scratch, resumes it, or (finished) reads its report. */
-async function runOrResume(dir: string, kind: JobKind, config: RunConfigInput, opts: Omit<RunOptions, 'out'>): Promise<RunReport> {
-  const reportPath = join(dir, RUN_FILES.report);
-  if (existsSync(reportPath)) return JSON.parse(readFileSync(reportPath, 'utf8')) as RunReport;
-  const resume = existsSync(join(dir, RUN_FILES.config));
-  return runJob(kind, resume ? undefined : config, { ...opts, out: dir, resume });
 }
 
 export function renderSummary(s: ReproSummary): string {

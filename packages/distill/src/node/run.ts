@@ -5,14 +5,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { loadCore, type BackendName, type Core } from '@retort/core-wasm';
 import { configHash, parseRunConfig, type RunConfig } from '../config.js';
-import { fullView, slice, splitValidation, type Dataset, type DatasetView } from '../data/dataset.js';
+import { fullView, slice, splitValidation, transferSubset, type Dataset, type DatasetView } from '../data/dataset.js';
 import { loadDataDir } from '../data/files.js';
 import { loadMnist } from '../data/mnist.js';
 import { evaluateLogits, type EvalReport } from '../eval/metrics.js';
 import { loadModel, saveModel } from '../format/model-io.js';
 import { Mlp } from '../model/mlp.js';
 import { formatModelSpec } from '../model/spec.js';
-import { evaluateView, train, type DistillSettings, type EpochMetrics, type TrainEvent } from '../train/trainer.js';
+import { describeLosses, FEATURE_TERMS, LABEL_TERMS, parseLossTerms, TEACHER_TERMS, type LossTermConfig } from '../losses/config.js';
+import { METHODS, methodLosses, type MethodName } from '../losses/methods.js';
+import { usesAgreement } from '../losses/scheduled.js';
+import { combineTeachers } from '../losses/targets.js';
+import { validateObjective, type ObjectiveSettings, type WeightedTeacher } from '../train/objective.js';
+import { evaluateView, train, type EpochMetrics, type TrainEvent } from '../train/trainer.js';
 import { predictLogits } from '../train/predict.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { renderReportMarkdown } from './report.js';
@@ -40,6 +45,10 @@ export interface RunReport {
   runDir: string;
   backend: BackendName;
   model: { spec: string; params: number };
+  /** The objective, readable ("0.1·ce + 0.9·kd(T=4)"). */
+  losses: string;
+  /** Test metrics of the other students of a cohort (Deep Mutual Learning). */
+  peers?: { errors: number; accuracy: number }[];
   teacher?: { source: string; params?: number; test?: { errors: number; accuracy: number } };
   config: RunConfig;
   history: EpochMetrics[];
@@ -98,55 +107,81 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
   const testView = config.testSize ? slice(fullView(data.test), Math.min(config.testSize, data.test.count)) : fullView(data.test);
 
   const model = new Mlp(core, config.model);
-  let teacherModel: Mlp | null = null;
+  const teacherModels: Mlp[] = [];
+  const peers: { model: Mlp; seed: number }[] = [];
   let teacherTestLogits: Float32Array | undefined;
   try {
-    let distill: DistillSettings | undefined;
+    const specs = teacherSpecs(config);
+    // teacher hidden layers are needed to choose a method's default layers: read the model files first
+    const loaded = specs.map((t, k) => {
+      if (!t.model) return null;
+      emit({ type: 'phase', message: `loading teacher ${t.model}` });
+      const m = loadModel(core, resolve(t.model));
+      teacherModels.push(m);
+      checkModelFitsData(m, data.train, `teacher ${basename(t.model)}`);
+      if (m.classes !== model.classes) {
+        throw new RangeError(`teacher ${basename(t.model)} has ${m.classes} classes but the student has ${model.classes}${specs.length > 1 ? ` (teachers[${k}])` : ''}`);
+      }
+      return m;
+    });
+    const terms = resolveLosses(kind, config, model, loaded.find((m) => m !== null) ?? null);
+    const peerCount = config.peers > 0 ? config.peers : (!config.losses && config.method === 'dml' ? 1 : 0);
+    for (let i = 1; i <= peerCount; i++) peers.push({ model: new Mlp(core, config.model), seed: (config.seed + i) >>> 0 });
+    checkModelFitsData(model, data.train, 'model');
+    const needsInStep = config.jitter > 0 || terms.some((t) => FEATURE_TERMS.has(t.type));
+    const teachers: WeightedTeacher[] = [];
+    const testLogits: Float32Array[] = [];
     let teacherInfo: RunReport['teacher'];
-    if (kind === 'distill') {
-      const soft = { temperature: config.temperature, alpha: config.alpha, scaleT2: config.scaleT2 };
-      if (config.teacher) {
-        emit({ type: 'phase', message: `loading teacher ${config.teacher}` });
-        teacherModel = loadModel(core, resolve(config.teacher));
-        checkModelFitsData(teacherModel, data.train, `teacher ${basename(config.teacher)}`);
-        if (teacherModel.classes !== model.classes) {
-          throw new RangeError(`teacher ${basename(config.teacher)} has ${teacherModel.classes} classes but the student has ${model.classes}`);
-        }
-        teacherInfo = { source: config.teacher, params: teacherModel.paramCount };
+    for (let k = 0; k < specs.length; k++) {
+      const t = specs[k]!;
+      const m = loaded[k];
+      if (m) {
         // the teacher's test-set logits now, while it is loaded: the final comparison needs no teacher
-        teacherTestLogits = predictLogits(core, teacherModel, testView, { mean: config.mean, std: config.std });
-        if (config.jitter > 0) {
-          // augmented batches are new every epoch: the teacher runs inside each step
-          distill = { ...soft, teacher: { kind: 'model', model: teacherModel } };
+        testLogits.push(predictLogits(core, m, testView, { mean: config.mean, std: config.std }));
+        if (needsInStep) {
+          // augmented batches are new every epoch, and feature terms read hidden layers: the teacher runs inside each step
+          teachers.push({ source: { kind: 'model', model: m }, weight: t.weight });
         } else {
-          checkModelFitsData(model, data.train, 'model');
           prepareRunDir();
-          emit({ type: 'phase', message: 'computing teacher soft labels (cached in the run directory)' });
-          const cache = cachedTeacherLogits(core, teacherModel, fullView(data.train), join(out, RUN_FILES.teacherLogits),
-            { mean: config.mean, std: config.std });
-          distill = { ...soft, teacher: { kind: 'logits', logits: cache.logits } };
+          emit({ type: 'phase', message: `computing teacher soft labels${specs.length > 1 ? ` (teacher ${k + 1} of ${specs.length})` : ''} (cached in the run directory)` });
+          const cacheName = k === 0 ? RUN_FILES.teacherLogits : RUN_FILES.teacherLogits.replace(/\.npy$/, `-${k}.npy`);
+          const cache = cachedTeacherLogits(core, m, fullView(data.train), join(out, cacheName), { mean: config.mean, std: config.std });
+          teachers.push({ source: { kind: 'logits', logits: cache.logits }, weight: t.weight });
           // the soft labels (and the test logits taken above) are all that is needed of the
           // teacher from here on: give its memory to the student
-          teacherModel.free();
-          teacherModel = null;
+          m.free();
+          teacherModels.splice(teacherModels.indexOf(m), 1);
         }
       } else {
-        const path = resolve(config.teacherLogits!);
-        const logits = readTeacherLogits(path, data.train.count, model.classes);
-        teacherInfo = { source: config.teacherLogits! };
-        distill = { ...soft, teacher: { kind: 'logits', logits } };
+        const logits = readTeacherLogits(resolve(t.logits!), data.train.count, model.classes);
+        teachers.push({ source: { kind: 'logits', logits }, weight: t.weight });
       }
     }
+    if (specs.length > 0) {
+      const first = specs[0]!;
+      teacherInfo = specs.length === 1
+        ? { source: first.model ?? first.logits!, ...(loaded[0] ? { params: loaded[0].paramCount } : {}) }
+        : { source: specs.map((t) => t.model ?? t.logits!).join(' + ') };
+      if (testLogits.length === specs.length) {
+        teacherTestLogits = new Float32Array(testView.indices.length * model.classes);
+        combineTeachers(teacherTestLogits, testLogits, specs.map((t) => t.weight), testView.indices.length, model.classes, 1, config.combine);
+      }
+    }
+    const objective: ObjectiveSettings = { terms, teachers, combine: config.combine };
+    // every check of the objective against the models runs before the directory exists
+    validateObjective(objective, [model, ...peers.map((p) => p.model)]);
+    const transferView = config.transfer ? transferSubset(trainView, config.transfer, config.seed) : trainView;
+    if (transferView.indices.length === 0) throw new RangeError('config.transfer: no training samples are left after the transfer-set filters');
 
-    checkModelFitsData(model, data.train, 'model');
     prepareRunDir();
     const result = await train({
-      core, model, train: trainView, validation: split.validation.indices.length > 0 ? split.validation : null,
+      core, model, train: transferView, validation: split.validation.indices.length > 0 ? split.validation : null,
       settings: {
         epochs: config.epochs, batchSize: config.batchSize, optimizer: config.optimizer, schedule: config.schedule,
         seed: config.seed, jitter: config.jitter, mean: config.mean, std: config.std,
       },
-      ...(distill ? { distill } : {}),
+      objective,
+      ...(peers.length ? { peers } : {}),
       ...(resumeState ? { resume: resumeState } : {}),
       checkpoint: (state) => {
         saveCheckpoint(join(out, RUN_FILES.checkpoint), model.spec, state, hash);
@@ -163,8 +198,14 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
       const t = evaluateLogits(core, teacherTestLogits, labelsOf(testView), model.classes);
       teacherInfo.test = { errors: t.errors, accuracy: t.accuracy };
     }
+    const peerTest = peers.map((p) => {
+      const r = evaluateView(core, p.model, testView, norm);
+      return { errors: r.errors, accuracy: r.accuracy };
+    });
     const report: RunReport = {
       kind, runDir: out, backend: core.backend,
+      losses: describeLosses(terms),
+      ...(peerTest.length ? { peers: peerTest } : {}),
       model: { spec: formatModelSpec(model.spec), params: model.paramCount },
       ...(teacherInfo ? { teacher: teacherInfo } : {}),
       config, history: result.history, test,
@@ -179,7 +220,8 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
     return report;
   } finally {
     model.free();
-    teacherModel?.free();
+    for (const p of peers) p.model.free();
+    for (const m of teacherModels) m.free();
   }
 }
 
@@ -207,14 +249,58 @@ function readSavedConfig(out: string): SavedConfig {
   return { kind: rec.kind, hash: rec.hash, config };
 }
 
+/** The teachers a config names: `teachers`, or the `teacher` / `teacherLogits` shorthand. */
+function teacherSpecs(c: RunConfig): { model?: string; logits?: string; weight: number }[] {
+  if (c.teachers) return c.teachers;
+  if (c.teacher) return [{ model: c.teacher, weight: 1 }];
+  if (c.teacherLogits) return [{ logits: c.teacherLogits, weight: 1 }];
+  return [];
+}
+
 function checkTeacherFields(kind: JobKind, c: RunConfig): void {
+  const given = [c.teacher && '--teacher', c.teacherLogits && '--teacher-logits', c.teachers && 'teachers'].filter(Boolean);
   if (kind === 'train') {
-    if (c.teacher || c.teacherLogits) throw new RangeError("config.teacher: 'train' takes no teacher (use 'distill')");
-    return;
+    if (given.length) throw new RangeError("config.teacher: 'train' takes no teacher (use 'distill')");
   }
-  if (!c.teacher && !c.teacherLogits) throw new RangeError('config.teacher: distill needs a teacher model file (--teacher) or teacher logits (--teacher-logits)');
-  if (c.teacher && c.teacherLogits) throw new RangeError('config.teacher: give either a teacher model or teacher logits, not both');
-  if (c.teacherLogits && c.jitter > 0) throw new RangeError('config.jitter: precomputed teacher logits cannot follow augmented inputs; use a teacher model or jitter 0');
+  if (given.length > 1) throw new RangeError(`config.teacher: give one of a teacher model, teacher logits or a teachers list, not ${given.join(' and ')}`);
+  (c.teachers ?? []).forEach((t, k) => {
+    if (!t.model === !t.logits) throw new RangeError(`config.teachers[${k}]: give either model or logits`);
+  });
+  if (c.jitter > 0 && teacherSpecs(c).some((t) => t.logits)) {
+    throw new RangeError('config.jitter: precomputed teacher logits cannot follow augmented inputs; use a teacher model or jitter 0');
+  }
+  const method = c.method ?? (kind === 'distill' ? 'kd' : 'none');
+  if (!c.losses && kind === 'train' && METHODS.find((m) => m.name === method)?.needsTeacher) {
+    throw new RangeError(`config.method: '${method}' needs a teacher; use 'retort distill'`);
+  }
+}
+
+/** The loss terms of a run: `losses`, or the method's preset (kd for distill, none for train). */
+function resolveLosses(kind: JobKind, c: RunConfig, student: Mlp, teacher: Mlp | null): LossTermConfig[] {
+  const method = c.method ?? (kind === 'distill' ? 'kd' : 'none');
+  const terms = c.losses ?? parseLossTerms(methodLosses(method as MethodName, {
+    alpha: c.alpha, temperature: c.temperature, scaleT2: c.scaleT2, epochs: c.epochs,
+    studentHidden: student.hiddenCount, teacherHidden: teacher?.hiddenCount ?? 0,
+  }), `method ${method}`);
+  const needsTeacher = terms.some((t) => TEACHER_TERMS.has(t.type));
+  if (needsTeacher && teacherSpecs(c).length === 0) {
+    throw new RangeError(kind === 'train'
+      ? `config.losses: ${terms.filter((t) => TEACHER_TERMS.has(t.type)).map((t) => t.type).join(', ')} need a teacher; use 'retort distill'`
+      : 'config.teacher: distill needs a teacher model file (--teacher) or teacher logits (--teacher-logits) for ' +
+        `${terms.filter((t) => TEACHER_TERMS.has(t.type)).map((t) => t.type).join(', ')}`);
+  }
+  if (!needsTeacher && teacherSpecs(c).length > 0 && !terms.some((t) => usesAgreementTerm(t))) {
+    throw new RangeError(`config.teacher: a teacher is given but no loss term reads it (${describeLosses(terms)})`);
+  }
+  if (c.transfer && c.transfer.labels === false) {
+    const bad = terms.filter((t) => LABEL_TERMS.has(t.type) && !(typeof t.weight === 'number' && t.weight === 0));
+    if (bad.length) throw new RangeError(`config.transfer.labels: false, but ${bad.map((t) => t.type).join(', ')} read the labels; use soft targets alone (e.g. losses [{"type":"kd"}])`);
+  }
+  return terms;
+}
+
+function usesAgreementTerm(t: LossTermConfig): boolean {
+  return usesAgreement(t.weight) || ('temperature' in t && usesAgreement(t.temperature));
 }
 
 function checkModelFitsData(model: Mlp, ds: Dataset, what: string): void {

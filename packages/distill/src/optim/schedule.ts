@@ -78,7 +78,7 @@ function powInt(x: number, k: number): number {
 }
 
 /** cos(pi u / 2) for u in [0, 1] by its Taylor series (|error| < 1e-16 on [0, pi/2]). */
-function cosHalfPi(u: number): number {
+export function cosHalfPi(u: number): number {
   const x = (Math.PI / 2) * u;
   const x2 = x * x;
   // Horner form of sum_k (-1)^k x^(2k) / (2k)!, k = 0..11

@@ -14,18 +14,16 @@ import { evaluateLogits, type EvalReport } from '../eval/metrics.js';
 import type { Mlp } from '../model/mlp.js';
 import { createOptimizer, type OptimizerConfig, type OptimizerState } from '../optim/optimizer.js';
 import { lrSchedule, type ScheduleConfig } from '../optim/schedule.js';
+import { valueAt, type ScheduleContext } from '../losses/scheduled.js';
+import { Objective, termActive, type ObjectiveSettings, type TeacherSource } from './objective.js';
 import { predictLogits } from './predict.js';
 
-/** Where the soft targets come from. */
-export type TeacherSource =
-  /**
-   * Precomputed logits for the whole training dataset: [dataset count, classes], row i = dataset
-   * row i (as a teacher saved them with numpy.save), so any view or slice of the data indexes them.
-   */
-  | { kind: 'logits'; logits: Float32Array }
-  /** A teacher model run in eval mode inside each step, on the same (possibly jittered) batch. */
-  | { kind: 'model'; model: Mlp };
+export type { TeacherSource, ObjectiveSettings };
 
+/**
+ * Classic Hinton distillation from one teacher (shorthand for the objective
+ * (1 - alpha)·ce + alpha·kd(T)); `objective` states any combination of terms.
+ */
 export interface DistillSettings {
   teacher: TeacherSource;
   /** T > 0: softens teacher and student in the soft term. */
@@ -34,6 +32,17 @@ export interface DistillSettings {
   alpha: number;
   /** Multiply the soft term by T^2 (default true). */
   scaleT2?: boolean;
+}
+
+/** The objective a DistillSettings stands for. */
+export function hintonObjective(kd: DistillSettings): ObjectiveSettings {
+  return {
+    terms: [
+      { type: 'ce', weight: 1 - kd.alpha },
+      { type: 'kd', weight: kd.alpha, temperature: kd.temperature, scaleT2: kd.scaleT2 !== false },
+    ],
+    teachers: [{ source: kd.teacher, weight: 1 }],
+  };
 }
 
 export interface TrainSettings {
@@ -59,7 +68,14 @@ export interface EpochMetrics {
   seconds: number;
   samplesPerSec: number;
   validation?: { loss: number; accuracy: number; errors: number; count: number; ece: number; agreement?: number };
+  /** Validation of the other students of a cohort (Deep Mutual Learning), in order. */
+  peers?: { accuracy: number; errors: number }[];
+  /** The loss terms' weights (and temperatures) in the last step of the epoch, in term order. */
+  losses?: { type: string; weight: number; temperature?: number }[];
 }
+
+/** A trainable beside the main student: a cohort peer or a hint regressor. */
+export interface AuxState { name: string; params: Float32Array; optimizer: OptimizerState }
 
 /** What a checkpoint holds: enough to continue exactly. */
 export interface TrainerState {
@@ -69,6 +85,8 @@ export interface TrainerState {
   params: Float32Array;
   optimizer: OptimizerState;
   history: EpochMetrics[];
+  /** Peers' and regressors' parameters and optimizer states (absent when there are none). */
+  aux?: AuxState[];
 }
 
 export type TrainEvent =
@@ -84,7 +102,15 @@ export interface TrainJob {
   train: DatasetView;
   validation: DatasetView | null;
   settings: TrainSettings;
+  /** Classic Hinton distillation (shorthand); ignored when `objective` is given. */
   distill?: DistillSettings;
+  /** The loss terms and teachers; default: cross-entropy with the labels alone. */
+  objective?: ObjectiveSettings;
+  /**
+   * Further students trained together with `model` on the same batches (Deep Mutual Learning):
+   * each initialised from its own seed, with its own dropout stream and optimizer.
+   */
+  peers?: { model: Mlp; seed: number }[];
   /** Continue from a checkpoint instead of initialising from the seed. */
   resume?: TrainerState;
   /**
@@ -120,20 +146,29 @@ export function dropoutSeed(seed: number, epoch: number): number {
   return (h ^ (h >>> 13)) >>> 0;
 }
 
+/** The objective a job trains: `objective`, the `distill` shorthand, or cross-entropy alone. */
+export function jobObjective(job: Pick<TrainJob, 'objective' | 'distill'>): ObjectiveSettings {
+  if (job.objective) return job.objective;
+  if (job.distill) return hintonObjective(job.distill);
+  return { terms: [{ type: 'ce', weight: 1 }], teachers: [] };
+}
+
+interface Member { model: Mlp; seed: number; dz: Tensor<'f32'>; rng: Tensor<'u32'>; optimizer: ReturnType<typeof createOptimizer> }
+
 export async function train(job: TrainJob): Promise<TrainResult> {
   const { core, model, settings: s } = job;
   const classes = model.classes;
   validateJob(job);
   const loader = new BatchLoader(core, job.train, s.batchSize, { shuffle: true, seed: s.seed, jitter: s.jitter, mean: s.mean, std: s.std });
-  const optimizer = createOptimizer(core, model.paramCount, s.optimizer);
   const totalSteps = s.epochs * loader.batchCount;
   const lrAt = lrSchedule(s.schedule, totalSteps, s.optimizer.lr);
   const emit = job.onEvent ?? (() => {});
-  const kd = job.distill;
-  const dz = core.alloc(s.batchSize * classes);
-  const v = kd ? core.alloc(s.batchSize * classes) : null;
+  const settings = jobObjective(job);
+  const cohort = [{ model, seed: s.seed }, ...(job.peers ?? [])];
+  const members: Member[] = [];
   const pred = core.allocI32(s.batchSize);
-  const rng = core.createRng(0);
+  let objective: Objective | null = null;
+  let auxOptimizers: ReturnType<typeof createOptimizer>[] = [];
   const t0 = performance.now();
   let lastYield = t0;
   let history: EpochMetrics[] = [];
@@ -141,48 +176,79 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   let startEpoch = 0;
   let stopped = false;
   try {
-    model.plan(s.batchSize);
-    if (kd?.teacher.kind === 'model') kd.teacher.model.plan(s.batchSize);
+    for (const m of cohort) {
+      members.push({ model: m.model, seed: m.seed, dz: core.alloc(s.batchSize * classes), rng: core.createRng(0),
+        optimizer: createOptimizer(core, m.model.paramCount, s.optimizer) });
+      m.model.plan(s.batchSize);
+    }
+    for (const t of settings.teachers) if (t.source.kind === 'model') t.source.model.plan(s.batchSize);
+    objective = new Objective(core, settings, cohort.map((m) => m.model), s.batchSize);
+    auxOptimizers = objective.aux.map((a) => createOptimizer(core, a.paramCount, s.optimizer));
+    const auxNames = [...members.slice(1).map((_, i) => `peer${i + 1}`), ...objective.aux.map((a) => a.name)];
     if (job.resume) {
       model.writeParams(job.resume.params);
-      optimizer.load(job.resume.optimizer);
+      members[0]!.optimizer.load(job.resume.optimizer);
+      const saved = new Map((job.resume.aux ?? []).map((a) => [a.name, a]));
+      if (saved.size !== auxNames.length || auxNames.some((n) => !saved.has(n))) {
+        throw new RangeError(`train: the checkpoint holds [${[...saved.keys()].join(', ')}] beside the student but this job trains [${auxNames.join(', ')}]`);
+      }
+      members.slice(1).forEach((m, i) => { const a = saved.get(`peer${i + 1}`)!; m.model.writeParams(a.params); m.optimizer.load(a.optimizer); });
+      objective.aux.forEach((a, i) => {
+        const st = saved.get(a.name)!;
+        if (st.params.length !== a.paramCount) throw new RangeError(`train: checkpoint ${a.name} holds ${st.params.length} values, expected ${a.paramCount}`);
+        a.params.set(st.params); auxOptimizers[i]!.load(st.optimizer);
+      });
       history = job.resume.history.slice();
       step = job.resume.step;
       startEpoch = job.resume.epoch;
     } else {
-      model.init(s.seed);
+      for (const m of members) m.model.init(m.seed);
+      objective.init(s.seed);
     }
-    const kdValidation = kd && job.validation ? teacherLogitsOver(core, kd.teacher, job.validation, s) : undefined;
+    const kdValidation = settings.teachers.length > 0 && job.validation
+      ? objective.combineForAgreement(settings.teachers.map((t) => teacherLogitsOver(core, t.source, job.validation!, s)), job.validation.indices.length)
+      : undefined;
+    if (objective.usesAgreement && !kdValidation) throw new RangeError("train: an 'agreement' schedule needs a validation split to measure the student's agreement with the teacher");
     emit({ type: 'start', epochs: s.epochs, startEpoch, batchesPerEpoch: loader.batchCount, samplesPerEpoch: job.train.indices.length });
 
+    const logits: Tensor<'f32'>[] = new Array<Tensor<'f32'>>(members.length);
     for (let epoch = startEpoch; epoch < s.epochs && !stopped; epoch++) {
-      core.rngSeed(rng, dropoutSeed(s.seed, epoch));
+      for (const m of members) core.rngSeed(m.rng, dropoutSeed(m.seed, epoch));
       const te = performance.now();
+      const agreement = history.at(-1)?.validation?.agreement;
+      const ctx: ScheduleContext = { progress: 0, epoch: epoch + 1, ...(agreement !== undefined ? { agreement } : {}) };
       let lossSum = 0, correct = 0, seen = 0, lr = lrAt(step);
       for (const batch of loader.epoch(epoch)) {
         const rows = batch.size;
         lr = lrAt(step);
-        const z = model.forward(batch.x, rows, 'train', model.usesDropout ? rng : undefined);
-        core.fill(dz, rows * classes, 0);
-        let loss: number;
-        if (kd && v) {
-          fillTeacherLogits(kd.teacher, v, batch.x, batch.indices, rows, classes);
-          loss = core.distillationLoss(dz, z, v, batch.y, rows, classes,
-            { temperature: kd.temperature, alpha: kd.alpha, scaleT2: kd.scaleT2 !== false });
-        } else {
-          loss = core.crossEntropy(dz, z, batch.y, rows, classes);
+        ctx.progress = step / totalSteps;
+        for (let i = 0; i < members.length; i++) {
+          const m = members[i]!;
+          logits[i] = m.model.forward(batch.x, rows, 'train', m.model.usesDropout ? m.rng : undefined);
         }
-        if (!Number.isFinite(loss)) {
-          throw new RangeError(`train: the loss became ${loss} at epoch ${epoch + 1}, step ${step + 1} (learning rate ${lr} too high, or NaN in the inputs?)`);
+        objective.prepare({ x: batch.x, y: batch.y, indices: batch.indices, rows });
+        for (const a of objective.aux) a.zeroGrad();
+        let loss = 0;
+        for (let i = 0; i < members.length; i++) {
+          const m = members[i]!;
+          core.fill(m.dz, rows * classes, 0);
+          const li = objective.loss(i, m.dz, logits, ctx);
+          if (i === 0) loss = li;
+          if (!Number.isFinite(li)) {
+            throw new RangeError(`train: the loss became ${li} at epoch ${epoch + 1}, step ${step + 1} (learning rate ${lr} too high, or NaN in the inputs?)`);
+          }
         }
-        core.argmaxRows(pred, z, rows, classes);
+        core.argmaxRows(pred, logits[0]!, rows, classes);
         const p = pred.view(), y = batch.y.view();
         let hits = 0;
         for (let i = 0; i < rows; i++) if (p[i] === y[i]) hits++;
-        model.zeroGrad();
-        model.backward(dz, rows);
-        optimizer.step(model.params, model.grads, lr);
-        if (model.spec.maxNorm !== undefined) model.applyMaxNorm();
+        for (const m of members) {
+          m.model.zeroGrad();
+          m.model.backward(m.dz, rows);
+          m.optimizer.step(m.model.params, m.model.grads, lr);
+          if (m.model.spec.maxNorm !== undefined) m.model.applyMaxNorm();
+        }
+        objective.aux.forEach((a, i) => auxOptimizers[i]!.step(a.params, a.grads, lr));
         step++;
         lossSum += loss * rows; correct += hits; seen += rows;
         const elapsed = (performance.now() - te) / 1000;
@@ -204,9 +270,28 @@ export async function train(job: TrainJob): Promise<TrainResult> {
         const r = evaluateView(core, model, job.validation, s, kdValidation);
         metrics.validation = { loss: r.loss, accuracy: r.accuracy, errors: r.errors, count: r.count, ece: r.ece,
           ...(r.agreement !== undefined ? { agreement: r.agreement } : {}) };
+        if (members.length > 1) {
+          metrics.peers = members.slice(1).map((m) => {
+            const pr = evaluateView(core, m.model, job.validation!, s);
+            return { accuracy: pr.accuracy, errors: pr.errors };
+          });
+        }
+      }
+      if (job.objective) {
+        metrics.losses = settings.terms.map((t) => ({
+          type: t.type, weight: termActive(t, ctx.epoch) ? valueAt(t.weight, ctx) : 0,
+          ...('temperature' in t ? { temperature: valueAt(t.temperature, ctx) } : {}),
+        }));
       }
       history.push(metrics);
-      job.checkpoint?.({ epoch: epoch + 1, step, params: model.params.view(), optimizer: optimizer.stateView(), history: history.slice() });
+      if (job.checkpoint) {
+        const aux: AuxState[] = [
+          ...members.slice(1).map((m, i) => ({ name: `peer${i + 1}`, params: m.model.params.view(), optimizer: m.optimizer.stateView() })),
+          ...objective.aux.map((a, i) => ({ name: a.name, params: a.params.view(), optimizer: auxOptimizers[i]!.stateView() })),
+        ];
+        job.checkpoint({ epoch: epoch + 1, step, params: model.params.view(), optimizer: members[0]!.optimizer.stateView(),
+          history: history.slice(), ...(aux.length ? { aux } : {}) });
+      }
       emit({ type: 'epoch', metrics });
     }
     const seconds = (performance.now() - t0) / 1000;
@@ -214,8 +299,10 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     return { history, seconds, stopped };
   } finally {
     loader.free();
-    optimizer.free();
-    for (const t of [dz, v, pred, rng]) if (t) core.free(t as Tensor);
+    for (const m of members) { m.optimizer.free(); core.free(m.dz); core.free(m.rng); }
+    for (const o of auxOptimizers) o.free();
+    objective?.free();
+    core.free(pred);
   }
 }
 
@@ -242,22 +329,6 @@ function teacherLogitsOver(core: Core, teacher: TeacherSource, view: DatasetView
   return out;
 }
 
-/** v[0..rows) = the teacher's logits for this batch: run the teacher, or gather cached rows. */
-function fillTeacherLogits(teacher: TeacherSource, v: Tensor<'f32'>, x: Tensor<'f32'>,
-                           datasetRows: Int32Array, rows: number, classes: number): void {
-  if (teacher.kind === 'model') {
-    const out = teacher.model.forward(x, rows, 'eval');
-    v.view().set(out.view().subarray(0, rows * classes));
-    return;
-  }
-  const dst = v.view();
-  const src = teacher.logits;
-  for (let i = 0; i < rows; i++) {
-    const from = datasetRows[i]! * classes;
-    dst.set(src.subarray(from, from + classes), i * classes);
-  }
-}
-
 function validateJob(job: TrainJob): void {
   const { model, settings: s } = job;
   const ds = job.train.dataset;
@@ -269,18 +340,22 @@ function validateJob(job: TrainJob): void {
   }
   if (!Number.isInteger(s.epochs) || s.epochs < 1) throw new RangeError(`train: epochs must be a positive integer, got ${s.epochs}`);
   if (job.train.indices.length === 0) throw new RangeError('train: the training set is empty');
-  const kd = job.distill;
-  if (!kd) return;
-  if (!(kd.temperature > 0) || !Number.isFinite(kd.temperature)) throw new RangeError(`distill: temperature must be > 0, got ${kd.temperature}`);
-  if (!(kd.alpha >= 0 && kd.alpha <= 1)) throw new RangeError(`distill: alpha must be in [0, 1], got ${kd.alpha}`);
-  if (kd.teacher.kind === 'model') {
-    const t = kd.teacher.model;
-    if (t.classes !== model.classes) throw new RangeError(`distill: the teacher has ${t.classes} classes but the student has ${model.classes}`);
-    if (t.inputSize !== model.inputSize) throw new RangeError(`distill: the teacher takes ${t.inputSize} inputs but the student takes ${model.inputSize}`);
-  } else {
-    const want = ds.count * model.classes;
-    if (kd.teacher.logits.length !== want) {
-      throw new RangeError(`distill: teacher logits hold ${kd.teacher.logits.length} values but ${ds.count} samples x ${model.classes} classes = ${want}`);
-    }
+  const kd = job.objective ? undefined : job.distill;
+  if (kd) {
+    if (!(kd.temperature > 0) || !Number.isFinite(kd.temperature)) throw new RangeError(`distill: temperature must be > 0, got ${kd.temperature}`);
+    if (!(kd.alpha >= 0 && kd.alpha <= 1)) throw new RangeError(`distill: alpha must be in [0, 1], got ${kd.alpha}`);
   }
+  jobObjective(job).teachers.forEach(({ source }, k) => {
+    const who = kd ? 'distill: the teacher' : `teachers[${k}]`;
+    if (source.kind === 'model') {
+      const t = source.model;
+      if (t.classes !== model.classes) throw new RangeError(`${who} has ${t.classes} classes but the student has ${model.classes}`);
+      if (t.inputSize !== model.inputSize) throw new RangeError(`${who} takes ${t.inputSize} inputs but the student takes ${model.inputSize}`);
+    } else {
+      const want = ds.count * model.classes;
+      if (source.logits.length !== want) {
+        throw new RangeError(`${kd ? 'distill: teacher logits' : `teachers[${k}]: logits`} hold ${source.logits.length} values but ${ds.count} samples x ${model.classes} classes = ${want}`);
+      }
+    }
+  });
 }

@@ -1,0 +1,153 @@
+// Named methods: each a preset list of loss terms for the one trainer (`--method NAME`), and
+// the catalogue `retort methods` prints. A method is only a convenience: any combination can
+// be written out as a `losses` list.
+import type { LayerRef, LossTermInput } from './config.js';
+
+/** What a preset needs to know to fill in its terms. */
+export interface MethodContext {
+  /** The run's soft weight a and temperature T (config.alpha, config.temperature). */
+  alpha: number;
+  temperature: number;
+  scaleT2: boolean;
+  epochs: number;
+  /** Hidden layer counts of student and (first) teacher, to choose default layers. */
+  studentHidden: number;
+  teacherHidden: number;
+}
+
+export interface MethodInfo {
+  name: string;
+  title: string;
+  /** Paper the method comes from. */
+  source: string;
+  needsTeacher: boolean;
+  /** The terms it expands to, as readable text with the defaults. */
+  terms: string;
+  /** Parameters with defaults and where the defaults come from. */
+  params: { name: string; default: string; note: string }[];
+  /** The docs page. */
+  doc: string;
+}
+
+export const METHODS: readonly MethodInfo[] = [
+  {
+    name: 'none', title: 'No distillation (baseline)', source: '-', needsTeacher: false,
+    terms: '1·ce', params: [], doc: 'docs/methods/baseline.md',
+  },
+  {
+    name: 'kd', title: 'Hinton knowledge distillation (soft targets)', source: 'Hinton, Vinyals & Dean 2015', needsTeacher: true,
+    terms: '(1−alpha)·ce + alpha·kd(T)',
+    params: [
+      { name: 'alpha', default: '0.9', note: 'weight of the soft term; the hard term gets 1 − alpha' },
+      { name: 'temperature', default: '4', note: 'T; the paper used 20 for MNIST 800-800 students, 2.5–4 for 30-30' },
+      { name: 'scaleT2', default: 'true', note: 'multiply the soft term by T² so its gradients keep their size as T changes' },
+      { name: 'teachers / combine', default: 'probabilities', note: 'several teachers: weighted mean of tempered probabilities (or logits)' },
+    ],
+    doc: 'docs/methods/kd.md',
+  },
+  {
+    name: 'dkd', title: 'Decoupled knowledge distillation', source: 'Zhao et al., CVPR 2022', needsTeacher: true,
+    terms: '1·ce + 1·dkd(alpha=1, beta=8, T)',
+    params: [
+      { name: 'alpha', default: '1', note: 'weight of TCKD (target vs rest), from the paper' },
+      { name: 'beta', default: '8', note: 'weight of NCKD (among non-target classes), the paper\'s CIFAR-100 value' },
+      { name: 'temperature', default: 'run T (4)', note: 'the paper used 4' },
+    ],
+    doc: 'docs/methods/dkd.md',
+  },
+  {
+    name: 'fitnets', title: 'FitNets hints, stage-wise', source: 'Romero et al., ICLR 2015', needsTeacher: true,
+    terms: 'epochs 1..h: 1·hint(middle → middle); then (1−alpha)·ce + alpha·kd(T)',
+    params: [
+      { name: 'studentLayer / teacherLayer', default: 'middle hidden layer of each', note: 'the guided and hint layers (1-based)' },
+      { name: 'hint stage h', default: '⌈epochs/4⌉', note: 'epochs of the hint stage before KD' },
+    ],
+    doc: 'docs/methods/fitnets.md',
+  },
+  {
+    name: 'rkd', title: 'Relational knowledge distillation (distance + angle)', source: 'Park et al., CVPR 2019', needsTeacher: true,
+    terms: '1·ce + 1·rkd(distance=25, angle=50, last hidden → last hidden)',
+    params: [
+      { name: 'distance', default: '25', note: 'weight of the distance term (the paper\'s λ_D)' },
+      { name: 'angle', default: '50', note: 'weight of the angle term (the paper\'s λ_A)' },
+      { name: 'studentLayer / teacherLayer', default: 'last hidden layer of each', note: 'the embeddings compared' },
+    ],
+    doc: 'docs/methods/rkd.md',
+  },
+  {
+    name: 'dml', title: 'Deep mutual learning', source: 'Zhang et al., CVPR 2018', needsTeacher: false,
+    terms: 'each of 1 + peers students: 1·ce + 1·dml(T=1)',
+    params: [
+      { name: 'peers', default: '1', note: 'further students trained together (cohort of peers + 1)' },
+      { name: 'temperature', default: '1', note: 'the paper matches plain probabilities' },
+    ],
+    doc: 'docs/methods/dml.md',
+  },
+  {
+    name: 'tfkd', title: 'Teacher-free KD (virtual teacher)', source: 'Yuan et al., CVPR 2020', needsTeacher: false,
+    terms: '(1−alpha)·ce + alpha·tfkd(correct=0.9, T)',
+    params: [
+      { name: 'correct', default: '0.9', note: 'probability the virtual teacher puts on the label' },
+      { name: 'alpha, temperature', default: 'run values', note: 'as for kd' },
+    ],
+    doc: 'docs/methods/tfkd.md',
+  },
+  {
+    name: 'adaptive', title: 'KD with annealed T and an agreement-driven soft weight', source: 'Retort (after Hinton et al. 2015)', needsTeacher: true,
+    terms: 'w_hard·ce + w_soft·kd(T linear T→max(1,T/4)); w_soft agreement-driven alpha→alpha/2, w_hard = its complement',
+    params: [
+      { name: 'temperature', default: 'linear T → max(1, T/4)', note: 'anneals from soft to sharp over the run' },
+      { name: 'soft weight', default: 'agreement alpha → alpha/2', note: 'falls as the student agrees with the teacher on validation' },
+    ],
+    doc: 'docs/methods/adaptive.md',
+  },
+  {
+    name: 'born-again', title: 'Born-again networks (self-distillation over generations)', source: 'Furlanello et al., ICML 2018', needsTeacher: false,
+    terms: 'generation 0: 1·ce; generation k: kd from generation k−1 (or from the average of all earlier generations)',
+    params: [
+      { name: 'generations', default: '3', note: 'students after the first, each taught by the previous' },
+      { name: 'ensemble', default: 'false', note: 'teach with the average of all earlier generations' },
+    ],
+    doc: 'docs/methods/born-again.md',
+  },
+];
+
+export const METHOD_NAMES = METHODS.map((m) => m.name);
+export type MethodName = 'none' | 'kd' | 'dkd' | 'fitnets' | 'rkd' | 'dml' | 'tfkd' | 'adaptive';
+/** Methods that are one run of the trainer (born-again is a sequence of runs). */
+export const SINGLE_RUN_METHODS: readonly MethodName[] = ['none', 'kd', 'dkd', 'fitnets', 'rkd', 'dml', 'tfkd', 'adaptive'];
+
+/** The loss terms of a single-run method. */
+export function methodLosses(name: MethodName, c: MethodContext): LossTermInput[] {
+  const a = c.alpha, T = c.temperature;
+  const middle = (h: number): LayerRef => (h >= 1 ? Math.ceil(h / 2) : 'logits');
+  const last = (h: number): LayerRef => (h >= 1 ? h : 'logits');
+  switch (name) {
+    case 'none': return [{ type: 'ce', weight: 1 }];
+    case 'kd': return [{ type: 'ce', weight: 1 - a }, { type: 'kd', weight: a, temperature: T, scaleT2: c.scaleT2 }];
+    case 'dkd': return [{ type: 'ce', weight: 1 }, { type: 'dkd', weight: 1, alpha: 1, beta: 8, temperature: T, scaleT2: c.scaleT2 }];
+    case 'fitnets': {
+      const h = Math.max(1, Math.ceil(c.epochs / 4));
+      if (c.epochs < 2) throw new RangeError('method fitnets: needs at least 2 epochs (a hint stage, then KD)');
+      return [
+        { type: 'hint', weight: 1, studentLayer: middle(c.studentHidden), teacherLayer: middle(c.teacherHidden), untilEpoch: h },
+        { type: 'ce', weight: 1 - a, fromEpoch: h + 1 },
+        { type: 'kd', weight: a, temperature: T, scaleT2: c.scaleT2, fromEpoch: h + 1 },
+      ];
+    }
+    case 'rkd': return [
+      { type: 'ce', weight: 1 },
+      { type: 'rkd', weight: 1, distance: 25, angle: 50, studentLayer: last(c.studentHidden), teacherLayer: last(c.teacherHidden) },
+    ];
+    case 'dml': return [{ type: 'ce', weight: 1 }, { type: 'dml', weight: 1, temperature: 1, scaleT2: c.scaleT2 }];
+    case 'tfkd': return [{ type: 'ce', weight: 1 - a }, { type: 'tfkd', weight: a, correct: 0.9, temperature: T, scaleT2: c.scaleT2 }];
+    case 'adaptive': return [
+      { type: 'ce', weight: { schedule: 'agreement', from: 1 - a, to: 1 - a / 2 } },
+      { type: 'kd', weight: { schedule: 'agreement', from: a, to: a / 2 }, temperature: { schedule: 'linear', from: T, to: Math.max(1, T / 4) }, scaleT2: c.scaleT2 },
+    ];
+  }
+}
+
+export function isSingleRunMethod(name: string): name is MethodName {
+  return (SINGLE_RUN_METHODS as readonly string[]).includes(name);
+}

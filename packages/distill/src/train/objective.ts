@@ -1,0 +1,345 @@
+// The objective of one training step: the configured loss terms (losses/config.ts) evaluated
+// for every student of the cohort, gradients accumulated into each student's dlogits and
+// hidden-layer gradients (and into the hint regressors' own gradients).
+//
+// Sources each term reads:
+//   ce, dkd, tfkd   the batch labels
+//   kd, dkd         the teacher signal: one teacher's logits, or the ensemble of several
+//                   (losses/targets.ts), at the term's temperature
+//   hint, rkd       a teacher's hidden layer (that teacher runs inside the step)
+//   dml             the other students' logits of this step (held constant)
+//
+// When the step has exactly one ce and one kd term, they are evaluated together by the fused
+// KD kernel (alpha = w_kd / (w_ce + w_kd), gradScale = w_ce + w_kd): the classic Hinton loss
+// costs one pass over the logits, and is bit-identical to the single-term form.
+import type { Core, Tensor } from '@retort/core-wasm';
+import { FEATURE_TERMS, type LayerRef, type LossTermConfig } from '../losses/config.js';
+import { dkdLoss } from '../losses/dkd.js';
+import { HintRegressor } from '../losses/hint.js';
+import { RkdLoss } from '../losses/rkd.js';
+import { valueAt, usesAgreement, type ScheduleContext } from '../losses/scheduled.js';
+import { combineTeachers, virtualTeacherLogits, type CombineMode } from '../losses/targets.js';
+import type { Mlp } from '../model/mlp.js';
+
+/** Where one teacher's outputs come from. */
+export type TeacherSource =
+  /**
+   * Precomputed logits for the whole training dataset: [dataset count, classes], row i = dataset
+   * row i (as a teacher saved them with numpy.save), so any view or slice of the data indexes them.
+   */
+  | { kind: 'logits'; logits: Float32Array }
+  /** A teacher model run in eval mode inside each step, on the same (possibly jittered) batch. */
+  | { kind: 'model'; model: Mlp };
+
+export interface WeightedTeacher { source: TeacherSource; weight: number }
+
+export interface ObjectiveSettings {
+  terms: LossTermConfig[];
+  /** The teachers (any number; none for ce, tfkd and dml alone). */
+  teachers: WeightedTeacher[];
+  /** How several teachers combine: average of tempered probabilities (default) or of logits. */
+  combine?: CombineMode;
+}
+
+/** A batch as the objective sees it. */
+export interface ObjectiveBatch {
+  x: Tensor<'f32'>;
+  y: Tensor<'i32'>;
+  /** Dataset rows of the batch (to index cached teacher logits). */
+  indices: Int32Array;
+  rows: number;
+}
+
+/** Parameters trained beside the students (the hint regressors), stepped by the trainer. */
+export interface AuxTrainable { name: string; params: Tensor<'f32'>; grads: Tensor<'f32'>; paramCount: number; zeroGrad(): void }
+
+interface Resolved { ptr: number; grad: number | null; dim: number }
+
+export class Objective {
+  readonly terms: readonly LossTermConfig[];
+  readonly teachers: readonly WeightedTeacher[];
+  readonly combine: CombineMode;
+  readonly classes: number;
+  /** Hint regressors, one per (hint term, student): trained with the students. */
+  readonly aux: AuxTrainable[] = [];
+  private readonly regressors = new Map<string, HintRegressor>();
+  private readonly rkd = new Map<number, RkdLoss>();
+  private readonly teacherLogits: Tensor<'f32'>[] = [];
+  private readonly combined = new Map<number, Tensor<'f32'>>();
+  private readonly scratch: Tensor<'f32'>[] = [];
+  private readonly virtual: Tensor<'f32'> | null;
+  private stepCombined = new Map<number, Tensor<'f32'>>();
+  private batch: ObjectiveBatch | null = null;
+
+  constructor(readonly core: Core, settings: ObjectiveSettings, readonly students: readonly Mlp[], readonly batchSize: number) {
+    this.terms = settings.terms;
+    this.teachers = settings.teachers;
+    this.combine = settings.combine ?? 'probabilities';
+    const student = students[0];
+    if (!student) throw new RangeError('objective: no student');
+    this.classes = student.classes;
+    validateObjective(settings, students);
+    for (let k = 0; k < this.teachers.length; k++) {
+      const src = this.teachers[k]!.source;
+      // a teacher model's logits are read straight from its plan; cached logits are gathered here
+      this.teacherLogits.push(src.kind === 'logits' ? this.alloc(batchSize * this.classes) : (null as unknown as Tensor<'f32'>));
+    }
+    this.virtual = this.terms.some((t) => t.type === 'tfkd') ? this.alloc(batchSize * this.classes) : null;
+    this.terms.forEach((t, ti) => {
+      if (t.type === 'hint') {
+        students.forEach((s, si) => {
+          const teacher = (this.teachers[t.teacher]!.source as { model: Mlp }).model;
+          const r = new HintRegressor(core, layerDim(s, t.studentLayer), layerDim(teacher, t.teacherLayer), batchSize);
+          const name = `hint${ti}.student${si}`;
+          this.regressors.set(`${ti}/${si}`, r);
+          this.aux.push({ name, params: r.params, grads: r.grads, paramCount: r.paramCount, zeroGrad: () => r.zeroGrad() });
+        });
+      }
+      if (t.type === 'rkd') this.rkd.set(ti, new RkdLoss(core, batchSize));
+    });
+  }
+
+  /** True when some term reads a teacher's hidden layers (its teachers must be models). */
+  get needsFeatures(): boolean { return this.terms.some((t) => FEATURE_TERMS.has(t.type)); }
+  /** True when some weight or temperature follows the student's agreement with the teacher. */
+  get usesAgreement(): boolean {
+    return this.terms.some((t) => usesAgreement(t.weight) || ('temperature' in t && usesAgreement(t.temperature)));
+  }
+
+  /** Initialises the hint regressors from the run seed (each a function of seed and its index). */
+  init(seed: number): void {
+    let i = 0;
+    for (const r of this.regressors.values()) r.init((seed + 0x5bd1e995 * ++i) >>> 0);
+  }
+
+  /** Runs the teachers on (or gathers their logits for) a batch; call once per step, before loss(). */
+  prepare(batch: ObjectiveBatch): void {
+    this.batch = batch;
+    this.stepCombined = new Map();
+    const C = this.classes;
+    for (let k = 0; k < this.teachers.length; k++) {
+      const src = this.teachers[k]!.source;
+      if (src.kind === 'model') {
+        this.teacherLogits[k] = src.model.forward(batch.x, batch.rows, 'eval');
+      } else {
+        const dst = this.teacherLogits[k]!.view();
+        for (let i = 0; i < batch.rows; i++) {
+          const from = batch.indices[i]! * C;
+          dst.set(src.logits.subarray(from, from + C), i * C);
+        }
+      }
+    }
+  }
+
+  /**
+   * The loss of student `si` for the prepared batch; accumulates its gradient into `dz` (rows,
+   * classes), into the student's hiddenGrad(...) and into the regressors' grads. `logits` are
+   * every student's logits of this step (DML reads the peers').
+   */
+  loss(si: number, dz: Tensor<'f32'>, logits: readonly Tensor<'f32'>[], ctx: ScheduleContext): number {
+    const batch = this.batch;
+    if (!batch) throw new RangeError('objective: prepare(batch) before loss()');
+    const core = this.core;
+    const student = this.students[si]!;
+    const z = logits[si]!;
+    const C = this.classes, rows = batch.rows;
+    const on = this.terms.map((t) => termActive(t, ctx.epoch));
+    const w = this.terms.map((t, i) => (on[i] ? valueAt(t.weight, ctx) : 0));
+    let total = 0;
+    // the fused pair: exactly one active ce and one active kd
+    const ceIdx = this.terms.findIndex((t, i) => t.type === 'ce' && w[i]! > 0);
+    const kdIdx = this.terms.findIndex((t, i) => t.type === 'kd' && w[i]! > 0);
+    const fuse = ceIdx >= 0 && kdIdx >= 0 && this.count('ce', w) === 1 && this.count('kd', w) === 1;
+    if (fuse) {
+      const kd = this.terms[kdIdx] as Extract<LossTermConfig, { type: 'kd' }>;
+      const T = valueAt(kd.temperature, ctx);
+      const s = w[ceIdx]! + w[kdIdx]!;
+      total += core.distillationLoss(dz, z, this.teacherAt(T), batch.y, rows, C,
+        { temperature: T, alpha: w[kdIdx]! / s, scaleT2: kd.scaleT2, gradScale: s }) * s;
+    }
+    for (let ti = 0; ti < this.terms.length; ti++) {
+      const t = this.terms[ti]!;
+      const wt = w[ti]!;
+      if (wt === 0 || (fuse && (ti === ceIdx || ti === kdIdx))) continue;
+      switch (t.type) {
+        case 'ce':
+          total += wt * core.crossEntropy(dz, z, batch.y, rows, C, wt);
+          break;
+        case 'kd': {
+          const T = valueAt(t.temperature, ctx);
+          const s = t.scaleT2 ? T * T : 1;
+          total += wt * s * core.klDivergence(dz, z, this.teacherAt(T), rows, C, T, wt * s);
+          break;
+        }
+        case 'tfkd': {
+          const T = valueAt(t.temperature, ctx);
+          const s = t.scaleT2 ? T * T : 1;
+          const v = this.virtual!;
+          virtualTeacherLogits(v.view(), batch.y.view(), rows, C, t.correct, T);
+          total += wt * s * core.klDivergence(dz, z, v, rows, C, T, wt * s);
+          break;
+        }
+        case 'dkd': {
+          const T = valueAt(t.temperature, ctx);
+          const v = this.teacherAt(T);
+          total += wt * dkdLoss(dz.view().subarray(0, rows * C), z.view().subarray(0, rows * C), v.view().subarray(0, rows * C),
+            batch.y.view().subarray(0, rows), rows, C, { alpha: t.alpha, beta: t.beta, temperature: T, scaleT2: t.scaleT2 }, wt);
+          break;
+        }
+        case 'dml': {
+          const T = valueAt(t.temperature, ctx);
+          const peers = logits.length - 1;
+          const g = (wt * (t.scaleT2 ? T * T : 1)) / peers;
+          for (let j = 0; j < logits.length; j++) {
+            if (j !== si) total += g * core.klDivergence(dz, z, logits[j]!, rows, C, T, g);
+          }
+          break;
+        }
+        case 'hint': {
+          const s = this.resolve(student, t.studentLayer, z, dz);
+          const h = this.resolve(this.teacherModel(t.teacher), t.teacherLayer, null, null);
+          total += wt * this.regressors.get(`${ti}/${si}`)!.compute(s.grad, s.ptr, h.ptr, rows, wt);
+          break;
+        }
+        case 'rkd': {
+          if (rows < 2) break;
+          const s = this.resolve(student, t.studentLayer, z, dz);
+          const h = this.resolve(this.teacherModel(t.teacher), t.teacherLayer, null, null);
+          const r = this.rkd.get(ti)!.compute(s.grad === null ? null : { ptr: s.grad }, { ptr: s.ptr }, s.dim,
+            { ptr: h.ptr }, h.dim, rows, { distance: t.distance, angle: t.angle }, wt);
+          total += wt * (t.distance * r.distance + t.angle * r.angle);
+          break;
+        }
+      }
+    }
+    return total;
+  }
+
+  /** Top-1 agreement target for validation: the combined teachers' logits at T = 1 over `view` rows. */
+  combineForAgreement(perTeacher: Float32Array[], rows: number): Float32Array {
+    const out = new Float32Array(rows * this.classes);
+    combineTeachers(out, perTeacher, this.teachers.map((t) => t.weight), rows, this.classes, 1, this.combine);
+    return out;
+  }
+
+  free(): void {
+    for (const r of this.regressors.values()) r.free();
+    for (const r of this.rkd.values()) r.free();
+    for (const t of this.scratch) this.core.free(t);
+    this.regressors.clear(); this.rkd.clear(); this.scratch.length = 0; this.aux.length = 0;
+  }
+
+  private count(type: string, w: number[]): number {
+    return this.terms.filter((t, i) => t.type === type && w[i]! > 0).length;
+  }
+
+  /** The teacher signal at temperature T as logits (the only teacher's own, or the ensemble's). */
+  private teacherAt(T: number): Tensor<'f32'> {
+    if (this.teachers.length === 1) return this.teacherLogits[0]!;
+    const key = this.combine === 'logits' ? 0 : T;
+    const hit = this.stepCombined.get(key);
+    if (hit) return hit;
+    let out = this.combined.get(key);
+    if (!out) { out = this.alloc(this.batchSize * this.classes); this.combined.set(key, out); }
+    const rows = this.batch!.rows, C = this.classes;
+    combineTeachers(out.view(), this.teacherLogits.map((t) => t.view().subarray(0, rows * C)),
+      this.teachers.map((t) => t.weight), rows, C, T, this.combine);
+    this.stepCombined.set(key, out);
+    return out;
+  }
+
+  private teacherModel(k: number): Mlp {
+    return (this.teachers[k]!.source as { model: Mlp }).model;
+  }
+
+  private resolve(model: Mlp, layer: LayerRef, z: Tensor<'f32'> | null, dz: Tensor<'f32'> | null): Resolved {
+    if (layer === 'logits') {
+      const logits = z ?? this.teacherLogits[this.teachers.findIndex((t) => t.source.kind === 'model' && t.source.model === model)]!;
+      return { ptr: logits.ptr, grad: dz ? dz.ptr : null, dim: model.classes };
+    }
+    return { ptr: model.hidden(layer - 1).ptr, grad: dz ? model.hiddenGrad(layer - 1).ptr : null, dim: model.spec.sizes[layer]! };
+  }
+
+  private alloc(n: number): Tensor<'f32'> {
+    const t = this.core.alloc(n);
+    this.scratch.push(t);
+    return t;
+  }
+}
+
+/** Whether a term is switched on in `epoch` (1-based) by its fromEpoch / untilEpoch window. */
+export function termActive(t: LossTermConfig, epoch: number): boolean {
+  return (t.fromEpoch === undefined || epoch >= t.fromEpoch) && (t.untilEpoch === undefined || epoch <= t.untilEpoch);
+}
+
+function layerDim(model: Mlp, layer: LayerRef): number {
+  return layer === 'logits' ? model.classes : model.spec.sizes[layer]!;
+}
+
+/**
+ * Checks that the terms fit the models and teachers before anything trains; each error names
+ * the term (losses[i]) and what is wrong.
+ */
+export function validateObjective(settings: ObjectiveSettings, students: readonly Mlp[]): void {
+  const { terms, teachers } = settings;
+  if (terms.length === 0) throw new RangeError('losses: no loss terms');
+  const student = students[0]!;
+  const hasTeacher = teachers.length > 0;
+  teachers.forEach((t, k) => {
+    if (!(t.weight >= 0) || !Number.isFinite(t.weight)) throw new RangeError(`teachers[${k}].weight: must be a finite number >= 0, got ${t.weight}`);
+    if (t.source.kind === 'model') {
+      const m = t.source.model;
+      if (m.classes !== student.classes) throw new RangeError(`teachers[${k}]: the teacher has ${m.classes} classes but the student has ${student.classes}`);
+      if (m.inputSize !== student.inputSize) throw new RangeError(`teachers[${k}]: the teacher takes ${m.inputSize} inputs but the student takes ${student.inputSize}`);
+    }
+  });
+  if (hasTeacher && !(teachers.reduce((s, t) => s + t.weight, 0) > 0)) throw new RangeError('teachers: the teacher weights sum to 0');
+  students.forEach((s, i) => {
+    if (i > 0 && (s.classes !== student.classes || s.inputSize !== student.inputSize)) {
+      throw new RangeError(`peers[${i}]: every student of a cohort needs the same inputs and classes`);
+    }
+  });
+  const checkLayer = (where: string, model: Mlp, layer: LayerRef, who: string): void => {
+    if (layer === 'logits') return;
+    if (!(layer >= 1 && layer <= model.hiddenCount)) {
+      throw new RangeError(`${where}: the ${who} (${model.spec.sizes.join('-')}) has no hidden layer ${layer}; it has ${model.hiddenCount} (1..${model.hiddenCount}) and 'logits'`);
+    }
+  };
+  terms.forEach((t, i) => {
+    const where = `losses[${i}] (${t.type})`;
+    if (t.fromEpoch !== undefined && t.untilEpoch !== undefined && t.untilEpoch < t.fromEpoch) {
+      throw new RangeError(`${where}: untilEpoch ${t.untilEpoch} is before fromEpoch ${t.fromEpoch}`);
+    }
+    switch (t.type) {
+      case 'kd': case 'dkd':
+        if (!hasTeacher) throw new RangeError(`${where}: needs a teacher (a model file or teacher logits)`);
+        if (t.type === 'dkd' && student.classes < 2) throw new RangeError(`${where}: needs at least 2 classes`);
+        break;
+      case 'hint': case 'rkd': {
+        const teacher = teachers[t.teacher];
+        if (!teacher) throw new RangeError(`${where}: names teacher ${t.teacher} but there ${teachers.length === 1 ? 'is 1 teacher' : `are ${teachers.length} teachers`}`);
+        if (teacher.source.kind !== 'model') {
+          throw new RangeError(`${where}: reads the teacher's layers, so teacher ${t.teacher} must be a model file, not precomputed logits`);
+        }
+        for (const s of students) checkLayer(where, s, t.studentLayer, 'student');
+        checkLayer(where, teacher.source.model, t.teacherLayer, 'teacher');
+        break;
+      }
+      case 'dml':
+        if (students.length < 2) throw new RangeError(`${where}: Deep Mutual Learning needs at least 2 students (set peers >= 1); got 1`);
+        break;
+      case 'tfkd':
+        if (student.classes < 2) throw new RangeError(`${where}: needs at least 2 classes`);
+        break;
+      case 'ce':
+        break;
+    }
+    const schedules = [t.weight, 'temperature' in t ? t.temperature : 0];
+    if (schedules.some((v) => typeof v !== 'number' && v.schedule === 'agreement') && !hasTeacher) {
+      throw new RangeError(`${where}: an 'agreement' schedule follows the student's agreement with a teacher, and there is none`);
+    }
+  });
+  if (students.length > 1 && !terms.some((t) => t.type === 'dml')) {
+    throw new RangeError('peers: a cohort of students trains with a dml term; add { "type": "dml" } or set peers to 0');
+  }
+}
