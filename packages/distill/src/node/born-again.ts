@@ -1,8 +1,8 @@
 // Born-Again Networks (Furlanello et al. 2018): self-distillation over generations of one
 // architecture. Generation 0 trains on the labels alone; generation k is distilled (the kd
 // method, the run's alpha and T) from generation k − 1, or with `ensemble` from the average
-// of the tempered probabilities of all earlier generations. Generation g uses seed + g (its own
-// initialisation, data order and dropout). Every generation is an ordinary
+// of the tempered probabilities of all earlier generations. All generations share the run's seed
+// (same split, transfer set, initialisation and batch order). Every generation is an ordinary
 // run of the one trainer, in <out>/gen<k>; the experiment resumes where it stopped.
 //
 // The report gives each generation's test errors and those of the BAN ensemble: the average
@@ -60,11 +60,12 @@ export async function bornAgainJob(opts: BornAgainOptions): Promise<BornAgainRes
     const name = `gen${g}`;
     const dir = join(opts.out, name);
     const teachers = g === 0 ? [] : opts.ensemble ? gens.map((x) => x.generation) : [g - 1];
-    // each generation starts from its own initialisation (seed + g), as new networks do in the paper
-    const seed = (base.seed + g) >>> 0;
+    // every generation keeps the run's seed: the same validation split and transfer set (the seed
+    // chooses them), initialisation and batch order, so a generation differs from the one before
+    // only in its targets
     const config: RunConfigInput = g === 0
-      ? { ...opts.config, seed, method: 'none' }
-      : { ...opts.config, seed, method: 'kd', teachers: teachers.map((k) => ({ model: join(opts.out, `gen${k}`, RUN_FILES.model), weight: 1 })) };
+      ? { ...opts.config, method: 'none' }
+      : { ...opts.config, method: 'kd', teachers: teachers.map((k) => ({ model: join(opts.out, `gen${k}`, RUN_FILES.model), weight: 1 })) };
     delete (config as { losses?: unknown }).losses;
     const report = await runOrResume(dir, g === 0 ? 'train' : 'distill', config, {
       ...(opts.backend ? { backend: opts.backend } : {}),
