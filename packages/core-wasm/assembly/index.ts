@@ -16,3 +16,4 @@ export { sgdStep, adamwStep } from './kernels/optim';
 export { maxNormColumns } from './kernels/max_norm';
 export { rngSeed, rngUint32, rngUniform, rngNormal } from './kernels/rng';
 export { peakProbe, peakProbeFlopsPerIter } from './kernels/probe';
+export { quantizeWeightsI8, quantizeI8, packWeightsI8, gemmI8, dequantizeI8 } from './kernels/int8';

@@ -1,6 +1,9 @@
 // Builds the two WebAssembly variants of one AssemblyScript source:
 //   build/retort.simd.wasm    --enable simd   (ASC_FEATURE_SIMD is true)
 //   build/retort.scalar.wasm  simd disabled   (same source, scalar paths)
+// and the same two variants of the inference-only module (assembly/infer.ts: f32 GEMM, bias,
+// ReLU and the int8 kernels, nothing for training), loaded by @retort/core-wasm/infer:
+//   build/retort.infer.simd.wasm, build/retort.infer.scalar.wasm
 // Both use the stub runtime (nothing on the hot path allocates) and import their
 // memory from the loader, which owns it.
 import { main } from 'assemblyscript/asc';
@@ -13,7 +16,6 @@ const outDir = join(root, 'build');
 mkdirSync(outDir, { recursive: true });
 
 const common = [
-  join(root, 'assembly/index.ts'),
   '--runtime', 'stub',
   '--importMemory',
   '--optimizeLevel', '3',
@@ -24,17 +26,19 @@ const common = [
 ];
 
 const variants = [
-  { name: 'simd', flags: ['--enable', 'simd'] },
-  { name: 'scalar', flags: ['--disable', 'simd'] },
+  { name: 'simd', entry: 'assembly/index.ts', flags: ['--enable', 'simd'] },
+  { name: 'scalar', entry: 'assembly/index.ts', flags: ['--disable', 'simd'] },
+  { name: 'infer.simd', entry: 'assembly/infer.ts', flags: ['--enable', 'simd'] },
+  { name: 'infer.scalar', entry: 'assembly/infer.ts', flags: ['--disable', 'simd'] },
 ];
 
 for (const v of variants) {
   const outFile = join(outDir, `retort.${v.name}.wasm`);
-  const { error, stderr } = await main([...common, ...v.flags, '--outFile', outFile, '--textFile', outFile.replace(/\.wasm$/, '.wat')], {});
+  const { error, stderr } = await main([join(root, v.entry), ...common, ...v.flags, '--outFile', outFile, '--textFile', outFile.replace(/\.wasm$/, '.wat')], {});
   if (error) {
     process.stderr.write(stderr.toString());
     process.stderr.write(`build-wasm: ${v.name} build failed: ${error.message}\n`);
     process.exit(1);
   }
-  console.log(`build-wasm: ${v.name.padEnd(6)} ${statSync(outFile).size} bytes -> ${outFile}`);
+  console.log(`build-wasm: ${v.name.padEnd(12)} ${statSync(outFile).size} bytes -> ${outFile}`);
 }

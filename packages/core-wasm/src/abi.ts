@@ -159,7 +159,47 @@ export interface RawKernels {
   peakProbe(iters: number): number;
   /** FLOPs per iteration of peakProbe. */
   peakProbeFlopsPerIter(): number;
+
+  // ---- int8 inference (symmetric quantization, int32 accumulation) --------------------------------
+  // Quantizing v = f32(x / scale): q = clamp(round_half_away_from_zero(v), -127, 127), NaN -> 0,
+  // +-Inf -> +-127. i8 regions need no alignment. Every backend computes the same bits.
+  /**
+   * Per-output-channel weights: W (rows, cols) = (IN, OUT) f32 row-major. For each column j,
+   * scales[j] = f32(max_i |W[i, j]|) / 127 (one f32 division), or 1 when that is not > 0 (an
+   * all-zero column, or a max so small the division underflows); then q[i, j] = quantize(W[i, j] / scales[j]).
+   * q is (rows, cols) i8 in W's layout; W ~ q[i, j] * scales[j], |W - q scale| <= scales[j] / 2.
+   */
+  quantizeWeightsI8(q: Ptr, scales: Ptr, w: Ptr, rows: number, cols: number): void;
+  /** Per-tensor activations: q[i] (i8) = quantize(x[i] / scale), scale > 0 taken as f32. */
+  quantizeI8(q: Ptr, x: Ptr, n: number, scale: number): void;
+  /**
+   * Packs B (k, n) i8 row-major into the layout gemmI8 reads (packedI8Bytes(k, n) bytes):
+   * panels of 8 columns, each ceil(k/2) rows of 16 bytes; byte (kk, j) of B lands at
+   * (j >> 3) * ceil(k/2) * 16 + (kk >> 1) * 16 + (j & 7) * 2 + (kk & 1); padding (j >= n,
+   * and kk == k for odd k) is 0. Pack a layer's weights once, at load time.
+   */
+  packWeightsI8(packed: Ptr, b: Ptr, k: number, n: number): void;
+  /**
+   * C (m, n) i32, row stride n = A (m, k) i8 row-major . B (k, n) i8, B packed by packWeightsI8.
+   * Exact integer accumulation: no overflow for k <= 131071 (= floor((2^31 - 1) / 128^2)); the
+   * wasm builds trap and the JS backend throws beyond that. k == 0 writes zeros.
+   */
+  gemmI8(c: Ptr, a: Ptr, packed: Ptr, m: number, n: number, k: number): void;
+  /**
+   * The f32 epilogue of an int8 layer: y[r, j] = f32(f32(f32(acc[r, j]) * f32(aScale * scales[j])) + bias[j]),
+   * each step one f32 operation in that order; then, when relu != 0, y = y > 0 ? y : 0 (NaN stays
+   * NaN). acc is (rows, cols) i32, y (rows, cols) f32 and may alias acc; bias == 0 adds no bias.
+   */
+  dequantizeI8(y: Ptr, acc: Ptr, scales: Ptr, bias: Ptr, rows: number, cols: number, aScale: number, relu: number): void;
 }
+
+/** Bytes of packWeightsI8's output for a (k, n) matrix: ceil(n/8) panels of ceil(k/2) * 16 bytes. */
+export function packedI8Bytes(k: number, n: number): number {
+  return Math.ceil(n / 8) * Math.ceil(k / 2) * 16;
+}
+
+/** Largest gemmI8 k whose int32 accumulators cannot overflow (131071 * 128 * 128 < 2^31). */
+export const GEMM_I8_MAX_K = 131071;
 
 /** Names of every kernel, in one list: the wasm loader checks each is exported. */
 export const KERNEL_NAMES = [
@@ -171,4 +211,15 @@ export const KERNEL_NAMES = [
   'sgdStep', 'adamwStep', 'maxNormColumns',
   'rngSeed', 'rngUint32', 'rngUniform', 'rngNormal',
   'peakProbe', 'peakProbeFlopsPerIter',
+  'quantizeWeightsI8', 'quantizeI8', 'packWeightsI8', 'gemmI8', 'dequantizeI8',
 ] as const satisfies readonly (keyof RawKernels)[];
+
+/**
+ * The kernels of the inference-only module (assembly/infer.ts, build/retort.infer.*.wasm):
+ * a forward pass of a float or an int8 model, nothing for training.
+ */
+export const INFER_KERNEL_NAMES = [
+  'heapBase', 'sgemm', 'biasAdd', 'reluForward', 'quantizeI8', 'packWeightsI8', 'gemmI8', 'dequantizeI8',
+] as const satisfies readonly (keyof RawKernels)[];
+
+export type InferKernels = Pick<RawKernels, typeof INFER_KERNEL_NAMES[number]>;

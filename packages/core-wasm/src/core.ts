@@ -5,7 +5,7 @@
 // `core.kernels` is the unchecked raw ABI (src/abi.ts) for hot loops that have
 // validated their plan once.
 
-import type { Ptr, RawKernels } from './abi.js';
+import { GEMM_I8_MAX_K, packedI8Bytes, type Ptr, type RawKernels } from './abi.js';
 import { Arena } from './arena.js';
 import { BYTES_PER_ELEMENT, MemoryViews, Tensor, type DType, type TensorOwner } from './tensor.js';
 import {
@@ -53,6 +53,7 @@ export class Core implements TensorOwner {
   alloc(n: number): Tensor<'f32'> { return this.allocOf('f32', n); }
   allocI32(n: number): Tensor<'i32'> { return this.allocOf('i32', n); }
   allocU8(n: number): Tensor<'u8'> { return this.allocOf('u8', n); }
+  allocI8(n: number): Tensor<'i8'> { return this.allocOf('i8', n); }
 
   allocOf<D extends DType>(dtype: D, n: number): Tensor<D> {
     checkSize('alloc', 'length', n);
@@ -91,7 +92,10 @@ export class Core implements TensorOwner {
     if (ref instanceof Tensor) {
       if (!ref.isOwnedBy(this)) throw new RangeError(`${op}: ${name} belongs to another core`);
       if (!this.isLive(ref)) throw new RangeError(`${op}: ${name} is a freed tensor (offset ${ref.ptr})`);
-      if (BYTES_PER_ELEMENT[ref.dtype] !== bpe || (dtype === 'f32') !== (ref.dtype === 'f32')) {
+      // i32/u32 are interchangeable (the kernels only move their bits); f32, and signed vs
+      // unsigned bytes, are not: an i8 tensor where u8 pixels go (or the reverse) is a mistake.
+      if (BYTES_PER_ELEMENT[ref.dtype] !== bpe || (dtype === 'f32') !== (ref.dtype === 'f32')
+          || (dtype === 'i8') !== (ref.dtype === 'i8')) {
         throw new RangeError(`${op}: ${name} must be a ${dtype} tensor, got ${ref.dtype}`);
       }
       if (elems > ref.length) {
@@ -396,6 +400,70 @@ export class Core implements TensorOwner {
     return this.resolve(op, 'rng', rng, 4, 'u32');
   }
 
+  // ---- int8 inference (abi.ts "int8 inference": symmetric quantization, exact int32 GEMM) -------
+
+  /**
+   * Symmetric per-output-channel int8 weights: W (rows, cols) = (IN, OUT) f32 -> q (rows, cols) i8
+   * and scales (cols) f32 with W ~ q[i, j] * scales[j], scales[j] = max_i |W[i, j]| / 127 (1 for an
+   * all-zero column). W must be finite.
+   */
+  quantizeWeightsI8(q: Ref, scales: Ref, w: Ref, rows: number, cols: number): void {
+    const op = 'quantizeWeightsI8';
+    checkSize(op, 'rows', rows); checkSize(op, 'cols', cols);
+    const pq = this.resolve(op, 'q', q, rows * cols, 'i8');
+    const ps = this.f32(op, 'scales', scales, cols);
+    const pw = this.f32(op, 'w', w, rows * cols);
+    const f = this.views.f32;
+    for (let i = pw >>> 2, end = i + rows * cols; i < end; i++) {
+      if (!Number.isFinite(f[i]!)) throw new RangeError(`${op}: w[${i - (pw >>> 2)}] = ${f[i]} is not finite`);
+    }
+    this.kernels.quantizeWeightsI8(pq, ps, pw, rows, cols);
+  }
+
+  /**
+   * Per-tensor int8 activations: q[i] = clamp(round_half_away(x[i] / scale), -127, 127); values
+   * beyond 127 * scale saturate, NaN becomes 0. `scale` must be a finite f32 > 0.
+   */
+  quantizeI8(q: Ref, x: Ref, n: number, scale: number): void {
+    const op = 'quantizeI8';
+    checkSize(op, 'n', n); checkI8Scale(op, 'scale', scale);
+    this.kernels.quantizeI8(this.resolve(op, 'q', q, n, 'i8'), this.f32(op, 'x', x, n), n, scale);
+  }
+
+  /** Packs int8 weights b (k, n) into gemmI8's layout; `packed` holds packedI8Bytes(k, n) i8. */
+  packWeightsI8(packed: Ref, b: Ref, k: number, n: number): void {
+    const op = 'packWeightsI8';
+    checkSize(op, 'k', k); checkSize(op, 'n', n);
+    const pp = this.resolve(op, 'packed', packed, packedI8Bytes(k, n), 'i8');
+    this.kernels.packWeightsI8(pp, this.resolve(op, 'b', b, k * n, 'i8'), k, n);
+  }
+
+  /** c (m, n) i32 = a (m, k) i8 . B, with B (k, n) packed by packWeightsI8. Exact; k <= 131071. */
+  gemmI8(c: Ref, a: Ref, packed: Ref, m: number, n: number, k: number): void {
+    const op = 'gemmI8';
+    checkSize(op, 'm', m); checkSize(op, 'n', n); checkSize(op, 'k', k);
+    if (k > GEMM_I8_MAX_K) throw new RangeError(`${op}: k = ${k} exceeds ${GEMM_I8_MAX_K}, beyond which int32 accumulators could overflow`);
+    const pc = this.resolve(op, 'c', c, m * n, 'i32');
+    const pa = this.resolve(op, 'a', a, m * k, 'i8');
+    const pp = this.resolve(op, 'packed', packed, m > 0 ? packedI8Bytes(k, n) : 0, 'i8');
+    this.kernels.gemmI8(pc, pa, pp, m, n, k);
+  }
+
+  /**
+   * y (rows, cols) f32 = acc (rows, cols) i32 * (inputScale * scales[j]) + bias[j] (bias null: none),
+   * then ReLU with `relu: true`. To dequantize in place pass acc's offset as y (acc.ptr).
+   */
+  dequantizeI8(y: Ref, acc: Ref, scales: Ref, bias: Ref | null, rows: number, cols: number, inputScale: number,
+               opts: { relu?: boolean } = {}): void {
+    const op = 'dequantizeI8';
+    checkSize(op, 'rows', rows); checkSize(op, 'cols', cols); checkI8Scale(op, 'inputScale', inputScale);
+    const py = this.f32(op, 'y', y, rows * cols);
+    const pa = this.resolve(op, 'acc', acc, rows * cols, 'i32');
+    const ps = this.f32(op, 'scales', scales, cols);
+    const pb = bias === null ? 0 : this.f32(op, 'bias', bias, cols);
+    this.kernels.dequantizeI8(py, pa, ps, pb, rows, cols, inputScale, opts.relu ? 1 : 0);
+  }
+
   // ---- convenience forms on plain Float32Arrays ------------------------------------------------------
 
   /** [m, n] = op(A) op(B); with transA, A is stored [k, m]; with transB, B is stored [n, k]. */
@@ -414,3 +482,11 @@ export class Core implements TensorOwner {
   }
 }
 
+/** A scale the int8 kernels receive as f32: finite and > 0 after rounding to f32. */
+function checkI8Scale(op: string, name: string, v: unknown): number {
+  const f = typeof v === 'number' ? Math.fround(v) : NaN;
+  if (!(f > 0 && Number.isFinite(f))) {
+    throw new RangeError(`${op}: ${name} must be a finite number > 0 that is not 0 or Infinity as f32, got ${String(v)}`);
+  }
+  return v as number;
+}

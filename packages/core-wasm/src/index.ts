@@ -5,5 +5,6 @@ export {
 } from './core.js';
 export { Tensor, type DType } from './tensor.js';
 export type { KdLossArgs, KdLossResult, MatmulOptions, SoftmaxOptions } from './convenience.js';
-export { KERNEL_NAMES, type RawKernels, type Ptr } from './abi.js';
+export { KERNEL_NAMES, INFER_KERNEL_NAMES, GEMM_I8_MAX_K, packedI8Bytes, type RawKernels, type InferKernels, type Ptr } from './abi.js';
 export { createJsKernels } from './backends/js/index.js';
+export { quantizedForward, quantizedWorkBytes, type QuantizedLayerRefs } from './infer/forward.js';

@@ -4,6 +4,9 @@ import { KERNEL_NAMES, type RawKernels } from './abi.js';
 import { createJsKernels } from './backends/js/index.js';
 import { Core, type BackendName } from './core.js';
 import { compileWasm, type WasmVariant } from '#wasm-source';
+import { hasSimd } from './simd.js';
+
+export { hasSimd };
 
 export interface LoadOptions {
   /** 'auto' (default) picks 'simd' when the engine validates a SIMD module, else 'scalar'. */
@@ -14,23 +17,6 @@ export interface LoadOptions {
   maximumPages?: number;
   /** Precompiled module or bytes for the chosen wasm variant, for bundlers that inline assets. */
   wasm?: WebAssembly.Module | BufferSource;
-}
-
-// (module (func (result v128) (v128.const i32x4 0 0 0 0)))
-const SIMD_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, 0x03,
-  0x02, 0x01, 0x00, 0x0a, 0x16, 0x01, 0x14, 0x00, 0xfd, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0b,
-]);
-
-let simdSupported: boolean | undefined;
-
-/** Whether this engine runs WebAssembly fixed-width SIMD (checked once). */
-export function hasSimd(): boolean {
-  if (simdSupported === undefined) {
-    simdSupported = typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
-  }
-  return simdSupported;
 }
 
 const modules = new Map<WasmVariant, Promise<WebAssembly.Module>>();

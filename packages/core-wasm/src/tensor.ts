@@ -3,16 +3,17 @@
 // before it, so views are rebuilt whenever `memory.buffer` changes identity; a view
 // must never be cached across a call that may allocate.
 
-export type DType = 'f32' | 'i32' | 'u32' | 'u8';
+export type DType = 'f32' | 'i32' | 'u32' | 'u8' | 'i8';
 
 export interface TypedArrayOf {
   f32: Float32Array;
   i32: Int32Array;
   u32: Uint32Array;
   u8: Uint8Array;
+  i8: Int8Array;
 }
 
-export const BYTES_PER_ELEMENT: Record<DType, number> = { f32: 4, i32: 4, u32: 4, u8: 1 };
+export const BYTES_PER_ELEMENT: Record<DType, number> = { f32: 4, i32: 4, u32: 4, u8: 1, i8: 1 };
 
 export class MemoryViews {
   private buffer: ArrayBuffer | null = null;
@@ -20,6 +21,7 @@ export class MemoryViews {
   private i32View = new Int32Array(0);
   private u32View = new Uint32Array(0);
   private u8View = new Uint8Array(0);
+  private i8View = new Int8Array(0);
 
   constructor(readonly memory: WebAssembly.Memory) {}
 
@@ -31,12 +33,14 @@ export class MemoryViews {
     this.i32View = new Int32Array(buf);
     this.u32View = new Uint32Array(buf);
     this.u8View = new Uint8Array(buf);
+    this.i8View = new Int8Array(buf);
   }
 
   get f32(): Float32Array { this.refresh(); return this.f32View; }
   get i32(): Int32Array { this.refresh(); return this.i32View; }
   get u32(): Uint32Array { this.refresh(); return this.u32View; }
   get u8(): Uint8Array { this.refresh(); return this.u8View; }
+  get i8(): Int8Array { this.refresh(); return this.i8View; }
 
   of<D extends DType>(dtype: D): TypedArrayOf[D] {
     return this[dtype] as TypedArrayOf[D];

@@ -39,6 +39,13 @@ export {
   type DistillSettings, type TeacherSource,
 } from './train/trainer.js';
 export { predictLogits, type PredictOptions } from './train/predict.js';
+
+// post-training int8 quantization and the int8 model file
+export {
+  quantizeMlp, QuantizedMlp, encodeQuantizedModel, decodeQuantizedModel, quantizedModelSize,
+  type QuantizeOptions, type QuantizedModel, type QuantizedLayer, type QuantizedSize, type CalibrationInfo,
+  type DecodedQuantizedMlpFile,
+} from './quant/index.js';
 export { evaluateLogits, type EvalReport, type EvalOptions } from './eval/metrics.js';
 export { runConfigSchema, parseRunConfig, configHash, type RunConfig, type RunConfigInput } from './config.js';
 

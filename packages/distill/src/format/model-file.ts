@@ -19,7 +19,12 @@
 
 import { z } from 'zod';
 import { modelSpecSchema, specErrorFrom, type ModelSpec } from '../model/spec.js';
+import { ModelFormatError } from '@retort/core-wasm/format';
 import { crc32 } from './crc32.js';
+
+// The error class lives in @retort/core-wasm/format (no dependencies) so that the int8 model
+// decoder and the inference entry throw the same class; this module re-exports it.
+export { ModelFormatError };
 
 export const FORMAT_VERSION = 1;
 export const MAGIC = Uint8Array.of(0x52, 0x45, 0x54, 0x4f, 0x52, 0x54, 0x00, 0x1a); // "RETORT\0\x1a"
@@ -27,13 +32,6 @@ const PREAMBLE = 32;
 /** Headers beyond this are refused before reading them (meta is meant to be small). */
 export const MAX_HEADER_BYTES = 16 << 20;
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-export class ModelFormatError extends Error {
-  override readonly name = 'ModelFormatError';
-  constructor(readonly file: string, readonly problem: string) {
-    super(`${file}: ${problem}`);
-  }
-}
 
 export interface NamedTensor { shape: number[]; data: Float32Array }
 

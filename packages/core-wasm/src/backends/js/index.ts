@@ -23,6 +23,7 @@ import { sgdStep, adamwStep } from './optim.js';
 import { maxNormColumns } from './max_norm.js';
 import { rngSeed, rngUint32, rngUniform, rngNormal } from './rng.js';
 import { peakProbe, peakProbeFlopsPerIter } from './probe.js';
+import { quantizeWeightsI8, quantizeI8, packWeightsI8, gemmI8, dequantizeI8 } from './int8.js';
 
 export { JS_HEAP_BASE } from './memory.js';
 
@@ -60,5 +61,10 @@ export function createJsKernels(memory: WebAssembly.Memory): RawKernels {
     rngNormal: rngNormal.bind(null, heap),
     peakProbe,
     peakProbeFlopsPerIter,
+    quantizeWeightsI8: quantizeWeightsI8.bind(null, heap),
+    quantizeI8: quantizeI8.bind(null, heap),
+    packWeightsI8: packWeightsI8.bind(null, heap),
+    gemmI8: gemmI8.bind(null, heap),
+    dequantizeI8: dequantizeI8.bind(null, heap),
   };
 }

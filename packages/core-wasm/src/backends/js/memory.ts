@@ -2,7 +2,7 @@
 //
 // Every backend runs over the loader's one WebAssembly.Memory, so a Ptr (byte offset)
 // means the same bytes here as in the wasm builds. f32/i32/u32 data sits at 4-byte
-// aligned offsets (index = ptr >>> 2); u8 data (normalizeU8's input) at any offset.
+// aligned offsets (index = ptr >>> 2); u8 and i8 data (normalizeU8's input, the int8 kernels) at any offset.
 //
 // memory.grow() detaches the old ArrayBuffer and every view over it, and the arena may
 // grow memory between any two kernel calls. So kernels never keep a view across calls:
@@ -17,6 +17,7 @@ export class HeapViews {
   i32: Int32Array = new Int32Array(0);
   u32: Uint32Array = new Uint32Array(0);
   u8: Uint8Array = new Uint8Array(0);
+  i8: Int8Array = new Int8Array(0);
   private buffer: ArrayBufferLike | null = null;
 
   constructor(private readonly memory: WebAssembly.Memory) {
@@ -32,6 +33,7 @@ export class HeapViews {
       this.i32 = new Int32Array(buffer);
       this.u32 = new Uint32Array(buffer);
       this.u8 = new Uint8Array(buffer);
+      this.i8 = new Int8Array(buffer);
     }
     return this;
   }
