@@ -1,0 +1,53 @@
+// ONNX files on disk (Node only): export atomically, import with every size checked.
+// The conversions themselves are in onnx.ts (bytes in, bytes out).
+
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { Core } from '@retort/core-wasm';
+import { DataFormatError } from '../data/errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { Mlp } from '../model/mlp.js';
+import { exportOnnx, importOnnx, MAX_ONNX_BYTES, onnxToMlp, type OnnxExportOptions, type OnnxExportSource, type OnnxImport } from './onnx.js';
+
+/** Writes `model` as an ONNX file at `path`, atomically (a reader sees the old file or the new one). */
+export function exportOnnxFile(path: string, model: OnnxExportSource, opts: OnnxExportOptions = {}): void {
+  writeFileAtomic(path, exportOnnx(model, opts));
+}
+
+/** Reads and converts an ONNX file; errors are DataFormatErrors naming the file by its base name. */
+export function readOnnxFile(path: string): OnnxImport {
+  const name = basename(path);
+  return importOnnx(readBounded(path, name), name);
+}
+
+/** An Mlp from an ONNX file (see importOnnx for what is accepted). The caller owns it (free()). */
+export function importOnnxFile(core: Core, path: string): Mlp {
+  const name = basename(path);
+  return onnxToMlp(core, readBounded(path, name), name);
+}
+
+/** The file's bytes; files over MAX_ONNX_BYTES are refused before reading. */
+function readBounded(path: string, name: string): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new DataFormatError(name, code === 'ENOENT' ? 'no such file' : `cannot open (${code ?? (e as Error).message})`);
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new DataFormatError(name, 'not a regular file');
+    const size = stat.size;
+    if (size > MAX_ONNX_BYTES) throw new DataFormatError(name, `${size} bytes is larger than the ${MAX_ONNX_BYTES}-byte limit for an ONNX model`);
+    const bytes = new Uint8Array(size);
+    for (let off = 0; off < size;) {
+      const got = readSync(fd, bytes, off, size - off, off);
+      if (got === 0) throw new DataFormatError(name, `the file shrank while being read (${off} of ${size} bytes)`);
+      off += got;
+    }
+    return bytes;
+  } finally {
+    closeSync(fd);
+  }
+}
