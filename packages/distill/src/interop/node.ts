@@ -1,0 +1,399 @@
+// Interop on disk (Node only): safetensors files, teacher logits from .npy or .safetensors,
+// and TensorFlow.js LayersModel folders (model.json + weight shards) read, built, used as
+// teachers, exported from and imported into Retort MLPs. The parsers are pure
+// (safetensors.ts, tfjs-layers.ts); this file reads exactly the bytes they ask for, after
+// they have checked every size, and writes atomically.
+//
+// tfjs in Node: tfjs-node (native TensorFlow) is not a dependency; the WebAssembly backend
+// (@tensorflow/tfjs-backend-wasm) runs here. useTfjsBackend('wasm') points it at the .wasm
+// files in the package's dist/ folder (resolved from this module) and makes it tfjs's backend.
+
+import { closeSync, existsSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import type { Core } from '@retort/core-wasm';
+import { fingerprint as dataFingerprint, type DatasetView } from '../data/dataset.js';
+import { DataFormatError } from '../data/errors.js';
+import { writeNpyFile } from '../data/files.js';
+import { Fnv1a64 } from '../data/hash.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { Mlp } from '../model/mlp.js';
+import type { ModelSpec } from '../model/spec.js';
+import { readTeacherLogits, type CachedLogits } from '../node/teacher-logits.js';
+import {
+  decodeSafetensor, parseSafetensorsHeader, quoteName, safetensorsHeaderLength, selectEntries, writeSafetensors,
+  type SafetensorsDType, type SafetensorsEntry, type SafetensorsFile, type SafetensorsInput, type SafetensorsReadOptions, type SafetensorsTensor,
+} from './safetensors.js';
+import {
+  buildTfjsModel, disposeTfjsModel, mlpFromTfjsModel, mlpToTfjs, parseTfjsModelJson, tfjsArtifacts, TfjsTeacher, TFJS_EXPORT_WEIGHTS_FILE, TFJS_MAX_MODEL_JSON_BYTES,
+  type TeacherInput, type TfjsExportOptions, type TfjsMlpImport, type TfjsModelJson,
+} from './tfjs-layers.js';
+
+// ---- files ---------------------------------------------------------------------------------------
+
+function openRegular(path: string, label: string): { fd: number; size: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new DataFormatError(label, code === 'ENOENT' ? 'not found' : `cannot open (${code ?? String(err)})`);
+  }
+  const stat = fstatSync(fd);
+  if (!stat.isFile()) {
+    closeSync(fd);
+    throw new DataFormatError(label, 'not a regular file');
+  }
+  return { fd, size: stat.size };
+}
+
+function readExact(label: string, fd: number, target: Uint8Array, position: number): void {
+  for (let off = 0; off < target.length;) {
+    const n = readSync(fd, target, off, target.length - off, position + off);
+    if (n === 0) throw new DataFormatError(label, `truncated: ended after ${position + off} bytes while reading`);
+    off += n;
+  }
+}
+
+function withFile<T>(path: string, label: string, body: (fd: number, size: number) => T): T {
+  const { fd, size } = openRegular(path, label);
+  try {
+    return body(fd, size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// ---- safetensors ---------------------------------------------------------------------------------
+
+function readSafetensorsHeaderAt(fd: number, size: number, label: string) {
+  const prefix = new Uint8Array(Math.min(8, size));
+  readExact(label, fd, prefix, 0);
+  const n = safetensorsHeaderLength(prefix, size, label);
+  const json = new Uint8Array(n);
+  readExact(label, fd, json, 8);
+  return parseSafetensorsHeader(json, size - 8 - n, label);
+}
+
+function readEntry(fd: number, headerBytes: number, e: SafetensorsEntry, label: string): SafetensorsTensor {
+  const bytes = new Uint8Array(e.end - e.begin);
+  readExact(label, fd, bytes, headerBytes + e.begin);
+  return { dtype: e.dtype as SafetensorsDType, shape: e.shape, data: decodeSafetensor(e, bytes, label) };
+}
+
+/**
+ * Reads a .safetensors file: the header is validated against the file size before anything
+ * else is read, then only the selected tensors' bytes are read. Errors name `path`.
+ */
+export function readSafetensorsFile(path: string, opts: SafetensorsReadOptions = {}): SafetensorsFile {
+  return withFile(path, path, (fd, size) => {
+    const header = readSafetensorsHeaderAt(fd, size, path);
+    const tensors = Object.create(null) as Record<string, SafetensorsTensor>;
+    for (const e of selectEntries(header, opts.tensors, path)) tensors[e.name] = readEntry(fd, header.headerBytes, e, path);
+    return { tensors, metadata: header.metadata };
+  });
+}
+
+/** Writes a .safetensors file atomically (e.g. teacher logits for another tool). */
+export function writeSafetensorsFile(path: string, tensors: Record<string, SafetensorsInput>, metadata?: Record<string, string>): void {
+  writeFileAtomic(path, writeSafetensors(tensors, metadata));
+}
+
+const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
+
+/**
+ * Teacher logits [count, classes] from a .npy (readTeacherLogits) or a .safetensors file: the
+ * tensor named `tensor`, else the file's only tensor, else the one named 'logits'. It must be
+ * 2-D, [count, classes], any float dtype (F16/BF16/F64 converted), every value finite
+ * ("teacher logit [12, 3] is NaN"). Files with another extension are recognised by content.
+ * Errors name the file by its base name.
+ */
+export function readTeacherLogitsFile(path: string, count: number, classes: number, opts: { tensor?: string } = {}): Float32Array {
+  const name = basename(path);
+  let kind: 'npy' | 'safetensors';
+  if (/\.npy$/i.test(path)) kind = 'npy';
+  else if (/\.safetensors$/i.test(path)) kind = 'safetensors';
+  else {
+    kind = withFile(path, name, (fd, size) => {
+      const head = new Uint8Array(Math.min(6, size));
+      readExact(name, fd, head, 0);
+      return head.length === 6 && NPY_MAGIC.every((m, i) => head[i] === m) ? 'npy' : 'safetensors';
+    });
+  }
+  if (kind === 'npy') {
+    if (opts.tensor !== undefined) throw new DataFormatError(name, `a .npy file holds one array: the tensor name ${quoteName(opts.tensor)} does not apply`);
+    return readTeacherLogits(path, count, classes);
+  }
+  return withFile(path, name, (fd, size) => {
+    const header = readSafetensorsHeaderAt(fd, size, name);
+    let entry: SafetensorsEntry | undefined;
+    if (opts.tensor !== undefined) entry = selectEntries(header, [opts.tensor], name)[0];
+    else if (header.entries.length === 1) entry = header.entries[0];
+    else entry = header.entries.find((e) => e.name === 'logits');
+    if (!entry) {
+      const names = header.entries.map((e) => quoteName(e.name)).slice(0, 10).join(', ');
+      throw new DataFormatError(name, header.entries.length === 0 ? 'holds no tensors' : `holds ${header.entries.length} tensors (${names}) and none is named 'logits': name the teacher logits with { tensor }`);
+    }
+    const what = `tensor ${quoteName(entry.name)}`;
+    if (!['F32', 'F16', 'BF16', 'F64'].includes(entry.dtype)) throw new DataFormatError(name, `${what}: teacher logits must be F32, F16, BF16 or F64, got ${entry.dtype}`);
+    if (entry.shape.length !== 2) throw new DataFormatError(name, `${what}: teacher logits must be 2-D [samples, classes], got shape [${entry.shape.join(', ')}]`);
+    const [n, c] = entry.shape as [number, number];
+    if (c !== classes) throw new DataFormatError(name, `${what}: teacher logits have ${c} classes but the student has ${classes}`);
+    if (n !== count) throw new DataFormatError(name, `${what}: teacher logits cover ${n} samples but the transfer set has ${count}`);
+    const data = readEntry(fd, header.headerBytes, entry, name).data;
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i]!;
+      if (!Number.isFinite(v)) throw new DataFormatError(name, `teacher logit [${Math.floor(i / c)}, ${i % c}] is ${v}`);
+    }
+    return data;
+  });
+}
+
+// ---- tfjs backend --------------------------------------------------------------------------------
+
+let wasmPathsSet = false;
+
+/** The folder holding tfjs-backend-wasm's .wasm binaries (its dist/), with a trailing separator. */
+export function tfjsWasmDir(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + sep;
+}
+
+/**
+ * Makes `backend` (default 'wasm') tfjs's active backend, initialising it if needed; for
+ * 'wasm', first points the backend at its .wasm files (tfjsWasmDir()). It picks the SIMD
+ * binary when the runtime has SIMD, and runs single-threaded in Node. Returns the backend's
+ * name. Note: tfjs has one global backend; this switches it for every tfjs user of the process.
+ */
+export async function useTfjsBackend(backend = 'wasm'): Promise<string> {
+  if (backend === 'wasm' && !wasmPathsSet) {
+    try { setWasmPaths(tfjsWasmDir()); } catch { /* already initialised: its paths are set */ }
+    wasmPathsSet = true;
+  }
+  let ok = false;
+  let failure = '';
+  try { ok = await tf.setBackend(backend); } catch (e) { failure = ` (${(e as Error).message})`; }
+  if (!ok) {
+    throw new Error(`tfjs backend '${backend}' failed to initialise${failure}${backend === 'wasm' ? `; its .wasm files are looked up in ${tfjsWasmDir()}` : ' (is it registered? import its package first)'}`);
+  }
+  return tf.getBackend();
+}
+
+// ---- tfjs model folders --------------------------------------------------------------------------
+
+export interface TfjsModelFiles {
+  /** Artifacts ready for tfjs: normalised topology, weights decoded to float32/int32. */
+  artifacts: tf.io.ModelArtifacts;
+  /** The parsed, validated model.json. */
+  modelJson: TfjsModelJson;
+  /** The model.json file read. */
+  path: string;
+  /** FNV-1a 64 of model.json and every shard's bytes: keys teacher-logit caches. */
+  fingerprint: string;
+}
+
+/** model.json's path from a folder or the file itself. */
+export function modelJsonPath(path: string): string {
+  try {
+    if (statSync(path).isDirectory()) return join(path, 'model.json');
+  } catch { /* reported when opened */ }
+  return path;
+}
+
+/**
+ * Reads and validates a tfjs LayersModel: `path` is model.json or its folder. model.json is
+ * parsed and checked first (topology, manifest, shapes, dtypes, shard paths inside the
+ * folder); then every shard must exist and each group's shards must add up to exactly its
+ * weights' bytes, all before a shard is read. Errors are DataFormatError naming the file at
+ * fault (model.json or a shard) and the weight.
+ */
+export function readTfjsModel(path: string): TfjsModelFiles {
+  const file = modelJsonPath(path);
+  const bytes = withFile(file, file, (fd, size) => {
+    if (size > TFJS_MAX_MODEL_JSON_BYTES) throw new DataFormatError(file, `${size} bytes is larger than the ${TFJS_MAX_MODEL_JSON_BYTES}-byte limit for model.json`);
+    const b = new Uint8Array(size);
+    readExact(file, fd, b, 0);
+    return b;
+  });
+  const modelJson = parseTfjsModelJson(bytes, file);
+  const dir = dirname(file);
+  const shardPath = (p: string): string => join(dir, ...p.split('/'));
+  const { artifacts, raw } = tfjsArtifacts(modelJson, {
+    size: (p) => {
+      try {
+        const s = statSync(shardPath(p));
+        return s.isFile() ? s.size : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    readInto: (p, target) => {
+      const label = shardPath(p);
+      withFile(label, label, (fd, size) => {
+        if (size !== target.length) throw new DataFormatError(label, `changed size while being read (${target.length} -> ${size} bytes)`);
+        readExact(label, fd, target, 0);
+      });
+    },
+    label: shardPath,
+  }, file);
+  const h = new Fnv1a64().updateString('retort-tfjs-v1\n').update(bytes);
+  for (const group of raw) h.update(group);
+  return { artifacts, modelJson, path: file, fingerprint: h.digest() };
+}
+
+/** A tfjs IOHandler (load only) over a model folder: tf.loadLayersModel(tfjsFileHandler(dir)). */
+export function tfjsFileHandler(path: string): tf.io.IOHandler {
+  return { load: async () => readTfjsModel(path).artifacts };
+}
+
+export interface TfjsLoadOptions {
+  /** tfjs backend to run on (default 'wasm'); see useTfjsBackend. */
+  backend?: string;
+}
+
+/** Reads a LayersModel folder and builds it with tfjs-layers (guarded: see buildTfjsModel). */
+export async function loadTfjsModel(path: string, opts: TfjsLoadOptions = {}): Promise<tfl.LayersModel> {
+  await useTfjsBackend(opts.backend);
+  const files = readTfjsModel(path);
+  return buildTfjsModel(files.artifacts, files.path);
+}
+
+export interface TfjsTeacherOptions extends TfjsLoadOptions {
+  /** The teacher's own input preparation (scale, mean, std, shape). */
+  input?: TeacherInput;
+}
+
+/**
+ * Any LayersModel tfjs can build (dense, conv, ...) as a teacher, on the wasm backend by
+ * default: `(await loadTfjsTeacher(dir, { input: { scale: 1 / 255, mean: 0.1307, std: 0.3081,
+ * shape: [28, 28, 1] } })).logits(view)`. A softmax output becomes log-probabilities (see
+ * TfjsTeacher): temperature then acts on log-probabilities. dispose() frees it.
+ */
+export async function loadTfjsTeacher(path: string, opts: TfjsTeacherOptions = {}): Promise<TfjsTeacher> {
+  await useTfjsBackend(opts.backend);
+  const files = readTfjsModel(path);
+  const model = await buildTfjsModel(files.artifacts, files.path);
+  try {
+    return new TfjsTeacher(model, opts.input ?? {}, files.fingerprint);
+  } catch (e) {
+    disposeTfjsModel(model);
+    throw e;
+  }
+}
+
+/**
+ * The teacher's logits over `view`, from `cachePath` (.npy, beside `cachePath + '.json'` with
+ * the fingerprints of model files, input preparation and data) when they still match, else
+ * computed and written atomically. The teacher must come from loadTfjsTeacher (it has a
+ * fingerprint).
+ */
+export function cachedTfjsTeacherLogits(teacher: TfjsTeacher, view: DatasetView, cachePath: string, opts: { batchSize?: number } = {}): CachedLogits {
+  if (!teacher.fingerprint) throw new RangeError('cachedTfjsTeacherLogits: the teacher has no fingerprint (load it with loadTfjsTeacher)');
+  const input = teacher.input;
+  const key = {
+    tfjsModel: teacher.fingerprint,
+    data: dataFingerprint(view),
+    input: {
+      scale: input.scale ?? null,
+      mean: input.mean === undefined ? null : typeof input.mean === 'number' ? input.mean : [...input.mean],
+      std: input.std === undefined ? null : typeof input.std === 'number' ? input.std : [...input.std],
+      shape: teacher.inputShape,
+    },
+    output: teacher.outputKind,
+    shape: [view.indices.length, teacher.classes],
+  };
+  const metaPath = cachePath + '.json';
+  if (existsSync(cachePath) && existsSync(metaPath)) {
+    try {
+      const saved = JSON.parse(readFileUtf8(metaPath)) as unknown;
+      if (JSON.stringify(saved) === JSON.stringify(key)) {
+        return { logits: readTeacherLogits(cachePath, view.indices.length, teacher.classes), fromCache: true };
+      }
+    } catch {
+      // an unreadable or corrupt cache is recomputed below
+    }
+  }
+  const logits = teacher.logits(view, opts);
+  writeNpyFile(cachePath, { dtype: 'f4', shape: [view.indices.length, teacher.classes], data: logits });
+  writeFileAtomic(metaPath, new TextEncoder().encode(JSON.stringify(key) + '\n'));
+  return { logits, fromCache: false };
+}
+
+function readFileUtf8(path: string): string {
+  return withFile(path, path, (fd, size) => {
+    const b = new Uint8Array(size);
+    readExact(path, fd, b, 0);
+    return new TextDecoder().decode(b);
+  });
+}
+
+// ---- export / import -----------------------------------------------------------------------------
+
+function syncDirectory(dir: string): void {
+  let fd: number | null = null;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // some platforms cannot fsync a directory; the renames are still atomic
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
+/**
+ * Writes `model` as a tfjs LayersModel folder: `dir`/model.json and `dir`/weights.bin
+ * (see mlpToTfjs), loadable by tf.loadLayersModel (in Node through tfjsFileHandler, in a
+ * browser over HTTP). Atomic: the files are written and synced in a temporary sibling folder
+ * that is then renamed to `dir`; an existing export there is swapped out and removed, so a
+ * reader sees the old export or the new one, never a mix. An existing `dir` holding anything
+ * but model.json and .bin files is refused rather than replaced.
+ */
+export function exportTfjsModel(dir: string, model: Mlp | { spec: ModelSpec | string | object; params: Float32Array }, opts: TfjsExportOptions = {}): { modelJson: string; weights: string } {
+  const target = resolve(dir);
+  const parent = dirname(target);
+  const { modelJson, weightData } = mlpToTfjs(model, opts);
+  mkdirSync(parent, { recursive: true });
+  let replacing = false;
+  if (existsSync(target)) {
+    if (!lstatSync(target).isDirectory()) throw new Error(`exportTfjsModel: ${target} exists and is not a folder`);
+    const strays = readdirSync(target).filter((f) => f !== 'model.json' && !f.endsWith('.bin'));
+    if (strays.length > 0) throw new Error(`exportTfjsModel: ${target} holds other files (${strays.slice(0, 3).join(', ')}); refusing to replace it`);
+    replacing = true;
+  }
+  const tag = `${process.pid}.${Math.random().toString(36).slice(2, 10)}`;
+  const tmp = join(parent, `.${basename(target)}.${tag}.tmp`);
+  const old = join(parent, `.${basename(target)}.${tag}.old`);
+  mkdirSync(tmp);
+  let moved = false;
+  try {
+    writeFileAtomic(join(tmp, TFJS_EXPORT_WEIGHTS_FILE), weightData);
+    writeFileAtomic(join(tmp, 'model.json'), new TextEncoder().encode(JSON.stringify(modelJson) + '\n'));
+    if (replacing) { renameSync(target, old); moved = true; }
+    renameSync(tmp, target);
+    syncDirectory(parent);
+  } catch (err) {
+    if (moved && !existsSync(target)) { try { renameSync(old, target); } catch { /* leave the old export beside it */ } }
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  if (moved) rmSync(old, { recursive: true, force: true });
+  return { modelJson: join(target, 'model.json'), weights: join(target, TFJS_EXPORT_WEIGHTS_FILE) };
+}
+
+/**
+ * A Retort Mlp from a tfjs LayersModel folder made of Dense layers (see mlpFromTfjsModel:
+ * a final softmax is dropped; conv nets and other layers are refused, naming the layer —
+ * use them as teachers with loadTfjsTeacher).
+ */
+export async function importTfjsMlp(core: Core, path: string, opts: TfjsLoadOptions = {}): Promise<TfjsMlpImport> {
+  const model = await loadTfjsModel(path, opts);
+  try {
+    return mlpFromTfjsModel(core, model, modelJsonPath(path));
+  } finally {
+    disposeTfjsModel(model);
+  }
+}
