@@ -7,6 +7,7 @@ import { compareCommand, reproCommand, type CompareFlags, type ReproFlags } from
 import { evalCommand, type EvalFlags } from './commands/eval.js';
 import { infoCommand } from './commands/info.js';
 import { methodsCommand } from './commands/methods.js';
+import { exportCommand, importCommand, quantizeCommand, reportCommand, type ExportFlags, type ImportFlags, type QuantizeFlags, type ReportFlags } from './commands/deploy.js';
 import { bornAgainCommand, methodsCompareCommand, sweepCommand, type BornAgainFlags, type MethodsCompareFlags, type SweepFlags } from './commands/experiments.js';
 import { COMPARED_METHODS } from '@retort/distill/node';
 import { runCommand } from './commands/run.js';
@@ -201,6 +202,48 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--json', 'print one JSON object')
     .option('--backend <name>', 'auto (default), simd, scalar or js', choiceArg('--backend', BACKENDS))
     .action(async (model: string, opts: EvalFlags) => { setExit(await evalCommand(model, opts, io)); });
+
+  program
+    .command('report')
+    .description('the deployment report: size, latency, throughput, accuracy and agreement of a student (f32 and int8) beside its teacher')
+    .argument('<student>', 'student model (.retort, .onnx, or a TF.js model.json / folder)')
+    .option('--teacher <model>', 'teacher model (same formats)')
+    .option('--data <dir|mnist>', "folder with the four IDX files under MNIST's names, or 'mnist' (default)")
+    .option('--test-size <n>', 'only the first n test samples', intArg('--test-size', { min: 1 }))
+    .option('--calibration <n>', 'training images held out to calibrate the int8 scales (default 1000)', intArg('--calibration', { min: 1 }))
+    .option('--timing <seconds>', 'length of each of the 5 timing rounds (default 0.25)', numberArg('--timing', { above: 0, max: 60 }))
+    .option('--out <dir>', 'where report.json and report.md go (default runs/report-YYYYMMDD-HHMMSS)')
+    .option('--json', 'print one JSON object')
+    .option('--backend <name>', 'auto (default), simd, scalar or js', choiceArg('--backend', BACKENDS))
+    .action(async (student: string, opts: ReportFlags) => { setExit(await reportCommand(student, opts, io)); });
+
+  program
+    .command('export')
+    .description('export a model to ONNX (opset 13) or a TensorFlow.js LayersModel')
+    .argument('<model>', 'model (.retort, .onnx, or a TF.js model.json / folder)')
+    .option('--format <f>', 'onnx or tfjs', choiceArg('--format', ['onnx', 'tfjs'] as const))
+    .option('--out <path>', 'the .onnx file, or the folder for model.json + weights.bin')
+    .option('--force', 'replace an existing --out')
+    .action(async (model: string, opts: ExportFlags) => { setExit(await exportCommand(model, opts, io)); });
+
+  program
+    .command('import')
+    .description('import an ONNX or TensorFlow.js MLP as a Retort model file (to fine-tune it, or to use it as a teacher)')
+    .argument('<file>', '.onnx file, or a TF.js model.json / folder')
+    .option('--out <file>', 'the Retort model file to write')
+    .option('--force', 'replace an existing --out')
+    .action(async (file: string, opts: ImportFlags) => { setExit(await importCommand(file, opts, io)); });
+
+  program
+    .command('quantize')
+    .description('post-training int8 quantization of a student (per-channel weights, calibrated activation scales)')
+    .argument('<model>', 'model (.retort, .onnx, or a TF.js model.json / folder)')
+    .option('--out <file>', 'the int8 model file to write (loaded by @retort/core-wasm/infer)')
+    .option('--data <dir|mnist>', "training data for calibration: IDX folder or 'mnist' (default)")
+    .option('--calibration <n>', 'training images held out to calibrate the activation scales (default 1000)', intArg('--calibration', { min: 1 }))
+    .option('--seed <n>', 'which images are held out (default 1)', intArg('--seed', { min: 0, max: 2 ** 32 - 1 }))
+    .option('--force', 'replace an existing --out')
+    .action(async (model: string, opts: QuantizeFlags) => { setExit(await quantizeCommand(model, opts, io)); });
 
   program
     .command('methods')

@@ -33,6 +33,18 @@ export const runConfigSchema = z.strictObject({
   /** Input normalisation of u8 pixels: (x/255 - mean)/std. */
   mean: z.number({ error: 'must be a number' }).finite().default(0),
   std: z.number({ error: 'must be a number > 0' }).positive({ error: 'must be a number > 0' }).default(1),
+  /**
+   * How the teacher's inputs are prepared, when it was trained differently from the student:
+   * raw · scale (default 1/255 for u8 pixels), − mean, / std (one value, or one per channel for a
+   * TF.js teacher), reshaped to `shape` (a TF.js teacher's input shape, e.g. [28, 28, 1]).
+   * Default: the student's own preparation (mean, std).
+   */
+  teacherInput: z.strictObject({
+    scale: z.number({ error: 'must be a finite number > 0' }).positive({ error: 'must be a finite number > 0' }).finite().optional(),
+    mean: z.union([z.number().finite(), z.array(z.number().finite()).min(1)], { error: 'must be a number or a list of numbers' }).optional(),
+    std: z.union([z.number().positive().finite(), z.array(z.number().positive().finite()).min(1)], { error: 'must be a number > 0 or a list of them' }).optional(),
+    shape: z.array(z.number().int().positive(), { error: 'must be a list of positive integers' }).min(1).optional(),
+  }).optional(),
   /** Distillation: the teacher model file, or its logits over the training set (.npy [N, classes]). */
   teacher: z.string().min(1).optional(),
   teacherLogits: z.string().min(1).optional(),

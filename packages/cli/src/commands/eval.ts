@@ -1,9 +1,9 @@
-// `retort eval MODEL`: test-set metrics of a model file (errors, accuracy, per-class
+// `retort eval MODEL`: test-set metrics of a model file (Retort, ONNX or a TF.js MLP) (errors, accuracy, per-class
 // errors, confusion, calibration; agreement when a teacher is given).
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { evaluateView, formatModelSpec, fullView, loadCore, predictLogits, slice, type EvalReport, type Mlp } from '@retort/distill';
-import { loadData, loadModel, readModelFile } from '@retort/distill/node';
+import { loadAnyModel, loadData, readModelFile } from '@retort/distill/node';
 import type { Io } from '../program.js';
 
 export interface EvalFlags {
@@ -16,14 +16,15 @@ export interface EvalFlags {
 
 export async function evalCommand(modelPath: string, flags: EvalFlags, io: Io): Promise<number> {
   const path = resolve(modelPath);
-  const norm = normalisationOf(path);
   const data = flags.data === undefined || flags.data === 'mnist' ? 'mnist' : resolve(flags.data);
   const core = await loadCore({ backend: flags.backend ?? 'auto' });
-  const model = loadModel(core, path);
+  const loaded = await loadAnyModel(core, path);
+  const model = loaded.model;
+  const norm = loaded.format === 'retort' ? normalisationOf(path) : loaded.norm;
   let teacher: Mlp | null = null;
   try {
     if (flags.teacher) {
-      teacher = loadModel(core, resolve(flags.teacher));
+      teacher = (await loadAnyModel(core, resolve(flags.teacher))).model;
       if (teacher.classes !== model.classes) {
         throw new RangeError(`teacher ${flags.teacher} has ${teacher.classes} classes but ${basename(path)} has ${model.classes}`);
       }

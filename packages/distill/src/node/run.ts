@@ -9,7 +9,7 @@ import { fullView, slice, splitValidation, transferSubset, type Dataset, type Da
 import { loadDataDir } from '../data/files.js';
 import { loadMnist } from '../data/mnist.js';
 import { evaluateLogits, type EvalReport } from '../eval/metrics.js';
-import { loadModel, saveModel } from '../format/model-io.js';
+import { saveModel } from '../format/model-io.js';
 import { Mlp } from '../model/mlp.js';
 import { formatModelSpec } from '../model/spec.js';
 import { describeLosses, FEATURE_TERMS, LABEL_TERMS, parseLossTerms, TEACHER_TERMS, type LossTermConfig } from '../losses/config.js';
@@ -22,7 +22,11 @@ import { predictLogits } from '../train/predict.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { renderReportMarkdown } from './report.js';
 import { appendJsonLine, createRunDir, RUN_FILES, RunDirError, truncateMetrics, writeJsonAtomic, writeTextAtomic } from './run-dir.js';
-import { cachedTeacherLogits, readTeacherLogits } from './teacher-logits.js';
+import { cachedTeacherLogits } from './teacher-logits.js';
+import { cachedTfjsTeacherLogits, loadTfjsTeacher, readTeacherLogitsFile } from '../interop/node.js';
+import { TfjsTeacher } from '../interop/tfjs-layers.js';
+import { loadAnyModel, modelFormatOf } from './any-model.js';
+import { DataFormatError } from '../data/errors.js';
 
 export type JobKind = 'train' | 'distill';
 
@@ -108,36 +112,72 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
 
   const model = new Mlp(core, config.model);
   const teacherModels: Mlp[] = [];
+  const tfjsTeachers: TfjsTeacher[] = [];
   const peers: { model: Mlp; seed: number }[] = [];
   let teacherTestLogits: Float32Array | undefined;
   try {
     const specs = teacherSpecs(config);
-    // teacher hidden layers are needed to choose a method's default layers: read the model files first
-    const loaded = specs.map((t, k) => {
-      if (!t.model) return null;
+    const tNorm = teacherNorm(config);
+    // teacher hidden layers are needed to choose a method's default layers: read the model files first.
+    // A teacher is an Mlp (Retort, ONNX, or a TF.js model made of Dense layers), or else a TF.js model
+    // run by TensorFlow.js itself, which only gives logits.
+    const loaded: (Mlp | TfjsTeacher | null)[] = [];
+    for (const [k, t] of specs.entries()) {
+      if (!t.model) { loaded.push(null); continue; }
+      const path = resolve(t.model);
       emit({ type: 'phase', message: `loading teacher ${t.model}` });
-      const m = loadModel(core, resolve(t.model));
-      teacherModels.push(m);
-      checkModelFitsData(m, data.train, `teacher ${basename(t.model)}`);
+      const ti = config.teacherInput;
+      const tfjsOnly = ti?.shape !== undefined || Array.isArray(ti?.mean) || Array.isArray(ti?.std) || ti?.scale !== undefined;
+      let m: Mlp | TfjsTeacher | null = null;
+      if (modelFormatOf(path) === 'tfjs') {
+        // a TF.js model made of Dense layers becomes an Mlp (fast, and usable inside the step);
+        // any other architecture is run by TensorFlow.js for its soft labels
+        if (!tfjsOnly) {
+          try { m = (await loadAnyModel(core, path)).model; } catch (e) { if (!(e instanceof DataFormatError)) throw e; }
+        }
+        if (!m) {
+          const teacher = await loadTfjsTeacher(path, { input: { ...(ti ?? { mean: config.mean, std: config.std }) } });
+          tfjsTeachers.push(teacher);
+          m = teacher;
+        }
+      } else {
+        if (tfjsOnly) throw new RangeError(`config.teacherInput: scale, shape and per-channel mean/std apply to TF.js teachers; ${basename(t.model)} is an MLP (give one mean and std)`);
+        m = (await loadAnyModel(core, path)).model;
+      }
+      if (m instanceof Mlp) {
+        teacherModels.push(m);
+        checkModelFitsData(m, data.train, `teacher ${basename(t.model)}`);
+      }
+      loaded.push(m);
       if (m.classes !== model.classes) {
         throw new RangeError(`teacher ${basename(t.model)} has ${m.classes} classes but the student has ${model.classes}${specs.length > 1 ? ` (teachers[${k}])` : ''}`);
       }
-      return m;
-    });
-    const terms = resolveLosses(kind, config, model, loaded.find((m) => m !== null) ?? null);
+    }
+    const terms = resolveLosses(kind, config, model, loaded.find((m): m is Mlp => m instanceof Mlp) ?? null);
     const peerCount = config.peers > 0 ? config.peers : (!config.losses && config.method === 'dml' ? 1 : 0);
     for (let i = 1; i <= peerCount; i++) peers.push({ model: new Mlp(core, config.model), seed: (config.seed + i) >>> 0 });
     checkModelFitsData(model, data.train, 'model');
     const needsInStep = config.jitter > 0 || terms.some((t) => FEATURE_TERMS.has(t.type));
+    if (needsInStep && loaded.some((m) => m !== null) && (tNorm.mean !== config.mean || tNorm.std !== config.std || tfjsTeachers.length > 0)) {
+      throw new RangeError(`config.teacherInput: ${config.jitter > 0 ? 'jitter' : 'a hint or rkd term'} runs the teacher inside the step on the student's batch, ` +
+        'so the teacher must be an MLP that takes the student\'s input preparation');
+    }
     const teachers: WeightedTeacher[] = [];
     const testLogits: Float32Array[] = [];
     let teacherInfo: RunReport['teacher'];
     for (let k = 0; k < specs.length; k++) {
       const t = specs[k]!;
       const m = loaded[k];
-      if (m) {
+      if (m instanceof TfjsTeacher) {
+        prepareRunDir();
+        emit({ type: 'phase', message: `computing soft labels of the TensorFlow.js teacher ${basename(t.model!)} (cached in the run directory)` });
+        const cacheName = k === 0 ? RUN_FILES.teacherLogits : RUN_FILES.teacherLogits.replace(/\.npy$/, `-${k}.npy`);
+        const cache = cachedTfjsTeacherLogits(m, fullView(data.train), join(out, cacheName));
+        testLogits.push(m.logits(testView));
+        teachers.push({ source: { kind: 'logits', logits: cache.logits }, weight: t.weight });
+      } else if (m) {
         // the teacher's test-set logits now, while it is loaded: the final comparison needs no teacher
-        testLogits.push(predictLogits(core, m, testView, { mean: config.mean, std: config.std }));
+        testLogits.push(predictLogits(core, m, testView, tNorm));
         if (needsInStep) {
           // augmented batches are new every epoch, and feature terms read hidden layers: the teacher runs inside each step
           teachers.push({ source: { kind: 'model', model: m }, weight: t.weight });
@@ -145,7 +185,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
           prepareRunDir();
           emit({ type: 'phase', message: `computing teacher soft labels${specs.length > 1 ? ` (teacher ${k + 1} of ${specs.length})` : ''} (cached in the run directory)` });
           const cacheName = k === 0 ? RUN_FILES.teacherLogits : RUN_FILES.teacherLogits.replace(/\.npy$/, `-${k}.npy`);
-          const cache = cachedTeacherLogits(core, m, fullView(data.train), join(out, cacheName), { mean: config.mean, std: config.std });
+          const cache = cachedTeacherLogits(core, m, fullView(data.train), join(out, cacheName), tNorm);
           teachers.push({ source: { kind: 'logits', logits: cache.logits }, weight: t.weight });
           // the soft labels (and the test logits taken above) are all that is needed of the
           // teacher from here on: give its memory to the student
@@ -153,14 +193,14 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
           teacherModels.splice(teacherModels.indexOf(m), 1);
         }
       } else {
-        const logits = readTeacherLogits(resolve(t.logits!), data.train.count, model.classes);
+        const logits = readTeacherLogitsFile(resolve(t.logits!), data.train.count, model.classes);
         teachers.push({ source: { kind: 'logits', logits }, weight: t.weight });
       }
     }
     if (specs.length > 0) {
       const first = specs[0]!;
       teacherInfo = specs.length === 1
-        ? { source: first.model ?? first.logits!, ...(loaded[0] ? { params: loaded[0].paramCount } : {}) }
+        ? { source: first.model ?? first.logits!, ...(loaded[0] instanceof Mlp ? { params: loaded[0].paramCount } : {}) }
         : { source: specs.map((t) => t.model ?? t.logits!).join(' + ') };
       if (testLogits.length === specs.length) {
         teacherTestLogits = new Float32Array(testView.indices.length * model.classes);
@@ -222,6 +262,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
     model.free();
     for (const p of peers) p.model.free();
     for (const m of teacherModels) m.free();
+    for (const t of tfjsTeachers) t.dispose();
   }
 }
 
@@ -247,6 +288,15 @@ function readSavedConfig(out: string): SavedConfig {
   const config = parseRunConfig(rec.config, `${RUN_FILES.config}: config`);
   if (configHash(config) !== rec.hash) throw new RunDirError(`${path}: its config does not match its hash (edited by hand?)`);
   return { kind: rec.kind, hash: rec.hash, config };
+}
+
+/** The teacher's input preparation for MLP teachers: teacherInput's mean/std, else the student's. */
+function teacherNorm(c: RunConfig): { mean: number; std: number } {
+  const ti = c.teacherInput;
+  return {
+    mean: typeof ti?.mean === 'number' ? ti.mean : c.mean,
+    std: typeof ti?.std === 'number' ? ti.std : c.std,
+  };
 }
 
 /** The teachers a config names: `teachers`, or the `teacher` / `teacherLogits` shorthand. */

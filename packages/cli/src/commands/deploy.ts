@@ -1,0 +1,113 @@
+// Getting a student out: `retort report` (the deployment report), `retort export` (ONNX or a
+// TF.js LayersModel), `retort import` (either back into a Retort model file) and
+// `retort quantize` (the int8 model file the inference entry loads).
+import { existsSync, mkdirSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { loadCore, quantizeMlp, splitValidation } from '@retort/distill';
+import {
+  deploymentReport, exportOnnxFile, exportTfjsModel, loadAnyModel, loadData, normalisedRows, renderDeploymentReport,
+  saveModel, writeFileAtomic, writeJsonAtomic, writeTextAtomic,
+} from '@retort/distill/node';
+import type { BackendName } from '@retort/core-wasm';
+import { UsageError } from '../errors.js';
+import { defaultRunDir } from '../options.js';
+import type { Io } from '../program.js';
+
+export interface ReportFlags { timing?: number; teacher?: string; data?: string; testSize?: number; calibration?: number; out?: string; json?: boolean; backend?: 'auto' | BackendName }
+
+export async function reportCommand(student: string, flags: ReportFlags, io: Io): Promise<number> {
+  if (!flags.teacher) throw new UsageError('--teacher: required (the teacher model the student is compared with)');
+  const out = resolve(flags.out ?? defaultRunDir('report'));
+  if (existsSync(out)) throw new UsageError(`--out ${out}: already exists; choose a new folder`);
+  const report = await deploymentReport({
+    student: resolve(student), teacher: resolve(flags.teacher), ...(flags.data ? { data: flags.data === 'mnist' ? 'mnist' : resolve(flags.data) } : {}),
+    ...(flags.testSize ? { testSize: flags.testSize } : {}), ...(flags.calibration ? { calibration: flags.calibration } : {}),
+    ...(flags.backend ? { backend: flags.backend } : {}), ...(flags.timing !== undefined ? { minSeconds: flags.timing } : {}),
+  });
+  mkdirSync(out, { recursive: true });
+  writeJsonAtomic(join(out, 'report.json'), report);
+  const md = renderDeploymentReport(report);
+  writeTextAtomic(join(out, 'report.md'), md);
+  if (flags.json) io.out(JSON.stringify({ ...report, out }));
+  else {
+    for (const line of md.trimEnd().split('\n')) io.out(line);
+    io.out(`written: ${join(out, 'report.md')}, ${join(out, 'report.json')}`);
+  }
+  return 0;
+}
+
+export interface ExportFlags { format?: 'onnx' | 'tfjs'; out?: string; force?: boolean; backend?: 'auto' | BackendName }
+
+export async function exportCommand(model: string, flags: ExportFlags, io: Io): Promise<number> {
+  if (!flags.format) throw new UsageError('--format: required (onnx or tfjs)');
+  if (!flags.out) throw new UsageError(`--out: required (a .onnx file for onnx, a folder for tfjs)`);
+  const out = resolve(flags.out);
+  if (existsSync(out) && !flags.force) throw new UsageError(`--out ${out}: already exists; pass --force to replace it`);
+  const core = await loadCore({ backend: flags.backend ?? 'auto' });
+  const loaded = await loadAnyModel(core, resolve(model));
+  try {
+    if (flags.format === 'onnx') {
+      mkdirSync(dirname(out), { recursive: true });
+      exportOnnxFile(out, loaded.model, { normalization: loaded.norm });
+      io.out(`exported ${basename(model)} to ONNX (opset 13): ${out}`);
+    } else {
+      const files = exportTfjsModel(out, loaded.model);
+      io.out(`exported ${basename(model)} as a TensorFlow.js LayersModel: ${files.modelJson}`);
+    }
+    io.out(`inputs: (x/255 - ${loaded.norm.mean}) / ${loaded.norm.std}, shape [batch, ${loaded.model.inputSize}]; outputs: logits [batch, ${loaded.model.classes}] (no softmax)`);
+    return 0;
+  } finally {
+    loaded.model.free();
+  }
+}
+
+export interface ImportFlags { out?: string; force?: boolean; backend?: 'auto' | BackendName }
+
+export async function importCommand(file: string, flags: ImportFlags, io: Io): Promise<number> {
+  if (!flags.out) throw new UsageError('--out: required (the Retort model file to write)');
+  const out = resolve(flags.out);
+  if (existsSync(out) && !flags.force) throw new UsageError(`--out ${out}: already exists; pass --force to replace it`);
+  const core = await loadCore({ backend: flags.backend ?? 'auto' });
+  const loaded = await loadAnyModel(core, resolve(file));
+  try {
+    if (loaded.format === 'retort') throw new UsageError(`${basename(file)} is already a Retort model file`);
+    mkdirSync(dirname(out), { recursive: true });
+    saveModel(out, loaded.model, { kind: 'import', source: resolve(file), format: loaded.format, mean: loaded.norm.mean, std: loaded.norm.std });
+    io.out(`imported ${basename(file)} (${loaded.format}) as ${loaded.model.spec.sizes.join('-')}: ${out}`);
+    return 0;
+  } finally {
+    loaded.model.free();
+  }
+}
+
+export interface QuantizeFlags { out?: string; force?: boolean; data?: string; calibration?: number; seed?: number; backend?: 'auto' | BackendName }
+
+export async function quantizeCommand(model: string, flags: QuantizeFlags, io: Io): Promise<number> {
+  if (!flags.out) throw new UsageError('--out: required (the int8 model file to write)');
+  const out = resolve(flags.out);
+  if (existsSync(out) && !flags.force) throw new UsageError(`--out ${out}: already exists; pass --force to replace it`);
+  const core = await loadCore({ backend: flags.backend ?? 'auto' });
+  const loaded = await loadAnyModel(core, resolve(model));
+  try {
+    const data = loadData({ data: flags.data === undefined || flags.data === 'mnist' ? 'mnist' : resolve(flags.data) });
+    if (data.train.features !== loaded.model.inputSize) {
+      throw new RangeError(`${basename(model)} takes ${loaded.model.inputSize} inputs but ${data.train.name} samples have ${data.train.features}`);
+    }
+    const rows = Math.min(flags.calibration ?? 1000, data.train.count - 1);
+    const calib = splitValidation(data.train, rows, flags.seed ?? 1).validation;
+    const q = quantizeMlp(core, loaded.model, normalisedRows(calib, loaded.norm),
+      { meta: { source: basename(model), mean: loaded.norm.mean, std: loaded.norm.std, calibrationRows: rows } });
+    try {
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileAtomic(out, q.encode());
+      const s = q.size;
+      io.out(`quantized ${basename(model)} to int8: ${out} (${s.total} bytes; float32 weights ${s.float32} bytes, ${s.ratio.toFixed(2)}x smaller); ` +
+        `activation scales from ${rows} held-out training images`);
+    } finally {
+      q.free();
+    }
+    return 0;
+  } finally {
+    loaded.model.free();
+  }
+}

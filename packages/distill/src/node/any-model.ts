@@ -1,0 +1,54 @@
+// A model file of any format Retort reads, as an Mlp: Retort's own (.retort, by its magic
+// bytes), ONNX (.onnx) or a TensorFlow.js LayersModel (a model.json, or the folder holding one).
+// Also the input normalisation the file records ((x/255 − mean)/std; 0/1 when it records none).
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Core } from '@retort/core-wasm';
+import { DataFormatError } from '../data/errors.js';
+import { loadModel, readModelFile } from '../format/model-io.js';
+import { importTfjsMlp } from '../interop/node.js';
+import { readOnnxFile } from '../interop/onnx-node.js';
+import { Mlp } from '../model/mlp.js';
+
+export type ModelFormat = 'retort' | 'onnx' | 'tfjs';
+
+export interface LoadedModel { model: Mlp; norm: { mean: number; std: number }; format: ModelFormat }
+
+const RETORT_MAGIC = [0x52, 0x45, 0x54, 0x4f, 0x52, 0x54, 0x00, 0x1a];
+
+/** Which format `path` holds (by magic bytes for Retort files, by name for ONNX and TF.js). */
+export function modelFormatOf(path: string): ModelFormat {
+  const name = basename(path);
+  if (!existsSync(path)) throw new DataFormatError(name, 'no such file or folder');
+  if (statSync(path).isDirectory()) {
+    if (existsSync(join(path, 'model.json'))) return 'tfjs';
+    throw new DataFormatError(name, 'is a folder without a model.json (a TensorFlow.js model folder holds model.json and its weight files)');
+  }
+  if (/\.json$/i.test(name)) return 'tfjs';
+  if (/\.onnx$/i.test(name)) return 'onnx';
+  const head = new Uint8Array(8);
+  const fd = openSync(path, 'r');
+  try { readSync(fd, head, 0, 8, 0); } finally { closeSync(fd); }
+  if (RETORT_MAGIC.every((b, i) => head[i] === b)) return 'retort';
+  throw new DataFormatError(name, 'is not a model Retort reads: expected a Retort model file, an .onnx file, or a TensorFlow.js model.json (or its folder)');
+}
+
+export async function loadAnyModel(core: Core, path: string): Promise<LoadedModel> {
+  const format = modelFormatOf(path);
+  if (format === 'retort') {
+    const file = readModelFile(path);
+    const meta = file.meta as { mean?: unknown; std?: unknown };
+    const norm = { mean: typeof meta.mean === 'number' ? meta.mean : 0, std: typeof meta.std === 'number' && meta.std > 0 ? meta.std : 1 };
+    return { model: loadModel(core, path), norm, format };
+  }
+  if (format === 'onnx') {
+    const imp = readOnnxFile(path);
+    const model = new Mlp(core, imp.spec);
+    model.writeParams(imp.params);
+    return { model, norm: imp.normalization ?? { mean: 0, std: 1 }, format };
+  }
+  const imp = await importTfjsMlp(core, path);
+  // a TF.js model records no input preparation: the caller's (x/255, mean 0, std 1) is assumed
+  return { model: imp.model, norm: { mean: 0, std: 1 }, format };
+}
+

@@ -1,0 +1,209 @@
+// The deployment report (`retort report STUDENT --teacher TEACHER`): what a user deciding to
+// ship a student wants to know, in the spirit of DistilBERT's "40% smaller, 60% faster, 97% of
+// the performance": parameters and bytes (f32 and int8) of both models, the size ratio,
+// latency per sample at batch 1 and throughput at batch 128 in Node, the speed-up, test
+// accuracy of both, the fraction of the teacher's accuracy the student keeps, agreement with
+// the teacher — and the same for the student quantized to int8 (calibrated on a held-out
+// slice of the training data, never on the test set).
+//
+// Timing: each measurement repeats the call until at least `minSeconds` have passed (after a
+// warm-up), and reports the median of 5 such rounds; wall time of this process, one thread.
+import { statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { loadCore, type BackendName, type Core } from '@retort/core-wasm';
+import { fullView, slice, splitValidation, type Dataset, type DatasetView } from '../data/dataset.js';
+import { evaluateLogits } from '../eval/metrics.js';
+import type { Mlp } from '../model/mlp.js';
+import { formatModelSpec } from '../model/spec.js';
+import { quantizeMlp, type QuantizedMlp } from '../quant/quantized-mlp.js';
+import { predictLogits } from '../train/predict.js';
+import { loadAnyModel, type LoadedModel } from './any-model.js';
+import { loadData } from './run.js';
+
+export interface DeployReportOptions {
+  student: string;
+  teacher: string;
+  data?: string;
+  /** Evaluate on the first testSize test images (all when absent). */
+  testSize?: number;
+  /** Training images held out (by `seed`) to calibrate the int8 activation scales; default 1000. */
+  calibration?: number;
+  seed?: number;
+  /** Seconds per timing round (default 0.25). */
+  minSeconds?: number;
+  backend?: 'auto' | BackendName;
+}
+
+export interface ModelFigures {
+  file: string;
+  spec: string;
+  parameters: number;
+  /** Bytes of the weights as float32 (and as the int8 model, for the quantized student). */
+  bytes: number;
+  fileBytes: number;
+  /** Milliseconds per sample at batch 1 (median round). */
+  latencyMs: number;
+  /** Samples per second at batch 128. */
+  throughput: number;
+  testAccuracy: number;
+  testErrors: number;
+  /** Top-1 agreement with the teacher on the test set (1 for the teacher). */
+  agreement: number;
+}
+
+export interface DeploymentReport {
+  backend: BackendName;
+  data: string;
+  testCount: number;
+  teacher: ModelFigures;
+  student: ModelFigures;
+  studentInt8: ModelFigures & { calibrationRows: number; int8Bytes: { weights: number; scales: number; biases: number } };
+  /** teacher / student: how many times smaller (parameters) and faster (latency at batch 1, throughput at 128). */
+  ratios: { size: number; sizeInt8: number; latency: number; throughput: number; latencyInt8: number; throughputInt8: number };
+  /** student accuracy / teacher accuracy. */
+  retained: number;
+  retainedInt8: number;
+  /** Accuracy points lost by int8 quantization (f32 student − int8 student). */
+  int8Drop: number;
+  node: string;
+}
+
+export async function deploymentReport(opts: DeployReportOptions): Promise<DeploymentReport> {
+  const core = await loadCore({ backend: opts.backend ?? 'auto' });
+  const teacherFile = await loadAnyModel(core, opts.teacher);
+  let studentFile: LoadedModel | null = null;
+  let q: QuantizedMlp | null = null;
+  try {
+    studentFile = await loadAnyModel(core, opts.student);
+    const teacher = teacherFile.model, student = studentFile.model;
+    if (teacher.classes !== student.classes) {
+      throw new RangeError(`${basename(opts.student)} has ${student.classes} classes but the teacher ${basename(opts.teacher)} has ${teacher.classes}`);
+    }
+    const data = loadData({ data: opts.data ?? 'mnist' });
+    for (const [m, f] of [[teacher, opts.teacher], [student, opts.student]] as const) {
+      if (m.inputSize !== data.test.features) throw new RangeError(`${basename(f)} takes ${m.inputSize} inputs but ${data.test.name} samples have ${data.test.features}`);
+    }
+    const test = opts.testSize ? slice(fullView(data.test), Math.min(opts.testSize, data.test.count)) : fullView(data.test);
+    const labels = Int32Array.from(test.indices, (i) => data.test.y[i]!);
+    const tNorm = teacherFile.norm, sNorm = studentFile.norm;
+    const tLogits = predictLogits(core, teacher, test, tNorm);
+    const sLogits = predictLogits(core, student, test, sNorm);
+    const tEval = evaluateLogits(core, tLogits, labels, teacher.classes);
+    const sEval = evaluateLogits(core, sLogits, labels, student.classes, { teacherLogits: tLogits });
+
+    // int8: calibrated on training images held out by seed (never the test set)
+    const calibrationRows = Math.min(opts.calibration ?? 1000, data.train.count - 1);
+    const calib = splitValidation(data.train, calibrationRows, opts.seed ?? 1).validation;
+    q = quantizeMlp(core, student, normalisedRows(calib, sNorm), { meta: { source: basename(opts.student) } });
+    const testX = normalisedRows(test, sNorm);
+    const qLogits = q.predict(testX, test.indices.length);
+    const qEval = evaluateLogits(core, qLogits, labels, student.classes, { teacherLogits: tLogits });
+
+    const minSeconds = opts.minSeconds ?? 0.25;
+    const one = testX.subarray(0, student.inputSize), batch = testX.subarray(0, 128 * student.inputSize);
+    const rows128 = Math.min(128, test.indices.length);
+    const f32Timing = (m: Mlp, x: Float32Array) => timeMlp(core, m, x, rows128, minSeconds);
+    const tTime = f32Timing(teacher, normalisedRows(slice(test, rows128), tNorm));
+    const sTime = f32Timing(student, batch);
+    const quant = q;
+    const qTime = {
+      latencyMs: 1000 * medianSeconds(() => quant.predict(one, 1), minSeconds),
+      throughput: rows128 / medianSeconds(() => quant.predict(batch, rows128, { batchSize: rows128 }), minSeconds),
+    };
+    const size = q.size;
+    const figures = (file: string, m: Mlp, ev: typeof tEval, t: { latencyMs: number; throughput: number }, agreement: number): ModelFigures => ({
+      file, spec: formatModelSpec(m.spec), parameters: m.paramCount, bytes: 4 * m.paramCount, fileBytes: statSync(file).size,
+      latencyMs: t.latencyMs, throughput: t.throughput, testAccuracy: ev.accuracy, testErrors: ev.errors, agreement,
+    });
+    const teacherF = figures(opts.teacher, teacher, tEval, tTime, 1);
+    const studentF = figures(opts.student, student, sEval, sTime, sEval.agreement ?? NaN);
+    const int8F = {
+      ...figures(opts.student, student, qEval, qTime, qEval.agreement ?? NaN),
+      file: `${opts.student} (int8, in memory)`, bytes: size.total, fileBytes: q.encode().length, calibrationRows,
+      int8Bytes: { weights: size.weights, scales: size.scales, biases: size.biases },
+    };
+    return {
+      backend: core.backend, data: opts.data ?? 'mnist', testCount: test.indices.length,
+      teacher: teacherF, student: studentF, studentInt8: int8F,
+      ratios: {
+        size: teacherF.bytes / studentF.bytes, sizeInt8: teacherF.bytes / int8F.bytes,
+        latency: teacherF.latencyMs / studentF.latencyMs, throughput: studentF.throughput / teacherF.throughput,
+        latencyInt8: teacherF.latencyMs / int8F.latencyMs, throughputInt8: int8F.throughput / teacherF.throughput,
+      },
+      retained: studentF.testAccuracy / teacherF.testAccuracy,
+      retainedInt8: int8F.testAccuracy / teacherF.testAccuracy,
+      int8Drop: studentF.testAccuracy - int8F.testAccuracy,
+      node: process.version,
+    };
+  } finally {
+    q?.free();
+    studentFile?.model.free();
+    teacherFile.model.free();
+  }
+}
+
+/** Rows of a view as normalised f32: (x/255 − mean)/std for u8 samples, (x − mean)/std for f32. */
+export function normalisedRows(view: DatasetView, norm: { mean: number; std: number }): Float32Array {
+  const ds: Dataset = view.dataset;
+  const F = ds.features;
+  const out = new Float32Array(view.indices.length * F);
+  const u8 = ds.x instanceof Uint8Array;
+  for (let r = 0; r < view.indices.length; r++) {
+    const src = view.indices[r]! * F;
+    for (let j = 0; j < F; j++) {
+      const v = u8 ? ds.x[src + j]! / 255 : ds.x[src + j]!;
+      out[r * F + j] = (v - norm.mean) / norm.std;
+    }
+  }
+  return out;
+}
+
+/** Median over 5 rounds of (seconds per call), each round at least `minSeconds` after a warm-up. */
+function medianSeconds(fn: () => void, minSeconds: number): number {
+  fn();
+  const rounds: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    let calls = 0;
+    const t0 = performance.now();
+    let t = t0;
+    do { fn(); calls++; t = performance.now(); } while (t - t0 < minSeconds * 1000);
+    rounds.push((t - t0) / 1000 / calls);
+  }
+  rounds.sort((a, b) => a - b);
+  return rounds[2]!;
+}
+
+/** f32 latency (batch 1) and throughput (batch `rows`) of an Mlp's eval forward, on resident inputs. */
+function timeMlp(core: Core, m: Mlp, x: Float32Array, rows: number, minSeconds: number): { latencyMs: number; throughput: number } {
+  const tx = core.fromArray(x);
+  const previous = m.batchSize;
+  try {
+    m.plan(1);
+    const latency = medianSeconds(() => m.forward(tx, 1, 'eval'), minSeconds);
+    m.plan(rows);
+    const perBatch = medianSeconds(() => m.forward(tx, rows, 'eval'), minSeconds);
+    return { latencyMs: 1000 * latency, throughput: rows / perBatch };
+  } finally {
+    core.free(tx);
+    if (previous > 0) m.plan(previous);
+  }
+}
+
+export function renderDeploymentReport(r: DeploymentReport): string {
+  const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+  const kb = (b: number) => (b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
+  const row = (name: string, f: ModelFigures) =>
+    `| ${name} | ${f.spec} | ${f.parameters.toLocaleString('en-US')} | ${kb(f.bytes)} | ${f.latencyMs.toFixed(3)} ms | ${Math.round(f.throughput).toLocaleString('en-US')} /s | ${pct(f.testAccuracy)} (${f.testErrors}) | ${pct(f.agreement)} |`;
+  return [
+    `# Deployment report: ${basename(r.student.file)} (student) vs ${basename(r.teacher.file)} (teacher)`, '',
+    `The student is **${r.ratios.size.toFixed(1)}x smaller** (${r.ratios.sizeInt8.toFixed(1)}x as int8), **${r.ratios.latency.toFixed(1)}x faster** at batch 1 ` +
+      `(${r.ratios.throughput.toFixed(1)}x the throughput at batch 128) and keeps **${pct(r.retained)}** of the teacher's test accuracy ` +
+      `(int8: ${pct(r.retainedInt8)}, ${(100 * r.int8Drop).toFixed(2)} points below f32).`, '',
+    '| model | spec | parameters | weights | latency (batch 1) | throughput (batch 128) | test accuracy (errors) | agreement with teacher |',
+    '|---|---|---|---|---|---|---|---|',
+    row('teacher (f32)', r.teacher), row('student (f32)', r.student), row('student (int8)', r.studentInt8), '',
+    `int8 student: ${kb(r.studentInt8.int8Bytes.weights)} of int8 weights + ${kb(r.studentInt8.int8Bytes.scales)} of scales + ` +
+      `${kb(r.studentInt8.int8Bytes.biases)} of f32 biases; activation scales calibrated on ${r.studentInt8.calibrationRows} held-out training images.`,
+    `Test set: ${r.testCount} images of ${r.data}. Timing: Node ${r.node}, ${r.backend} backend, one thread, median of 5 rounds.`, '',
+  ].join('\n');
+}
