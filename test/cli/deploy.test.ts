@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadInference } from '@retort/core-wasm/infer';
 import { fullView, loadCore, slice } from '@retort/distill';
-import { loadData, loadModel, normalisedRows, readNpyFile, writeSafetensorsFile } from '@retort/distill/node';
+import { exportOnnxFile, loadData, loadModel, normalisedRows, readNpyFile, saveModel, writeSafetensorsFile } from '@retort/distill/node';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
@@ -185,5 +185,23 @@ describe('teachers from elsewhere', () => {
     expect(retort(['export', teacher, '--format', 'onnx', '--out', onnx]).status).toBe(0);
     const r = retort(['distill', '--teacher', onnx, '--model', 'mlp:784-16-10', ...SMALL, '--out', d('from-onnx')]);
     expect(r.status, r.stderr).toBe(0);
+  });
+});
+
+describe('non-finite weights', () => {
+  it('a NaN weight in a teacher (Retort or ONNX) is named, and nothing is written', async () => {
+    const core = await loadCore({ backend: 'js' });
+    const m = loadModel(core, teacher);
+    const p = m.readParams();
+    p[5 * 64 + 7] = NaN; // layer 1, weights[5, 7]
+    m.writeParams(p);
+    saveModel(d('nan.retort'), m);
+    exportOnnxFile(d('nan.onnx'), m);
+    m.free();
+    for (const f of ['nan.retort', 'nan.onnx']) {
+      const out = d(`never-${f}`);
+      expectOneLineError(retort(['distill', '--teacher', d(f), '--model', 'mlp:784-16-10', ...SMALL, '--out', out]), [f, 'layer 1 weights[5, 7] is NaN'], 1);
+      expect(existsSync(out)).toBe(false);
+    }
   });
 });

@@ -29,11 +29,39 @@ export function modelFormatOf(path: string): ModelFormat {
   const head = new Uint8Array(8);
   const fd = openSync(path, 'r');
   try { readSync(fd, head, 0, 8, 0); } finally { closeSync(fd); }
-  if (RETORT_MAGIC.every((b, i) => head[i] === b)) return 'retort';
-  throw new DataFormatError(name, 'is not a model Retort reads: expected a Retort model file, an .onnx file, or a TensorFlow.js model.json (or its folder)');
+  // a .retort file is read as one, so that a damaged one gets the format's own error (bad magic, truncated, ...)
+  if (RETORT_MAGIC.every((b, i) => head[i] === b) || /\.retort$/i.test(name)) return 'retort';
+  throw new DataFormatError(name, 'is not a model Retort reads (bad magic): expected a Retort model file, an .onnx file, or a TensorFlow.js model.json (or its folder)');
 }
 
 export async function loadAnyModel(core: Core, path: string): Promise<LoadedModel> {
+  const loaded = await loadUnchecked(core, path);
+  try {
+    checkFiniteParams(loaded.model, basename(path));
+  } catch (e) {
+    loaded.model.free();
+    throw e;
+  }
+  return loaded;
+}
+
+/** Every weight and bias finite (a NaN or Inf from a diverged run or a corrupt export is named). */
+export function checkFiniteParams(model: Mlp, fileName: string): void {
+  const p = model.params.view();
+  for (const [i, l] of model.layers.entries()) {
+    for (const [what, from, n] of [['weights', l.weightOffset, l.inputs * l.outputs], ['bias', l.biasOffset, l.outputs]] as const) {
+      for (let k = 0; k < n; k++) {
+        const v = p[from + k]!;
+        if (!Number.isFinite(v)) {
+          const at = what === 'weights' ? `[${Math.floor(k / l.outputs)}, ${k % l.outputs}]` : `[${k}]`;
+          throw new DataFormatError(fileName, `layer ${i + 1} ${what}${at} is ${v} (NaN or Inf)`);
+        }
+      }
+    }
+  }
+}
+
+async function loadUnchecked(core: Core, path: string): Promise<LoadedModel> {
   const format = modelFormatOf(path);
   if (format === 'retort') {
     const file = readModelFile(path);

@@ -1,7 +1,7 @@
 // A whole run from a config (Node): data, models, teacher signal, training with
 // checkpoints, the final model, test metrics and the report, all in one run directory.
 // `retort train` and `retort distill` are thin clients of runJob.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { loadCore, type BackendName, type Core } from '@retort/core-wasm';
 import { configHash, parseRunConfig, type RunConfig } from '../config.js';
@@ -96,9 +96,12 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
   // A new run's directory is created only once its data, models and teacher files have been
   // read and checked, right before the first file is written into it: bad input leaves nothing.
   let dirReady = opts.resume === true;
+  let createdHere = false;
+  let trainingStarted = false;
   const prepareRunDir = (): void => {
     if (dirReady) return;
     createRunDir(out, { force: opts.force });
+    createdHere = true;
     writeJsonAtomic(join(out, RUN_FILES.config), { kind, hash, config } satisfies SavedConfig);
     dirReady = true;
   };
@@ -162,6 +165,17 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
       throw new RangeError(`config.teacherInput: ${config.jitter > 0 ? 'jitter' : 'a hint or rkd term'} runs the teacher inside the step on the student's batch, ` +
         'so the teacher must be an MLP that takes the student\'s input preparation');
     }
+    // every check of the objective against the models runs before the directory exists (the
+    // teacher signal below may write its cache into it): each teacher as it will be used
+    validateObjective({
+      terms, combine: config.combine,
+      teachers: specs.map((t, k) => {
+        const m = loaded[k];
+        return { weight: t.weight, source: needsInStep && m instanceof Mlp ? { kind: 'model', model: m } : { kind: 'logits', logits: new Float32Array(0) } };
+      }),
+    }, [model, ...peers.map((p) => p.model)]);
+    const transferView = config.transfer ? transferSubset(trainView, config.transfer, config.seed) : trainView;
+    if (transferView.indices.length === 0) throw new RangeError('config.transfer: no training samples are left after the transfer-set filters');
     const teachers: WeightedTeacher[] = [];
     const testLogits: Float32Array[] = [];
     let teacherInfo: RunReport['teacher'];
@@ -173,7 +187,14 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
         emit({ type: 'phase', message: `computing soft labels of the TensorFlow.js teacher ${basename(t.model!)} (cached in the run directory)` });
         const cacheName = k === 0 ? RUN_FILES.teacherLogits : RUN_FILES.teacherLogits.replace(/\.npy$/, `-${k}.npy`);
         const cache = cachedTfjsTeacherLogits(m, fullView(data.train), join(out, cacheName));
-        testLogits.push(m.logits(testView));
+        const test = m.logits(testView);
+        for (const [what, arr] of [['training', cache.logits], ['test', test]] as const) {
+          const bad = arr.findIndex((v) => !Number.isFinite(v));
+          if (bad >= 0) {
+            throw new DataFormatError(basename(t.model!), `the teacher's logit [${Math.floor(bad / model.classes)}, ${bad % model.classes}] on the ${what} set is ${arr[bad]} (NaN or Inf weights?)`);
+          }
+        }
+        testLogits.push(test);
         teachers.push({ source: { kind: 'logits', logits: cache.logits }, weight: t.weight });
       } else if (m) {
         // the teacher's test-set logits now, while it is loaded: the final comparison needs no teacher
@@ -208,12 +229,9 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
       }
     }
     const objective: ObjectiveSettings = { terms, teachers, combine: config.combine };
-    // every check of the objective against the models runs before the directory exists
-    validateObjective(objective, [model, ...peers.map((p) => p.model)]);
-    const transferView = config.transfer ? transferSubset(trainView, config.transfer, config.seed) : trainView;
-    if (transferView.indices.length === 0) throw new RangeError('config.transfer: no training samples are left after the transfer-set filters');
 
     prepareRunDir();
+    trainingStarted = true;
     const result = await train({
       core, model, train: transferView, validation: split.validation.indices.length > 0 ? split.validation : null,
       settings: {
@@ -258,6 +276,10 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
       writeTextAtomic(join(out, RUN_FILES.reportMarkdown), renderReportMarkdown(report));
     }
     return report;
+  } catch (e) {
+    // a run that failed while its teacher signal was being prepared leaves nothing behind
+    if (createdHere && !trainingStarted) rmSync(out, { recursive: true, force: true });
+    throw e;
   } finally {
     model.free();
     for (const p of peers) p.model.free();
