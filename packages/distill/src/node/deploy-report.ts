@@ -198,7 +198,7 @@ export function renderDeploymentReport(r: DeploymentReport): string {
     `# Deployment report: ${basename(r.student.file)} (student) vs ${basename(r.teacher.file)} (teacher)`, '',
     `The student is **${r.ratios.size.toFixed(1)}x smaller** (${r.ratios.sizeInt8.toFixed(1)}x as int8), **${r.ratios.latency.toFixed(1)}x faster** at batch 1 ` +
       `(${r.ratios.throughput.toFixed(1)}x the throughput at batch 128) and keeps **${pct(r.retained)}** of the teacher's test accuracy ` +
-      `(int8: ${pct(r.retainedInt8)}, ${(100 * r.int8Drop).toFixed(2)} points below f32).`, '',
+      `(int8: ${pct(r.retainedInt8)}, ${Math.abs(100 * r.int8Drop).toFixed(2)} points ${r.int8Drop >= 0 ? 'below' : 'above'} f32).`, '',
     '| model | spec | parameters | weights | latency (batch 1) | throughput (batch 128) | test accuracy (errors) | agreement with teacher |',
     '|---|---|---|---|---|---|---|---|',
     row('teacher (f32)', r.teacher), row('student (f32)', r.student), row('student (int8)', r.studentInt8), '',
