@@ -19,7 +19,7 @@ import { fingerprint as dataFingerprint, type DatasetView } from '../data/datase
 import { DataFormatError } from '../data/errors.js';
 import { writeNpyFile } from '../data/files.js';
 import { Fnv1a64 } from '../data/hash.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { syncDirectory, writeFileAtomic } from '../io/atomic.js';
 import type { Mlp } from '../model/mlp.js';
 import type { ModelSpec } from '../model/spec.js';
 import { readTeacherLogits, type CachedLogits } from '../node/teacher-logits.js';
@@ -332,17 +332,6 @@ function readFileUtf8(path: string): string {
 
 // ---- export / import -----------------------------------------------------------------------------
 
-function syncDirectory(dir: string): void {
-  let fd: number | null = null;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // some platforms cannot fsync a directory; the renames are still atomic
-  } finally {
-    if (fd !== null) closeSync(fd);
-  }
-}
 
 /**
  * Writes `model` as a tfjs LayersModel folder: `dir`/model.json and `dir`/weights.bin

@@ -29,7 +29,7 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | readonly Uint8
 }
 
 /** Makes the rename durable; best effort (some platforms cannot fsync a directory). */
-function syncDirectory(dir: string): void {
+export function syncDirectory(dir: string): void {
   let fd: number | null = null;
   try {
     fd = openSync(dir, 'r');

@@ -14,6 +14,7 @@ import {
 } from '../../src/interop/node.js';
 import { mlpFromTfjsModel, mlpToModelArtifacts, parseTfjsModelJson } from '../../src/interop/tfjs-layers.js';
 import { expectDataError as expectFileError, tempDir } from '../data/helpers.js';
+import { rand } from '../helpers/random.js';
 
 function expectDataError(fn: () => unknown, file: string, problem: RegExp): DataFormatError {
   const e = expectFileError(fn, file, /./);
@@ -27,16 +28,6 @@ async function expectDataErrorAsync(p: Promise<unknown>, file: string, problem: 
   return expectDataError(() => { throw caught ?? new Error('did not throw'); }, file, problem);
 }
 
-/** A tiny deterministic generator (independent of tfjs's and the core's). */
-function rand(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Sets every weight of a tfjs model to uniform values in [-a, a] (biases too, so they are tested). */
 function randomizeWeights(model: tfl.LayersModel, seed: number, a = 0.5): void {

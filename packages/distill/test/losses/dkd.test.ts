@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { loadCore, type Core } from '@retort/core-wasm';
 import { dkdLoss, dkdParts, type DkdOptions } from '../../src/losses/dkd.js';
+import { rand, gauss } from '../helpers/random.js';
 
 const BACKENDS = ['simd', 'scalar', 'js'] as const;
 const U = 2 ** -24;
@@ -19,20 +20,7 @@ beforeAll(async () => {
   await tf.ready();
 });
 
-/** A tiny deterministic generator (mulberry32-style), independent of the core's PRNG. */
-function rand(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-function gauss(r: () => number, n: number, std: number): Float32Array {
-  return Float32Array.from({ length: n }, () => std * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r()));
-}
 
 function labelsOf(r: () => number, rows: number, cols: number): Int32Array {
   return Int32Array.from({ length: rows }, () => Math.floor(r() * cols));

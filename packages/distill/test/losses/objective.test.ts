@@ -10,6 +10,7 @@ import { parseLossTerms, type LossTermInput } from '../../src/losses/config.js';
 import { combineTeachers, virtualTeacherLogits, virtualTeacherProbabilities } from '../../src/losses/targets.js';
 import { Mlp } from '../../src/model/mlp.js';
 import { Objective, validateObjective, type ObjectiveSettings, type WeightedTeacher } from '../../src/train/objective.js';
+import { rand, gauss } from '../helpers/random.js';
 
 const BACKENDS = ['simd', 'scalar', 'js'] as const;
 
@@ -18,17 +19,6 @@ beforeAll(async () => {
   await tf.ready();
 });
 
-function rand(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const gauss = (r: () => number, n: number, std: number) =>
-  Float32Array.from({ length: n }, () => std * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r()));
 
 // ---- f64 references ---------------------------------------------------------------------------
 

@@ -2,19 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { loadCore, type Core } from '@retort/core-wasm';
 import { Mlp } from '../../src/model/mlp.js';
 import { refLoss, type RefOptions } from './reference.js';
+import { rand } from '../helpers/random.js';
 
 const BACKENDS = ['simd', 'scalar', 'js'] as const;
 
-/** A tiny deterministic generator for test inputs (independent of the core's PRNG). */
-function rand(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function bits(a: Float32Array): string { return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64'); }
 

@@ -9,30 +9,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { loadCore, type Core } from '@retort/core-wasm';
-import { makeDataset, splitValidation, transferSubset, fullView, type Dataset } from '../../src/data/dataset.js';
+import { splitValidation, transferSubset, fullView, type Dataset } from '../../src/data/dataset.js';
 import { parseLossTerms, type LossTermInput } from '../../src/losses/config.js';
 import { HintRegressor } from '../../src/losses/hint.js';
 import { Mlp } from '../../src/model/mlp.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/node/checkpoint.js';
 import { train, type TrainerState, type TrainJob, type TrainSettings } from '../../src/train/trainer.js';
 import type { WeightedTeacher } from '../../src/train/objective.js';
+import { barsDataset } from './bars.js';
 
 const BACKENDS = ['simd', 'scalar', 'js'] as const;
 
-function barsDataset(count: number, seed: number): Dataset {
-  let s = seed >>> 0;
-  const rand = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
-  const x = new Uint8Array(count * 64);
-  const y = new Int32Array(count);
-  for (let i = 0; i < count; i++) {
-    const c = i % 4;
-    y[i] = c;
-    for (let p = 0; p < 64; p++) x[i * 64 + p] = Math.floor(rand() * 60);
-    const row = 1 + 2 * c;
-    for (let col = 0; col < 8; col++) x[i * 64 + row * 8 + col] = 200 + Math.floor(rand() * 55);
-  }
-  return makeDataset(x, [count, 8, 8], y, { xFile: 'bars-x', yFile: 'bars-y' });
-}
 
 const SETTINGS: TrainSettings = {
   epochs: 3, batchSize: 32, optimizer: { type: 'adamw', lr: 3e-3 }, schedule: { type: 'cosine' },
