@@ -18,6 +18,9 @@ import type {
 
 export type * from './types.js';
 export { coreContender } from './core-contenders.js';
+export { backendContenders } from './backends.js';
+// tfjs contenders take the tfjs namespace from the runner (this imports tfjs's types only)
+export { tfjsContender, type TfjsContenderOptions } from './tfjs-contenders.js';
 export { formatReport } from './report.js';
 export { measureInterleaved, summarize, TIMING_PRESETS, type Timed } from './timing.js';
 export { FORMULAS } from './problems.js';

@@ -3,23 +3,9 @@
 // the report, and the TensorFlow.js setup (tfjs-node.ts).
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { loadCore } from '../loader.js';
-import type { BackendName, Core } from '../core.js';
 
 export * from './tfjs-node.js';
-
-/** Loads simd, scalar and js, mapping each to a contender; backends that fail to load are logged and skipped. */
-export async function backendContenders<C>(make: (core: Core) => C, log: (m: string) => void): Promise<C[]> {
-  const out: C[] = [];
-  for (const backend of ['simd', 'scalar', 'js'] as const satisfies readonly BackendName[]) {
-    try {
-      out.push(make(await loadCore({ backend })));
-    } catch (e) {
-      log(`warning: backend '${backend}' not benchmarked: ${(e as Error).message}`);
-    }
-  }
-  return out;
-}
+export { backendContenders } from './backends.js';
 
 /** Node, V8, platform and CPU, for the report header. */
 export function benchEnvironment(): Record<string, string | number | boolean> {

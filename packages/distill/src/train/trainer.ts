@@ -122,6 +122,11 @@ export interface TrainJob {
   onEvent?: (event: TrainEvent) => void;
   /** Checked between steps; returning true stops after the current step (no checkpoint). */
   shouldStop?: () => boolean;
+  /**
+   * How the step loop yields to the event loop (about every 50 ms of training): default a
+   * setImmediate (or setTimeout(0)) turn. A UI may hold the promise to pause a run in place.
+   */
+  yieldTo?: () => Promise<void>;
 }
 
 export interface TrainResult {
@@ -258,7 +263,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
           lr, samplesPerSec: rate, etaSeconds: remaining / rate });
         // let timers, signals and messages run (the loop is otherwise synchronous), so that a
         // shouldStop driven by SIGINT or a UI message can ever become true
-        if (performance.now() - lastYield > YIELD_EVERY_MS) { await yieldToEventLoop(); lastYield = performance.now(); }
+        if (performance.now() - lastYield > YIELD_EVERY_MS) { await (job.yieldTo ?? yieldToEventLoop)(); lastYield = performance.now(); }
         if (job.shouldStop?.()) { stopped = true; break; }
       }
       if (stopped) break;

@@ -1,0 +1,180 @@
+// What the lab's page and its worker say to each other (types only: both sides import them).
+
+/** The three models a run trains or uses. */
+export type Role = 'teacher' | 'distilled' | 'baseline';
+export const ROLES: readonly Role[] = ['teacher', 'distilled', 'baseline'];
+
+/** The single-run methods of @retort/distill's METHODS, and born-again as generations. */
+export type LabMethod = 'none' | 'kd' | 'dkd' | 'fitnets' | 'rkd' | 'dml' | 'tfkd' | 'adaptive' | 'born-again';
+
+/** A teacher trained in the page (the other kinds are loaded from files beforehand). */
+export interface TeacherTraining {
+  /** Model spec, e.g. mlp:784-800-800-10,dropout=0.1/0.3 */
+  spec: string;
+  epochs: number;
+  /** Training images the teacher learns from (the first N of the training split). */
+  trainSize: number;
+}
+
+export interface LabConfig {
+  /** Train this teacher, or null: use the teacher loaded with loadTeacher(). */
+  teacher: TeacherTraining | null;
+  /** Hidden layer widths of the student (784-…-10). */
+  studentHidden: number[];
+  method: LabMethod;
+  /** T > 0 of the soft terms. */
+  temperature: number;
+  /** Soft weight α in [0, 1] (kd, fitnets, tfkd, adaptive, born-again). */
+  alpha: number;
+  /** dkd: weights of TCKD and NCKD inside the term. */
+  dkdAlpha: number;
+  dkdBeta: number;
+  /** tfkd: probability the virtual teacher puts on the label. */
+  correct: number;
+  /** dml: further students trained with the first. */
+  peers: number;
+  /** rkd: distance and angle weights. */
+  rkdDistance: number;
+  rkdAngle: number;
+  /** fitnets: epochs of the hint stage (then KD). */
+  hintEpochs: number;
+  /** born-again: generations after the first (the first is the baseline). */
+  generations: number;
+  /** Student epochs (distilled and baseline alike). */
+  epochs: number;
+  /** Training images the students learn from (the first N of the training split). */
+  transferSize: number;
+  seed: number;
+  batchSize: number;
+  lr: number;
+  /** Training images held out (by the seed) for validation; also the int8 calibration rows. */
+  validation: number;
+  /** Test images evaluated (the first N of the 10,000). */
+  testSize: number;
+  /** Seconds per timing round of the latency figures. */
+  timingSeconds: number;
+}
+
+export interface DataInfo {
+  trainCount: number;
+  testCount: number;
+  /** Test images, testCount x 784 u8 (a copy, transferred). */
+  testImages: Uint8Array;
+  testLabels: Int32Array;
+  seconds: number;
+}
+
+export interface TeacherInfo {
+  kind: 'retort' | 'tfjs' | 'tfjs-mlp' | 'logits';
+  /** One line for the page: what was loaded. */
+  description: string;
+  spec?: string;
+  params?: number;
+  /** False for a logits file: there is no model to run on test images or drawings. */
+  canPredict: boolean;
+  /** True when the teacher is an MLP that can run inside the step (FitNets, RKD). */
+  isMlp: boolean;
+}
+
+/** Live training progress, throttled in the worker (about every 100 ms and at each epoch end). */
+export interface ProgressPoint {
+  role: Role;
+  /** Fraction of this model's training done, in (0, 1]. */
+  x: number;
+  /** Mean training loss (the model's objective) and batch accuracy since the previous point. */
+  loss: number;
+  accuracy: number;
+  samplesPerSec: number;
+  epoch: number;
+  epochs: number;
+  etaSeconds: number;
+  /** born-again: the generation being trained. */
+  generation?: number;
+}
+
+export interface EpochPoint {
+  role: Role;
+  x: number;
+  epoch: number;
+  epochs: number;
+  trainLoss: number;
+  valLoss: number;
+  valAccuracy: number;
+  samplesPerSec: number;
+  generation?: number;
+}
+
+export interface TestMetrics {
+  count: number;
+  errors: number;
+  accuracy: number;
+  loss: number;
+  ece: number;
+  /** Top-1 agreement with the teacher (students, when the teacher has test predictions). */
+  agreement?: number;
+  confusion: number[][];
+  perClassErrors: number[];
+}
+
+export interface ModelResult {
+  role: Role;
+  spec: string;
+  params: number;
+  /** The objective, readable ("0.1·ce + 0.9·kd(T=4)"); absent for a loaded teacher. */
+  losses?: string;
+  /** Test-set logits, testCount x 10 (transferred); absent for a logits-file teacher. */
+  testLogits?: Float32Array;
+  test?: TestMetrics;
+  history: {
+    epoch: number; trainLoss: number; trainAccuracy: number; valLoss?: number; valAccuracy?: number;
+    valErrors?: number; agreement?: number; seconds: number; samplesPerSec: number;
+  }[];
+  trainSeconds: number;
+  /** The teacher came from a file, or was reused from the previous run. */
+  source: 'trained' | 'loaded' | 'reused';
+  generation?: number;
+}
+
+export interface ModelFigures {
+  parameters: number;
+  /** Bytes of the weights: 4 per parameter for f32; the int8 model's size for int8. */
+  bytes: number;
+  /** Milliseconds per sample at batch 1, and samples per second at batch 128 (median of 5 rounds). */
+  latencyMs: number;
+  throughput: number;
+  accuracy: number;
+  errors: number;
+}
+
+export interface Deployment {
+  backend: string;
+  teacher?: ModelFigures;
+  student: ModelFigures;
+  studentInt8: ModelFigures & { weights: number; scales: number; biases: number; fileBytes: number };
+  calibrationRows: number;
+  /** student accuracy / teacher accuracy (when the teacher has test predictions). */
+  retained?: number;
+  retainedInt8?: number;
+}
+
+export interface RunSummary {
+  config: LabConfig;
+  backend: string;
+  stopped: boolean;
+  teacher?: Omit<ModelResult, 'testLogits'>;
+  distilled?: Omit<ModelResult, 'testLogits'>;
+  baseline?: Omit<ModelResult, 'testLogits'>;
+  deployment?: Deployment;
+  wallSeconds: number;
+}
+
+/** Callbacks the page hands to run() (wrapped in Comlink.proxy). */
+export interface RunCallbacks {
+  phase(message: string): void;
+  progress(p: ProgressPoint): void;
+  epoch(p: EpochPoint): void;
+  modelDone(m: ModelResult): void;
+}
+
+export type ExportFormat = 'retort' | 'tfjs' | 'onnx' | 'int8';
+export interface ExportedFile { name: string; mime: string; bytes: Uint8Array }

@@ -1,0 +1,135 @@
+// One small, seeded distillation run whose result is a hash of the trained parameters' bytes:
+// the same module runs under Node (test/browser/determinism.test.ts imports it) and in a
+// browser worker (selftest.html), and for a given backend both must give the same hash.
+//
+// Everything is a function of (options, backend):
+// - the data: 480 28x28 u8 "glyphs" of 10 classes, generated here from a 32-bit integer
+//   PRNG (integer arithmetic only, so the bytes are the same in every engine; no file access);
+// - a teacher, mlp:784-130-70-10 with input and hidden dropout, trained 2 epochs on labels;
+// - a student, mlp:784-43-27-10 with hidden dropout, trained 2 epochs with the objective
+//   0.3·ce + 0.7·kd(T = 4) + 0.5·hint(student layer 1 <- teacher layer 1): the fused KD
+//   kernel, a FitNets regressor, the teacher's eval-mode forward inside every step;
+// - AdamW with weight decay, a cosine schedule after a linear warm-up, ±2-pixel jitter,
+//   input normalisation, a validation split and a last batch that is not full.
+// 784 inputs span several of the GEMM's K blocks (384) and, in the weight gradients, several
+// M blocks (128); widths and the batch (50) are not multiples of 4, so the tails run too.
+//
+// What is deliberately not used: terms whose math runs in host JS (dkd, tfkd, several
+// teachers combined: Math.exp / Math.log, whose last bit ECMAScript leaves to the engine),
+// and the 'js' backend (its kernels use Math.exp). Every transcendental here runs inside the
+// wasm module (its own exp/log/cos), and the trainer's schedule uses + * / only.
+
+import {
+  Fnv1a64, loadCore, makeDataset, Mlp, parseLossTerms, splitValidation, train,
+  type Dataset, type TrainSettings,
+} from '@retort/distill';
+
+export type SeededBackend = 'simd' | 'scalar';
+
+export interface SeededRunOptions {
+  backend: SeededBackend;
+  /** Seed of the training run: initialisation, batch order, jitter, dropout (default 1). */
+  seed?: number;
+  /** Seed of the synthetic data (default 2015); independent of `seed`. */
+  dataSeed?: number;
+}
+
+export interface SeededRunResult {
+  /** FNV-1a 64 (16 hex digits) of the teacher's and then the student's final parameters, as little-endian f32 bytes. */
+  hash: string;
+  /** Number of the student's parameters. */
+  params: number;
+  /** The student's training loss at every step, in order. */
+  loss: number[];
+}
+
+/** Samples in the synthetic data set; 91 of them are the validation split. */
+export const SAMPLES = 480;
+export const VALIDATION = 91;
+export const TEACHER_SPEC = 'mlp:784-130-70-10,dropout=0.1/0.25';
+export const STUDENT_SPEC = 'mlp:784-43-27-10,dropout=0/0.1';
+
+/** xorshift32: integer-only, identical bits in every engine. */
+function xorshift32(seed: number): () => number {
+  let s = (seed >>> 0) || 0x9e3779b9;
+  return () => {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    return s;
+  };
+}
+
+/**
+ * `count` 28x28 u8 samples of 10 classes: each class a random 7x7 template of lit cells, drawn
+ * as 4x4-pixel blocks; a sample is its class's template with about 1 cell in 10 flipped and
+ * integer noise on every pixel.
+ */
+export function syntheticGlyphs(count: number, seed: number): Dataset {
+  const next = xorshift32(seed);
+  const templates = new Uint8Array(10 * 49);
+  for (let i = 0; i < templates.length; i++) templates[i] = next() % 100 < 35 ? 1 : 0;
+  const x = new Uint8Array(count * 784);
+  const y = new Int32Array(count);
+  const cells = new Uint8Array(49);
+  for (let n = 0; n < count; n++) {
+    const c = next() % 10;
+    y[n] = c;
+    for (let k = 0; k < 49; k++) cells[k] = templates[c * 49 + k]! ^ (next() % 10 === 0 ? 1 : 0);
+    for (let p = 0; p < 784; p++) {
+      const noise = next() % 48;
+      const lit = cells[((p / 112) | 0) * 7 + (((p % 28) / 4) | 0)] === 1;
+      x[n * 784 + p] = lit ? 255 - noise : noise;
+    }
+  }
+  return makeDataset(x, [count, 28, 28], y, { xFile: 'glyphs-x', yFile: 'glyphs-y' }, { name: 'glyphs', classes: 10 });
+}
+
+function hashParams(h: Fnv1a64, model: Mlp): void {
+  const v = model.params.view();
+  // module memory is little-endian by definition: its bytes are the f32 values' LE bytes
+  h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+}
+
+/** Trains the teacher, then the student, on `backend`, and hashes their parameters. */
+export async function seededRun(options: SeededRunOptions): Promise<SeededRunResult> {
+  const { backend } = options;
+  if (backend !== 'simd' && backend !== 'scalar') {
+    throw new RangeError(`seededRun: backend must be 'simd' or 'scalar', got ${String(backend)}`);
+  }
+  const seed = options.seed ?? 1;
+  const core = await loadCore({ backend });
+  const data = syntheticGlyphs(SAMPLES, options.dataSeed ?? 2015);
+  const split = splitValidation(data, VALIDATION, seed);
+  const settings: TrainSettings = {
+    epochs: 2, batchSize: 50, optimizer: { type: 'adamw', lr: 2e-3, weightDecay: 1e-4 },
+    schedule: { type: 'cosine', warmupSteps: 3 }, seed, jitter: 2, mean: 0.25, std: 0.4,
+  };
+
+  const teacher = new Mlp(core, TEACHER_SPEC);
+  const student = new Mlp(core, STUDENT_SPEC);
+  try {
+    await train({ core, model: teacher, train: split.train, validation: split.validation,
+      settings: { ...settings, seed: (seed * 7 + 3) >>> 0 } });
+    const loss: number[] = [];
+    await train({
+      core, model: student, train: split.train, validation: split.validation, settings,
+      objective: {
+        terms: parseLossTerms([
+          { type: 'ce', weight: 0.3 },
+          { type: 'kd', weight: 0.7, temperature: 4 },
+          { type: 'hint', weight: 0.5, studentLayer: 1, teacherLayer: 1 },
+        ]),
+        teachers: [{ source: { kind: 'model', model: teacher }, weight: 1 }],
+      },
+      onEvent: (e) => { if (e.type === 'step') loss.push(e.loss); },
+    });
+    const h = new Fnv1a64();
+    hashParams(h, teacher);
+    hashParams(h, student);
+    return { hash: h.digest(), params: student.paramCount, loss };
+  } finally {
+    teacher.free();
+    student.free();
+  }
+}

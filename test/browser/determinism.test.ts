@@ -1,0 +1,101 @@
+// One seeded distillation run gives the same bits in Node and in a browser: seededRun
+// (packages/web/src/seeded-run.ts) is imported here and run under Node, and the built
+// selftest.html runs the very same module in a Worker of headless Chromium; for simd and
+// for scalar, the hashes of the final parameters and every step's loss must be identical.
+// Another seed must give another hash (a hash that ignored the run would pass the rest).
+// simd and scalar may differ from each other (the builds sum in different orders); what
+// this machine gives is logged.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { seededRun, type SeededBackend, type SeededRunResult } from '../../packages/web/src/seeded-run.js';
+import { browserAvailable, launchChromium } from './chromium.js';
+import { serveStatic, type StaticServer } from './static-server.js';
+
+const dist = fileURLToPath(new URL('../../packages/web/dist/', import.meta.url));
+const SEED = 1;
+const OTHER = 2;
+
+interface Row { backend: SeededBackend; seed: number; run: string; hash: string; params: number; loss: number[] }
+
+describe('seededRun under Node', () => {
+  it('is repeatable, and another seed gives another hash', async () => {
+    const a = await seededRun({ backend: 'scalar', seed: SEED });
+    const b = await seededRun({ backend: 'scalar', seed: SEED });
+    const c = await seededRun({ backend: 'scalar', seed: OTHER });
+    expect(b).toEqual(a);
+    expect(a.hash).toMatch(/^[0-9a-f]{16}$/);
+    expect(c.hash).not.toBe(a.hash);
+    expect(a.loss.every(Number.isFinite)).toBe(true);
+    expect(a.loss.at(-1)!).toBeLessThan(a.loss[0]!);
+  });
+
+  it('refuses the js backend (its kernels use the host\'s Math.exp)', async () => {
+    await expect(seededRun({ backend: 'js' as SeededBackend })).rejects.toThrow(/backend must be 'simd' or 'scalar'/);
+  });
+});
+
+describe.skipIf(!browserAvailable)('seededRun: Node and headless Chromium give the same bits', () => {
+  let server: StaticServer;
+  let browser: Browser;
+  let page: Page;
+  const errors: string[] = [];
+  const node = new Map<string, SeededRunResult>();
+  const key = (backend: SeededBackend, seed: number): string => `${backend}/${seed}`;
+
+  beforeAll(async () => {
+    server = await serveStatic(dist);
+    browser = await launchChromium();
+    page = await browser.newPage();
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    for (const [backend, seed] of [['simd', SEED], ['scalar', SEED], ['simd', OTHER], ['scalar', OTHER]] as const) {
+      node.set(key(backend, seed), await seededRun({ backend, seed }));
+    }
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('selftest.html runs simd and scalar in a worker, and each equals Node bit for bit', async () => {
+    await page.goto(new URL('selftest.html', server.url).href);
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    await page.getByRole('button', { name: 'Run the self-test' }).click();
+    const results = page.locator('#results');
+    await expect.poll(() => results.getAttribute('data-state'), { timeout: 30_000 }).toMatch(/done|error/);
+    expect(await page.locator('#status').textContent()).toBe('Done.');
+
+    const rows = JSON.parse(await page.locator('#json').inputValue()) as Row[];
+    expect(rows.map((r) => `${r.backend}/${r.seed}/${r.run}`)).toEqual(
+      [`simd/${SEED}/run`, `scalar/${SEED}/run`, `simd/${SEED}/repeat`, `simd/${OTHER}/other seed`]);
+    for (const r of rows) {
+      const n = node.get(key(r.backend, r.seed))!;
+      expect({ backend: r.backend, seed: r.seed, hash: r.hash }).toEqual({ backend: r.backend, seed: r.seed, hash: n.hash });
+      expect(r.params).toBe(n.params);
+      expect(r.loss).toEqual(n.loss); // every step's loss, exactly
+    }
+    // the page's own checks: repeatable, another seed differs, the student trains
+    const checks = await page.locator('#checks li.ok, #checks li.bad').allTextContents();
+    expect(checks).toHaveLength(3);
+    for (const c of checks) expect(c).toMatch(/^PASS/);
+    // the table shows the same hashes
+    expect(await page.locator(`#runs tr[data-backend="scalar"] td.hash`).textContent()).toBe(node.get(key('scalar', SEED))!.hash);
+
+    const simd = node.get(key('simd', SEED))!, scalar = node.get(key('scalar', SEED))!;
+    console.log(`seed ${SEED}: simd ${simd.hash}, scalar ${scalar.hash} (${simd.hash === scalar.hash ? 'equal' : 'different'}); `
+      + `seed ${OTHER}: simd ${node.get(key('simd', OTHER))!.hash}, scalar ${node.get(key('scalar', OTHER))!.hash}; `
+      + `${simd.params} student parameters, ${simd.loss.length} steps`);
+    expect(errors).toEqual([]);
+  });
+
+  it('another seed: a different hash in the browser too, and the same as Node\'s', async () => {
+    type Api = { retortSelftest: { run(o: { backend: SeededBackend; seed: number }): Promise<Row> } };
+    const r = await page.evaluate((seed) => (window as unknown as Api).retortSelftest.run({ backend: 'scalar', seed }), OTHER);
+    const n = node.get(key('scalar', OTHER))!;
+    expect(r.hash).toBe(n.hash);
+    expect(r.loss).toEqual(n.loss);
+    expect(r.hash).not.toBe(node.get(key('scalar', SEED))!.hash);
+    expect(errors).toEqual([]);
+  });
+});

@@ -1,0 +1,248 @@
+// The web lab end to end, in headless Chromium on the built app (packages/web/dist): a short
+// distillation with the tiny ?quick=1 settings, the live charts, the temperature slider, the
+// drawing pad, a download read back in Node, bad input (a corrupt model file, a bad temperature,
+// an α outside [0, 1]), a TF.js teacher picked as files, no long task on the main thread while
+// training, and screenshots at desktop and phone sizes (test/browser/artifacts/, git-ignored).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { Mlp, decodeModelFile, encodeModelFile, loadCore, paramLayout, parseModelSpec } from '@retort/distill';
+import { browserAvailable, launchChromium } from './chromium.js';
+import { serveStatic, type StaticServer } from './static-server.js';
+
+const dist = fileURLToPath(new URL('../../packages/web/dist/', import.meta.url));
+const artifacts = fileURLToPath(new URL('./artifacts/', import.meta.url));
+
+interface LongTask { start: number; duration: number }
+declare global { interface Window { __longtasks: LongTask[]; __shifts: { start: number; value: number }[] } }
+
+/** A valid tiny Retort model with one payload byte flipped: its checksum no longer matches. */
+function corruptModelFile(): Buffer {
+  const spec = parseModelSpec('mlp:784-4-10');
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [i, l] of paramLayout(spec).entries()) {
+    tensors[`layer${i}.w`] = { shape: [l.inputs, l.outputs], data: new Float32Array(l.inputs * l.outputs).fill(0.01) };
+    tensors[`layer${i}.b`] = { shape: [l.outputs], data: new Float32Array(l.outputs) };
+  }
+  const bytes = encodeModelFile({ spec, tensors });
+  bytes[bytes.length - 40]! ^= 0xff;
+  return Buffer.from(bytes);
+}
+
+const barValues = (page: Page, id: string): Promise<number[]> =>
+  page.$$eval(`#${id} .bar`, (bars) => bars.map((b) => Number((b as HTMLElement).dataset.p)));
+
+describe.skipIf(!browserAvailable)('the web lab in headless Chromium', () => {
+  let server: StaticServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(artifacts, { recursive: true });
+    server = await serveStatic(dist);
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+    page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(e.message));
+    // installed before any script of the page runs: every long task of the main thread is kept
+    await page.addInitScript(() => {
+      window.__longtasks = [];
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) window.__longtasks.push({ start: e.startTime, duration: e.duration });
+      }).observe({ type: 'longtask', buffered: true });
+      window.__shifts = [];
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries() as (PerformanceEntry & { value: number; hadRecentInput: boolean })[]) {
+          if (!e.hadRecentInput) window.__shifts.push({ start: e.startTime, value: e.value });
+        }
+      }).observe({ type: 'layout-shift', buffered: true });
+    });
+    await page.goto(`${server.url}?quick=1`);
+    await page.waitForFunction(() => !(document.getElementById('start') as HTMLButtonElement).disabled, null, { timeout: 30_000 });
+  }, 60_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('refuses a corrupt model file, a bad temperature and an α outside [0, 1] inline, and stays usable', async () => {
+    await page.check('input[name="teacher-source"][value="retort"]');
+    await page.setInputFiles('#teacher-retort', { name: 'corrupt.retort', mimeType: 'application/octet-stream', buffer: corruptModelFile() });
+    const fileError = page.locator('#teacher-file-error');
+    await expect.poll(() => fileError.textContent(), { timeout: 10_000 }).toMatch(/Could not load the teacher: .*corrupt\.retort.*checksum/);
+    expect(await fileError.getAttribute('role')).toBe('alert');
+    await page.check('input[name="teacher-source"][value="train"]');
+
+    await page.fill('#temperature', 'abc');
+    expect(await page.textContent('#temperature-error')).toMatch(/must be a number/);
+    expect(await page.getAttribute('#temperature', 'aria-invalid')).toBe('true');
+    await page.fill('#temperature', '-2');
+    expect(await page.textContent('#temperature-error')).toMatch(/greater than 0/);
+    await page.fill('#alpha', '1.5');
+    expect(await page.textContent('#alpha-error')).toMatch(/between 0 and 1/);
+    // Start refuses, says why, and puts the focus on the first bad field
+    await page.click('#start');
+    expect(await page.textContent('#phase')).toMatch(/^Not started/);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('temperature');
+    await page.fill('#temperature', '4');
+    await page.fill('#alpha', '0.9');
+    expect(await page.textContent('#temperature-error')).toBe('');
+    expect(await page.textContent('#alpha-error')).toBe('');
+  });
+
+  it('runs a distillation: live charts, final accuracy, and no long task on the main thread', async () => {
+    // larger than ?quick=1's sizes, so that training lasts long enough (seconds) to watch the main thread
+    await page.fill('#teacher-spec', 'mlp:784-800-800-10');
+    await page.fill('#teacher-size', '10000');
+    await page.fill('#teacher-epochs', '3');
+    await page.fill('#student-hidden', '64');
+    await page.fill('#epochs', '8');
+    await page.fill('#transfer-size', '2000');
+    const t0 = await page.evaluate(() => performance.now());
+    const wall = Date.now(); // (the second of pause below is part of it)
+    await page.click('#start');
+    await expect.poll(() => page.locator('#stop').isEnabled(), { timeout: 5_000 }).toBe(true);
+    // Pause holds the worker's training loop (the charts stop growing), Resume continues it
+    await expect.poll(async () => Number(await page.getAttribute('#chart-loss', 'data-points')), { timeout: 10_000 }).toBeGreaterThan(2);
+    await page.click('#pause');
+    expect(await page.getAttribute('#pause', 'aria-pressed')).toBe('true');
+    await page.waitForTimeout(300);
+    const held = await page.getAttribute('#chart-loss', 'data-points');
+    await page.waitForTimeout(700);
+    expect(await page.getAttribute('#chart-loss', 'data-points')).toBe(held);
+    expect(await page.textContent('#phase')).toMatch(/^Paused/);
+    await page.click('#pause');
+    expect(await page.textContent('#pause')).toBe('Pause');
+    await expect.poll(() => page.getAttribute('#verdict', 'data-final'), { timeout: 45_000 }).not.toBeNull();
+    const t1 = await page.evaluate(() => performance.now());
+    const seconds = (Date.now() - wall) / 1000;
+
+    const lossPoints = Number(await page.getAttribute('#chart-loss', 'data-points'));
+    const accPoints = Number(await page.getAttribute('#chart-acc', 'data-points'));
+    expect(lossPoints).toBeGreaterThan(3);
+    expect(accPoints).toBe(3 + 8 + 8); // validation accuracy after every epoch of the three models
+    expect(await page.textContent('#verdict')).toMatch(/Final accuracy: \d+\.\d\d %/);
+    const accuracies = await page.$$eval('#results td[data-accuracy]', (tds) => tds.map((td) => Number((td as HTMLElement).dataset.accuracy)));
+    expect(accuracies).toHaveLength(3);
+    for (const a of accuracies) expect(a).toBeGreaterThan(0.5);
+    expect(await page.textContent('#deploy-summary')).toMatch(/smaller .* faster at batch 1/);
+    expect(await page.locator('#deploy tbody tr').count()).toBe(3);
+    expect(await page.locator('#confusion tbody td').count()).toBe(100);
+    expect(await page.locator('#mistakes .mistake').count()).toBeGreaterThan(0);
+    expect(await page.textContent('#phase')).toMatch(/^Done in/);
+
+    const longTasks = await page.evaluate(([a, b]) => window.__longtasks.filter((t) => t.start + t.duration >= a! && t.start <= b!), [t0, t1]);
+    const all = await page.evaluate(() => window.__longtasks);
+    const shift = await page.evaluate(([a, b]) => window.__shifts.filter((s) => s.start >= a! && s.start <= b!).reduce((sum, s) => sum + s.value, 0), [t0, t1]);
+    console.log(`lab run: ${seconds.toFixed(1)} s wall, ${lossPoints} loss points, ${accPoints} accuracy points; ` +
+      `long tasks during the run: ${longTasks.length}${longTasks.length ? ` (max ${Math.max(...longTasks.map((t) => t.duration)).toFixed(0)} ms)` : ''}; ` +
+      `since page load: ${all.length} (${all.map((t) => t.duration.toFixed(0)).join(', ') || 'none'} ms); layout shift during the run: ${shift.toFixed(4)}`);
+    expect(longTasks).toEqual([]);
+    expect(shift).toBeLessThan(0.05); // fixed-height charts and bars: only the results table appearing moves anything
+  }, 60_000);
+
+  it('the temperature slider re-renders the softened distribution', async () => {
+    await page.fill('#dk-index', '8');
+    await page.press('#dk-index', 'Enter');
+    const sharp = await barValues(page, 'bars-teacher-1');
+    const before = await barValues(page, 'bars-teacher-t');
+    expect(sharp.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    await page.focus('#dk-temp');
+    for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowRight');
+    expect(await page.inputValue('#dk-temp')).toBe('7');
+    expect(await page.textContent('#dk-temp-out')).toBe('7');
+    const after = await barValues(page, 'bars-teacher-t');
+    expect(after).not.toEqual(before);
+    // a higher T flattens it: the largest probability falls, the smallest rises
+    expect(Math.max(...after)).toBeLessThan(Math.max(...before));
+    expect(Math.min(...after)).toBeGreaterThan(Math.min(...before));
+    expect(await barValues(page, 'bars-teacher-1')).toEqual(sharp);
+    expect((await barValues(page, 'bars-student-t')).every(Number.isFinite)).toBe(true);
+  });
+
+  it('classifies a digit drawn with the mouse', async () => {
+    const pad = page.locator('#pad');
+    await pad.scrollIntoViewIfNeeded();
+    const box = (await pad.boundingBox())!;
+    const at = (fx: number, fy: number): [number, number] => [box.x + fx * box.width, box.y + fy * box.height];
+    // a "7": the bar, then the stem
+    await page.mouse.move(...at(0.25, 0.22));
+    await page.mouse.down();
+    for (const [fx, fy] of [[0.45, 0.22], [0.72, 0.22], [0.62, 0.45], [0.52, 0.65], [0.45, 0.82]] as const) {
+      await page.mouse.move(...at(fx, fy), { steps: 6 });
+    }
+    await page.mouse.up();
+    await expect.poll(() => page.textContent('#pad-guess'), { timeout: 5_000 }).toMatch(/^\d \(\d+(\.\d)? %\)$/);
+    const probs = await barValues(page, 'bars-pad');
+    expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    const ink = await page.$eval('#pad-preview', (c) => {
+      const d = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i]! > 0) n++;
+      return n;
+    });
+    expect(ink).toBeGreaterThan(20);
+  });
+
+  it('downloads the student as a Retort file that Node reads back', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-export="retort"]')]);
+    expect(download.suggestedFilename()).toBe('student.retort');
+    const bytes = new Uint8Array(readFileSync((await download.path())!));
+    const file = decodeModelFile(bytes, 'student.retort');
+    expect(file.spec.sizes).toEqual([784, 64, 10]);
+    expect(file.meta.source).toBe('Retort web lab');
+    const core = await loadCore();
+    const mlp = new Mlp(core, file.spec);
+    mlp.writeParams(Float32Array.from([...file.tensors['layer0.w']!.data, ...file.tensors['layer0.b']!.data,
+      ...file.tensors['layer1.w']!.data, ...file.tensors['layer1.b']!.data]));
+    expect(mlp.paramCount).toBe(784 * 64 + 64 + 64 * 10 + 10);
+    mlp.free();
+  });
+
+  it('loads a TF.js model (model.json + weights.bin picked together) as the teacher', async () => {
+    const files: { name: string; mimeType: string; buffer: Buffer }[] = [];
+    for (const name of ['model.json', 'weights.bin']) {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click(`[data-export="tfjs:${name}"]`)]);
+      expect(download.suggestedFilename()).toBe(name);
+      files.push({ name, mimeType: 'application/octet-stream', buffer: readFileSync((await download.path())!) });
+    }
+    await page.check('input[name="teacher-source"][value="tfjs"]');
+    await page.setInputFiles('#teacher-tfjs', files);
+    await expect.poll(() => page.textContent('#teacher-info'), { timeout: 20_000 }).toMatch(/Loaded: model\.json: a TF\.js model of Dense layers, read as mlp:784-64-10/);
+    expect(await page.textContent('#teacher-file-error')).toBe('');
+    await page.check('input[name="teacher-source"][value="train"]');
+  }, 30_000);
+
+  it('fits a desktop and a 390 px phone without horizontal scrolling (screenshots)', async () => {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: `${artifacts}lab-desktop.png`, fullPage: true });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300); // the charts follow their boxes' width
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: `${artifacts}lab-phone.png`, fullPage: true });
+    for (const id of ['setup', 'watch', 'dark', 'judge', 'try', 'take']) await page.locator(`#${id}`).screenshot({ path: `${artifacts}lab-phone-${id}.png` });
+    expect(errors).toEqual([]);
+  });
+
+  it('reuses a teacher trained with the same settings, and Stop ends a run and leaves the page usable', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.fill('#epochs', '300'); // long enough to be stopped while the distilled student trains
+    await page.click('#start');
+    await expect.poll(() => page.textContent('#results tbody tr.teacher'), { timeout: 10_000 }).toMatch(/\(reused\)/);
+    await expect.poll(() => page.textContent('#stat-model'), { timeout: 10_000 }).toBe('distilled');
+    await page.click('#stop');
+    await expect.poll(() => page.textContent('#phase'), { timeout: 10_000 }).toMatch(/^Stopped/);
+    expect(await page.locator('#start').isEnabled()).toBe(true);
+    expect(await page.locator('#stop').isEnabled()).toBe(false);
+    expect(await page.locator('#results tbody tr').count()).toBe(1);
+    expect(await page.locator('[data-export="retort"]').isEnabled()).toBe(false);
+    expect(await page.textContent('#run-error')).toBe('');
+    expect(errors).toEqual([]);
+  }, 30_000);
+});
