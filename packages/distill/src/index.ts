@@ -47,6 +47,7 @@ export {
   type DecodedQuantizedMlpFile,
 } from './quant/index.js';
 export { evaluateLogits, type EvalReport, type EvalOptions } from './eval/metrics.js';
+export { medianSeconds, timeMlpForward } from './eval/timing.js';
 export { runConfigSchema, parseRunConfig, configHash, type RunConfig, type RunConfigInput } from './config.js';
 
 // the distillation family: loss terms, methods, teacher ensembles, schedules

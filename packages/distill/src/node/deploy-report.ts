@@ -10,9 +10,10 @@
 // warm-up), and reports the median of 5 such rounds; wall time of this process, one thread.
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { loadCore, type BackendName, type Core } from '@retort/core-wasm';
+import { loadCore, type BackendName } from '@retort/core-wasm';
 import { fullView, slice, splitValidation, type Dataset, type DatasetView } from '../data/dataset.js';
 import { evaluateLogits } from '../eval/metrics.js';
+import { medianSeconds, timeMlpForward } from '../eval/timing.js';
 import type { Mlp } from '../model/mlp.js';
 import { formatModelSpec } from '../model/spec.js';
 import { quantizeMlp, type QuantizedMlp } from '../quant/quantized-mlp.js';
@@ -102,13 +103,12 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
     const minSeconds = opts.minSeconds ?? 0.25;
     const one = testX.subarray(0, student.inputSize), batch = testX.subarray(0, 128 * student.inputSize);
     const rows128 = Math.min(128, test.indices.length);
-    const f32Timing = (m: Mlp, x: Float32Array) => timeMlp(core, m, x, rows128, minSeconds);
-    const tTime = f32Timing(teacher, normalisedRows(slice(test, rows128), tNorm));
-    const sTime = f32Timing(student, batch);
+    const tTime = await timeMlpForward(core, teacher, normalisedRows(slice(test, rows128), tNorm), rows128, minSeconds);
+    const sTime = await timeMlpForward(core, student, batch, rows128, minSeconds);
     const quant = q;
     const qTime = {
-      latencyMs: 1000 * medianSeconds(() => quant.predict(one, 1), minSeconds),
-      throughput: rows128 / medianSeconds(() => quant.predict(batch, rows128, { batchSize: rows128 }), minSeconds),
+      latencyMs: 1000 * await medianSeconds(() => quant.predict(one, 1), minSeconds),
+      throughput: rows128 / await medianSeconds(() => quant.predict(batch, rows128, { batchSize: rows128 }), minSeconds),
     };
     const size = q.size;
     const figures = (file: string, m: Mlp, ev: typeof tEval, t: { latencyMs: number; throughput: number }, agreement: number): ModelFigures => ({
@@ -156,37 +156,6 @@ export function normalisedRows(view: DatasetView, norm: { mean: number; std: num
     }
   }
   return out;
-}
-
-/** Median over 5 rounds of (seconds per call), each round at least `minSeconds` after a warm-up. */
-function medianSeconds(fn: () => void, minSeconds: number): number {
-  fn();
-  const rounds: number[] = [];
-  for (let r = 0; r < 5; r++) {
-    let calls = 0;
-    const t0 = performance.now();
-    let t = t0;
-    do { fn(); calls++; t = performance.now(); } while (t - t0 < minSeconds * 1000);
-    rounds.push((t - t0) / 1000 / calls);
-  }
-  rounds.sort((a, b) => a - b);
-  return rounds[2]!;
-}
-
-/** f32 latency (batch 1) and throughput (batch `rows`) of an Mlp's eval forward, on resident inputs. */
-function timeMlp(core: Core, m: Mlp, x: Float32Array, rows: number, minSeconds: number): { latencyMs: number; throughput: number } {
-  const tx = core.fromArray(x);
-  const previous = m.batchSize;
-  try {
-    m.plan(1);
-    const latency = medianSeconds(() => m.forward(tx, 1, 'eval'), minSeconds);
-    m.plan(rows);
-    const perBatch = medianSeconds(() => m.forward(tx, rows, 'eval'), minSeconds);
-    return { latencyMs: 1000 * latency, throughput: rows / perBatch };
-  } finally {
-    core.free(tx);
-    if (previous > 0) m.plan(previous);
-  }
 }
 
 export function renderDeploymentReport(r: DeploymentReport): string {

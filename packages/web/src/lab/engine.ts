@@ -14,6 +14,7 @@ import {
   quantizeMlp, readIdx, readNpy, slice, splitValidation, toFloat32, train,
   type Core, type Dataset, type DatasetView, type EpochMetrics, type LossTermConfig, type LossTermInput, type MethodName,
   type ModelSpec, type QuantizedMlp, type TeacherSource, type TrainEvent, type TrainSettings, type WeightedTeacher,
+  medianSeconds as medianSecondsOf, timeMlpForward,
 } from '@retort/distill';
 import type { TfjsTeacher } from '@retort/distill/tfjs';
 import type {
@@ -198,36 +199,10 @@ function historyOf(h: EpochMetrics[]): ModelResult['history'] {
   }));
 }
 
-/** Median over 5 rounds of seconds per call, each round at least `minSeconds` after a warm-up (as the deployment report). */
-async function medianSeconds(fn: () => void, minSeconds: number): Promise<number> {
-  fn();
-  const rounds: number[] = [];
-  for (let r = 0; r < 5; r++) {
-    let calls = 0;
-    const t0 = performance.now();
-    let t = t0;
-    do { fn(); calls++; t = performance.now(); } while (t - t0 < minSeconds * 1000);
-    rounds.push((t - t0) / 1000 / calls);
-    await new Promise<void>((res) => scheduler.setImmediate(res)); // let messages through between rounds
-  }
-  rounds.sort((a, b) => a - b);
-  return rounds[2]!;
-}
-
-async function timeMlp(c: Core, m: Mlp, x: Float32Array, rows: number, minSeconds: number): Promise<{ latencyMs: number; throughput: number }> {
-  const tx = c.fromArray(x);
-  const previous = m.batchSize;
-  try {
-    m.plan(1);
-    const latency = await medianSeconds(() => m.forward(tx, 1, 'eval'), minSeconds);
-    m.plan(rows);
-    const perBatch = await medianSeconds(() => m.forward(tx, rows, 'eval'), minSeconds);
-    return { latencyMs: 1000 * latency, throughput: rows / perBatch };
-  } finally {
-    c.free(tx);
-    if (previous > 0) m.plan(previous);
-  }
-}
+/** Timing as the deployment report measures it, letting the worker's messages through between rounds. */
+const medianSeconds = (fn: () => void, minSeconds: number): Promise<number> => medianSecondsOf(fn, minSeconds, yieldTurn);
+const timeMlp = (c: Core, m: Mlp, x: Float32Array, rows: number, minSeconds: number): Promise<{ latencyMs: number; throughput: number }> =>
+  timeMlpForward(c, m, x, rows, minSeconds, yieldTurn);
 
 /** The loss terms of a single-run method with the lab's parameters filled in. */
 function methodTerms(cfg: LabConfig, method: MethodName, studentHidden: number, teacherHidden: number): LossTermConfig[] {
