@@ -16,14 +16,8 @@ export {
   compareMethods, renderMethodComparison, temperatureSweep, renderSweep, METHOD_COMPARE_DEFAULTS, METHOD_COMPARE_QUICK, COMPARED_METHODS, SWEEP_DEFAULTS,
   type MethodCompareResult, type MethodCompareSettings, type MethodCompareOptions, type MethodRow, type ComparedMethod, type SweepResult, type SweepSettings,
 } from './node/methods-compare.js';
-export { exportOnnxFile, importOnnxFile, readOnnxFile } from './interop/onnx-node.js';
-export {
-  exportOnnx, importOnnx, onnxToMlp, ONNX_OPSET, ONNX_IR_VERSION, MAX_ONNX_BYTES, ONNX_METADATA_KEYS, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME,
-  type OnnxExportOptions, type OnnxExportSource, type OnnxImport,
-} from './interop/onnx.js';
-export {
-  readSafetensorsFile, writeSafetensorsFile, readTeacherLogitsFile, loadTfjsModel, loadTfjsTeacher, cachedTfjsTeacherLogits,
-  exportTfjsModel, importTfjsMlp, readTfjsModel, tfjsFileHandler, useTfjsBackend,
-} from './interop/node.js';
+// safetensors and teacher logits on disk (no TensorFlow.js); the TF.js and ONNX file functions are
+// in '@retort/distill/interop', so that this entry does not load tfjs or protobufjs
+export { readSafetensorsFile, writeSafetensorsFile, readTeacherLogitsFile } from './interop/files-node.js';
 export { loadAnyModel, modelFormatOf, type LoadedModel, type ModelFormat } from './node/any-model.js';
 export { deploymentReport, renderDeploymentReport, normalisedRows, type DeploymentReport, type DeployReportOptions, type ModelFigures } from './node/deploy-report.js';

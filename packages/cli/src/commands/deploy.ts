@@ -5,8 +5,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { loadCore, quantizeMlp, splitValidation } from '@retort/distill';
 import {
-  deploymentReport, exportOnnxFile, exportTfjsModel, loadAnyModel, loadData, normalisedRows, renderDeploymentReport,
-  saveModel, writeFileAtomic, writeJsonAtomic, writeTextAtomic,
+  deploymentReport, loadAnyModel, loadData, normalisedRows, renderDeploymentReport, saveModel, writeFileAtomic, writeJsonAtomic, writeTextAtomic,
 } from '@retort/distill/node';
 import type { BackendName } from '@retort/core-wasm';
 import { UsageError } from '../errors.js';
@@ -46,6 +45,8 @@ export async function exportCommand(model: string, flags: ExportFlags, io: Io): 
   const core = await loadCore({ backend: flags.backend ?? 'auto' });
   const loaded = await loadAnyModel(core, resolve(model));
   try {
+    // the exporters load protobufjs / tfjs: only here, not at every start of the CLI
+    const { exportOnnxFile, exportTfjsModel } = await import('@retort/distill/interop');
     if (flags.format === 'onnx') {
       mkdirSync(dirname(out), { recursive: true });
       exportOnnxFile(out, loaded.model, { normalization: loaded.norm });

@@ -6,8 +6,6 @@ import { basename, join } from 'node:path';
 import type { Core } from '@retort/core-wasm';
 import { DataFormatError } from '../data/errors.js';
 import { loadModel, readModelFile } from '../format/model-io.js';
-import { importTfjsMlp } from '../interop/node.js';
-import { readOnnxFile } from '../interop/onnx-node.js';
 import { Mlp } from '../model/mlp.js';
 
 export type ModelFormat = 'retort' | 'onnx' | 'tfjs';
@@ -70,11 +68,13 @@ async function loadUnchecked(core: Core, path: string): Promise<LoadedModel> {
     return { model: loadModel(core, path), norm, format };
   }
   if (format === 'onnx') {
+    const { readOnnxFile } = await import('../interop/onnx-node.js'); // protobufjs only when needed
     const imp = readOnnxFile(path);
     const model = new Mlp(core, imp.spec);
     model.writeParams(imp.params);
     return { model, norm: imp.normalization ?? { mean: 0, std: 1 }, format };
   }
+  const { importTfjsMlp } = await import('../interop/node.js'); // tfjs only when needed
   const imp = await importTfjsMlp(core, path);
   // a TF.js model records no input preparation: the caller's (x/255, mean 0, std 1) is assumed
   return { model: imp.model, norm: { mean: 0, std: 1 }, format };

@@ -23,8 +23,8 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { renderReportMarkdown } from './report.js';
 import { appendJsonLine, createRunDir, RUN_FILES, RunDirError, truncateMetrics, writeJsonAtomic, writeTextAtomic } from './run-dir.js';
 import { cachedTeacherLogits } from './teacher-logits.js';
-import { cachedTfjsTeacherLogits, loadTfjsTeacher, readTeacherLogitsFile } from '../interop/node.js';
-import { TfjsTeacher } from '../interop/tfjs-layers.js';
+import { readTeacherLogitsFile } from '../interop/files-node.js';
+import type { TfjsTeacher } from '../interop/tfjs-layers.js';
 import { loadAnyModel, modelFormatOf } from './any-model.js';
 import { DataFormatError } from '../data/errors.js';
 
@@ -139,6 +139,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
           try { m = (await loadAnyModel(core, path)).model; } catch (e) { if (!(e instanceof DataFormatError)) throw e; }
         }
         if (!m) {
+          const { loadTfjsTeacher } = await import('../interop/node.js'); // tfjs only for such a teacher
           const teacher = await loadTfjsTeacher(path, { input: { ...(ti ?? { mean: config.mean, std: config.std }) } });
           tfjsTeachers.push(teacher);
           m = teacher;
@@ -182,7 +183,8 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
     for (let k = 0; k < specs.length; k++) {
       const t = specs[k]!;
       const m = loaded[k];
-      if (m instanceof TfjsTeacher) {
+      if (m && !(m instanceof Mlp)) {
+        const { cachedTfjsTeacherLogits } = await import('../interop/node.js');
         prepareRunDir();
         emit({ type: 'phase', message: `computing soft labels of the TensorFlow.js teacher ${basename(t.model!)} (cached in the run directory)` });
         const cacheName = k === 0 ? RUN_FILES.teacherLogits : RUN_FILES.teacherLogits.replace(/\.npy$/, `-${k}.npy`);

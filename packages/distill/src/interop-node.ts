@@ -1,0 +1,11 @@
+// @retort/distill/interop (Node): TF.js LayersModel folders and ONNX files on disk — loading
+// tfjs-core/-layers/-backend-wasm and protobufjs, which '@retort/distill/node' leaves out.
+export { exportOnnxFile, importOnnxFile, readOnnxFile } from './interop/onnx-node.js';
+export {
+  exportOnnx, importOnnx, onnxToMlp, ONNX_OPSET, ONNX_IR_VERSION, MAX_ONNX_BYTES, ONNX_METADATA_KEYS, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME,
+  type OnnxExportOptions, type OnnxExportSource, type OnnxImport,
+} from './interop/onnx.js';
+export {
+  loadTfjsModel, loadTfjsTeacher, cachedTfjsTeacherLogits, exportTfjsModel, importTfjsMlp, readTfjsModel, tfjsFileHandler, useTfjsBackend,
+  modelJsonPath, tfjsWasmDir, type TfjsModelFiles, type TfjsLoadOptions, type TfjsTeacherOptions,
+} from './interop/node.js';
