@@ -139,6 +139,12 @@ describe('experiments', () => {
     expect(existsSync(join(out, 'w16', 'T4', 'seed1', 'model.retort'))).toBe(true);
   });
 
+  it('born-again refuses flags that would change its generations', () => {
+    expectOneLineError(retort(['born-again', '--method', 'dkd', ...STUDENT, ...SMALL, '--out', d('ban-x')]), ['--method: born-again sets'], 2);
+    expectOneLineError(retort(['born-again', '--no-labels', ...STUDENT, ...SMALL, '--out', d('ban-x')]), ['--no-labels'], 2);
+    expect(existsSync(d('ban-x'))).toBe(false);
+  });
+
   it('flags of the method comparison are refused without --methods', () => {
     expectOneLineError(retort(['compare', '--quick']), ['--quick: only applies with --methods'], 2);
     expectOneLineError(retort(['compare', '--methods', 'kd,nope', '--quick']), ["--methods: unknown method 'nope'"], 2);

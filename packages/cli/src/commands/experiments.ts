@@ -71,6 +71,10 @@ export interface BornAgainFlags extends RunFlags { generations?: number; ensembl
 
 export async function bornAgainCommand(flags: BornAgainFlags, io: Io): Promise<number> {
   if (flags.resume) throw new UsageError('--resume: born-again resumes by rerunning the same command with the same --out');
+  for (const [flag, given] of [['--method', flags.method], ['--losses', flags.losses], ['--peers', flags.peers]] as const) {
+    if (given !== undefined) throw new UsageError(`${flag}: born-again sets each generation's loss itself (labels only, then kd from the previous generation)`);
+  }
+  if (flags.labels === false) throw new UsageError('--no-labels: generation 0 of born-again learns from the labels');
   const config: RunConfig = buildRunConfig('train', flags);
   const out = resolve(flags.out ?? defaultRunDir('born-again'));
   return experiment(flags, io, out, 'bornAgain', (m) => bornAgainJob({
