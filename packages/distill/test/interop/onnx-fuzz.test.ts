@@ -8,22 +8,13 @@
 
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-web';
-import onnxProto from 'onnx-proto';
 import { loadCore } from '@retort/core-wasm';
 import { DataFormatError } from '../../src/data/errors.js';
 import { Mlp } from '../../src/model/mlp.js';
 import { paramCount } from '../../src/model/spec.js';
 import { exportOnnx, importOnnx } from '../../src/interop/onnx.js';
 
-const { onnx } = onnxProto;
-/** A decoded message as protobufjs returns it: every field present (defaults on the prototype). */
-type Decoded<T> = T extends Uint8Array ? T : T extends readonly (infer U)[] ? Decoded<U>[] : T extends object ? { -readonly [K in keyof T]-?: Field<NonNullable<T[K]>> } : T;
-type Field<V> = V extends Uint8Array ? V : V extends readonly unknown[] ? Decoded<V> : V extends object ? Decoded<V> | null : V;
-/** Appends a hand-written (partial) message to a decoded repeated field. */
-const add = <T>(list: T[], item: object, at = list.length): void => { list.splice(at, 0, item as T); };
-type DecodedModel = Decoded<onnxProto.onnx.IModelProto>;
-const decodeModel = (bytes: Uint8Array): DecodedModel => onnx.ModelProto.decode(bytes) as unknown as DecodedModel;
-const encodeModel = (m: DecodedModel): Uint8Array => onnx.ModelProto.encode(m as onnxProto.onnx.IModelProto).finish();
+import { add, decodeModel, encodeModel, onnx, type DecodedModel } from './onnx-helpers.js';
 const ITERATIONS = 40_000;
 const FLOAT = 1, INT64 = 7;
 

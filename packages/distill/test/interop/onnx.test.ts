@@ -25,15 +25,7 @@ import { predictLogits } from '../../src/train/predict.js';
 import { exportOnnx, importOnnx, onnxToMlp, MAX_ONNX_BYTES, ONNX_METADATA_KEYS } from '../../src/interop/onnx.js';
 import { exportOnnxFile, importOnnxFile, readOnnxFile } from '../../src/interop/onnx-node.js';
 
-const { onnx } = onnxProto;
-/** A decoded message as protobufjs returns it: every field present (defaults on the prototype). */
-type Decoded<T> = T extends Uint8Array ? T : T extends readonly (infer U)[] ? Decoded<U>[] : T extends object ? { -readonly [K in keyof T]-?: Field<NonNullable<T[K]>> } : T;
-type Field<V> = V extends Uint8Array ? V : V extends readonly unknown[] ? Decoded<V> : V extends object ? Decoded<V> | null : V;
-/** Appends a hand-written (partial) message to a decoded repeated field. */
-const add = <T>(list: T[], item: object, at = list.length): void => { list.splice(at, 0, item as T); };
-type DecodedModel = Decoded<onnxProto.onnx.IModelProto>;
-const decodeModel = (bytes: Uint8Array): DecodedModel => onnx.ModelProto.decode(bytes) as unknown as DecodedModel;
-const encodeModel = (m: DecodedModel): Uint8Array => onnx.ModelProto.encode(m as onnxProto.onnx.IModelProto).finish();
+import { add, decodeModel, encodeModel, onnx, type DecodedModel } from './onnx-helpers.js';
 type INode = onnxProto.onnx.INodeProto;
 type ITensor = onnxProto.onnx.ITensorProto;
 type IValueInfo = onnxProto.onnx.IValueInfoProto;

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadCore, type Core } from '@retort/core-wasm';
 import { dkdLoss, dkdParts, type DkdOptions } from '../../src/losses/dkd.js';
 import { rand, gauss } from '../helpers/random.js';
+import { expectClose, maxAbs } from '../helpers/close.js';
 
 const BACKENDS = ['simd', 'scalar', 'js'] as const;
 const U = 2 ** -24;
@@ -26,22 +27,6 @@ function labelsOf(r: () => number, rows: number, cols: number): Int32Array {
   return Int32Array.from({ length: rows }, () => Math.floor(r() * cols));
 }
 
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
-  return m;
-}
-
-/** |got_i - want_i| <= atol·scale + rtol·|want_i| for every i, with a message naming the first failure. */
-function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number, scale: number, what: string): void {
-  expect(got.length, `${what}: length`).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    const g = got[i]!, w = want[i]!;
-    if (!(Math.abs(g - w) <= atol * scale + rtol * Math.abs(w))) {
-      expect.fail(`${what}: [${i}] = ${g} but want ${w} (|diff| ${Math.abs(g - w)}, bound ${atol * scale + rtol * Math.abs(w)})`);
-    }
-  }
-}
 
 /** z, v, dz in the core's module memory; the returned arrays are views (taken after every allocation). */
 function onCore(core: Core, z: Float32Array, v: Float32Array, dz0?: Float32Array) {

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadCore, type Core, type Tensor } from '@retort/core-wasm';
 import { RkdLoss, type RkdWeights } from '../../src/losses/rkd.js';
 import { rand, gauss } from '../helpers/random.js';
+import { expectClose, maxAbs } from '../helpers/close.js';
 
 const BACKENDS = ['simd', 'scalar', 'js'] as const;
 const U = 2 ** -24;
@@ -30,22 +31,6 @@ beforeAll(async () => {
 
 
 
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
-  return m;
-}
-
-/** |got_i - want_i| <= atol·scale + rtol·|want_i| for every i, with a message naming the first failure. */
-function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number, scale: number, what: string): void {
-  expect(got.length, `${what}: length`).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    const g = got[i]!, w = want[i]!;
-    if (!(Math.abs(g - w) <= atol * scale + rtol * Math.abs(w))) {
-      expect.fail(`${what}: [${i}] = ${g} but want ${w} (|diff| ${Math.abs(g - w)}, bound ${atol * scale + rtol * Math.abs(w)})`);
-    }
-  }
-}
 
 function huber(x: number): number {
   const a = Math.abs(x);
