@@ -98,6 +98,21 @@ describe('int8', () => {
   });
 });
 
+describe('retort info on the formats Retort reads', () => {
+  it('describes an int8 model, an ONNX file, a TF.js model and a safetensors file', () => {
+    const q = d('info.int8');
+    expect(retort(['quantize', student, '--out', q, '--calibration', '200']).status).toBe(0);
+    expect(retort(['info', q]).stdout).toMatch(/Retort int8 model .* mlp:784-24-16-10/);
+    expect(retort(['export', student, '--format', 'onnx', '--out', d('info.onnx')]).status).toBe(0);
+    expect(retort(['info', d('info.onnx')]).stdout).toMatch(/ONNX model \(producer retort\), as a Retort MLP mlp:784-24-16-10/);
+    expect(retort(['export', student, '--format', 'tfjs', '--out', d('info-tfjs')]).status).toBe(0);
+    expect(retort(['info', join(d('info-tfjs'), 'model.json')]).stdout).toMatch(/TensorFlow\.js LayersModel \(Sequential\), layers: Dense, Dense, Dense/);
+    writeSafetensorsFile(d('info.safetensors'), { w: { dtype: 'F16', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, NaN]) } });
+    const st = retort(['info', d('info.safetensors')]);
+    expect(st.stdout).toMatch(/w F16 \[2, 3\]  min 1, max 5, NaN 1/);
+  });
+});
+
 describe('retort report', () => {
   it('prints and writes the deployment report with consistent figures', () => {
     const out = d('report');
@@ -117,6 +132,7 @@ describe('retort report', () => {
     expect(rep.retained).toBeCloseTo(rep.student.testAccuracy / rep.teacher.testAccuracy, 12);
     expect(rep.teacher.testAccuracy).toBeCloseTo(1 - rep.teacher.testErrors / 500, 12);
     expect(rep.studentInt8.bytes).toBeLessThan(rep.student.bytes / 3);
+    expect((rep.student as unknown as { int8Bytes: number }).int8Bytes).toBe(rep.studentInt8.bytes);
     expect(Math.abs(rep.int8Drop)).toBeLessThan(0.02);
     for (const a of [rep.student.agreement, rep.studentInt8.agreement]) { expect(a).toBeGreaterThan(0.5); expect(a).toBeLessThanOrEqual(1); }
     expect(rep.teacher.latencyMs).toBeGreaterThan(0);

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readNpyFile, writeSafetensorsFile } from '@retort/distill/node';
 import { expectOneLineError, retort, SMALL, tempDir } from './helpers.js';
 
 const tmp = tempDir('family');
@@ -69,6 +70,18 @@ describe('retort distill --method', () => {
     expect(start.samplesPerSec).toBeGreaterThan(0);
   });
 
+  it('--no-labels keeps a method\'s soft terms; --teachers takes .safetensors logits', () => {
+    const out = d('nolabels');
+    const r = retort(['distill', '--method', 'kd', '--teacher', teacher, '--no-labels', ...STUDENT, ...SMALL, '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(report(out).losses).toBe('0.9·kd(T=4)');
+    const st = d('t2.safetensors');
+    const logits = readNpyFile(d('m-kd', 'teacher-logits.npy'));
+    writeSafetensorsFile(st, { logits: { dtype: 'BF16', shape: logits.shape as number[], data: logits.data as Float32Array } });
+    const r2 = retort(['distill', '--teachers', `${teacher},${st}`, ...STUDENT, ...SMALL, '--out', d('st-teachers')]);
+    expect(r2.status, r2.stderr).toBe(0);
+  });
+
   it('lists the methods with their parameters', () => {
     const r = retort(['methods']);
     expect(r.status, r.stderr).toBe(0);
@@ -85,11 +98,14 @@ describe('invalid combinations fail before training, and write nothing', () => {
     ['an RKD layer 0', ['distill', '--losses', '[{"type":"rkd","studentLayer":0}]', '--teacher', 'T'], /losses\[0\]\.studentLayer: must be a hidden layer number/, 2],
     ['DML with one student', ['train', '--losses', '[{"type":"ce"},{"type":"dml"}]'], /Deep Mutual Learning needs at least 2 students/, 1],
     ['a hint from teacher logits', ['distill', '--losses', '[{"type":"hint","studentLayer":1,"teacherLayer":1}]', '--teacher-logits', 'L'], /teacher 0 must be a model file, not precomputed logits/, 1],
-    ['labels refused but ce asked for', ['distill', '--method', 'kd', '--teacher', 'T', '--no-labels'], /transfer\.labels: false, but ce read the labels/, 1],
+    ['labels refused but the method reads them', ['distill', '--method', 'dkd', '--teacher', 'T', '--no-labels'], /transfer\.labels: false, but dkd read the labels/, 1],
+    ['labels refused but ce asked for', ['distill', '--losses', '[{"type":"ce"},{"type":"kd"}]', '--teacher', 'T', '--no-labels'], /transfer\.labels: false, but ce read the labels/, 1],
     ['kd without a teacher', ['distill', '--method', 'dkd'], /needs a teacher/, 2],
     ['an unknown method', ['distill', '--method', 'magic', '--teacher', 'T'], /--method: expected one of none, kd, dkd/, 2],
     ['an unknown term field', ['distill', '--losses', '[{"type":"kd","temprature":4}]', '--teacher', 'T'], /losses\[0\]/, 2],
     ['weights for a lone teacher', ['distill', '--teacher', 'T', '--teacher-weights', '1'], /--teacher-weights: only applies with --teachers/, 2],
+    ['DML with an explicit --peers 0', ['train', '--method', 'dml', '--peers', '0'], /Deep Mutual Learning needs at least 2 students/, 1],
+    ['a transfer class the data lacks', ['distill', '--teacher', 'T', '--transfer-classes', '0,1,11'], /config\.transfer\.classes: class 11 is not in/, 1],
   ] as const)('%s', (_, args, pattern, code) => {
     const out = d('never', String(Math.random()).slice(2));
     const full = args.map((a) => (a === 'T' ? teacher : a === 'L' ? d('m-kd', 'teacher-logits.npy') : a));

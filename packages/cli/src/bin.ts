@@ -6,6 +6,12 @@ import { setFlagsFromString } from 'node:v8';
 // Set before the program module (and its dependencies) allocate much.
 setFlagsFromString('--max-semi-space-size=1');
 
+// `retort info x | head`: a reader that closes the pipe early is not an error of ours
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 const { run } = await import('./program.js');
 const code = await run(process.argv.slice(2), {
   out: (line) => process.stdout.write(line + '\n'),

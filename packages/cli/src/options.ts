@@ -182,7 +182,7 @@ export function buildRunConfig(kind: 'train' | 'distill', flags: RunFlags, cwd =
     if (files.length === 0) throw new UsageError('--teachers: expected a comma-separated list of model files (.retort) or logits (.npy)');
     const weights = flags.teacherWeights ?? files.map(() => 1);
     if (weights.length !== files.length) throw new UsageError(`--teacher-weights: ${weights.length} weights for ${files.length} teachers`);
-    cfg.teachers = files.map((f, k) => ({ [/\.npy$/i.test(f) ? 'logits' : 'model']: resolve(cwd, f), weight: weights[k] }));
+    cfg.teachers = files.map((f, k) => ({ [/\.(npy|safetensors)$/i.test(f) ? 'logits' : 'model']: resolve(cwd, f), weight: weights[k] }));
     delete cfg.teacher; delete cfg.teacherLogits;
   } else if (flags.teacherWeights !== undefined) {
     throw new UsageError('--teacher-weights: only applies with --teachers');

@@ -55,7 +55,7 @@ function addRunOptions(cmd: Command, kind: JobKind): Command {
     cmd
       .option('--teacher <file>', 'teacher model file (.retort)')
       .option('--teacher-logits <file.npy>', 'teacher logits over the training set, [samples, classes] float32/64')
-      .option('--teachers <files>', 'several teachers: comma-separated model files (.retort) and/or logits (.npy)')
+      .option('--teachers <files>', 'several teachers: comma-separated model files (.retort, .onnx, TF.js model.json) and/or logits (.npy, .safetensors)')
       .option('--teacher-weights <w,...>', 'weights of --teachers (default all 1)', listArg('--teacher-weights', false, { min: 0 }))
       .option('--combine <how>', 'combine teachers by averaging probabilities (default) or logits', choiceArg('--combine', ['probabilities', 'logits'] as const));
   }
@@ -253,10 +253,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
 
   program
     .command('info')
-    .description('what a file holds: a Retort model or checkpoint, an IDX file or a .npy file (by magic bytes)')
+    .description('what a file holds: a Retort model, checkpoint or int8 model, IDX, .npy, .safetensors, .onnx or a TF.js model.json')
     .argument('<file>', 'the file to describe')
     .option('--json', 'print one JSON object')
-    .action((file: string, opts: { json?: boolean }) => { setExit(infoCommand(file, opts, io)); });
+    .action(async (file: string, opts: { json?: boolean }) => { setExit(await infoCommand(file, opts, io)); });
 
   program
     .command('backends')

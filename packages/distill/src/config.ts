@@ -71,7 +71,8 @@ export const runConfigSchema = z.strictObject({
   /** How several teachers combine: weighted mean of tempered probabilities (default), or of logits. */
   combine: z.enum(['probabilities', 'logits'], { error: 'must be "probabilities" or "logits"' }).default('probabilities'),
   /** Further students trained together with the first (Deep Mutual Learning). */
-  peers: nonNegativeInt.max(15, { error: 'must be at most 15' }).default(0),
+  /** Default: 1 with method dml (a cohort of two), else 0. An explicit 0 with dml is refused. */
+  peers: nonNegativeInt.max(15, { error: 'must be at most 15' }).optional(),
   /** Transfer-set control: which training samples the student sees, and whether it sees their labels. */
   transfer: z.strictObject({
     /** Use this fraction of the training samples (after the validation split and trainSize), chosen by seed. */

@@ -1,9 +1,9 @@
-// `retort info FILE`: what a file holds, detected by its magic bytes (not its extension):
-// a Retort model or checkpoint, an IDX file or a .npy file.
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { formatModelSpec, paramCount } from '@retort/distill';
-import { readIdxFile, readModelFile, readNpyFile } from '@retort/distill/node';
+// `retort info FILE`: what a file holds: a Retort model, checkpoint or int8 model, an IDX file or
+// a .npy file (by magic bytes), or an ONNX, safetensors or TF.js model.json file (by name).
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { decodeQuantizedModel, formatModelSpec, paramCount, quantizedModelSize, type ModelSpec } from '@retort/distill';
+import { readIdxFile, readModelFile, readNpyFile, readSafetensorsFile } from '@retort/distill/node';
 import type { Io } from '../program.js';
 
 const RETORT_MAGIC = [0x52, 0x45, 0x54, 0x4f, 0x52, 0x54, 0x00, 0x1a];
@@ -11,10 +11,10 @@ const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
 
 type Info = Record<string, unknown> & { kind: string };
 
-export function infoCommand(file: string, flags: { json?: boolean }, io: Io): number {
+export async function infoCommand(file: string, flags: { json?: boolean }, io: Io): Promise<number> {
   const path = resolve(file);
   const head = readHead(file, path);
-  const info = describe(file, path, head);
+  const info = await describeInterop(file, path, head) ?? describe(file, path, head);
   if (flags.json) io.out(JSON.stringify(info));
   else for (const line of infoLines(info)) io.out(line);
   return 0;
@@ -63,7 +63,40 @@ function describe(file: string, path: string, head: Uint8Array): Info {
   }
   if (head[0] === 0x1f && head[1] === 0x8b) throw new RangeError(`${file}: gzip-compressed; decompress it first (gunzip)`);
   const hex = [...head.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
-  throw new RangeError(`${file}: not a Retort model, IDX or .npy file (magic bytes ${hex || 'none: empty file'})`);
+  throw new RangeError(`${file}: not a file Retort reads (Retort model or int8 model, IDX, .npy, .safetensors, .onnx, TF.js model.json; magic bytes ${hex || 'none: empty file'})`);
+}
+
+const QUANTIZED_MAGIC = [0x52, 0x45, 0x54, 0x4f, 0x52, 0x54, 0x51, 0x1a]; // "RETORTQ\x1a"
+
+/** The formats Retort reads beyond its own: int8 models, ONNX, safetensors, TF.js model.json. */
+async function describeInterop(file: string, path: string, head: Uint8Array): Promise<Info | null> {
+  const bytes = statSync(path).size;
+  if (startsWith(head, QUANTIZED_MAGIC)) {
+    const q = decodeQuantizedModel(new Uint8Array(readFileSync(path)), basename(path));
+    const size = quantizedModelSize(q);
+    return { kind: 'retort-int8', file: path, bytes, spec: q.spec, shortSpec: formatModelSpec(q.spec as ModelSpec), params: paramCount(q.spec as ModelSpec),
+      layers: q.layers.map((l) => ({ inputs: l.inputs, outputs: l.outputs, inputScale: l.inputScale })), size };
+  }
+  if (/\.onnx$/i.test(path)) {
+    const { readOnnxFile } = await import('@retort/distill/interop');
+    const m = readOnnxFile(path);
+    return { kind: 'onnx', file: path, bytes, producer: m.producer, spec: m.spec, shortSpec: formatModelSpec(m.spec), params: paramCount(m.spec),
+      normalization: m.normalization, notes: m.notes };
+  }
+  if (/\.safetensors$/i.test(path)) {
+    const f = readSafetensorsFile(path);
+    return { kind: 'safetensors', file: path, bytes, metadata: f.metadata,
+      tensors: Object.entries(f.tensors).map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, ...floatStats(t.data) })) };
+  }
+  if (/\.json$/i.test(path)) {
+    const { readTfjsModel } = await import('@retort/distill/interop');
+    const m = readTfjsModel(path);
+    const topo = m.modelJson.modelTopology as { class_name?: string; config?: { layers?: { class_name?: string }[] } | { class_name?: string }[] };
+    const layers = Array.isArray(topo.config) ? topo.config : topo.config?.layers ?? [];
+    return { kind: 'tfjs', file: path, bytes, modelClass: topo.class_name ?? 'unknown', layers: layers.map((l) => l.class_name ?? '?'),
+      weights: (m.artifacts.weightSpecs ?? []).map((w) => ({ name: w.name, shape: w.shape, dtype: w.dtype })) };
+  }
+  return null;
 }
 
 function floatStats(data: ArrayLike<number>): Record<string, number | null> {
@@ -106,6 +139,29 @@ function infoLines(info: Info): string[] {
       lines.push(`meta: ${JSON.stringify(info.meta)}`);
       break;
     }
+    case 'retort-int8':
+      lines.push(`type: Retort int8 model (for @retort/core-wasm/infer), spec ${String(info.shortSpec)}, ${Number(info.params).toLocaleString('en-US')} parameters`);
+      lines.push(`bytes by part: ${JSON.stringify(info.size)}`);
+      for (const [i, l] of (info.layers as { inputs: number; outputs: number; inputScale: number }[]).entries()) {
+        lines.push(`  layer ${i + 1}: ${l.inputs} -> ${l.outputs}, input scale ${l.inputScale}`);
+      }
+      break;
+    case 'onnx':
+      lines.push(`type: ONNX model (producer ${String(info.producer) || 'unknown'}), as a Retort MLP ${String(info.shortSpec)}, ${Number(info.params).toLocaleString('en-US')} parameters`);
+      if (info.normalization) lines.push(`input normalisation: ${JSON.stringify(info.normalization)}`);
+      for (const n of info.notes as string[]) lines.push(`note: ${n}`);
+      break;
+    case 'safetensors':
+      lines.push('type: safetensors');
+      for (const t of info.tensors as { name: string; dtype: string; shape: number[]; min: number | null; max: number | null; nanCount: number; infCount: number }[]) {
+        lines.push(`  ${t.name} ${t.dtype} [${t.shape.join(', ')}]  min ${String(t.min)}, max ${String(t.max)}, NaN ${t.nanCount}, Inf ${t.infCount}`);
+      }
+      if (Object.keys(info.metadata as object).length) lines.push(`metadata: ${JSON.stringify(info.metadata)}`);
+      break;
+    case 'tfjs':
+      lines.push(`type: TensorFlow.js LayersModel (${String(info.modelClass)}), layers: ${(info.layers as string[]).join(', ')}`);
+      for (const w of info.weights as { name: string; shape: number[]; dtype: string }[]) lines.push(`  ${w.name} ${w.dtype} [${w.shape.join(', ')}]`);
+      break;
     case 'npy':
       lines.push(`type: .npy array, dtype ${String(info.dtype)}, shape [${(info.shape as number[]).join(', ')}]`);
       lines.push(rangeLine(info));

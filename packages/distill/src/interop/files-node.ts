@@ -126,7 +126,7 @@ export function readTeacherLogitsFile(path: string, count: number, classes: numb
     const data = readEntry(fd, header.headerBytes, entry, name).data;
     for (let i = 0; i < data.length; i++) {
       const v = data[i]!;
-      if (!Number.isFinite(v)) throw new DataFormatError(name, `teacher logit [${Math.floor(i / c)}, ${i % c}] is ${v}`);
+      if (!Number.isFinite(v)) throw new DataFormatError(name, `${what}: teacher logit [${Math.floor(i / c)}, ${i % c}] is ${v}`);
     }
     return data;
   });

@@ -52,7 +52,7 @@ export async function bornAgainJob(opts: BornAgainOptions): Promise<BornAgainRes
   const base = parseRunConfig({ ...opts.config }, 'config');
   if (base.teacher || base.teacherLogits || base.teachers) throw new RangeError('config.teacher: born-again trains its own teachers (generation k − 1); give none');
   if (base.method !== undefined || base.losses !== undefined) throw new RangeError('config.method: born-again sets the method of each generation itself (none, then kd); give none');
-  if (base.peers > 0) throw new RangeError('config.peers: born-again trains one student per generation');
+  if ((base.peers ?? 0) > 0) throw new RangeError('config.peers: born-again trains one student per generation');
   if (base.transfer?.labels === false) throw new RangeError('config.transfer.labels: generation 0 learns from the labels; they cannot be turned off');
   mkdirSync(opts.out, { recursive: true });
   const gens: BornAgainGeneration[] = [];

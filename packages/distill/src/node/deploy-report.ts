@@ -41,6 +41,8 @@ export interface ModelFigures {
   parameters: number;
   /** Bytes of the weights as float32 (and as the int8 model, for the quantized student). */
   bytes: number;
+  /** Bytes the model would take quantized to int8 (int8 weights, f32 per-channel scales, biases and one activation scale per layer). */
+  int8Bytes: number;
   fileBytes: number;
   /** Milliseconds per sample at batch 1 (median round). */
   latencyMs: number;
@@ -58,7 +60,7 @@ export interface DeploymentReport {
   testCount: number;
   teacher: ModelFigures;
   student: ModelFigures;
-  studentInt8: ModelFigures & { calibrationRows: number; int8Bytes: { weights: number; scales: number; biases: number } };
+  studentInt8: ModelFigures & { calibrationRows: number; int8Parts: { weights: number; scales: number; biases: number } };
   /** teacher / student: how many times smaller (parameters) and faster (latency at batch 1, throughput at 128). */
   ratios: { size: number; sizeInt8: number; latency: number; throughput: number; latencyInt8: number; throughputInt8: number };
   /** student accuracy / teacher accuracy. */
@@ -112,7 +114,7 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
     };
     const size = q.size;
     const figures = (file: string, m: Mlp, ev: typeof tEval, t: { latencyMs: number; throughput: number }, agreement: number): ModelFigures => ({
-      file, spec: formatModelSpec(m.spec), parameters: m.paramCount, bytes: 4 * m.paramCount, fileBytes: statSync(file).size,
+      file, spec: formatModelSpec(m.spec), parameters: m.paramCount, bytes: 4 * m.paramCount, int8Bytes: int8Size(m), fileBytes: statSync(file).size,
       latencyMs: t.latencyMs, throughput: t.throughput, testAccuracy: ev.accuracy, testErrors: ev.errors, agreement,
     });
     const teacherF = figures(opts.teacher, teacher, tEval, tTime, 1);
@@ -120,7 +122,7 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
     const int8F = {
       ...figures(opts.student, student, qEval, qTime, qEval.agreement ?? NaN),
       file: `${opts.student} (int8, in memory)`, bytes: size.total, fileBytes: q.encode().length, calibrationRows,
-      int8Bytes: { weights: size.weights, scales: size.scales, biases: size.biases },
+      int8Parts: { weights: size.weights, scales: size.scales, biases: size.biases },
     };
     return {
       backend: core.backend, data: opts.data ?? 'mnist', testCount: test.indices.length,
@@ -140,6 +142,11 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
     studentFile?.model.free();
     teacherFile.model.free();
   }
+}
+
+/** The int8 size of an MLP, as quantizeMlp stores it: 1 byte per weight, 4 per output-channel scale and bias, 4 per layer. */
+export function int8Size(m: Mlp): number {
+  return m.layers.reduce((n, l) => n + l.inputs * l.outputs + 8 * l.outputs + 4, 0);
 }
 
 /** Rows of a view as normalised f32: (x/255 − mean)/std for u8 samples, (x − mean)/std for f32. */
@@ -162,17 +169,17 @@ export function renderDeploymentReport(r: DeploymentReport): string {
   const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
   const kb = (b: number) => (b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
   const row = (name: string, f: ModelFigures) =>
-    `| ${name} | ${f.spec} | ${f.parameters.toLocaleString('en-US')} | ${kb(f.bytes)} | ${f.latencyMs.toFixed(3)} ms | ${Math.round(f.throughput).toLocaleString('en-US')} /s | ${pct(f.testAccuracy)} (${f.testErrors}) | ${pct(f.agreement)} |`;
+    `| ${name} | ${f.spec} | ${f.parameters.toLocaleString('en-US')} | ${kb(f.bytes)} (int8 ${kb(f.int8Bytes)}) | ${f.latencyMs.toFixed(3)} ms | ${Math.round(f.throughput).toLocaleString('en-US')} /s | ${pct(f.testAccuracy)} (${f.testErrors}) | ${pct(f.agreement)} |`;
   return [
     `# Deployment report: ${basename(r.student.file)} (student) vs ${basename(r.teacher.file)} (teacher)`, '',
     `The student is **${r.ratios.size.toFixed(1)}x smaller** (${r.ratios.sizeInt8.toFixed(1)}x as int8), **${r.ratios.latency.toFixed(1)}x faster** at batch 1 ` +
       `(${r.ratios.throughput.toFixed(1)}x the throughput at batch 128) and keeps **${pct(r.retained)}** of the teacher's test accuracy ` +
       `(int8: ${pct(r.retainedInt8)}, ${Math.abs(100 * r.int8Drop).toFixed(2)} points ${r.int8Drop >= 0 ? 'below' : 'above'} f32).`, '',
-    '| model | spec | parameters | weights | latency (batch 1) | throughput (batch 128) | test accuracy (errors) | agreement with teacher |',
+    '| model | spec | parameters | weights f32 (int8) | latency (batch 1) | throughput (batch 128) | test accuracy (errors) | agreement with teacher |',
     '|---|---|---|---|---|---|---|---|',
     row('teacher (f32)', r.teacher), row('student (f32)', r.student), row('student (int8)', r.studentInt8), '',
-    `int8 student: ${kb(r.studentInt8.int8Bytes.weights)} of int8 weights + ${kb(r.studentInt8.int8Bytes.scales)} of scales + ` +
-      `${kb(r.studentInt8.int8Bytes.biases)} of f32 biases; activation scales calibrated on ${r.studentInt8.calibrationRows} held-out training images.`,
+    `int8 student: ${kb(r.studentInt8.int8Parts.weights)} of int8 weights + ${kb(r.studentInt8.int8Parts.scales)} of scales + ` +
+      `${kb(r.studentInt8.int8Parts.biases)} of f32 biases; activation scales calibrated on ${r.studentInt8.calibrationRows} held-out training images.`,
     `Test set: ${r.testCount} images of ${r.data}. Timing: Node ${r.node}, ${r.backend} backend, one thread, median of 5 rounds.`, '',
   ].join('\n');
 }

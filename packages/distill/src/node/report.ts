@@ -16,7 +16,8 @@ export function renderReportMarkdown(r: RunReport): string {
   else if (r.teacher) lines.push(`- distillation: T = ${c.temperature}, alpha = ${c.alpha} (soft weight), T² scaling ${c.scaleT2 ? 'on' : 'off'}`);
   if (r.peers?.length) lines.push(`- cohort peers (test errors): ${r.peers.map((p) => p.errors).join(', ')}`);
   if (c.transfer) lines.push(`- transfer set: ${JSON.stringify(c.transfer)}`);
-  lines.push(`- data: ${c.data}; ${c.validation} training samples held out for validation (seed ${c.seed})${c.trainSize ? `; ${c.trainSize} used for training` : ''}`);
+  const used = r.trainSamples ?? c.trainSize;
+  lines.push(`- data: ${c.data}; ${c.validation} training samples held out for validation (seed ${c.seed})${used !== undefined ? `; ${used} used for training` : ''}`);
   lines.push(`- optimizer: ${JSON.stringify(c.optimizer)}, schedule ${JSON.stringify(c.schedule)}, ${c.epochs} epochs of batch ${c.batchSize}, jitter ±${c.jitter} px`);
   lines.push(`- backend: ${r.backend}; training time ${r.trainSeconds.toFixed(1)} s`, '');
   lines.push('## Test set', '');

@@ -51,6 +51,8 @@ export interface RunReport {
   model: { spec: string; params: number };
   /** The objective, readable ("0.1·ce + 0.9·kd(T=4)"). */
   losses: string;
+  /** Training samples the model learned from (after trainSize and the transfer-set filters). */
+  trainSamples?: number;
   /** Test metrics of the other students of a cohort (Deep Mutual Learning). */
   peers?: { errors: number; accuracy: number }[];
   teacher?: { source: string; params?: number; test?: { errors: number; accuracy: number } };
@@ -158,7 +160,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
       }
     }
     const terms = resolveLosses(kind, config, model, loaded.find((m): m is Mlp => m instanceof Mlp) ?? null);
-    const peerCount = config.peers > 0 ? config.peers : (!config.losses && config.method === 'dml' ? 1 : 0);
+    const peerCount = config.peers ?? (!config.losses && config.method === 'dml' ? 1 : 0);
     for (let i = 1; i <= peerCount; i++) peers.push({ model: new Mlp(core, config.model), seed: (config.seed + i) >>> 0 });
     checkModelFitsData(model, data.train, 'model');
     const needsInStep = config.jitter > 0 || terms.some((t) => FEATURE_TERMS.has(t.type));
@@ -175,6 +177,10 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
         return { weight: t.weight, source: needsInStep && m instanceof Mlp ? { kind: 'model', model: m } : { kind: 'logits', logits: new Float32Array(0) } };
       }),
     }, [model, ...peers.map((p) => p.model)]);
+    for (const key of ['classes', 'omitClasses'] as const) {
+      const bad = config.transfer?.[key]?.find((c) => c >= data.train.classes);
+      if (bad !== undefined) throw new RangeError(`config.transfer.${key}: class ${bad} is not in ${data.train.name} (classes 0..${data.train.classes - 1})`);
+    }
     const transferView = config.transfer ? transferSubset(trainView, config.transfer, config.seed) : trainView;
     if (transferView.indices.length === 0) throw new RangeError('config.transfer: no training samples are left after the transfer-set filters');
     const teachers: WeightedTeacher[] = [];
@@ -265,6 +271,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
     const report: RunReport = {
       kind, runDir: out, backend: core.backend,
       losses: describeLosses(terms),
+      trainSamples: transferView.indices.length,
       ...(peerTest.length ? { peers: peerTest } : {}),
       model: { spec: formatModelSpec(model.spec), params: model.paramCount },
       ...(teacherInfo ? { teacher: teacherInfo } : {}),
@@ -352,10 +359,13 @@ function checkTeacherFields(kind: JobKind, c: RunConfig): void {
 /** The loss terms of a run: `losses`, or the method's preset (kd for distill, none for train). */
 function resolveLosses(kind: JobKind, c: RunConfig, student: Mlp, teacher: Mlp | null): LossTermConfig[] {
   const method = c.method ?? (kind === 'distill' ? 'kd' : 'none');
-  const terms = c.losses ?? parseLossTerms(methodLosses(method as MethodName, {
+  let preset = methodLosses(method as MethodName, {
     alpha: c.alpha, temperature: c.temperature, scaleT2: c.scaleT2, epochs: c.epochs,
     studentHidden: student.hiddenCount, teacherHidden: teacher?.hiddenCount ?? 0,
-  }), `method ${method}`);
+  });
+  // without labels a method keeps its soft terms (kd: soft targets alone); the hard term goes
+  if (c.transfer?.labels === false) preset = preset.filter((t) => t.type !== 'ce');
+  const terms = c.losses ?? parseLossTerms(preset, `method ${method}`);
   const needsTeacher = terms.some((t) => TEACHER_TERMS.has(t.type));
   if (needsTeacher && teacherSpecs(c).length === 0) {
     throw new RangeError(kind === 'train'
@@ -368,7 +378,7 @@ function resolveLosses(kind: JobKind, c: RunConfig, student: Mlp, teacher: Mlp |
   }
   if (c.transfer && c.transfer.labels === false) {
     const bad = terms.filter((t) => LABEL_TERMS.has(t.type) && !(typeof t.weight === 'number' && t.weight === 0));
-    if (bad.length) throw new RangeError(`config.transfer.labels: false, but ${bad.map((t) => t.type).join(', ')} read the labels; use soft targets alone (e.g. losses [{"type":"kd"}])`);
+    if (bad.length) throw new RangeError(`config.transfer.labels: false, but ${bad.map((t) => t.type).join(', ')} read the labels; use a method with soft targets (kd, fitnets, rkd, adaptive) or write the terms out`);
   }
   return terms;
 }
