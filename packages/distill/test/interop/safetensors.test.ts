@@ -221,7 +221,7 @@ describe('safetensors files and teacher logits', () => {
     expectDataError(() => readTeacherLogitsFile(p('c.safetensors', [N, C], logits), N, C + 1), 'c.safetensors', /have 4 classes but the student has 5/);
     expectDataError(() => readTeacherLogitsFile(p('n.safetensors', [N, C], logits), N + 1, C), 'n.safetensors', /cover 20 samples but the transfer set has 21/);
     const bad = logits.slice(); bad[12 * C + 3] = NaN;
-    expectDataError(() => readTeacherLogitsFile(p('nan.safetensors', [N, C], bad), N, C), 'nan.safetensors', /^teacher logit \[12, 3\] is NaN$/);
+    expectDataError(() => readTeacherLogitsFile(p('nan.safetensors', [N, C], bad), N, C), 'nan.safetensors', /^tensor 'logits': teacher logit \[12, 3\] is NaN$/);
     const inf = logits.slice(); inf[5] = -Infinity;
     expectDataError(() => readTeacherLogitsFile(p('inf.safetensors', [N, C], inf), N, C), 'inf.safetensors', /^teacher logit \[1, 1\] is -Infinity$/);
     // F64 logits too large for float32 become Inf, which is reported
