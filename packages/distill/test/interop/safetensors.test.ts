@@ -223,11 +223,11 @@ describe('safetensors files and teacher logits', () => {
     const bad = logits.slice(); bad[12 * C + 3] = NaN;
     expectDataError(() => readTeacherLogitsFile(p('nan.safetensors', [N, C], bad), N, C), 'nan.safetensors', /^tensor 'logits': teacher logit \[12, 3\] is NaN$/);
     const inf = logits.slice(); inf[5] = -Infinity;
-    expectDataError(() => readTeacherLogitsFile(p('inf.safetensors', [N, C], inf), N, C), 'inf.safetensors', /^teacher logit \[1, 1\] is -Infinity$/);
+    expectDataError(() => readTeacherLogitsFile(p('inf.safetensors', [N, C], inf), N, C), 'inf.safetensors', /^tensor 'logits': teacher logit \[1, 1\] is -Infinity$/);
     // F64 logits too large for float32 become Inf, which is reported
     const big = `${dir}/big.safetensors`;
     writeSafetensorsFile(big, { logits: { dtype: 'F64', shape: [1, 2], data: [1, 1e300] } });
-    expectDataError(() => readTeacherLogitsFile(big, 1, 2), 'big.safetensors', /^teacher logit \[0, 1\] is Infinity$/);
+    expectDataError(() => readTeacherLogitsFile(big, 1, 2), 'big.safetensors', /^tensor 'logits': teacher logit \[0, 1\] is Infinity$/);
     // a corrupt header names the file and tensor, by base name
     const broken = put(dir, 'broken.safetensors', rawFile({ logits: { dtype: 'F32', shape: [N, C], data_offsets: [0, 4 * N * C] } }, new Uint8Array(100)));
     expectDataError(() => readTeacherLogitsFile(broken, N, C), 'broken.safetensors', /^tensor 'logits': data_offsets \[0, 320\] run past the 100-byte buffer$/);
