@@ -63,7 +63,7 @@ function describe(file: string, path: string, head: Uint8Array): Info {
   }
   if (head[0] === 0x1f && head[1] === 0x8b) throw new RangeError(`${file}: gzip-compressed; decompress it first (gunzip)`);
   const hex = [...head.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
-  throw new RangeError(`${file}: not a file Retort reads (Retort model or int8 model, IDX, .npy, .safetensors, .onnx, TF.js model.json; magic bytes ${hex || 'none: empty file'})`);
+  throw new RangeError(`${file}: not a Retort model, IDX or .npy file, nor an int8 model, .safetensors, .onnx or TF.js model.json (magic bytes ${hex || 'none: empty file'})`);
 }
 
 const QUANTIZED_MAGIC = [0x52, 0x45, 0x54, 0x4f, 0x52, 0x54, 0x51, 0x1a]; // "RETORTQ\x1a"
