@@ -163,6 +163,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--ensemble', 'teach each generation with the average of all earlier generations')
     .option('--fresh', 'rerun finished generations instead of reading them back')
     .action(async (opts: BornAgainFlags) => { setExit(await bornAgainCommand(opts, io)); });
+  // born-again sets each generation's loss itself: these run flags are refused, so not listed
+  for (const o of bornAgain.options) if (['--method', '--losses', '--peers', '--no-labels', '--resume'].includes(o.long ?? '')) o.hideHelp();
 
   program
     .command('sweep-temperature')
