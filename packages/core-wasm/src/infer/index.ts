@@ -1,7 +1,7 @@
 // @retort/core-wasm/infer: inference only, for browsers and workers that just run a model.
 // It loads the inference-only module (build/retort.infer.{simd,scalar}.wasm: f32 GEMM, bias,
 // ReLU and the int8 kernels) and runs int8 models (the int8 model file, or a QuantizedModel
-// object) and float MLPs. It imports no training code, no JS kernels, no schema library:
+// object) and float MLPs (a float32 Retort model file, or sizes and parameters). It imports no training code, no JS kernels, no schema library:
 // the arena, the int8 file decoder (../format, dependency-free) and the shared int8 forward
 // pass (./forward.ts, which @retort/distill's QuantizedMlp runs too, so both give the same bits).
 //
@@ -14,11 +14,13 @@ import { Arena } from '../arena.js';
 import { MemoryViews } from '../tensor.js';
 import { hasSimd } from '../simd.js';
 import { checkQuantizedModel, decodeQuantizedModel, type QuantizedModel } from '../format/quantized.js';
+import { decodeFloatModelFile, isFloatModelFile } from '../format/float-model.js';
 import { quantizedForward, quantizedWorkBytes, type QuantizedLayerRefs } from './forward.js';
 import { inferWasmUrl, type InferVariant } from './wasm-url.js';
 import { compileWasmFrom } from '#infer-wasm-source';
 
 export { ModelFormatError } from '../format/errors.js';
+export { decodeFloatModelFile, isFloatModelFile, type FloatMlp } from '../format/float-model.js';
 export {
   decodeQuantizedModel, quantizedModelSize,
   type QuantizedModel, type QuantizedLayer, type QuantizedModelSpec, type QuantizedSize, type CalibrationInfo,
@@ -53,9 +55,9 @@ export interface InferenceModel {
 export interface Inference {
   readonly backend: InferVariant;
   readonly memory: WebAssembly.Memory;
-  /** Decodes (bytes) or checks (object) an int8 model and packs it into module memory. */
+  /** Decodes (bytes: an int8 model file, or a float32 Retort model file) or checks (object) a model and packs it into module memory. */
   load(model: Uint8Array | QuantizedModel, fileName?: string): InferenceModel;
-  /** load + predict + free: (rows, classes) f32 logits of an int8 model. */
+  /** load + predict + free: (rows, classes) f32 logits of an int8 or float32 model file. */
   predict(model: Uint8Array | QuantizedModel, x: Float32Array, rows: number): Float32Array;
   /**
    * A float32 MLP: sizes [IN, H..., C]; params flat, per layer W (IN_l, OUT_l) row-major then
@@ -108,6 +110,19 @@ class InferenceImpl implements Inference {
   }
 
   load(model: Uint8Array | QuantizedModel, fileName = 'model'): InferenceModel {
+    if (model instanceof Uint8Array && isFloatModelFile(model)) {
+      // a float32 student file: decoded once, run by the f32 kernels
+      const f = decodeFloatModelFile(model, fileName);
+      let freed = false;
+      return {
+        inputSize: f.sizes[0]!, classes: f.sizes[f.sizes.length - 1]!,
+        predict: (x, rows) => {
+          if (freed) throw new RangeError('InferenceModel.predict: the model has been freed');
+          return this.predictFloat(f.sizes, f.params, x, rows);
+        },
+        free: () => { freed = true; },
+      };
+    }
     const m = model instanceof Uint8Array ? decodeQuantizedModel(model, fileName) : (checkQuantizedModel(model, 'load'), model);
     const owned: Ptr[] = [];
     const alloc = (bytes: number): Ptr => { const p = this.arena.alloc(bytes).ptr; owned.push(p); return p; };

@@ -357,6 +357,13 @@ describe('the same int8 logits on every backend and in the inference-only entry'
       const viaInfer = inf.predictFloat(model.spec.sizes, model.readParams(), test.x, N_TEST);
       if (backend === 'simd') expect(bits(viaInfer), 'infer simd float = core simd float').toEqual(bits(f32));
       else for (let i = 0; i < f32.length; i++) expect(Math.abs(viaInfer[i]! - f32[i]!)).toBeLessThan(1e-4 * (1 + Math.abs(f32[i]!)));
+      // a float32 Retort model file (what retort train/distill writes) loads as it is
+      const f32file = encodeModelFile({ spec: model.spec, tensors: modelTensors(model.spec, model.readParams()), meta: { kind: 'distill' } });
+      expect(bits(inf.predict(f32file, test.x, N_TEST)), `infer ${backend}: a float32 model file`).toEqual(bits(viaInfer));
+      const cut = f32file.slice(0, f32file.length - 4);
+      expect(() => inf.predict(cut, test.x, N_TEST)).toThrow(/truncated/);
+      const flipped = f32file.slice(); flipped[flipped.length - 9]! ^= 1;
+      expect(() => inf.predict(flipped, test.x, N_TEST)).toThrow(/checksum mismatch/);
     }
   });
 });
