@@ -28,6 +28,7 @@ import onnxProto from 'onnx-proto';
 import type { onnx } from 'onnx-proto';
 import type { Core } from '@retort/core-wasm';
 import { DataFormatError } from '../data/errors.js';
+import { bf16BitsToNumber, f16BitsToNumber } from './fp16.js';
 import { Mlp } from '../model/mlp.js';
 import { MAX_PARAMS, formatModelSpec, paramCount, paramLayout, parseModelSpec, SpecError, type ModelSpec } from '../model/spec.js';
 
@@ -818,7 +819,7 @@ function floatValues(f: FloatTensor): Float32Array {
       break;
     case 'int32_data': {
       const bits = t.int32Data!;
-      for (let i = 0; i < f.count; i++) out[i] = f.dataType === DT.BFLOAT16 ? bfloat16(bits[i]!) : float16(bits[i]!);
+      for (let i = 0; i < f.count; i++) out[i] = f.dataType === DT.BFLOAT16 ? bf16BitsToNumber(bits[i]!) : f16BitsToNumber(bits[i]!);
       break;
     }
     case 'raw': {
@@ -836,30 +837,13 @@ function floatValues(f: FloatTensor): Float32Array {
       } else {
         for (let i = 0; i < f.count; i++) {
           const h = view.getUint16(2 * i, true);
-          out[i] = f.dataType === DT.BFLOAT16 ? bfloat16(h) : float16(h);
+          out[i] = f.dataType === DT.BFLOAT16 ? bf16BitsToNumber(h) : f16BitsToNumber(h);
         }
       }
       break;
     }
   }
   return out;
-}
-
-const F32_SCRATCH = new Float32Array(1);
-const U32_SCRATCH = new Uint32Array(F32_SCRATCH.buffer);
-
-function bfloat16(bits: number): number {
-  U32_SCRATCH[0] = (bits & 0xffff) << 16;
-  return F32_SCRATCH[0]!;
-}
-
-function float16(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction === 0 ? sign * Infinity : Number.NaN;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
 function scale(values: Float32Array, factor: number): void {
