@@ -8,7 +8,7 @@ export { DataFormatError } from './data/errors.js';
 export { readIdx, writeIdx, type IdxArray, type IdxInput, type IdxType } from './data/idx.js';
 export { readNpy, writeNpy, toFloat32, type NpyArray, type NpyInput, type NpyDType } from './data/npy.js';
 export {
-  makeDataset, datasetFromIdx, datasetFromNpy, fullView, splitValidation, slice, fingerprint,
+  makeDataset, datasetFromIdx, datasetFromNpy, fullView, splitValidation, slice, fingerprint, normalisedRows,
   type Dataset, type DatasetView, type DatasetOptions,
 } from './data/dataset.js';
 export { BatchLoader, type Batch, type BatchLoaderOptions } from './data/batches.js';
@@ -28,7 +28,7 @@ export { lrSchedule, parseScheduleConfig, scheduleConfigSchema, type ScheduleCon
 
 // model file format (bytes in, bytes out)
 export {
-  encodeModelFile, decodeModelFile, ModelFormatError, FORMAT_VERSION,
+  encodeModelFile, decodeModelFile, ModelFormatError, FORMAT_VERSION, modelTensors, paramsFromTensors, checkFiniteParams,
   type ModelFileContents, type DecodedModelFile, type NamedTensor,
 } from './format/model-file.js';
 

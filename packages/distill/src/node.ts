@@ -20,4 +20,5 @@ export {
 // in '@retort/distill/interop', so that this entry does not load tfjs or protobufjs
 export { readSafetensorsFile, writeSafetensorsFile, readTeacherLogitsFile } from './interop/files-node.js';
 export { loadAnyModel, modelFormatOf, type LoadedModel, type ModelFormat } from './node/any-model.js';
-export { deploymentReport, renderDeploymentReport, normalisedRows, type DeploymentReport, type DeployReportOptions, type ModelFigures } from './node/deploy-report.js';
+export { normalisedRows } from './data/dataset.js';
+export { deploymentReport, renderDeploymentReport, type DeploymentReport, type DeployReportOptions, type ModelFigures } from './node/deploy-report.js';

@@ -189,3 +189,19 @@ export function fingerprint(view: DatasetView): string {
   h.update(new Uint8Array(labels.buffer));
   return h.digest();
 }
+
+/** Rows of a view as normalised f32: (x/255 − mean)/std for u8 samples, (x − mean)/std for f32. */
+export function normalisedRows(view: DatasetView, norm: { mean: number; std: number }): Float32Array {
+  const ds = view.dataset;
+  const F = ds.features;
+  const out = new Float32Array(view.indices.length * F);
+  const u8 = ds.x instanceof Uint8Array;
+  for (let r = 0; r < view.indices.length; r++) {
+    const src = view.indices[r]! * F;
+    for (let j = 0; j < F; j++) {
+      const v = u8 ? ds.x[src + j]! / 255 : ds.x[src + j]!;
+      out[r * F + j] = (v - norm.mean) / norm.std;
+    }
+  }
+  return out;
+}

@@ -18,7 +18,9 @@
 // (file corrupt)".
 
 import { z } from 'zod';
-import { modelSpecSchema, specErrorFrom, type ModelSpec } from '../model/spec.js';
+import { DataFormatError } from '../data/errors.js';
+import type { Mlp } from '../model/mlp.js';
+import { modelSpecSchema, paramCount, paramLayout, specErrorFrom, type ModelSpec } from '../model/spec.js';
 import { ModelFormatError } from '@retort/core-wasm/format';
 import { crc32 } from './crc32.js';
 
@@ -224,5 +226,57 @@ function tryReadTable(bytes: Uint8Array): TensorEntry[] | null {
     return parseHeader(bytes, (p) => { throw new Error(p); }).tensors;
   } catch {
     return null;
+  }
+}
+
+/** The per-layer tensors of flat `params` (views into it, no copy). */
+export function modelTensors(spec: ModelSpec, params: Float32Array): Record<string, NamedTensor> {
+  const n = paramCount(spec);
+  if (params.length !== n) throw new RangeError(`modelTensors: got ${params.length} parameters but the spec has ${n}`);
+  const out: Record<string, NamedTensor> = {};
+  for (const [i, l] of paramLayout(spec).entries()) {
+    out[`layer${i}.w`] = { shape: [l.inputs, l.outputs], data: params.subarray(l.weightOffset, l.biasOffset) };
+    out[`layer${i}.b`] = { shape: [l.outputs], data: params.subarray(l.biasOffset, l.biasOffset + l.outputs) };
+  }
+  return out;
+}
+
+/**
+ * Flat params from a file's layer tensors, checking that each exists with the spec's shape.
+ * With `into` (paramCount long, e.g. a view of a model's parameters) they are written there.
+ */
+export function paramsFromTensors(spec: ModelSpec, tensors: Record<string, NamedTensor>, fileName: string,
+                                  into?: Float32Array): Float32Array {
+  const params = into ?? new Float32Array(paramCount(spec));
+  if (params.length !== paramCount(spec)) throw new RangeError(`paramsFromTensors: target holds ${params.length} values, the spec has ${paramCount(spec)}`);
+  for (const [i, l] of paramLayout(spec).entries()) {
+    for (const [name, shape, offset] of [[`layer${i}.w`, [l.inputs, l.outputs], l.weightOffset], [`layer${i}.b`, [l.outputs], l.biasOffset]] as const) {
+      const t = tensors[name];
+      if (!t) throw new ModelFormatError(fileName, `tensor '${name}' is missing (the spec ${spec.sizes.join('-')} needs it)`);
+      if (t.shape.length !== shape.length || t.shape.some((d, k) => d !== shape[k])) {
+        throw new ModelFormatError(fileName, `tensor '${name}' has shape [${t.shape.join(', ')}] but the spec needs [${shape.join(', ')}]`);
+      }
+      params.set(t.data, offset);
+    }
+  }
+  return params;
+}
+
+/**
+ * Every weight and bias of `model` finite: a NaN or Inf (a diverged run, a corrupt export) is
+ * named by layer and index ("layer 1 weights[5, 7] is NaN (NaN or Inf)").
+ */
+export function checkFiniteParams(model: Pick<Mlp, 'params' | 'layers'>, fileName: string): void {
+  const p = model.params.view();
+  for (const [i, l] of model.layers.entries()) {
+    for (const [what, from, n] of [['weights', l.weightOffset, l.inputs * l.outputs], ['bias', l.biasOffset, l.outputs]] as const) {
+      for (let k = 0; k < n; k++) {
+        const v = p[from + k]!;
+        if (!Number.isFinite(v)) {
+          const at = what === 'weights' ? `[${Math.floor(k / l.outputs)}, ${k % l.outputs}]` : `[${k}]`;
+          throw new DataFormatError(fileName, `layer ${i + 1} ${what}${at} is ${v} (NaN or Inf)`);
+        }
+      }
+    }
   }
 }

@@ -7,45 +7,15 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Core } from '@retort/core-wasm';
 import { Mlp } from '../model/mlp.js';
-import { paramCount, paramLayout, parseModelSpec, type ModelSpec } from '../model/spec.js';
+import { parseModelSpec, type ModelSpec } from '../model/spec.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { decodeModelFile, encodeModelFileParts, ModelFormatError, type DecodedModelFile, type NamedTensor } from './model-file.js';
+import { decodeModelFile, encodeModelFileParts, ModelFormatError, modelTensors, paramsFromTensors, type DecodedModelFile } from './model-file.js';
 
 /** Files larger than this are refused before reading (a 2^27-parameter checkpoint is ~1.5 GiB). */
 export const MAX_MODEL_FILE_BYTES = 2 ** 31 - 1;
 
-/** The per-layer tensors of flat `params` (views into it, no copy). */
-export function modelTensors(spec: ModelSpec, params: Float32Array): Record<string, NamedTensor> {
-  const n = paramCount(spec);
-  if (params.length !== n) throw new RangeError(`modelTensors: got ${params.length} parameters but the spec has ${n}`);
-  const out: Record<string, NamedTensor> = {};
-  for (const [i, l] of paramLayout(spec).entries()) {
-    out[`layer${i}.w`] = { shape: [l.inputs, l.outputs], data: params.subarray(l.weightOffset, l.biasOffset) };
-    out[`layer${i}.b`] = { shape: [l.outputs], data: params.subarray(l.biasOffset, l.biasOffset + l.outputs) };
-  }
-  return out;
-}
-
-/**
- * Flat params from a file's layer tensors, checking that each exists with the spec's shape.
- * With `into` (paramCount long, e.g. a view of a model's parameters) they are written there.
- */
-export function paramsFromTensors(spec: ModelSpec, tensors: Record<string, NamedTensor>, fileName: string,
-                                  into?: Float32Array): Float32Array {
-  const params = into ?? new Float32Array(paramCount(spec));
-  if (params.length !== paramCount(spec)) throw new RangeError(`paramsFromTensors: target holds ${params.length} values, the spec has ${paramCount(spec)}`);
-  for (const [i, l] of paramLayout(spec).entries()) {
-    for (const [name, shape, offset] of [[`layer${i}.w`, [l.inputs, l.outputs], l.weightOffset], [`layer${i}.b`, [l.outputs], l.biasOffset]] as const) {
-      const t = tensors[name];
-      if (!t) throw new ModelFormatError(fileName, `tensor '${name}' is missing (the spec ${spec.sizes.join('-')} needs it)`);
-      if (t.shape.length !== shape.length || t.shape.some((d, k) => d !== shape[k])) {
-        throw new ModelFormatError(fileName, `tensor '${name}' has shape [${t.shape.join(', ')}] but the spec needs [${shape.join(', ')}]`);
-      }
-      params.set(t.data, offset);
-    }
-  }
-  return params;
-}
+// the layer tensors <-> flat parameters mapping lives in model-file.ts (platform-neutral)
+export { modelTensors, paramsFromTensors } from './model-file.js';
 
 /** Writes `model` (or a spec and flat params) to `path` atomically; `meta` is free-form JSON. */
 export function saveModel(path: string, model: Mlp | { spec: ModelSpec | string | object; params: Float32Array },

@@ -5,14 +5,14 @@ import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Core } from '@retort/core-wasm';
 import { DataFormatError } from '../data/errors.js';
-import { loadModel, readModelFile } from '../format/model-io.js';
+import { checkFiniteParams, MAGIC, paramsFromTensors } from '../format/model-file.js';
+import { readModelFile } from '../format/model-io.js';
 import { Mlp } from '../model/mlp.js';
 
 export type ModelFormat = 'retort' | 'onnx' | 'tfjs';
 
 export interface LoadedModel { model: Mlp; norm: { mean: number; std: number }; format: ModelFormat }
 
-const RETORT_MAGIC = [0x52, 0x45, 0x54, 0x4f, 0x52, 0x54, 0x00, 0x1a];
 
 /** Which format `path` holds (by magic bytes for Retort files, by name for ONNX and TF.js). */
 export function modelFormatOf(path: string): ModelFormat {
@@ -28,7 +28,7 @@ export function modelFormatOf(path: string): ModelFormat {
   const fd = openSync(path, 'r');
   try { readSync(fd, head, 0, 8, 0); } finally { closeSync(fd); }
   // a .retort file is read as one, so that a damaged one gets the format's own error (bad magic, truncated, ...)
-  if (RETORT_MAGIC.every((b, i) => head[i] === b) || /\.retort$/i.test(name)) return 'retort';
+  if (MAGIC.every((b, i) => head[i] === b) || /\.retort$/i.test(name)) return 'retort';
   throw new DataFormatError(name, 'is not a model Retort reads (bad magic): expected a Retort model file, an .onnx file, or a TensorFlow.js model.json (or its folder)');
 }
 
@@ -43,29 +43,20 @@ export async function loadAnyModel(core: Core, path: string): Promise<LoadedMode
   return loaded;
 }
 
-/** Every weight and bias finite (a NaN or Inf from a diverged run or a corrupt export is named). */
-export function checkFiniteParams(model: Mlp, fileName: string): void {
-  const p = model.params.view();
-  for (const [i, l] of model.layers.entries()) {
-    for (const [what, from, n] of [['weights', l.weightOffset, l.inputs * l.outputs], ['bias', l.biasOffset, l.outputs]] as const) {
-      for (let k = 0; k < n; k++) {
-        const v = p[from + k]!;
-        if (!Number.isFinite(v)) {
-          const at = what === 'weights' ? `[${Math.floor(k / l.outputs)}, ${k % l.outputs}]` : `[${k}]`;
-          throw new DataFormatError(fileName, `layer ${i + 1} ${what}${at} is ${v} (NaN or Inf)`);
-        }
-      }
-    }
-  }
-}
-
 async function loadUnchecked(core: Core, path: string): Promise<LoadedModel> {
   const format = modelFormatOf(path);
   if (format === 'retort') {
-    const file = readModelFile(path);
+    const file = readModelFile(path); // read and checked once: spec, meta and tensors
     const meta = file.meta as { mean?: unknown; std?: unknown };
     const norm = { mean: typeof meta.mean === 'number' ? meta.mean : 0, std: typeof meta.std === 'number' && meta.std > 0 ? meta.std : 1 };
-    return { model: loadModel(core, path), norm, format };
+    const model = new Mlp(core, file.spec);
+    try {
+      paramsFromTensors(file.spec, file.tensors, basename(path), model.params.view());
+    } catch (e) {
+      model.free();
+      throw e;
+    }
+    return { model, norm, format };
   }
   if (format === 'onnx') {
     const { readOnnxFile } = await import('../interop/onnx-node.js'); // protobufjs only when needed

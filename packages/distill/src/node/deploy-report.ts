@@ -11,7 +11,7 @@
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { loadCore, type BackendName } from '@retort/core-wasm';
-import { fullView, slice, splitValidation, type Dataset, type DatasetView } from '../data/dataset.js';
+import { fullView, normalisedRows, slice, splitValidation } from '../data/dataset.js';
 import { evaluateLogits } from '../eval/metrics.js';
 import { medianSeconds, timeMlpForward } from '../eval/timing.js';
 import type { Mlp } from '../model/mlp.js';
@@ -149,21 +149,6 @@ export function int8Size(m: Mlp): number {
   return m.layers.reduce((n, l) => n + l.inputs * l.outputs + 8 * l.outputs + 4, 0);
 }
 
-/** Rows of a view as normalised f32: (x/255 − mean)/std for u8 samples, (x − mean)/std for f32. */
-export function normalisedRows(view: DatasetView, norm: { mean: number; std: number }): Float32Array {
-  const ds: Dataset = view.dataset;
-  const F = ds.features;
-  const out = new Float32Array(view.indices.length * F);
-  const u8 = ds.x instanceof Uint8Array;
-  for (let r = 0; r < view.indices.length; r++) {
-    const src = view.indices[r]! * F;
-    for (let j = 0; j < F; j++) {
-      const v = u8 ? ds.x[src + j]! / 255 : ds.x[src + j]!;
-      out[r * F + j] = (v - norm.mean) / norm.std;
-    }
-  }
-  return out;
-}
 
 export function renderDeploymentReport(r: DeploymentReport): string {
   const pct = (x: number) => `${(100 * x).toFixed(2)} %`;

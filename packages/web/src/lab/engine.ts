@@ -9,12 +9,12 @@
 // order and schedule). Only seeded library APIs decide anything that affects training.
 import { transfer as transferred } from 'comlink';
 import {
-  DataFormatError, METHODS, loadCore, Mlp, ModelFormatError, datasetFromIdx, decodeModelFile, describeLosses, encodeModelFile,
-  evaluateLogits, formatModelSpec, fullView, methodLosses, paramLayout, parseLossTerms, parseModelSpec, predictLogits,
+  DataFormatError, METHODS, loadCore, Mlp, datasetFromIdx, decodeModelFile, describeLosses, encodeModelFile,
+  evaluateLogits, formatModelSpec, fullView, methodLosses, parseLossTerms, parseModelSpec, predictLogits,
   quantizeMlp, readIdx, readNpy, slice, splitValidation, toFloat32, train,
   type Core, type Dataset, type DatasetView, type EpochMetrics, type LossTermConfig, type LossTermInput, type MethodName,
   type ModelSpec, type QuantizedMlp, type TeacherSource, type TrainEvent, type TrainSettings, type WeightedTeacher,
-  medianSeconds as medianSecondsOf, timeMlpForward,
+  medianSeconds as medianSecondsOf, normalisedRows, timeMlpForward, paramsFromTensors, checkFiniteParams,
 } from '@retort/distill';
 import type { TfjsTeacher } from '@retort/distill/tfjs';
 import type {
@@ -146,37 +146,7 @@ function requireData(): { train: Dataset; test: Dataset } {
 
 const labelsOf = (view: DatasetView): Int32Array => Int32Array.from(view.indices, (i) => view.dataset.y[i]!);
 
-/** Rows of a view as f32 inputs, (x/255 − mean)/std. */
-function normalisedRows(view: DatasetView, norm: { mean: number; std: number }): Float32Array {
-  const ds = view.dataset, F = ds.features;
-  const out = new Float32Array(view.indices.length * F);
-  for (let r = 0; r < view.indices.length; r++) {
-    const src = view.indices[r]! * F;
-    for (let j = 0; j < F; j++) out[r * F + j] = ((ds.x[src + j]! / (ds.x instanceof Uint8Array ? 255 : 1)) - norm.mean) / norm.std;
-  }
-  return out;
-}
 
-/** Flat parameters from a Retort file's layer tensors (layer{i}.w, layer{i}.b), shapes checked. */
-function paramsFromFile(spec: ModelSpec, tensors: Record<string, { shape: number[]; data: Float32Array }>, file: string, into: Float32Array): void {
-  for (const [i, l] of paramLayout(spec).entries()) {
-    for (const [name, shape, offset] of [[`layer${i}.w`, [l.inputs, l.outputs], l.weightOffset], [`layer${i}.b`, [l.outputs], l.biasOffset]] as const) {
-      const t = tensors[name];
-      if (!t) throw new ModelFormatError(file, `tensor '${name}' is missing (the spec ${spec.sizes.join('-')} needs it)`);
-      if (t.shape.length !== shape.length || t.shape.some((d, k) => d !== shape[k])) {
-        throw new ModelFormatError(file, `tensor '${name}' has shape [${t.shape.join(', ')}] but the spec needs [${shape.join(', ')}]`);
-      }
-      into.set(t.data, offset);
-    }
-  }
-}
-
-function checkFinite(model: Mlp, file: string): void {
-  const p = model.params.view();
-  for (let i = 0; i < p.length; i++) {
-    if (!Number.isFinite(p[i]!)) throw new DataFormatError(file, `parameter ${i} is ${p[i]} (NaN or Inf)`);
-  }
-}
 
 function checkShape(inputs: number, classes: number, what: string): void {
   if (inputs !== INPUTS) throw new DataFormatError(what, `takes ${inputs} inputs, but MNIST images have ${INPUTS} (28x28)`);
@@ -275,8 +245,8 @@ async function loadRetortTeacher(c: Core, file: { name: string; bytes: Uint8Arra
   checkShape(spec.sizes[0]!, spec.sizes[spec.sizes.length - 1]!, file.name);
   const mlp = new Mlp(c, spec);
   try {
-    paramsFromFile(spec, decoded.tensors, file.name, mlp.params.view());
-    checkFinite(mlp, file.name);
+    paramsFromTensors(spec, decoded.tensors, file.name, mlp.params.view());
+    checkFiniteParams(mlp, file.name);
   } catch (e) {
     mlp.free();
     throw e;
@@ -307,7 +277,7 @@ async function loadTfjsTeacher(c: Core, files: { name: string; bytes: Uint8Array
     tfjs.disposeTfjsModel(model);
     try {
       checkShape(imp.model.inputSize, imp.model.classes, artifacts.file);
-      checkFinite(imp.model, artifacts.file);
+      checkFiniteParams(imp.model, artifacts.file);
     } catch (e) {
       imp.model.free();
       throw e;
