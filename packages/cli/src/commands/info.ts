@@ -4,9 +4,9 @@ import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { decodeQuantizedModel, formatModelSpec, paramCount, quantizedModelSize, type ModelSpec } from '@retort/distill';
 import { readIdxFile, readModelFile, readNpyFile, readSafetensorsFile } from '@retort/distill/node';
+import { isFloatModelFile, isQuantizedModelFile } from '@retort/core-wasm/format';
 import type { Io } from '../program.js';
 
-const RETORT_MAGIC = [0x52, 0x45, 0x54, 0x4f, 0x52, 0x54, 0x00, 0x1a];
 const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
 
 type Info = Record<string, unknown> & { kind: string };
@@ -43,7 +43,7 @@ const startsWith = (head: Uint8Array, magic: number[]): boolean => head.length >
 
 function describe(file: string, path: string, head: Uint8Array): Info {
   const bytes = statSync(path).size;
-  if (startsWith(head, RETORT_MAGIC)) {
+  if (isFloatModelFile(head)) {
     const m = readModelFile(path);
     const checkpoint = m.meta.kind === 'checkpoint';
     return {
@@ -66,12 +66,10 @@ function describe(file: string, path: string, head: Uint8Array): Info {
   throw new RangeError(`${file}: not a Retort model, IDX or .npy file, nor an int8 model, .safetensors, .onnx or TF.js model.json (magic bytes ${hex || 'none: empty file'})`);
 }
 
-const QUANTIZED_MAGIC = [0x52, 0x45, 0x54, 0x4f, 0x52, 0x54, 0x51, 0x1a]; // "RETORTQ\x1a"
-
 /** The formats Retort reads beyond its own: int8 models, ONNX, safetensors, TF.js model.json. */
 async function describeInterop(file: string, path: string, head: Uint8Array): Promise<Info | null> {
   const bytes = statSync(path).size;
-  if (startsWith(head, QUANTIZED_MAGIC)) {
+  if (isQuantizedModelFile(head)) {
     const q = decodeQuantizedModel(new Uint8Array(readFileSync(path)), basename(path));
     const size = quantizedModelSize(q);
     return { kind: 'retort-int8', file: path, bytes, spec: q.spec, shortSpec: formatModelSpec(q.spec as ModelSpec), params: paramCount(q.spec as ModelSpec),

@@ -8,3 +8,4 @@ export {
   type QuantizedModel, type QuantizedLayer, type QuantizedModelSpec, type DecodedQuantizedModel,
   type CalibrationInfo, type QuantizedSize,
 } from './quantized.js';
+export { FLOAT_MODEL_MAGIC, isFloatModelFile, decodeFloatModelFile, type FloatMlp } from './float-model.js';

@@ -26,11 +26,11 @@
 // [-127, 127], bias finite). Every failure is a ModelFormatError naming the file.
 
 import { crc32 } from './crc32.js';
+import { isFloatModelFile } from './float-model.js';
 import { ModelFormatError } from './errors.js';
 
 export const QUANTIZED_FORMAT_VERSION = 1;
 export const QUANTIZED_MAGIC = Uint8Array.of(0x52, 0x45, 0x54, 0x4f, 0x52, 0x54, 0x51, 0x1a); // "RETORTQ\x1a"
-const FLOAT_MAGIC = Uint8Array.of(0x52, 0x45, 0x54, 0x4f, 0x52, 0x54, 0x00, 0x1a);
 const PREAMBLE = 32;
 /** The header holds the spec, per-layer entries and meta; beyond this it is refused unread. */
 export const MAX_QUANTIZED_HEADER_BYTES = 1 << 20;
@@ -209,7 +209,7 @@ export function decodeQuantizedModel(bytes: Uint8Array, fileName = 'model'): Dec
   const fail = (problem: string): never => { throw new ModelFormatError(fileName, problem); };
   if (!(bytes instanceof Uint8Array)) throw new TypeError('decodeQuantizedModel: bytes must be a Uint8Array');
   const n = bytes.length;
-  if (n >= FLOAT_MAGIC.length && FLOAT_MAGIC.every((b, i) => bytes[i] === b)) {
+  if (isFloatModelFile(bytes)) {
     fail('a float32 Retort model file, not an int8 one (quantize it first)');
   }
   for (let i = 0; i < Math.min(n, QUANTIZED_MAGIC.length); i++) {

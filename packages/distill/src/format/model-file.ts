@@ -21,7 +21,7 @@ import { z } from 'zod';
 import { DataFormatError } from '../data/errors.js';
 import type { Mlp } from '../model/mlp.js';
 import { modelSpecSchema, paramCount, paramLayout, specErrorFrom, type ModelSpec } from '../model/spec.js';
-import { ModelFormatError } from '@retort/core-wasm/format';
+import { FLOAT_MODEL_MAGIC, ModelFormatError } from '@retort/core-wasm/format';
 import { crc32 } from './crc32.js';
 
 // The error class lives in @retort/core-wasm/format (no dependencies) so that the int8 model
@@ -29,7 +29,8 @@ import { crc32 } from './crc32.js';
 export { ModelFormatError };
 
 export const FORMAT_VERSION = 1;
-export const MAGIC = Uint8Array.of(0x52, 0x45, 0x54, 0x4f, 0x52, 0x54, 0x00, 0x1a); // "RETORT\0\x1a"
+/** "RETORT\0\x1a" (shared with the inference entry's reader of this format). */
+export const MAGIC = FLOAT_MODEL_MAGIC;
 const PREAMBLE = 32;
 /** Headers beyond this are refused before reading them (meta is meant to be small). */
 export const MAX_HEADER_BYTES = 16 << 20;
