@@ -11,34 +11,35 @@ import { DataFormatError, formatDims } from './errors.js';
 import { allocIdxData, IDX_ITEM_SIZE, IDX_MAX_HEADER_BYTES, parseIdxHeader, writeIdx, type IdxArray, type IdxInput } from './idx.js';
 import { decodeNpyPayload, npyHeaderLength, NPY_PREAMBLE_BYTES, parseNpyHeader, writeNpy, type NpyArray, type NpyInput } from './npy.js';
 
-/** Opens `path` for reading; a missing file or a directory is a DataFormatError naming it. */
-function openFile(path: string): { fd: number; size: number } {
+/** Opens `path` for reading; a missing file or a directory is a DataFormatError naming `label`. */
+export function openRegular(path: string, label = path): { fd: number; size: number } {
   let fd: number;
   try {
     fd = openSync(path, 'r');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new DataFormatError(path, code === 'ENOENT' ? 'not found' : `cannot open (${code ?? String(err)})`);
+    throw new DataFormatError(label, code === 'ENOENT' ? 'not found' : `cannot open (${code ?? String(err)})`);
   }
   const stat = fstatSync(fd);
   if (!stat.isFile()) {
     closeSync(fd);
-    throw new DataFormatError(path, 'not a regular file');
+    throw new DataFormatError(label, 'not a regular file');
   }
   return { fd, size: stat.size };
 }
 
 /** Fills `target` from `position`; a file that shrinks under us is reported as truncated. */
-function readExact(path: string, fd: number, target: Uint8Array, position: number): void {
+export function readExact(label: string, fd: number, target: Uint8Array, position: number): void {
   for (let off = 0; off < target.length;) {
     const n = readSync(fd, target, off, target.length - off, position + off);
-    if (n === 0) throw new DataFormatError(path, `truncated: ended after ${position + off} bytes while reading`);
+    if (n === 0) throw new DataFormatError(label, `truncated: ended after ${position + off} bytes while reading`);
     off += n;
   }
 }
 
-function withFile<T>(path: string, body: (fd: number, size: number) => T): T {
-  const { fd, size } = openFile(path);
+/** Runs `body` on the open file (its size known), closing it whatever happens; errors name `label`. */
+export function withFile<T>(path: string, label: string, body: (fd: number, size: number) => T): T {
+  const { fd, size } = openRegular(path, label);
   try {
     return body(fd, size);
   } finally {
@@ -48,7 +49,7 @@ function withFile<T>(path: string, body: (fd: number, size: number) => T): T {
 
 /** Reads an IDX file, validating the header against the file size before allocating. */
 export function readIdxFile(path: string): IdxArray {
-  return withFile(path, (fd, size) => {
+  return withFile(path, path, (fd, size) => {
     const prefix = new Uint8Array(Math.min(size, IDX_MAX_HEADER_BYTES));
     readExact(path, fd, prefix, 0);
     const h = parseIdxHeader(prefix, size, path);
@@ -62,7 +63,7 @@ export function readIdxFile(path: string): IdxArray {
 
 /** Reads a .npy file, validating the header against the file size before allocating. */
 export function readNpyFile(path: string): NpyArray {
-  return withFile(path, (fd, size) => {
+  return withFile(path, path, (fd, size) => {
     const preamble = new Uint8Array(Math.min(size, NPY_PREAMBLE_BYTES));
     readExact(path, fd, preamble, 0);
     const head = new Uint8Array(npyHeaderLength(preamble, size, path));

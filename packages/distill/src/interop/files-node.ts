@@ -2,50 +2,15 @@
 // exactly the bytes the pure parser (safetensors.ts) asks for, after it has checked every size,
 // and writing atomically. The TF.js side is in node.ts (it loads tfjs).
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { DataFormatError } from '../data/errors.js';
+import { readExact, withFile } from '../data/files.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readTeacherLogits } from '../node/teacher-logits.js';
 import {
   decodeSafetensor, parseSafetensorsHeader, quoteName, safetensorsHeaderLength, selectEntries, writeSafetensors,
   type SafetensorsDType, type SafetensorsEntry, type SafetensorsFile, type SafetensorsInput, type SafetensorsReadOptions, type SafetensorsTensor,
 } from './safetensors.js';
-
-// ---- files ---------------------------------------------------------------------------------------
-
-export function openRegular(path: string, label: string): { fd: number; size: number } {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new DataFormatError(label, code === 'ENOENT' ? 'not found' : `cannot open (${code ?? String(err)})`);
-  }
-  const stat = fstatSync(fd);
-  if (!stat.isFile()) {
-    closeSync(fd);
-    throw new DataFormatError(label, 'not a regular file');
-  }
-  return { fd, size: stat.size };
-}
-
-export function readExact(label: string, fd: number, target: Uint8Array, position: number): void {
-  for (let off = 0; off < target.length;) {
-    const n = readSync(fd, target, off, target.length - off, position + off);
-    if (n === 0) throw new DataFormatError(label, `truncated: ended after ${position + off} bytes while reading`);
-    off += n;
-  }
-}
-
-export function withFile<T>(path: string, label: string, body: (fd: number, size: number) => T): T {
-  const { fd, size } = openRegular(path, label);
-  try {
-    return body(fd, size);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 // ---- safetensors ---------------------------------------------------------------------------------
 

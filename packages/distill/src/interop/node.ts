@@ -22,7 +22,7 @@ import { syncDirectory, writeFileAtomic } from '../io/atomic.js';
 import type { Mlp } from '../model/mlp.js';
 import type { ModelSpec } from '../model/spec.js';
 import { readTeacherLogits, type CachedLogits } from '../node/teacher-logits.js';
-import { readExact, withFile } from './files-node.js';
+import { readExact, withFile } from '../data/files.js';
 
 // the safetensors and teacher-logit file functions live in files-node.ts (no tfjs); re-exported here
 export { readSafetensorsFile, writeSafetensorsFile, readTeacherLogitsFile } from './files-node.js';
