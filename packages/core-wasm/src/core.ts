@@ -5,7 +5,9 @@
 // `core.kernels` is the unchecked raw ABI (src/abi.ts) for hot loops that have
 // validated their plan once.
 
-import { GEMM_I8_MAX_K, packedI8Bytes, type Ptr, type RawKernels } from './abi.js';
+import { GEMM_I8_MAX_K, packedI8Bytes, type Ptr } from './abi.js';
+import type { RawKernels } from './kernels/list.js';
+import { checkedKernels, type CheckedKernels } from './kernels/checked.js';
 import { Arena } from './arena.js';
 import { BYTES_PER_ELEMENT, MemoryViews, Tensor, type DType, type TensorOwner } from './tensor.js';
 import {
@@ -34,6 +36,12 @@ export interface AdamWOptions { lr: number; beta1?: number; beta2?: number; eps?
 
 export class Core implements TensorOwner {
   readonly views: MemoryViews;
+  /**
+   * Every kernel with its arguments checked against its descriptor (kernels/list.ts) before the
+   * call: tensors or offsets inside live allocations of the right type and extent, sizes,
+   * flags and scalars in range. Same arguments as the raw kernel; a Tensor may stand for a pointer.
+   */
+  readonly ops: CheckedKernels;
   private readonly arena: Arena;
 
   constructor(
@@ -45,6 +53,7 @@ export class Core implements TensorOwner {
   ) {
     this.views = new MemoryViews(memory);
     this.arena = new Arena(memory, kernels.heapBase());
+    this.ops = checkedKernels(this, kernels);
   }
 
   // ---- memory -------------------------------------------------------------------------
@@ -85,9 +94,10 @@ export class Core implements TensorOwner {
 
   /**
    * Resolves a tensor or raw offset to a byte offset after checking that `elems`
-   * elements of `dtype` starting there lie inside one live allocation.
+   * elements of `dtype` starting there lie inside one live allocation (a RangeError naming
+   * `op` and `name` otherwise). Used by every validated wrapper.
    */
-  private resolve(op: string, name: string, ref: Ref, elems: number, dtype: DType): Ptr {
+  resolve(op: string, name: string, ref: Ref, elems: number, dtype: DType): Ptr {
     const bpe = BYTES_PER_ELEMENT[dtype];
     if (ref instanceof Tensor) {
       if (!ref.isOwnedBy(this)) throw new RangeError(`${op}: ${name} belongs to another core`);

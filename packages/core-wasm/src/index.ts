@@ -5,6 +5,10 @@ export {
 } from './core.js';
 export { Tensor, type DType } from './tensor.js';
 export type { KdLossArgs, KdLossResult, MatmulOptions, SoftmaxOptions } from './convenience.js';
-export { KERNEL_NAMES, INFER_KERNEL_NAMES, GEMM_I8_MAX_K, packedI8Bytes, type RawKernels, type InferKernels, type Ptr } from './abi.js';
+export { INFER_KERNEL_NAMES, GEMM_I8_MAX_K, packedI8Bytes, CONV_GEOMETRY_INTS, GEOM, type InferKernels, type Ptr } from './abi.js';
+export { KERNELS, KERNEL_NAMES, descriptorOf, type RawKernels, type KernelName } from './kernels/list.js';
+export type { CheckedKernels } from './kernels/checked.js';
+export type { KernelDescriptor, KernelArg } from './kernels/describe.js';
+export { encodeGeometry, decodeGeometry, checkGeometry, convOutput, type ConvGeometry } from './kernels/geometry.js';
 export { createJsKernels } from './backends/js/index.js';
 export { quantizedForward, quantizedWorkBytes, type QuantizedLayerRefs } from './infer/forward.js';

@@ -1,6 +1,6 @@
 // loadCore: picks a backend, compiles (once per variant) and instantiates the module
 // over a fresh WebAssembly.Memory that the Core owns, and wraps it.
-import { KERNEL_NAMES, type RawKernels } from './abi.js';
+import { KERNEL_NAMES, KERNELS, type RawKernels } from './kernels/list.js';
 import { createJsKernels } from './backends/js/index.js';
 import { Core, type BackendName } from './core.js';
 import { compileWasm, type WasmVariant } from '#wasm-source';
@@ -55,7 +55,10 @@ export async function loadCore(options: LoadOptions = {}): Promise<Core> {
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
     const exports = instance.exports as Record<string, unknown>;
     for (const name of KERNEL_NAMES) {
-      if (typeof exports[name] !== 'function') throw new Error(`loadCore: the ${backend} module does not export kernel '${name}'`);
+      const fn = exports[name];
+      if (typeof fn !== 'function') throw new Error(`loadCore: the ${backend} module does not export kernel '${name}'`);
+      const want = KERNELS[name].args.length;
+      if (fn.length !== want) throw new Error(`loadCore: the ${backend} module's kernel '${name}' takes ${fn.length} arguments, its descriptor ${want}`);
     }
     kernels = exports as unknown as RawKernels;
   }

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { INFER_KERNEL_NAMES, KERNEL_NAMES } from '../src/abi.js';
+import { INFER_KERNEL_NAMES } from '../src/abi.js';
+import { KERNEL_NAMES } from '../src/kernels/list.js';
 import { encodeQuantizedModel, type QuantizedModel } from '../src/format/quantized.js';
 import { loadInference } from '../src/infer/index.js';
 
