@@ -14,12 +14,15 @@ export {
 export { BatchLoader, type Batch, type BatchLoaderOptions } from './data/batches.js';
 export { Fnv1a64 } from './data/hash.js';
 
-// models, optimizers, schedules
-export { Mlp, type Mode } from './model/mlp.js';
+// models (one layer graph for every model), optimizers, schedules
+export { createModel, Model, Mlp, isMlp, type Mode, type TapRef } from './model/index.js';
 export {
-  parseModelSpec, formatModelSpec, modelSpecSchema, paramCount, paramLayout, SpecError,
-  type ModelSpec, type DenseLayout,
+  parseModelSpec, formatModelSpec, modelSpecSchema, paramCount, paramLayout, SpecError, resolveModelSpec, compileSpec, graphOf, asMlpSpec,
+  type ModelSpec, type MlpSpec, type PresetSpec, type DenseLayout, type DataShape,
 } from './model/spec.js';
+export { compileGraph, shapeText, type CompiledGraph, type GraphNode, type TensorDecl, type Shape } from './model/graph.js';
+export { layerSpecSchema, graphSpecSchema, LAYER_TYPES, type LayerSpec, type GraphSpec, type LayerType } from './model/layer-spec.js';
+export { PRESET_NAMES, PRESET_INFO, presetGraph, type PresetName } from './model/presets.js';
 export {
   createOptimizer, parseOptimizerConfig, optimizerConfigSchema,
   type Optimizer, type OptimizerConfig, type OptimizerState, type AdamWConfig, type SgdConfig,
@@ -28,7 +31,7 @@ export { lrSchedule, parseScheduleConfig, scheduleConfigSchema, type ScheduleCon
 
 // model file format (bytes in, bytes out)
 export {
-  encodeModelFile, decodeModelFile, ModelFormatError, FORMAT_VERSION, modelTensors, paramsFromTensors, checkFiniteParams,
+  encodeModelFile, decodeModelFile, ModelFormatError, FORMAT_VERSION, modelTensors, paramsFromTensors, stateFromTensors, checkFiniteParams,
   type ModelFileContents, type DecodedModelFile, type NamedTensor,
 } from './format/model-file.js';
 
@@ -60,7 +63,8 @@ export { valueAt, scheduledValueSchema, type ScheduledValue, type ScheduleContex
 export { combineTeachers, virtualTeacherLogits, virtualTeacherProbabilities, type CombineMode } from './losses/targets.js';
 export { dkdLoss, dkdParts, type DkdOptions } from './losses/dkd.js';
 export { RkdLoss, type RkdWeights } from './losses/rkd.js';
-export { HintRegressor } from './losses/hint.js';
-export { Objective, validateObjective, type ObjectiveSettings, type WeightedTeacher, type ObjectiveBatch } from './train/objective.js';
+export { HintRegressor, planHint } from './losses/hint.js';
+export { AttentionTransfer, attentionGrid } from './losses/at.js';
+export { Objective, validateObjective, resolveLayer, type ObjectiveSettings, type WeightedTeacher, type ObjectiveBatch } from './train/objective.js';
 export { hintonObjective, jobObjective, type AuxState } from './train/trainer.js';
 export { transferSubset } from './data/dataset.js';

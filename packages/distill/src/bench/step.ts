@@ -14,7 +14,7 @@
 // measureInterleaved), one step per sample, median after warm-up.
 
 import { measureInterleaved, type Ratio, type Stat, type TargetResult, type TimingOptions } from '@retort/core-wasm/bench';
-import { paramCount, paramLayout, parseModelSpec, type DenseLayout } from '../model/spec.js';
+import { paramCount, paramLayout, parseModelSpec, type DenseLayout, asMlpSpec } from '../model/spec.js';
 
 export type StepMode = 'quick' | 'full';
 
@@ -253,7 +253,7 @@ export async function sanityCheck(contenders: readonly StepContender[], problem:
  */
 export function makeStepProblem(o: { sizes: readonly number[]; batch: number; temperature: number; alpha: number;
                                       lr: number; seed: number }): StepProblem {
-  const spec = parseModelSpec({ type: 'mlp', sizes: [...o.sizes] });
+  const spec = asMlpSpec(parseModelSpec({ type: 'mlp', sizes: [...o.sizes] }), 'makeStepProblem');
   const layers = paramLayout(spec);
   const IN = spec.sizes[0]!, C = spec.sizes[spec.sizes.length - 1]!, B = o.batch;
   if (!Number.isInteger(B) || B < 1) throw new RangeError(`makeStepProblem: batch must be a positive integer, got ${B}`);

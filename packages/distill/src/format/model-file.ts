@@ -19,8 +19,9 @@
 
 import { z } from 'zod';
 import { DataFormatError } from '../data/errors.js';
-import type { Mlp } from '../model/mlp.js';
-import { modelSpecSchema, paramCount, paramLayout, specErrorFrom, type ModelSpec } from '../model/spec.js';
+import type { Model } from '../model/model.js';
+import { compileSpec, formatModelSpec, modelSpecSchema, specErrorFrom, type ModelSpec } from '../model/spec.js';
+import type { TensorDecl } from '../model/graph.js';
 import { FLOAT_MODEL_MAGIC, ModelFormatError } from '@retort/core-wasm/format';
 import { crc32 } from './crc32.js';
 
@@ -230,54 +231,81 @@ function tryReadTable(bytes: Uint8Array): TensorEntry[] | null {
   }
 }
 
-/** The per-layer tensors of flat `params` (views into it, no copy). */
-export function modelTensors(spec: ModelSpec, params: Float32Array): Record<string, NamedTensor> {
-  const n = paramCount(spec);
-  if (params.length !== n) throw new RangeError(`modelTensors: got ${params.length} parameters but the spec has ${n}`);
+/**
+ * The named tensors of flat `params` (and `state`, batch-norm running statistics) — views into
+ * them, no copy. Names and shapes come from the spec's layer graph: `layer0.w` (IN, OUT) and
+ * `layer0.b` for an MLP's first dense layer, `conv1.w` (KH, KW, C, OC), `res1.batchNorm1.running_var`...
+ */
+export function modelTensors(spec: ModelSpec, params: Float32Array, state?: Float32Array): Record<string, NamedTensor> {
+  const g = compileSpec(spec);
+  if (params.length !== g.paramCount) throw new RangeError(`modelTensors: got ${params.length} parameters but the spec has ${g.paramCount}`);
+  if (g.stateCount > 0 && state && state.length !== g.stateCount) throw new RangeError(`modelTensors: got ${state.length} state values but the spec has ${g.stateCount}`);
   const out: Record<string, NamedTensor> = {};
-  for (const [i, l] of paramLayout(spec).entries()) {
-    out[`layer${i}.w`] = { shape: [l.inputs, l.outputs], data: params.subarray(l.weightOffset, l.biasOffset) };
-    out[`layer${i}.b`] = { shape: [l.outputs], data: params.subarray(l.biasOffset, l.biasOffset + l.outputs) };
+  for (const t of g.params) out[t.name] = { shape: [...t.shape], data: params.subarray(t.offset, t.offset + t.length) };
+  if (state) for (const t of g.state) out[t.name] = { shape: [...t.shape], data: state.subarray(t.offset, t.offset + t.length) };
+  return out;
+}
+
+function fillFromTensors(decls: readonly TensorDecl[], total: number, spec: ModelSpec, tensors: Record<string, NamedTensor>,
+                         fileName: string, into: Float32Array | undefined, what: string): Float32Array {
+  const out = into ?? new Float32Array(total);
+  if (out.length !== total) throw new RangeError(`${what}: target holds ${out.length} values, the spec has ${total}`);
+  for (const d of decls) {
+    const t = tensors[d.name];
+    if (!t) throw new ModelFormatError(fileName, `tensor '${d.name}' is missing (the spec ${specLabel(spec)} needs it)`);
+    if (t.shape.length !== d.shape.length || t.shape.some((x, k) => x !== d.shape[k])) {
+      throw new ModelFormatError(fileName, `tensor '${d.name}' has shape [${t.shape.join(', ')}] but the spec needs [${d.shape.join(', ')}]`);
+    }
+    out.set(t.data, d.offset);
   }
   return out;
 }
 
+const specLabel = (spec: ModelSpec): string => (spec.type === 'mlp' ? spec.sizes.join('-') : formatModelSpec(spec).slice(0, 80));
+
 /**
- * Flat params from a file's layer tensors, checking that each exists with the spec's shape.
+ * Flat params from a file's tensors, checking that each exists with the spec's shape.
  * With `into` (paramCount long, e.g. a view of a model's parameters) they are written there.
  */
 export function paramsFromTensors(spec: ModelSpec, tensors: Record<string, NamedTensor>, fileName: string,
                                   into?: Float32Array): Float32Array {
-  const params = into ?? new Float32Array(paramCount(spec));
-  if (params.length !== paramCount(spec)) throw new RangeError(`paramsFromTensors: target holds ${params.length} values, the spec has ${paramCount(spec)}`);
-  for (const [i, l] of paramLayout(spec).entries()) {
-    for (const [name, shape, offset] of [[`layer${i}.w`, [l.inputs, l.outputs], l.weightOffset], [`layer${i}.b`, [l.outputs], l.biasOffset]] as const) {
-      const t = tensors[name];
-      if (!t) throw new ModelFormatError(fileName, `tensor '${name}' is missing (the spec ${spec.sizes.join('-')} needs it)`);
-      if (t.shape.length !== shape.length || t.shape.some((d, k) => d !== shape[k])) {
-        throw new ModelFormatError(fileName, `tensor '${name}' has shape [${t.shape.join(', ')}] but the spec needs [${shape.join(', ')}]`);
-      }
-      params.set(t.data, offset);
-    }
-  }
-  return params;
+  const g = compileSpec(spec);
+  return fillFromTensors(g.params, g.paramCount, spec, tensors, fileName, into, 'paramsFromTensors');
+}
+
+/** Flat state (batch-norm running statistics) from a file's tensors; empty for a model without state. */
+export function stateFromTensors(spec: ModelSpec, tensors: Record<string, NamedTensor>, fileName: string,
+                                 into?: Float32Array): Float32Array {
+  const g = compileSpec(spec);
+  return fillFromTensors(g.state, g.stateCount, spec, tensors, fileName, into, 'stateFromTensors');
 }
 
 /**
- * Every weight and bias of `model` finite: a NaN or Inf (a diverged run, a corrupt export) is
- * named by layer and index ("layer 1 weights[5, 7] is NaN (NaN or Inf)").
+ * Every parameter and state value of `model` finite: a NaN or Inf (a diverged run, a corrupt
+ * export) is named by tensor and index — for an MLP "layer 1 weights[5, 7] is NaN (NaN or Inf)",
+ * otherwise "tensor 'conv1.w'[0, 2, 0, 5] is NaN (NaN or Inf)".
  */
-export function checkFiniteParams(model: Pick<Mlp, 'params' | 'layers'>, fileName: string): void {
-  const p = model.params.view();
-  for (const [i, l] of model.layers.entries()) {
-    for (const [what, from, n] of [['weights', l.weightOffset, l.inputs * l.outputs], ['bias', l.biasOffset, l.outputs]] as const) {
-      for (let k = 0; k < n; k++) {
-        const v = p[from + k]!;
-        if (!Number.isFinite(v)) {
-          const at = what === 'weights' ? `[${Math.floor(k / l.outputs)}, ${k % l.outputs}]` : `[${k}]`;
-          throw new DataFormatError(fileName, `layer ${i + 1} ${what}${at} is ${v} (NaN or Inf)`);
+export function checkFiniteParams(model: Pick<Model, 'params' | 'state' | 'paramLayout' | 'stateLayout'>, fileName: string): void {
+  const check = (values: Float32Array, decls: readonly TensorDecl[]): void => {
+    for (const d of decls) {
+      for (let k = 0; k < d.length; k++) {
+        const v = values[d.offset + k]!;
+        if (Number.isFinite(v)) continue;
+        const mlp = /^layer(\d+)\.([wb])$/.exec(d.name);
+        if (mlp) {
+          const at = mlp[2] === 'w' ? `[${Math.floor(k / d.shape[1]!)}, ${k % d.shape[1]!}]` : `[${k}]`;
+          throw new DataFormatError(fileName, `layer ${Number(mlp[1]) + 1} ${mlp[2] === 'w' ? 'weights' : 'bias'}${at} is ${v} (NaN or Inf)`);
         }
+        throw new DataFormatError(fileName, `tensor '${d.name}'[${unravel(k, d.shape).join(', ')}] is ${v} (NaN or Inf)`);
       }
     }
-  }
+  };
+  check(model.params.view(), model.paramLayout);
+  if (model.state) check(model.state.view(), model.stateLayout);
+}
+
+function unravel(k: number, shape: readonly number[]): number[] {
+  const idx: number[] = [];
+  for (let i = shape.length - 1; i >= 0; i--) { idx.unshift(k % shape[i]!); k = Math.floor(k / shape[i]!); }
+  return idx;
 }

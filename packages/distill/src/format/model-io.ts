@@ -6,24 +6,25 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Core } from '@retort/core-wasm';
-import { Mlp } from '../model/mlp.js';
+import { createModel, Model } from '../model/index.js';
 import { parseModelSpec, type ModelSpec } from '../model/spec.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { decodeModelFile, encodeModelFileParts, ModelFormatError, modelTensors, paramsFromTensors, type DecodedModelFile } from './model-file.js';
+import { decodeModelFile, encodeModelFileParts, ModelFormatError, modelTensors, paramsFromTensors, stateFromTensors, type DecodedModelFile } from './model-file.js';
 
 /** Files larger than this are refused before reading (a 2^27-parameter checkpoint is ~1.5 GiB). */
 export const MAX_MODEL_FILE_BYTES = 2 ** 31 - 1;
 
 // the layer tensors <-> flat parameters mapping lives in model-file.ts (platform-neutral)
-export { modelTensors, paramsFromTensors } from './model-file.js';
+export { modelTensors, paramsFromTensors, stateFromTensors } from './model-file.js';
 
-/** Writes `model` (or a spec and flat params) to `path` atomically; `meta` is free-form JSON. */
-export function saveModel(path: string, model: Mlp | { spec: ModelSpec | string | object; params: Float32Array },
+/** Writes `model` (or a spec, flat params and state) to `path` atomically; `meta` is free-form JSON. */
+export function saveModel(path: string, model: Model | { spec: ModelSpec | string | object; params: Float32Array; state?: Float32Array },
                           meta: Record<string, unknown> = {}): void {
-  const spec = model instanceof Mlp ? model.spec : parseModelSpec(model.spec);
-  // a view into module memory, not a copy: the encoder runs synchronously before anything allocates
-  const params = model instanceof Mlp ? model.params.view() : model.params;
-  writeFileAtomic(path, encodeModelFileParts({ spec, tensors: modelTensors(spec, params), meta }));
+  const spec = model instanceof Model ? model.spec : parseModelSpec(model.spec);
+  // views into module memory, not copies: the encoder runs synchronously before anything allocates
+  const params = model instanceof Model ? model.params.view() : model.params;
+  const state = model instanceof Model ? model.state?.view() : model.state;
+  writeFileAtomic(path, encodeModelFileParts({ spec, tensors: modelTensors(spec, params, state), meta }));
 }
 
 /** Reads and validates a model (or checkpoint) file; errors name the file by its base name. */
@@ -51,13 +52,18 @@ export function readModelFile(path: string): DecodedModelFile {
   }
 }
 
-/** An Mlp built from the file's spec with its parameters loaded. */
-export function loadModel(core: Core, path: string): Mlp {
-  const file = readModelFile(path);
-  const model = new Mlp(core, file.spec);
+/** A model built from the file's spec with its parameters (and state) loaded. */
+export function loadModel(core: Core, path: string): Model {
+  return modelFromFile(core, readModelFile(path), basename(path));
+}
+
+/** A model from a decoded model file (its spec, parameters and state). */
+export function modelFromFile(core: Core, file: Pick<DecodedModelFile, 'spec' | 'tensors'>, name: string): Model {
+  const model = createModel(core, file.spec);
   try {
     // straight into module memory: no second host-side copy of a large model
-    paramsFromTensors(file.spec, file.tensors, basename(path), model.params.view());
+    paramsFromTensors(file.spec, file.tensors, name, model.params.view());
+    if (model.state) stateFromTensors(file.spec, file.tensors, name, model.state.view());
   } catch (e) {
     model.free();
     throw e;

@@ -30,7 +30,7 @@ import type { Core } from '@retort/core-wasm';
 import { DataFormatError } from '../data/errors.js';
 import { bf16BitsToNumber, f16BitsToNumber } from './fp16.js';
 import { Mlp } from '../model/mlp.js';
-import { MAX_PARAMS, formatModelSpec, paramCount, paramLayout, parseModelSpec, SpecError, type ModelSpec } from '../model/spec.js';
+import { MAX_PARAMS, formatModelSpec, paramCount, paramLayout, parseModelSpec, SpecError, type ModelSpec, asMlpSpec, type MlpSpec } from '../model/spec.js';
 
 const proto = onnxProto.onnx;
 
@@ -73,7 +73,7 @@ export type OnnxExportSource = Mlp | { spec: ModelSpec | string | object; params
 
 /** What importOnnx recovered from a file. */
 export interface OnnxImport {
-  spec: ModelSpec;
+  spec: MlpSpec;
   /** Flat parameters in paramLayout(spec) order. */
   params: Float32Array;
   /** metadata_props as key -> value. */
@@ -90,7 +90,7 @@ export interface OnnxImport {
 
 /** The ONNX ModelProto bytes of `model` (see the layout at the top of this file). */
 export function exportOnnx(model: OnnxExportSource, opts: OnnxExportOptions = {}): Uint8Array {
-  const spec = model instanceof Mlp ? model.spec : parseModelSpec(model.spec);
+  const spec = asMlpSpec(model instanceof Mlp ? model.spec : parseModelSpec(model.spec), 'exportOnnx');
   // a view into module memory for an Mlp: encoding below is synchronous and calls no kernel
   const params = model instanceof Mlp ? model.params.view() : model.params;
   const n = paramCount(spec);
@@ -186,7 +186,7 @@ function valueInfo(name: string, width: number, doc: string): onnx.IValueInfoPro
 }
 
 /** The spec as JSON with a fixed key order (the same spec always gives the same text). */
-function canonicalSpecJson(spec: ModelSpec): string {
+function canonicalSpecJson(spec: MlpSpec): string {
   const out: Record<string, unknown> = { type: 'mlp', sizes: [...spec.sizes] };
   if (spec.dropout) {
     const d: Record<string, number> = {};
@@ -570,18 +570,20 @@ export function importOnnx(bytes: Uint8Array, fileName = '<onnx bytes>'): OnnxIm
 
   // ---- the spec (sizes bounded by MAX_LAYER_SIZE / MAX_PARAMS before anything is allocated)
   const sizes = [layers[0]!.inputs, ...layers.map((l) => l.outputs)];
-  let spec: ModelSpec;
+  let spec: MlpSpec;
   try {
-    spec = parseModelSpec({ type: 'mlp', sizes });
+    spec = asMlpSpec(parseModelSpec({ type: 'mlp', sizes }), 'importOnnx');
   } catch (e) {
     if (e instanceof SpecError) return fail(`the graph's layer sizes ${sizes.join('-')} are not a valid Retort model (${e.problem})`);
     throw e;
   }
   const savedSpec = metadata.get(ONNX_METADATA_KEYS.spec);
   if (savedSpec !== undefined) {
-    let parsed: ModelSpec;
+    let parsed: MlpSpec;
     try {
-      parsed = parseModelSpec(savedSpec);
+      const any = parseModelSpec(savedSpec);
+      if (any.type !== 'mlp') return fail(`metadata ${q(ONNX_METADATA_KEYS.spec)} describes a ${any.type} model but the graph is a Gemm/Relu chain`);
+      parsed = any;
     } catch (e) {
       if (e instanceof SpecError) return fail(`metadata ${q(ONNX_METADATA_KEYS.spec)} is not a valid spec (${e.message})`);
       throw e;

@@ -35,7 +35,7 @@ import type { Core } from '@retort/core-wasm';
 import type { DatasetView } from '../data/dataset.js';
 import { DataFormatError } from '../data/errors.js';
 import { Mlp } from '../model/mlp.js';
-import { paramCount, paramLayout, parseModelSpec, type ModelSpec } from '../model/spec.js';
+import { paramCount, paramLayout, parseModelSpec, type ModelSpec, asMlpSpec, type MlpSpec } from '../model/spec.js';
 import { f16Table32, decodeF16 } from './fp16.js';
 import { quoteName } from './safetensors.js';
 
@@ -938,9 +938,9 @@ export interface TfjsExportOptions {
   name?: string;
 }
 
-function mlpParts(model: Mlp | { spec: ModelSpec | string | object; params: Float32Array }): { spec: ModelSpec; params: Float32Array } {
+function mlpParts(model: Mlp | { spec: ModelSpec | string | object; params: Float32Array }): { spec: MlpSpec; params: Float32Array } {
   if (model instanceof Mlp) return { spec: model.spec, params: model.readParams() };
-  const spec = parseModelSpec(model.spec);
+  const spec = asMlpSpec(parseModelSpec(model.spec), 'mlpToTfjs');
   if (model.params.length !== paramCount(spec)) throw new RangeError(`mlpToTfjs: got ${model.params.length} parameters but ${spec.sizes.join('-')} has ${paramCount(spec)}`);
   return { spec, params: model.params };
 }
@@ -1008,7 +1008,7 @@ export function mlpToModelArtifacts(model: Mlp | { spec: ModelSpec | string | ob
 
 export interface TfjsMlpImport {
   model: Mlp;
-  spec: ModelSpec;
+  spec: MlpSpec;
   /** True when the model ended in a softmax, which was dropped: Retort models output logits. */
   softmaxDropped: boolean;
   /** Layers skipped as no-ops at inference (InputLayer, Flatten, Dropout, linear Activation). */
@@ -1102,12 +1102,12 @@ export function mlpFromTfjsModel(core: Core, model: tfl.LayersModel, file = 'mod
   const last = dense[dense.length - 1]!;
   if (last.act === 'relu') throw new DataFormatError(file, `the model ends in a ReLU (layer '${last.layer}'); a Retort MLP ends in linear logits`);
   const sizes = [dense[0]!.rows, ...dense.map((d) => d.cols)];
-  let spec: ModelSpec = parseModelSpec({ type: 'mlp', sizes }, 'model');
+  let spec: MlpSpec = asMlpSpec(parseModelSpec({ type: 'mlp', sizes }, 'model'), 'importTfjs');
   const meta = model.getUserDefinedMetadata() as { retort?: { spec?: unknown } } | undefined;
   if (meta?.retort?.spec) {
     try {
       const saved = parseModelSpec(meta.retort.spec as object, 'model');
-      if (saved.sizes.join('-') === sizes.join('-')) spec = saved;
+      if (saved.type === 'mlp' && saved.sizes.join('-') === sizes.join('-')) spec = saved;
     } catch { /* not ours, or not valid: sizes alone */ }
   }
   const params = new Float32Array(paramCount(spec));

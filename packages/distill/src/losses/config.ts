@@ -4,8 +4,9 @@
 //
 //   L = Σ_k weight_k(t) · term_k
 //
-// Weights and temperatures may be numbers or schedules (./scheduled.ts). Layers are named by
-// their 1-based hidden-layer number (1 = the first hidden layer) or 'logits'.
+// Weights and temperatures may be numbers or schedules (./scheduled.ts). Layers are named by tap
+// (a named layer of the model's graph: "block2", "conv1", an MLP's "hidden1") or 'logits'; an
+// MLP's hidden layers may also be given by number (1 = the first hidden layer).
 import { z } from 'zod';
 import { parseWith } from '../model/spec.js';
 import { scheduledValueSchema, type ScheduledValue } from './scheduled.js';
@@ -14,10 +15,10 @@ const nonNegative = z.number({ error: 'must be a finite number >= 0' }).min(0, {
 const positive = z.number({ error: 'must be a finite number > 0' }).positive({ error: 'must be a finite number > 0' }).finite();
 const epochNumber = z.number({ error: 'must be a positive integer (an epoch, 1-based)' })
   .int({ error: 'must be a positive integer (an epoch, 1-based)' }).positive({ error: 'must be a positive integer (an epoch, 1-based)' });
-const LAYER_ERROR = "must be a hidden layer number (1 = first hidden layer) or 'logits'";
+const LAYER_ERROR = "must be a tap name (a named layer), 'logits', or for an MLP a hidden layer number (1 = first hidden layer)";
 const layerRef = z.union([
-  z.literal('logits'),
   z.number({ error: LAYER_ERROR }).int({ error: LAYER_ERROR }).positive({ error: LAYER_ERROR }),
+  z.string({ error: LAYER_ERROR }).min(1, { error: LAYER_ERROR }).max(200, { error: LAYER_ERROR }),
 ], { error: LAYER_ERROR });
 const TEACHER_ERROR = 'must be a teacher index (0 = the first teacher)';
 const teacherIndex = z.number({ error: TEACHER_ERROR }).int({ error: TEACHER_ERROR }).min(0, { error: TEACHER_ERROR });
@@ -60,23 +61,27 @@ export const lossTermSchema = z.discriminatedUnion('type', [
     type: z.literal('rkd'), weight: weight(1), distance: nonNegative.default(25), angle: nonNegative.default(50),
     studentLayer: layerRef, teacherLayer: layerRef, teacher: teacherIndex.default(0), ...window,
   }),
+  /** Attention transfer (Zagoruyko & Komodakis 2017): normalised spatial attention maps (p = 2) of two feature maps. */
+  z.strictObject({
+    type: z.literal('at'), weight: weight(500), studentLayer: layerRef, teacherLayer: layerRef, teacher: teacherIndex.default(0), ...window,
+  }),
   /** Deep Mutual Learning (Zhang et al. 2018): mean KL from each peer's predictions to this student's. */
   z.strictObject({
     type: z.literal('dml'), weight: weight(1), temperature: temperature(1),
     scaleT2: z.boolean({ error: 'must be true or false' }).default(true), ...window,
   }),
-], { error: 'must be a loss term: an object with type ce, kd, dkd, tfkd, hint, rkd or dml' });
+], { error: 'must be a loss term: an object with type ce, kd, dkd, tfkd, hint, rkd, at or dml' });
 
 export type LossTermConfig = z.infer<typeof lossTermSchema>;
 export type LossTermInput = z.input<typeof lossTermSchema>;
 export type LossTermType = LossTermConfig['type'];
-export type LayerRef = number | 'logits';
+export type LayerRef = number | string;
 export type { ScheduledValue };
 
 /** Terms that need a real teacher (tfkd's virtual teacher and dml's peers are not teachers). */
-export const TEACHER_TERMS: ReadonlySet<LossTermType> = new Set(['kd', 'dkd', 'hint', 'rkd']);
+export const TEACHER_TERMS: ReadonlySet<LossTermType> = new Set(['kd', 'dkd', 'hint', 'rkd', 'at']);
 /** Terms that need the teacher's intermediate features (the teacher must run inside the step). */
-export const FEATURE_TERMS: ReadonlySet<LossTermType> = new Set(['hint', 'rkd']);
+export const FEATURE_TERMS: ReadonlySet<LossTermType> = new Set(['hint', 'rkd', 'at']);
 /** Terms that read the labels. */
 export const LABEL_TERMS: ReadonlySet<LossTermType> = new Set(['ce', 'dkd', 'tfkd']);
 
@@ -98,7 +103,7 @@ export function describeLosses(terms: readonly LossTermConfig[]): string {
     if (t.type === 'dkd') args.push(`alpha=${t.alpha}`, `beta=${t.beta}`);
     if (t.type === 'tfkd') args.push(`correct=${t.correct}`);
     if (t.type === 'rkd') args.push(`distance=${t.distance}`, `angle=${t.angle}`, `${t.studentLayer}→${t.teacherLayer}`);
-    if (t.type === 'hint') args.push(`${t.studentLayer}→${t.teacherLayer}`);
+    if (t.type === 'hint' || t.type === 'at') args.push(`${t.studentLayer}→${t.teacherLayer}`);
     if (t.fromEpoch !== undefined || t.untilEpoch !== undefined) args.push(`epochs ${t.fromEpoch ?? 1}..${t.untilEpoch ?? 'end'}`);
     return `${w}·${t.type}${args.length ? `(${args.join(', ')})` : ''}`;
   }).join(' + ');

@@ -1,74 +1,151 @@
-// FitNets hints (Romero et al. 2015): a student layer h_s (rows, ds), passed through a learned
-// linear regressor r = h_s · W + b (W: ds × dt), matches a teacher layer h_t (rows, dt):
+// FitNets hints (Romero et al. 2015) between any student tap and any teacher tap: a learned
+// regressor r maps the student's features h_s to the shape of the teacher's (possibly pooled)
+// features h_t, and
 //
-//   L_hint = mean over rows and teacher units of (r − h_t)²
-//   dL/dr  = 2 (r − h_t) / (rows · dt)        (the core's mseLoss kernel)
-//   dW += h_sᵀ · dr,  db += Σ_rows dr,  dh_s += dr · Wᵀ
+//   L_hint = mean over rows and target values of (r(h_s) − pool(h_t))²
+//   dL/dr  = 2 (r − t) / (rows · dt)        (the core's mseLoss kernel), back through r into h_s
 //
-// The regressor is trained with the student (its own parameters, gradients and optimizer
-// state, checkpointed beside the student's) and discarded afterwards. Cost per step:
-// 3 GEMMs of rows × ds × dt (forward, dW, dh_s), about 6 · rows · ds · dt FLOPs.
+// The regressor is a small layer graph of its own (a Model), shaped from the two tap shapes:
+//   image (Hs, Ws, Cs) -> image (Ht, Wt, Ct):  a 1x1 convolution Cs -> Ct; when the maps differ in
+//        size, the larger one is average-pooled by the integer factor between them first (the
+//        student's inside the regressor, so its gradient flows back; the teacher's as the target)
+//   flat -> flat:                              a dense layer ds -> dt (the original FitNets-on-MLPs)
+//   any other pair (an image and a flat side): the image side is average-pooled ('same', so no
+//        pixel is dropped) to at most 4x4 and flattened, then a dense layer maps student -> teacher
+// The regressor is linear (no activation): it is initialised N(0, 1/fan_in) and trained with the
+// student (its parameters, gradients and optimizer state are checkpointed beside the student's),
+// then discarded.
 import type { Core, Tensor } from '@retort/core-wasm';
+import type { Shape } from '../model/graph.js';
+import { shapeText } from '../model/graph.js';
+import type { LayerSpec } from '../model/layer-spec.js';
+import { Model } from '../model/model.js';
+
+/** At most this many pixels per side when an image tap meets a flat one. */
+export const FLAT_POOL_SIDE = 4;
+
+export interface HintPlan {
+  /** Regressor layers (student tap shape in). */
+  regressor: LayerSpec[];
+  /** Layers turning the teacher tap into the target (average pooling, flatten); empty: the tap itself. */
+  target: LayerSpec[];
+}
+
+/** The regressor and target transform for a student tap shape and a teacher tap shape; throws a RangeError naming both. */
+export function planHint(student: Shape, teacher: Shape): HintPlan {
+  const sImg = student.length === 3, tImg = teacher.length === 3;
+  if (sImg && tImg) {
+    const [hs, ws, cs] = student as [number, number, number], [ht, wt, ct] = teacher as [number, number, number];
+    void cs;
+    const pool = (from: [number, number], to: [number, number], who: string): LayerSpec[] => {
+      if (from[0] === to[0] && from[1] === to[1]) return [];
+      const fh = from[0] / to[0], fw = from[1] / to[1];
+      if (!Number.isInteger(fh) || !Number.isInteger(fw)) {
+        throw new RangeError(`the ${who} map ${from[0]}x${from[1]} does not pool evenly to ${to[0]}x${to[1]}; pick taps whose sizes divide`);
+      }
+      return [{ type: 'avgPool2d', size: [fh, fw], stride: [fh, fw], padding: 'valid' }];
+    };
+    if (hs >= ht && ws >= wt) {
+      return { regressor: [...pool([hs, ws], [ht, wt], 'student'), conv1x1(ct)], target: [] };
+    }
+    if (hs <= ht && ws <= wt) {
+      return { regressor: [conv1x1(ct)], target: pool([ht, wt], [hs, ws], 'teacher') };
+    }
+    throw new RangeError(`the student map ${hs}x${ws} and the teacher map ${ht}x${wt} are each larger in one direction; pick taps whose sizes divide`);
+  }
+  const flatten = (s: Shape): LayerSpec[] => {
+    if (s.length !== 3) return [];
+    const [h, w] = s as [number, number, number];
+    const f: [number, number] = [Math.ceil(h / FLAT_POOL_SIDE), Math.ceil(w / FLAT_POOL_SIDE)];
+    const pool: LayerSpec[] = f[0] > 1 || f[1] > 1 ? [{ type: 'avgPool2d', size: f, stride: f, padding: 'same' }] : [];
+    return [...pool, { type: 'flatten' }];
+  };
+  const tFlat = flatten(teacher);
+  const dt = tImg ? flatSize(teacher) : teacher[0]!;
+  return {
+    regressor: [...flatten(student), { type: 'dense', units: dt, bias: true, init: 'lecun' }],
+    target: tFlat,
+  };
+}
+
+const conv1x1 = (filters: number): LayerSpec => ({ type: 'conv2d', filters, kernel: 1, stride: 1, padding: 'valid', groups: 1, bias: true, init: 'lecun' });
+
+/** Elements of a teacher image tap after the flat-side pooling above. */
+function flatSize([h, w, c]: Shape): number {
+  const fh = Math.ceil(h! / FLAT_POOL_SIDE), fw = Math.ceil(w! / FLAT_POOL_SIDE);
+  return Math.ceil(h! / fh) * Math.ceil(w! / fw) * c!;
+}
 
 export class HintRegressor {
-  readonly params: Tensor<'f32'>;
-  readonly grads: Tensor<'f32'>;
-  readonly paramCount: number;
-  private readonly r: Tensor<'f32'>;
+  readonly model: Model;
+  /** Parameter-free transform of the teacher tap (pooling, flatten), when the target is not the tap itself. */
+  private readonly target: Model | null;
   private readonly dr: Tensor<'f32'>;
+  readonly inputs: number;
+  readonly outputs: number;
   private freed = false;
 
-  constructor(readonly core: Core, readonly inputs: number, readonly outputs: number, readonly maxRows: number) {
-    for (const [k, v] of [['inputs', inputs], ['outputs', outputs], ['maxRows', maxRows]] as const) {
-      if (!Number.isInteger(v) || v < 1) throw new RangeError(`HintRegressor: ${k} must be a positive integer, got ${v}`);
+  readonly studentShape: Shape;
+  readonly teacherShape: Shape;
+
+  /** Tap shapes per sample (a number n stands for flat features [n]). */
+  constructor(readonly core: Core, student: Shape | number, teacher: Shape | number, readonly maxRows: number) {
+    if (!Number.isInteger(maxRows) || maxRows < 1) throw new RangeError(`HintRegressor: maxRows must be a positive integer, got ${maxRows}`);
+    const studentShape = typeof student === 'number' ? [student] : student, teacherShape = typeof teacher === 'number' ? [teacher] : teacher;
+    for (const [who, sh] of [['student', studentShape], ['teacher', teacherShape]] as const) {
+      if (!sh.every((d) => Number.isInteger(d) && d >= 1)) throw new RangeError(`HintRegressor: the ${who} shape must be positive integers, got [${sh.join(', ')}]`);
     }
-    this.paramCount = inputs * outputs + outputs;
-    this.params = core.alloc(this.paramCount);
-    this.grads = core.alloc(this.paramCount);
-    this.r = core.alloc(maxRows * outputs);
-    this.dr = core.alloc(maxRows * outputs);
+    this.studentShape = studentShape;
+    this.teacherShape = teacherShape;
+    const plan = planHint(studentShape, teacherShape);
+    this.model = new Model(core, { type: 'graph', input: [...studentShape], layers: plan.regressor });
+    this.target = plan.target.length ? new Model(core, { type: 'graph', input: [...teacherShape], layers: plan.target }, { allowEmpty: true }) : null;
+    this.inputs = this.model.inputSize;
+    this.outputs = this.model.classes;
+    this.model.plan(maxRows);
+    this.target?.plan(maxRows);
+    this.dr = core.alloc(maxRows * this.outputs);
   }
 
-  /** W ~ N(0, 1/ds) (a linear layer: no ReLU follows), b = 0; a function of `seed` alone. */
-  init(seed: number): void {
-    const core = this.core;
-    const rng = core.createRng(seed);
-    try {
-      core.fill(this.params, this.paramCount, 0);
-      core.rngNormal(this.params, rng, this.inputs * this.outputs, 0, Math.sqrt(1 / this.inputs));
-    } finally {
-      core.free(rng);
-    }
-  }
+  get params(): Tensor<'f32'> { return this.model.params; }
+  get grads(): Tensor<'f32'> { return this.model.grads; }
+  get paramCount(): number { return this.model.paramCount; }
 
-  zeroGrad(): void { this.core.fill(this.grads, this.paramCount, 0); }
+  /** Regressor weights N(0, 1/fan_in), biases 0; a function of `seed` alone. */
+  init(seed: number): void { this.model.init(seed); }
+
+  zeroGrad(): void { this.model.zeroGrad(); }
+
+  /** A readable description: "conv2d 1x1 16 -> 32" or "avgPool 2x2, conv2d 1x1 ...". */
+  describe(): string {
+    return `${shapeText(this.studentShape)} -> ${shapeText(this.teacherShape)}`;
+  }
 
   /**
-   * The hint loss of rows `hs` (student layer, ptr to rows × inputs) against `ht` (teacher layer,
-   * rows × outputs). With gradScale ≠ 0 accumulates gradScale · dL/dW, dL/db into `grads` and,
-   * when `dhs` is given, gradScale · dL/dh_s into it.
+   * The hint loss of `rows` rows of the student tap `hs` (rows × student shape) against the
+   * teacher tap `ht` (rows × teacher shape). With gradScale ≠ 0 accumulates gradScale · dL/dθ
+   * into `grads` and, when `dhs` is given, gradScale · dL/dh_s into it.
    */
   compute(dhs: number | null, hs: number, ht: number, rows: number, gradScale: number): number {
     if (this.freed) throw new RangeError('HintRegressor: freed');
     if (!Number.isInteger(rows) || rows < 1 || rows > this.maxRows) throw new RangeError(`HintRegressor: rows must be in [1, ${this.maxRows}], got ${rows}`);
     const k = this.core.kernels;
-    const ds = this.inputs, dt = this.outputs;
-    const W = this.params.ptr, b = W + 4 * ds * dt;
-    const gW = this.grads.ptr, gb = gW + 4 * ds * dt;
-    k.sgemm(0, 0, rows, dt, ds, 1, hs, ds, W, dt, 0, this.r.ptr, dt);
-    k.biasAdd(this.r.ptr, b, rows, dt);
-    if (gradScale === 0) return k.mseLoss(0, this.r.ptr, ht, rows * dt, 0);
-    k.fill(this.dr.ptr, rows * dt, 0);
-    const loss = k.mseLoss(this.dr.ptr, this.r.ptr, ht, rows * dt, gradScale);
-    k.sgemm(1, 0, ds, dt, rows, 1, hs, ds, this.dr.ptr, dt, 1, gW, dt);
-    k.biasBackward(gb, this.dr.ptr, rows, dt);
-    if (dhs !== null) k.sgemm(0, 1, rows, ds, dt, 1, this.dr.ptr, dt, W, dt, 1, dhs, ds);
+    const target = this.target ? this.target.forwardAt(ht, rows, 'eval').ptr : ht;
+    const train = gradScale !== 0;
+    const r = this.model.forwardAt(hs, rows, train ? 'train' : 'eval').ptr;
+    const n = rows * this.outputs;
+    if (!train) return k.mseLoss(0, r, target, n, 0);
+    k.fill(this.dr.ptr, n, 0);
+    const loss = k.mseLoss(this.dr.ptr, r, target, n, gradScale);
+    this.model.backwardAt(this.dr, rows, dhs ?? 0);
     return loss;
   }
 
   free(): void {
     if (this.freed) return;
-    for (const t of [this.params, this.grads, this.r, this.dr]) this.core.free(t);
+    this.model.free();
+    this.target?.free();
+    this.core.free(this.dr);
     this.freed = true;
   }
 }

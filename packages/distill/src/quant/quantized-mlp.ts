@@ -29,7 +29,7 @@ import {
   checkQuantizedModel, quantizedModelSize, type QuantizedLayer, type QuantizedModel, type QuantizedSize,
 } from '@retort/core-wasm/format';
 import type { Mlp } from '../model/mlp.js';
-import { parseModelSpec, type ModelSpec } from '../model/spec.js';
+import { parseModelSpec, type ModelSpec, asMlpSpec, type MlpSpec } from '../model/spec.js';
 import { AbsStats } from './calibrate.js';
 import { decodeQuantizedModel, encodeQuantizedModel } from './format.js';
 
@@ -123,7 +123,7 @@ function calibrate(mlp: Mlp, x: Float32Array, rows: number, batchSize: number): 
 
 /** An int8 MLP resident in a core: weights packed for gemmI8, scales and biases in module memory. */
 export class QuantizedMlp {
-  readonly spec: ModelSpec;
+  readonly spec: MlpSpec;
   /** The portable model (row-major int8 weights, scales, biases, activation scales): what encode() writes. */
   readonly model: QuantizedModel;
   readonly inputSize: number;
@@ -134,7 +134,7 @@ export class QuantizedMlp {
 
   constructor(readonly core: Core, model: QuantizedModel) {
     checkQuantizedModel(model, 'QuantizedMlp');
-    this.spec = parseModelSpec(model.spec);
+    this.spec = asMlpSpec(parseModelSpec(model.spec), 'QuantizedMlp');
     this.model = model;
     this.inputSize = this.spec.sizes[0]!;
     this.classes = this.spec.sizes[this.spec.sizes.length - 1]!;

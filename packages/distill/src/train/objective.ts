@@ -1,12 +1,12 @@
 // The objective of one training step: the configured loss terms (losses/config.ts) evaluated
 // for every student of the cohort, gradients accumulated into each student's dlogits and
-// hidden-layer gradients (and into the hint regressors' own gradients).
+// tap gradients (and into the hint regressors' own gradients).
 //
 // Sources each term reads:
 //   ce, dkd, tfkd   the batch labels
 //   kd, dkd         the teacher signal: one teacher's logits, or the ensemble of several
 //                   (losses/targets.ts), at the term's temperature
-//   hint, rkd       a teacher's hidden layer (that teacher runs inside the step)
+//   hint, rkd, at   a teacher's tap (a named layer; that teacher runs inside the step)
 //   dml             the other students' logits of this step (held constant)
 //
 // When the step has exactly one ce and one kd term, they are evaluated together by the fused
@@ -15,11 +15,14 @@
 import type { Core, Tensor } from '@retort/core-wasm';
 import { FEATURE_TERMS, type LayerRef, type LossTermConfig } from '../losses/config.js';
 import { dkdLoss } from '../losses/dkd.js';
-import { HintRegressor } from '../losses/hint.js';
+import { HintRegressor, planHint } from '../losses/hint.js';
+import { AttentionTransfer, attentionGrid } from '../losses/at.js';
 import { RkdLoss } from '../losses/rkd.js';
 import { valueAt, usesAgreement, type ScheduleContext } from '../losses/scheduled.js';
 import { combineTeachers, virtualTeacherLogits, type CombineMode } from '../losses/targets.js';
-import type { Mlp } from '../model/mlp.js';
+import type { Model } from '../model/model.js';
+import { isMlp } from '../model/mlp.js';
+import { shapeText, type Shape } from '../model/graph.js';
 
 /** Where one teacher's outputs come from. */
 export type TeacherSource =
@@ -29,7 +32,7 @@ export type TeacherSource =
    */
   | { kind: 'logits'; logits: Float32Array }
   /** A teacher model run in eval mode inside each step, on the same (possibly jittered) batch. */
-  | { kind: 'model'; model: Mlp };
+  | { kind: 'model'; model: Model };
 
 export interface WeightedTeacher { source: TeacherSource; weight: number }
 
@@ -55,6 +58,24 @@ export interface AuxTrainable { name: string; params: Tensor<'f32'>; grads: Tens
 
 interface Resolved { ptr: number; grad: number | null; dim: number }
 
+/** A term's layer as a tap of `model`: its name (or 'logits') and per-sample shape; throws naming what exists. */
+export function resolveLayer(model: Model, layer: LayerRef, who: string): { tap: string; shape: Shape } {
+  if (layer === 'logits') return { tap: 'logits', shape: [model.classes] };
+  if (typeof layer === 'number') {
+    if (isMlp(model)) {
+      if (!(layer >= 1 && layer <= model.hiddenCount)) {
+        throw new RangeError(`the ${who} (${model.spec.sizes.join('-')}) has no hidden layer ${layer}; it has ${model.hiddenCount} (1..${model.hiddenCount}) and 'logits'`);
+      }
+      return { tap: `hidden${layer}`, shape: model.tapShape(`hidden${layer}`) };
+    }
+    throw new RangeError(`the ${who} is not an MLP: name its layer by tap (${model.tapNames.join(', ') || 'it has none'}) or 'logits', not by number`);
+  }
+  if (!model.hasTap(layer)) {
+    throw new RangeError(`the ${who} has no tap '${layer}'; its taps are ${model.tapNames.length ? model.tapNames.join(', ') : '(none: name a layer in its spec)'} and 'logits'`);
+  }
+  return { tap: layer, shape: model.tapShape(layer) };
+}
+
 export class Objective {
   readonly terms: readonly LossTermConfig[];
   readonly teachers: readonly WeightedTeacher[];
@@ -64,6 +85,7 @@ export class Objective {
   readonly aux: AuxTrainable[] = [];
   private readonly regressors = new Map<string, HintRegressor>();
   private readonly rkd = new Map<number, RkdLoss>();
+  private readonly at = new Map<string, AttentionTransfer>();
   private readonly teacherLogits: Tensor<'f32'>[] = [];
   private readonly combined = new Map<number, Tensor<'f32'>>();
   private readonly scratch: Tensor<'f32'>[] = [];
@@ -71,7 +93,7 @@ export class Objective {
   private stepCombined = new Map<number, Tensor<'f32'>>();
   private batch: ObjectiveBatch | null = null;
 
-  constructor(readonly core: Core, settings: ObjectiveSettings, readonly students: readonly Mlp[], readonly batchSize: number) {
+  constructor(readonly core: Core, settings: ObjectiveSettings, readonly students: readonly Model[], readonly batchSize: number) {
     this.terms = settings.terms;
     this.teachers = settings.teachers;
     this.combine = settings.combine ?? 'probabilities';
@@ -86,10 +108,13 @@ export class Objective {
     }
     this.virtual = this.terms.some((t) => t.type === 'tfkd') ? this.alloc(batchSize * this.classes) : null;
     this.terms.forEach((t, ti) => {
-      if (t.type === 'hint') {
+      if (t.type === 'hint' || t.type === 'at') {
+        const teacher = (this.teachers[t.teacher]!.source as { model: Model }).model;
+        const tShape = resolveLayer(teacher, t.teacherLayer, 'teacher').shape;
         students.forEach((s, si) => {
-          const teacher = (this.teachers[t.teacher]!.source as { model: Mlp }).model;
-          const r = new HintRegressor(core, layerDim(s, t.studentLayer), layerDim(teacher, t.teacherLayer), batchSize);
+          const sShape = resolveLayer(s, t.studentLayer, 'student').shape;
+          if (t.type === 'at') { this.at.set(`${ti}/${si}`, new AttentionTransfer(core, { student: sShape, teacher: tShape })); return; }
+          const r = new HintRegressor(core, sShape, tShape, batchSize);
           const name = `hint${ti}.student${si}`;
           this.regressors.set(`${ti}/${si}`, r);
           this.aux.push({ name, params: r.params, grads: r.grads, paramCount: r.paramCount, zeroGrad: () => r.zeroGrad() });
@@ -201,6 +226,12 @@ export class Objective {
           total += wt * this.regressors.get(`${ti}/${si}`)!.compute(s.grad, s.ptr, h.ptr, rows, wt);
           break;
         }
+        case 'at': {
+          const s = this.resolve(student, t.studentLayer, z, dz);
+          const h = this.resolve(this.teacherModel(t.teacher), t.teacherLayer, null, null);
+          total += wt * this.at.get(`${ti}/${si}`)!.compute(s.grad, s.ptr, h.ptr, rows, wt);
+          break;
+        }
         case 'rkd': {
           if (rows < 2) break;
           const s = this.resolve(student, t.studentLayer, z, dz);
@@ -226,7 +257,7 @@ export class Objective {
     for (const r of this.regressors.values()) r.free();
     for (const r of this.rkd.values()) r.free();
     for (const t of this.scratch) this.core.free(t);
-    this.regressors.clear(); this.rkd.clear(); this.scratch.length = 0; this.aux.length = 0;
+    this.regressors.clear(); this.rkd.clear(); this.at.clear(); this.scratch.length = 0; this.aux.length = 0;
   }
 
   private count(type: string, w: number[]): number {
@@ -248,16 +279,18 @@ export class Objective {
     return out;
   }
 
-  private teacherModel(k: number): Mlp {
-    return (this.teachers[k]!.source as { model: Mlp }).model;
+  private teacherModel(k: number): Model {
+    return (this.teachers[k]!.source as { model: Model }).model;
   }
 
-  private resolve(model: Mlp, layer: LayerRef, z: Tensor<'f32'> | null, dz: Tensor<'f32'> | null): Resolved {
+  private resolve(model: Model, layer: LayerRef, z: Tensor<'f32'> | null, dz: Tensor<'f32'> | null): Resolved {
     if (layer === 'logits') {
       const logits = z ?? this.teacherLogits[this.teachers.findIndex((t) => t.source.kind === 'model' && t.source.model === model)]!;
       return { ptr: logits.ptr, grad: dz ? dz.ptr : null, dim: model.classes };
     }
-    return { ptr: model.hidden(layer - 1).ptr, grad: dz ? model.hiddenGrad(layer - 1).ptr : null, dim: model.spec.sizes[layer]! };
+    const { tap } = resolveLayer(model, layer, 'model');
+    const ref = model.tap(tap);
+    return { ptr: ref.ptr, grad: dz ? model.tapGrad(tap).ptr : null, dim: ref.size };
   }
 
   private alloc(n: number): Tensor<'f32'> {
@@ -272,15 +305,11 @@ export function termActive(t: LossTermConfig, epoch: number): boolean {
   return (t.fromEpoch === undefined || epoch >= t.fromEpoch) && (t.untilEpoch === undefined || epoch <= t.untilEpoch);
 }
 
-function layerDim(model: Mlp, layer: LayerRef): number {
-  return layer === 'logits' ? model.classes : model.spec.sizes[layer]!;
-}
-
 /**
  * Checks that the terms fit the models and teachers before anything trains; each error names
  * the term (losses[i]) and what is wrong.
  */
-export function validateObjective(settings: ObjectiveSettings, students: readonly Mlp[]): void {
+export function validateObjective(settings: ObjectiveSettings, students: readonly Model[]): void {
   const { terms, teachers } = settings;
   if (terms.length === 0) throw new RangeError('losses: no loss terms');
   const student = students[0]!;
@@ -290,7 +319,7 @@ export function validateObjective(settings: ObjectiveSettings, students: readonl
     if (t.source.kind === 'model') {
       const m = t.source.model;
       if (m.classes !== student.classes) throw new RangeError(`teachers[${k}]: the teacher has ${m.classes} classes but the student has ${student.classes}`);
-      if (m.inputSize !== student.inputSize) throw new RangeError(`teachers[${k}]: the teacher takes ${m.inputSize} inputs but the student takes ${student.inputSize}`);
+      if (m.inputSize !== student.inputSize) throw new RangeError(`teachers[${k}]: the teacher takes ${shapeText(m.inputShape)} inputs but the student takes ${shapeText(student.inputShape)}`);
     }
   });
   if (hasTeacher && !(teachers.reduce((s, t) => s + t.weight, 0) > 0)) throw new RangeError('teachers: the teacher weights sum to 0');
@@ -299,10 +328,11 @@ export function validateObjective(settings: ObjectiveSettings, students: readonl
       throw new RangeError(`peers[${i}]: every student of a cohort needs the same inputs and classes`);
     }
   });
-  const checkLayer = (where: string, model: Mlp, layer: LayerRef, who: string): void => {
-    if (layer === 'logits') return;
-    if (!(layer >= 1 && layer <= model.hiddenCount)) {
-      throw new RangeError(`${where}: the ${who} (${model.spec.sizes.join('-')}) has no hidden layer ${layer}; it has ${model.hiddenCount} (1..${model.hiddenCount}) and 'logits'`);
+  const checkLayer = (where: string, model: Model, layer: LayerRef, who: string): Shape => {
+    try {
+      return resolveLayer(model, layer, who).shape;
+    } catch (e) {
+      throw new RangeError(`${where}: ${(e as Error).message}`);
     }
   };
   terms.forEach((t, i) => {
@@ -315,14 +345,22 @@ export function validateObjective(settings: ObjectiveSettings, students: readonl
         if (!hasTeacher) throw new RangeError(`${where}: needs a teacher (a model file or teacher logits)`);
         if (t.type === 'dkd' && student.classes < 2) throw new RangeError(`${where}: needs at least 2 classes`);
         break;
-      case 'hint': case 'rkd': {
+      case 'hint': case 'rkd': case 'at': {
         const teacher = teachers[t.teacher];
         if (!teacher) throw new RangeError(`${where}: names teacher ${t.teacher} but there ${teachers.length === 1 ? 'is 1 teacher' : `are ${teachers.length} teachers`}`);
         if (teacher.source.kind !== 'model') {
           throw new RangeError(`${where}: reads the teacher's layers, so teacher ${t.teacher} must be a model file, not precomputed logits`);
         }
-        for (const s of students) checkLayer(where, s, t.studentLayer, 'student');
-        checkLayer(where, teacher.source.model, t.teacherLayer, 'teacher');
+        const tShape = checkLayer(where, teacher.source.model, t.teacherLayer, 'teacher');
+        for (const s of students) {
+          const sShape = checkLayer(where, s, t.studentLayer, 'student');
+          try {
+            if (t.type === 'hint') planHint(sShape, tShape);
+            if (t.type === 'at') attentionGrid(sShape, tShape);
+          } catch (e) {
+            throw new RangeError(`${where}: student ${t.studentLayer} ${shapeText(sShape)} -> teacher ${t.teacherLayer} ${shapeText(tShape)}: ${(e as Error).message}`);
+          }
+        }
         break;
       }
       case 'dml':

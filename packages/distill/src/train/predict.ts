@@ -3,7 +3,7 @@
 import type { Core } from '@retort/core-wasm';
 import { BatchLoader } from '../data/batches.js';
 import type { DatasetView } from '../data/dataset.js';
-import type { Mlp } from '../model/mlp.js';
+import type { Model } from '../model/model.js';
 
 export interface PredictOptions {
   batchSize?: number;
@@ -13,7 +13,7 @@ export interface PredictOptions {
 }
 
 /** [view count, classes] logits; row i belongs to the view's i-th sample. */
-export function predictLogits(core: Core, model: Mlp, view: DatasetView, opts: PredictOptions = {}): Float32Array {
+export function predictLogits(core: Core, model: Model, view: DatasetView, opts: PredictOptions = {}): Float32Array {
   const ds = view.dataset;
   if (ds.features !== model.inputSize) {
     throw new RangeError(`predict: the model takes ${model.inputSize} inputs but ${ds.name} samples have ${ds.features} features`);

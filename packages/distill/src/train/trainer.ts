@@ -11,7 +11,7 @@ import type { Core, Tensor } from '@retort/core-wasm';
 import { BatchLoader } from '../data/batches.js';
 import type { DatasetView } from '../data/dataset.js';
 import { evaluateLogits, type EvalReport } from '../eval/metrics.js';
-import type { Mlp } from '../model/mlp.js';
+import type { Model } from '../model/model.js';
 import { createOptimizer, type OptimizerConfig, type OptimizerState } from '../optim/optimizer.js';
 import { lrSchedule, type ScheduleConfig } from '../optim/schedule.js';
 import { valueAt, type ScheduleContext } from '../losses/scheduled.js';
@@ -75,7 +75,7 @@ export interface EpochMetrics {
 }
 
 /** A trainable beside the main student: a cohort peer or a hint regressor. */
-export interface AuxState { name: string; params: Float32Array; optimizer: OptimizerState }
+export interface AuxState { name: string; params: Float32Array; optimizer: OptimizerState; state?: Float32Array }
 
 /** What a checkpoint holds: enough to continue exactly. */
 export interface TrainerState {
@@ -83,6 +83,8 @@ export interface TrainerState {
   epoch: number;
   step: number;
   params: Float32Array;
+  /** The model's non-trained state (batch-norm running statistics); absent when it has none. */
+  state?: Float32Array;
   optimizer: OptimizerState;
   history: EpochMetrics[];
   /** Peers' and regressors' parameters and optimizer states (absent when there are none). */
@@ -98,7 +100,7 @@ export type TrainEvent =
 
 export interface TrainJob {
   core: Core;
-  model: Mlp;
+  model: Model;
   train: DatasetView;
   validation: DatasetView | null;
   settings: TrainSettings;
@@ -110,7 +112,7 @@ export interface TrainJob {
    * Further students trained together with `model` on the same batches (Deep Mutual Learning):
    * each initialised from its own seed, with its own dropout stream and optimizer.
    */
-  peers?: { model: Mlp; seed: number }[];
+  peers?: { model: Model; seed: number }[];
   /** Continue from a checkpoint instead of initialising from the seed. */
   resume?: TrainerState;
   /**
@@ -158,7 +160,7 @@ export function jobObjective(job: Pick<TrainJob, 'objective' | 'distill'>): Obje
   return { terms: [{ type: 'ce', weight: 1 }], teachers: [] };
 }
 
-interface Member { model: Mlp; seed: number; dz: Tensor<'f32'>; rng: Tensor<'u32'>; optimizer: ReturnType<typeof createOptimizer> }
+interface Member { model: Model; seed: number; dz: Tensor<'f32'>; rng: Tensor<'u32'>; optimizer: ReturnType<typeof createOptimizer> }
 
 export async function train(job: TrainJob): Promise<TrainResult> {
   const { core, model, settings: s } = job;
@@ -192,12 +194,21 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     const auxNames = [...members.slice(1).map((_, i) => `peer${i + 1}`), ...objective.aux.map((a) => a.name)];
     if (job.resume) {
       model.writeParams(job.resume.params);
+      if (model.state) {
+        if (!job.resume.state) throw new RangeError('train: the checkpoint holds no running statistics but the model has batch norm');
+        model.writeState(job.resume.state);
+      }
       members[0]!.optimizer.load(job.resume.optimizer);
       const saved = new Map((job.resume.aux ?? []).map((a) => [a.name, a]));
       if (saved.size !== auxNames.length || auxNames.some((n) => !saved.has(n))) {
         throw new RangeError(`train: the checkpoint holds [${[...saved.keys()].join(', ')}] beside the student but this job trains [${auxNames.join(', ')}]`);
       }
-      members.slice(1).forEach((m, i) => { const a = saved.get(`peer${i + 1}`)!; m.model.writeParams(a.params); m.optimizer.load(a.optimizer); });
+      members.slice(1).forEach((m, i) => {
+        const a = saved.get(`peer${i + 1}`)!;
+        m.model.writeParams(a.params);
+        if (m.model.state && a.state) m.model.writeState(a.state);
+        m.optimizer.load(a.optimizer);
+      });
       objective.aux.forEach((a, i) => {
         const st = saved.get(a.name)!;
         if (st.params.length !== a.paramCount) throw new RangeError(`train: checkpoint ${a.name} holds ${st.params.length} values, expected ${a.paramCount}`);
@@ -251,7 +262,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
           m.model.zeroGrad();
           m.model.backward(m.dz, rows);
           m.optimizer.step(m.model.params, m.model.grads, lr);
-          if (m.model.spec.maxNorm !== undefined) m.model.applyMaxNorm();
+          if (m.model.usesMaxNorm) m.model.applyMaxNorm();
         }
         objective.aux.forEach((a, i) => auxOptimizers[i]!.step(a.params, a.grads, lr));
         step++;
@@ -291,10 +302,12 @@ export async function train(job: TrainJob): Promise<TrainResult> {
       history.push(metrics);
       if (job.checkpoint) {
         const aux: AuxState[] = [
-          ...members.slice(1).map((m, i) => ({ name: `peer${i + 1}`, params: m.model.params.view(), optimizer: m.optimizer.stateView() })),
+          ...members.slice(1).map((m, i) => ({ name: `peer${i + 1}`, params: m.model.params.view(), optimizer: m.optimizer.stateView(),
+            ...(m.model.state ? { state: m.model.state.view() } : {}) })),
           ...objective.aux.map((a, i) => ({ name: a.name, params: a.params.view(), optimizer: auxOptimizers[i]!.stateView() })),
         ];
-        job.checkpoint({ epoch: epoch + 1, step, params: model.params.view(), optimizer: members[0]!.optimizer.stateView(),
+        job.checkpoint({ epoch: epoch + 1, step, params: model.params.view(), ...(model.state ? { state: model.state.view() } : {}),
+          optimizer: members[0]!.optimizer.stateView(),
           history: history.slice(), ...(aux.length ? { aux } : {}) });
       }
       emit({ type: 'epoch', metrics });
@@ -312,7 +325,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
 }
 
 /** Eval-mode metrics of `model` on `view` (the teacher's logits give agreement). */
-export function evaluateView(core: Core, model: Mlp, view: DatasetView, s: Pick<TrainSettings, 'mean' | 'std'> & { batchSize?: number },
+export function evaluateView(core: Core, model: Model, view: DatasetView, s: Pick<TrainSettings, 'mean' | 'std'> & { batchSize?: number },
                              teacherLogits?: Float32Array): EvalReport {
   // the training batch size, when given, reuses the model's planned activations instead of re-planning
   const logits = predictLogits(core, model, view, { batchSize: s.batchSize ?? 256, mean: s.mean, std: s.std });

@@ -321,7 +321,7 @@ describe('validateObjective', () => {
       expect(() => validateObjective(settings([{ type: 'ce', fromEpoch: 3, untilEpoch: 2 }]), [student])).toThrow(/untilEpoch 2 is before fromEpoch 3/);
       expect(() => validateObjective(settings([{ type: 'ce' }]), [student, new Mlp(core, 'mlp:4-6-6-3')])).toThrow(/peers: a cohort .* dml/);
       // a layer of size 0 or a layer number 0 never gets this far: the schema names it
-      expect(() => parseLossTerms([{ type: 'rkd', studentLayer: 0 }])).toThrow(/losses\[0\]\.studentLayer: must be a hidden layer number/);
+      expect(() => parseLossTerms([{ type: 'rkd', studentLayer: 0 }])).toThrow(/losses\[0\]\.studentLayer: must be a tap name/);
       expect(() => parseLossTerms([{ type: 'dkd', beta: -1 }])).toThrow(/losses\[0\]\.beta/);
       expect(() => parseLossTerms([{ type: 'kd', temperature: 0 }])).toThrow(/losses\[0\]\.temperature/);
       expect(() => parseLossTerms([{ type: 'nope' }])).toThrow(/losses\[0\]/);

@@ -1,0 +1,90 @@
+// Named architectures: each a function of the input shape, the class count and a width
+// multiplier to a graph spec (./layer-spec.ts). They adapt to any input (H, W, C): a pooling
+// step is skipped once the map is a single pixel and LeNet's second convolution pads when the
+// map is smaller than its kernel, so every preset builds for every image size.
+//
+//   lenet5          LeCun et al. 1998, with ReLU and max pooling: conv5x5(6) pool conv5x5(16) pool
+//                   fc120 fc84 fc(classes); taps conv1, conv2, fc1, fc2
+//   resnet8         He et al. 2016, the CIFAR-style ResNet with 3 stages of one basic block:
+//                   conv3x3(16)+BN, blocks of 16, 32 (stride 2), 64 (stride 2) with batch norm and
+//                   1x1 projection shortcuts, global average pool, fc; taps stem, block1..3, pool
+//   mobilenet-tiny  Howard et al. 2017: conv3x3(16, stride 2)+BN, four depthwise-separable blocks
+//                   (dw3x3+BN+ReLU, pw1x1+BN+ReLU) of 32, 64 (stride 2), 64, 128 (stride 2),
+//                   global average pool, fc; taps stem, block1..4, pool
+// `width` scales every channel and unit count (rounded, at least 1).
+import type { GraphSpec, LayerSpec } from './layer-spec.js';
+
+export const PRESET_NAMES = ['lenet5', 'resnet8', 'mobilenet-tiny'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+export interface PresetOptions {
+  input: [number, number, number] | [number];
+  classes: number;
+  width: number;
+}
+
+export const PRESET_INFO: Record<PresetName, { summary: string; taps: string[] }> = {
+  lenet5: { summary: 'LeNet-5 with ReLU and max pooling: two 5x5 convolutions, three dense layers', taps: ['conv1', 'conv2', 'fc1', 'fc2'] },
+  resnet8: { summary: 'a residual net of three basic blocks (16/32/64 channels) with batch norm', taps: ['stem', 'block1', 'block2', 'block3', 'pool'] },
+  'mobilenet-tiny': { summary: 'depthwise-separable convolutions with batch norm (MobileNet v1 style)', taps: ['stem', 'block1', 'block2', 'block3', 'block4', 'pool'] },
+};
+
+const scaled = (n: number, width: number): number => Math.max(1, Math.round(n * width));
+
+/** The graph a preset stands for. */
+export function presetGraph(name: PresetName, o: PresetOptions): GraphSpec {
+  const image: [number, number, number] = o.input.length === 3 ? o.input : [1, 1, o.input[0]];
+  const layers = name === 'lenet5' ? lenet5(image, o) : name === 'resnet8' ? resnet8(o) : mobilenetTiny(o);
+  return { type: 'graph', input: image, layers };
+}
+
+const relu = (): LayerSpec => ({ type: 'relu' });
+const bn = (): LayerSpec => ({ type: 'batchNorm', momentum: 0.1, eps: 1e-5 });
+const conv = (filters: number, kernel: number, stride = 1, extra: Partial<Extract<LayerSpec, { type: 'conv2d' }>> = {}): LayerSpec =>
+  ({ type: 'conv2d', filters, kernel, stride, padding: 'same', groups: 1, bias: true, ...extra });
+const dense = (units: number, name?: string): LayerSpec => ({ type: 'dense', units, bias: true, ...(name ? { name } : {}) });
+
+function lenet5([h, w]: [number, number, number], o: PresetOptions): LayerSpec[] {
+  const c1 = scaled(6, o.width), c2 = scaled(16, o.width);
+  const out: LayerSpec[] = [conv(c1, 5), relu()];
+  // pool 2x2 while the map is larger than one pixel; conv2 is 'valid' (as LeNet) when the map allows
+  let H = h, W = w;
+  const pool = (name: string): void => {
+    if (H >= 2 && W >= 2) { out.push({ type: 'maxPool2d', size: 2, padding: 'valid', name }); H = Math.floor(H / 2); W = Math.floor(W / 2); }
+    else (out[out.length - 1] as { name?: string }).name = name;
+  };
+  pool('conv1');
+  const valid = H >= 5 && W >= 5;
+  out.push(conv(c2, 5, 1, { padding: valid ? 'valid' : 'same' }), relu());
+  if (valid) { H -= 4; W -= 4; }
+  pool('conv2');
+  out.push({ type: 'flatten' }, dense(scaled(120, o.width)), { type: 'relu', name: 'fc1' },
+    dense(scaled(84, o.width)), { type: 'relu', name: 'fc2' }, dense(o.classes));
+  return out;
+}
+
+function resnet8(o: PresetOptions): LayerSpec[] {
+  const [c1, c2, c3] = [16, 32, 64].map((c) => scaled(c, o.width)) as [number, number, number];
+  const block = (name: string, inC: number, outC: number, stride: number): LayerSpec[] => [{
+    type: 'residual', name: `res${name.slice(5)}`,
+    body: [conv(outC, 3, stride, { bias: false }), bn(), relu(), conv(outC, 3, 1, { bias: false }), bn()],
+    shortcut: stride === 1 && inC === outC ? [] : [conv(outC, 1, stride, { bias: false }), bn()],
+  }, { type: 'relu', name }];
+  return [
+    conv(c1, 3, 1, { bias: false }), bn(), { type: 'relu', name: 'stem' },
+    ...block('block1', c1, c1, 1), ...block('block2', c1, c2, 2), ...block('block3', c2, c3, 2),
+    { type: 'globalAvgPool', name: 'pool' }, dense(o.classes),
+  ];
+}
+
+function mobilenetTiny(o: PresetOptions): LayerSpec[] {
+  const stem = scaled(16, o.width);
+  const blocks: [number, number][] = [[32, 1], [64, 2], [64, 1], [128, 2]];
+  const out: LayerSpec[] = [conv(stem, 3, 2, { bias: false }), bn(), { type: 'relu', name: 'stem' }];
+  blocks.forEach(([c, stride], i) => {
+    out.push({ type: 'depthwiseConv2d', kernel: 3, stride, padding: 'same', multiplier: 1, bias: false }, bn(), relu(),
+      conv(scaled(c, o.width), 1, 1, { bias: false }), bn(), { type: 'relu', name: `block${i + 1}` });
+  });
+  out.push({ type: 'globalAvgPool', name: 'pool' }, dense(o.classes));
+  return out;
+}
