@@ -153,7 +153,9 @@ export function buildRunConfig(kind: 'train' | 'distill', flags: RunFlags, cwd =
 
   if (flags.model !== undefined) {
     try {
-      cfg.model = parseModelSpec(flags.model, '--model');
+      // a JSON graph can be given as a file
+      const text = /\.json$/i.test(flags.model.trim()) ? readSpecFile(resolve(cwd, flags.model.trim())) : flags.model;
+      cfg.model = parseModelSpec(text, '--model');
     } catch (e) {
       if (e instanceof SpecError) throw new UsageError(e.message);
       throw e;
@@ -292,4 +294,12 @@ export const RESUME_COMPATIBLE = new Set(['resume', 'json', 'backend']);
 export function defaultRunDir(kind: string, now = new Date()): string {
   const p = (n: number): string => String(n).padStart(2, '0');
   return `runs/${kind}-${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`;
+}
+
+function readSpecFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--model ${path}: cannot read the spec file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }

@@ -7,6 +7,7 @@ import { compareCommand, reproCommand, type CompareFlags, type ReproFlags } from
 import { evalCommand, type EvalFlags } from './commands/eval.js';
 import { infoCommand } from './commands/info.js';
 import { methodsCommand } from './commands/methods.js';
+import { modelsCommand, type ModelsFlags } from './commands/models.js';
 import { exportCommand, importCommand, quantizeCommand, reportCommand, type ExportFlags, type ImportFlags, type QuantizeFlags, type ReportFlags } from './commands/deploy.js';
 import { bornAgainCommand, methodsCompareCommand, sweepCommand, type BornAgainFlags, type MethodsCompareFlags, type SweepFlags } from './commands/experiments.js';
 import { COMPARED_METHODS } from '@retort/distill/node';
@@ -50,7 +51,7 @@ function addRunOptions(cmd: Command, kind: JobKind): Command {
   cmd
     .option('--config <file>', 'JSON file of run settings (RunConfig fields); flags override it')
     .option('--data <dir|mnist>', "folder with the four IDX files under MNIST's names, or 'mnist' (bundled; default)")
-    .option('--model <spec>', 'model spec: short form mlp:784-800-800-10[,dropout=IN/HID][,maxnorm=X] or JSON');
+    .option('--model <spec>', "model spec: a preset (lenet5, resnet8, mobilenet-tiny; NAME:width=W), mlp:784-800-800-10[,dropout=IN/HID][,maxnorm=X], or a JSON graph (text or file); see 'retort models'");
   if (kind === 'distill') {
     cmd
       .option('--teacher <file>', 'teacher model file (.retort)')
@@ -252,6 +253,15 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .description('list the distillation methods with their loss terms, parameters and defaults')
     .option('--json', 'print them as JSON')
     .action((opts: { json?: boolean }) => { setExit(methodsCommand(opts, io)); });
+
+  program
+    .command('models')
+    .description('list the model presets (lenet5, resnet8, mobilenet-tiny) with parameter counts, input shapes and taps')
+    .option('--input <HxWxC>', 'the input shape to size them for (default 28x28x1, MNIST)')
+    .option('--classes <n>', 'the class count (default 10)', intArg('--classes', { min: 1 }))
+    .option('--width <w>', 'width multiplier of channels and units (default 1)', numberArg('--width', { above: 0, max: 64 }))
+    .option('--json', 'print them as JSON')
+    .action((opts: ModelsFlags) => { setExit(modelsCommand(opts, io)); });
 
   program
     .command('info')

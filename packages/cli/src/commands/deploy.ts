@@ -3,7 +3,7 @@
 // `retort quantize` (the int8 model file the inference entry loads).
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { loadCore, quantizeMlp, splitValidation } from '@retort/distill';
+import { formatModelSpec, isMlp, loadCore, quantizeMlp, splitValidation, type Mlp, type Model } from '@retort/distill';
 import {
   deploymentReport, loadAnyModel, loadData, normalisedRows, renderDeploymentReport, saveModel, writeFileAtomic, writeJsonAtomic, writeTextAtomic,
 } from '@retort/distill/node';
@@ -45,14 +45,15 @@ export async function exportCommand(model: string, flags: ExportFlags, io: Io): 
   const core = await loadCore({ backend: flags.backend ?? 'auto' });
   const loaded = await loadAnyModel(core, resolve(model));
   try {
+    const mlp = mlpOnly(loaded.model, `${basename(model)}: export`);
     // the exporters load protobufjs / tfjs: only here, not at every start of the CLI
     const { exportOnnxFile, exportTfjsModel } = await import('@retort/distill/interop');
     if (flags.format === 'onnx') {
       mkdirSync(dirname(out), { recursive: true });
-      exportOnnxFile(out, loaded.model, { normalization: loaded.norm });
+      exportOnnxFile(out, mlp, { normalization: loaded.norm });
       io.out(`exported ${basename(model)} to ONNX (opset 13): ${out}`);
     } else {
-      const files = exportTfjsModel(out, loaded.model);
+      const files = exportTfjsModel(out, mlp);
       io.out(`exported ${basename(model)} as a TensorFlow.js LayersModel: ${files.modelJson}`);
     }
     io.out(`inputs: (x/255 - ${loaded.norm.mean}) / ${loaded.norm.std}, shape [batch, ${loaded.model.inputSize}]; outputs: logits [batch, ${loaded.model.classes}] (no softmax)`);
@@ -74,7 +75,7 @@ export async function importCommand(file: string, flags: ImportFlags, io: Io): P
     if (loaded.format === 'retort') throw new UsageError(`${basename(file)} is already a Retort model file`);
     mkdirSync(dirname(out), { recursive: true });
     saveModel(out, loaded.model, { kind: 'import', source: resolve(file), format: loaded.format, mean: loaded.norm.mean, std: loaded.norm.std });
-    io.out(`imported ${basename(file)} (${loaded.format}) as ${loaded.model.spec.sizes.join('-')}: ${out}`);
+    io.out(`imported ${basename(file)} (${loaded.format}) as ${formatModelSpec(loaded.model.spec)}: ${out}`);
     return 0;
   } finally {
     loaded.model.free();
@@ -96,7 +97,7 @@ export async function quantizeCommand(model: string, flags: QuantizeFlags, io: I
     }
     const rows = Math.min(flags.calibration ?? 1000, data.train.count - 1);
     const calib = splitValidation(data.train, rows, flags.seed ?? 1).validation;
-    const q = quantizeMlp(core, loaded.model, normalisedRows(calib, loaded.norm),
+    const q = quantizeMlp(core, mlpOnly(loaded.model, `${basename(model)}: quantize`), normalisedRows(calib, loaded.norm),
       { meta: { source: basename(model), mean: loaded.norm.mean, std: loaded.norm.std, calibrationRows: rows } });
     try {
       mkdirSync(dirname(out), { recursive: true });
@@ -111,4 +112,9 @@ export async function quantizeCommand(model: string, flags: QuantizeFlags, io: I
   } finally {
     loaded.model.free();
   }
+}
+
+function mlpOnly(m: Model, what: string): Mlp {
+  if (!isMlp(m)) throw new RangeError(`${what} handles MLPs only so far; ${formatModelSpec(m.spec).slice(0, 60)} is not one`);
+  return m;
 }

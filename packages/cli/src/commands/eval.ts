@@ -2,7 +2,7 @@
 // errors, confusion, calibration; agreement when a teacher is given).
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { evaluateView, formatModelSpec, fullView, loadCore, predictLogits, slice, type EvalReport, type Mlp } from '@retort/distill';
+import { evaluateView, formatModelSpec, fullView, loadCore, predictLogits, slice, type EvalReport, type Model } from '@retort/distill';
 import { loadAnyModel, loadData, readModelFile } from '@retort/distill/node';
 import type { Io } from '../program.js';
 
@@ -21,7 +21,7 @@ export async function evalCommand(modelPath: string, flags: EvalFlags, io: Io): 
   const loaded = await loadAnyModel(core, path);
   const model = loaded.model;
   const norm = loaded.format === 'retort' ? normalisationOf(path) : loaded.norm;
-  let teacher: Mlp | null = null;
+  let teacher: Model | null = null;
   try {
     if (flags.teacher) {
       teacher = (await loadAnyModel(core, resolve(flags.teacher))).model;

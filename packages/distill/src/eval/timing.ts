@@ -3,7 +3,7 @@
 // passed (after one warm-up call), and the median of 5 such rounds is taken. `between` runs
 // between rounds (a worker lets its messages through there).
 import type { Core } from '@retort/core-wasm';
-import type { Mlp } from '../model/mlp.js';
+import type { Model } from '../model/model.js';
 
 export async function medianSeconds(fn: () => void, minSeconds: number, between?: () => Promise<void>): Promise<number> {
   fn();
@@ -20,8 +20,8 @@ export async function medianSeconds(fn: () => void, minSeconds: number, between?
   return rounds[2]!;
 }
 
-/** f32 latency (batch 1) and throughput (batch `rows`) of an Mlp's eval forward on resident inputs x (rows × inputs). */
-export async function timeMlpForward(core: Core, m: Mlp, x: Float32Array, rows: number, minSeconds: number,
+/** f32 latency (batch 1) and throughput (batch `rows`) of a model's eval forward on resident inputs x (rows × inputs). */
+export async function timeMlpForward(core: Core, m: Model, x: Float32Array, rows: number, minSeconds: number,
                                      between?: () => Promise<void>): Promise<{ latencyMs: number; throughput: number }> {
   const tx = core.fromArray(x);
   const previous = m.batchSize;

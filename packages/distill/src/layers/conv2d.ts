@@ -4,9 +4,7 @@
 //   dw += conv2dBackwardFilter(x, dy)      db += Σ_{B,OH,OW} dy      dx += conv2dBackwardData(dy, w)
 // The kernels take the geometry as a struct in memory (core-wasm abi.ts "Convolution
 // geometry"), written here once per plan; B is rewritten when a batch has fewer rows.
-import * as coreWasm from '@retort/core-wasm';
-import { encodeGeometry, type ConvGeometry, type Tensor } from '@retort/core-wasm';
-const conv2dWorkElems = (g: ConvGeometry): number => (coreWasm as unknown as { conv2dWorkElems(g: ConvGeometry): number }).conv2dWorkElems(g);
+import { conv2dWorkElems, encodeGeometry, type ConvGeometry, type Tensor } from '@retort/core-wasm';
 import { pairOf, type Conv2dSpec, type DepthwiseConv2dSpec } from '../model/layer-spec.js';
 import { windowGeometry } from '../model/graph.js';
 import { Layer, type PlanShared, type Planner, type Step } from './layer.js';

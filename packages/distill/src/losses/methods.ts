@@ -3,6 +3,9 @@
 // be written out as a `losses` list.
 import type { LayerRef, LossTermInput } from './config.js';
 
+/** A layer a method may read: an MLP's hidden layer by number, or a named tap, with its per-sample shape. */
+export interface MethodTap { ref: LayerRef; shape: readonly number[] }
+
 /** What a preset needs to know to fill in its terms. */
 export interface MethodContext {
   /** The run's soft weight a and temperature T (config.alpha, config.temperature). */
@@ -10,9 +13,9 @@ export interface MethodContext {
   temperature: number;
   scaleT2: boolean;
   epochs: number;
-  /** Hidden layer counts of student and (first) teacher, to choose default layers. */
-  studentHidden: number;
-  teacherHidden: number;
+  /** The taps of the student and of the (first) teacher, in graph order, to choose default layers. */
+  student: readonly MethodTap[];
+  teacher: readonly MethodTap[];
 }
 
 export interface MethodInfo {
@@ -59,7 +62,7 @@ export const METHODS: readonly MethodInfo[] = [
     name: 'fitnets', title: 'FitNets hints, stage-wise', source: 'Romero et al., ICLR 2015', needsTeacher: true,
     terms: 'epochs 1..h: 1·hint(middle → middle); then (1−alpha)·ce + alpha·kd(T)',
     params: [
-      { name: 'studentLayer / teacherLayer', default: 'middle hidden layer of each', note: 'the guided and hint layers (1-based)' },
+      { name: 'studentLayer / teacherLayer', default: 'middle tap of each', note: 'the guided and hint layers: tap names (an MLP\'s middle hidden layer, a CNN\'s middle named block); the regressor is shaped from the two (1x1 conv, pooling, dense)' },
       { name: 'hint stage h', default: '⌈epochs/4⌉', note: 'epochs of the hint stage before KD' },
     ],
     doc: 'docs/methods/fitnets.md',
@@ -70,9 +73,19 @@ export const METHODS: readonly MethodInfo[] = [
     params: [
       { name: 'distance', default: '25', note: 'weight of the distance term (the paper\'s λ_D)' },
       { name: 'angle', default: '50', note: 'weight of the angle term (the paper\'s λ_A)' },
-      { name: 'studentLayer / teacherLayer', default: 'last hidden layer of each', note: 'the embeddings compared' },
+      { name: 'studentLayer / teacherLayer', default: 'last tap of each', note: 'the embeddings compared (flattened)' },
     ],
     doc: 'docs/methods/rkd.md',
+  },
+  {
+    name: 'at', title: 'Attention transfer (spatial attention maps)', source: 'Zagoruyko & Komodakis, ICLR 2017', needsTeacher: true,
+    terms: '1·ce + 500·at(s_i → t_i) for each pair of feature-map taps of matching resolution',
+    params: [
+      { name: 'weight', default: '500', note: 'β/2 with the paper\'s β = 1000, per pair' },
+      { name: 'pairs', default: 'taps of equal spatial size', note: 'each student feature map paired with the teacher\'s last map of the same resolution' },
+      { name: 'p', default: '2', note: 'attention = Σ_c F_c², L2-normalised over positions' },
+    ],
+    doc: 'docs/methods/at.md',
   },
   {
     name: 'dml', title: 'Deep mutual learning', source: 'Zhang et al., CVPR 2018', needsTeacher: false,
@@ -113,15 +126,15 @@ export const METHODS: readonly MethodInfo[] = [
 ];
 
 export const METHOD_NAMES = METHODS.map((m) => m.name);
-export type MethodName = 'none' | 'kd' | 'dkd' | 'fitnets' | 'rkd' | 'dml' | 'tfkd' | 'adaptive';
+export type MethodName = 'none' | 'kd' | 'dkd' | 'fitnets' | 'rkd' | 'at' | 'dml' | 'tfkd' | 'adaptive';
 /** Methods that are one run of the trainer (born-again is a sequence of runs). */
-export const SINGLE_RUN_METHODS: readonly MethodName[] = ['none', 'kd', 'dkd', 'fitnets', 'rkd', 'dml', 'tfkd', 'adaptive'];
+export const SINGLE_RUN_METHODS: readonly MethodName[] = ['none', 'kd', 'dkd', 'fitnets', 'rkd', 'at', 'dml', 'tfkd', 'adaptive'];
 
 /** The loss terms of a single-run method. */
 export function methodLosses(name: MethodName, c: MethodContext): LossTermInput[] {
   const a = c.alpha, T = c.temperature;
-  const middle = (h: number): LayerRef => (h >= 1 ? Math.ceil(h / 2) : 'logits');
-  const last = (h: number): LayerRef => (h >= 1 ? h : 'logits');
+  const middle = (taps: readonly MethodTap[]): LayerRef => (taps.length ? taps[Math.ceil(taps.length / 2) - 1]!.ref : 'logits');
+  const last = (taps: readonly MethodTap[]): LayerRef => (taps.length ? taps[taps.length - 1]!.ref : 'logits');
   switch (name) {
     case 'none': return [{ type: 'ce', weight: 1 }];
     case 'kd': return [{ type: 'ce', weight: 1 - a }, { type: 'kd', weight: a, temperature: T, scaleT2: c.scaleT2 }];
@@ -130,14 +143,18 @@ export function methodLosses(name: MethodName, c: MethodContext): LossTermInput[
       const h = Math.max(1, Math.ceil(c.epochs / 4));
       if (c.epochs < 2) throw new RangeError('method fitnets: needs at least 2 epochs (a hint stage, then KD)');
       return [
-        { type: 'hint', weight: 1, studentLayer: middle(c.studentHidden), teacherLayer: middle(c.teacherHidden), untilEpoch: h },
+        { type: 'hint', weight: 1, studentLayer: middle(c.student), teacherLayer: middle(c.teacher), untilEpoch: h },
         { type: 'ce', weight: 1 - a, fromEpoch: h + 1 },
         { type: 'kd', weight: a, temperature: T, scaleT2: c.scaleT2, fromEpoch: h + 1 },
       ];
     }
     case 'rkd': return [
       { type: 'ce', weight: 1 },
-      { type: 'rkd', weight: 1, distance: 25, angle: 50, studentLayer: last(c.studentHidden), teacherLayer: last(c.teacherHidden) },
+      { type: 'rkd', weight: 1, distance: 25, angle: 50, studentLayer: last(c.student), teacherLayer: last(c.teacher) },
+    ];
+    case 'at': return [
+      { type: 'ce', weight: 1 },
+      ...attentionPairs(c.student, c.teacher).map(([s, t]): LossTermInput => ({ type: 'at', weight: 500, studentLayer: s, teacherLayer: t })),
     ];
     case 'dml': return [{ type: 'ce', weight: 1 }, { type: 'dml', weight: 1, temperature: 1, scaleT2: c.scaleT2 }];
     case 'tfkd': return [{ type: 'ce', weight: 1 - a }, { type: 'tfkd', weight: a, correct: 0.9, temperature: T, scaleT2: c.scaleT2 }];
@@ -150,4 +167,25 @@ export function methodLosses(name: MethodName, c: MethodContext): LossTermInput[
 
 export function isSingleRunMethod(name: string): name is MethodName {
   return (SINGLE_RUN_METHODS as readonly string[]).includes(name);
+}
+
+/**
+ * Attention-transfer pairs: each student feature map (a tap of shape [H, W, C]) with the
+ * teacher's last feature map of the same resolution. A student map without a partner is left
+ * out; none at all is an error naming both tap lists.
+ */
+export function attentionPairs(student: readonly MethodTap[], teacher: readonly MethodTap[]): [LayerRef, LayerRef][] {
+  const maps = (taps: readonly MethodTap[]) => taps.filter((t) => t.shape.length === 3);
+  const s = maps(student), t = maps(teacher);
+  const pairs: [LayerRef, LayerRef][] = [];
+  for (const a of s) {
+    const match = [...t].reverse().find((b) => b.shape[0] === a.shape[0] && b.shape[1] === a.shape[1]);
+    if (match) pairs.push([a.ref, match.ref]);
+  }
+  if (pairs.length === 0) {
+    const list = (taps: readonly MethodTap[]) => taps.map((x) => `${x.ref} [${x.shape.join(', ')}]`).join(', ') || 'none';
+    throw new RangeError(`method at: no student and teacher feature maps of the same resolution (student taps: ${list(student)}; teacher taps: ${list(teacher)}); ` +
+      'name the pairs with --losses \'[{"type":"at","studentLayer":"…","teacherLayer":"…"}]\'');
+  }
+  return pairs;
 }

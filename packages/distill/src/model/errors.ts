@@ -18,7 +18,8 @@ export function fieldPath(root: string, path: readonly PropertyKey[]): string {
 
 /** The first issue of a ZodError as a SpecError naming the field (unknown keys named too). */
 export function specErrorFrom(error: z.ZodError, root: string): SpecError {
-  const issue = deepestIssue(error.issues);
+  // an unknown key (a typo: "kernels") explains the missing field next to it: report it first
+  const issue = error.issues.find((i) => i.code === 'unrecognized_keys') ?? deepestIssue(error.issues);
   if (!issue) return new SpecError(root, 'invalid');
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => `'${k}'`).join(', ');

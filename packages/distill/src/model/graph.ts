@@ -116,6 +116,7 @@ export function compileGraph(spec: GraphSpec, root = 'model'): CompiledGraph {
         nodes.push({ index: nodes.length, name, tap: layer.name !== undefined, spec: { type: 'add' }, inputs: [bodyEnd, cutEnd],
           inShape: bodyShape, outShape: bodyShape, params: [], state: [], where, macs: 0 });
         at = nodes.length - 1;
+        cur = bodyShape;
         return;
       }
       claim(name, where);

@@ -72,11 +72,11 @@ export const modelSpecSchema = z.discriminatedUnion('type', [mlpSpecSchema, grap
   if (spec.type !== 'graph' && (spec.input === undefined || spec.classes === undefined)) return;
   if (spec.type === 'graph' && spec.input === undefined) return;
   try {
-    const g = compileGraph(graphOf(spec as GraphSpec | Required<PresetSpec>), '');
+    const g = compileGraph(graphOf(spec as GraphSpec | Required<PresetSpec>), 'model');
     if (g.paramCount > MAX_PARAMS) ctx.addIssue({ code: 'custom', path: [], message: `gives ${g.paramCount} parameters, more than the ${MAX_PARAMS} supported` });
   } catch (e) {
     if (!(e instanceof SpecError)) throw e;
-    ctx.addIssue({ code: 'custom', path: pathOf(e.field), message: e.problem });
+    ctx.addIssue({ code: 'custom', path: pathOf(e.field).slice(1), message: e.problem });
   }
 });
 

@@ -1,17 +1,18 @@
-// A model file of any format Retort reads, as an Mlp: Retort's own (.retort, by its magic
+// A model file of any format Retort reads, as a Model: Retort's own (.retort, by its magic
 // bytes), ONNX (.onnx) or a TensorFlow.js LayersModel (a model.json, or the folder holding one).
 // Also the input normalisation the file records ((x/255 − mean)/std; 0/1 when it records none).
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Core } from '@retort/core-wasm';
 import { DataFormatError } from '../data/errors.js';
-import { checkFiniteParams, MAGIC, paramsFromTensors } from '../format/model-file.js';
+import { checkFiniteParams, MAGIC } from '../format/model-file.js';
 import { readModelFile } from '../format/model-io.js';
-import { Mlp } from '../model/mlp.js';
+import { createModel, type Model } from '../model/index.js';
+import { modelFromFile } from '../format/model-io.js';
 
 export type ModelFormat = 'retort' | 'onnx' | 'tfjs';
 
-export interface LoadedModel { model: Mlp; norm: { mean: number; std: number }; format: ModelFormat }
+export interface LoadedModel { model: Model; norm: { mean: number; std: number }; format: ModelFormat }
 
 
 /** Which format `path` holds (by magic bytes for Retort files, by name for ONNX and TF.js). */
@@ -49,19 +50,12 @@ async function loadUnchecked(core: Core, path: string): Promise<LoadedModel> {
     const file = readModelFile(path); // read and checked once: spec, meta and tensors
     const meta = file.meta as { mean?: unknown; std?: unknown };
     const norm = { mean: typeof meta.mean === 'number' ? meta.mean : 0, std: typeof meta.std === 'number' && meta.std > 0 ? meta.std : 1 };
-    const model = new Mlp(core, file.spec);
-    try {
-      paramsFromTensors(file.spec, file.tensors, basename(path), model.params.view());
-    } catch (e) {
-      model.free();
-      throw e;
-    }
-    return { model, norm, format };
+    return { model: modelFromFile(core, file, basename(path)), norm, format };
   }
   if (format === 'onnx') {
     const { readOnnxFile } = await import('../interop/onnx-node.js'); // protobufjs only when needed
     const imp = readOnnxFile(path);
-    const model = new Mlp(core, imp.spec);
+    const model = createModel(core, imp.spec);
     model.writeParams(imp.params);
     return { model, norm: imp.normalization ?? { mean: 0, std: 1 }, format };
   }

@@ -14,7 +14,8 @@ import { loadCore, type BackendName } from '@retort/core-wasm';
 import { fullView, normalisedRows, slice, splitValidation } from '../data/dataset.js';
 import { evaluateLogits } from '../eval/metrics.js';
 import { medianSeconds, timeMlpForward } from '../eval/timing.js';
-import type { Mlp } from '../model/mlp.js';
+import { isMlp, type Mlp } from '../model/mlp.js';
+import type { Model } from '../model/model.js';
 import { formatModelSpec } from '../model/spec.js';
 import { quantizeMlp, type QuantizedMlp } from '../quant/quantized-mlp.js';
 import { predictLogits } from '../train/predict.js';
@@ -97,6 +98,7 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
     // int8: calibrated on training images held out by seed (never the test set)
     const calibrationRows = Math.min(opts.calibration ?? 1000, data.train.count - 1);
     const calib = splitValidation(data.train, calibrationRows, opts.seed ?? 1).validation;
+    if (!isMlp(student)) throw new RangeError(`${basename(opts.student)}: the int8 deployment report handles MLP students only so far`);
     q = quantizeMlp(core, student, normalisedRows(calib, sNorm), { meta: { source: basename(opts.student) } });
     const testX = normalisedRows(test, sNorm);
     const qLogits = q.predict(testX, test.indices.length);
@@ -113,8 +115,8 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
       throughput: rows128 / await medianSeconds(() => quant.predict(batch, rows128, { batchSize: rows128 }), minSeconds),
     };
     const size = q.size;
-    const figures = (file: string, m: Mlp, ev: typeof tEval, t: { latencyMs: number; throughput: number }, agreement: number): ModelFigures => ({
-      file, spec: formatModelSpec(m.spec), parameters: m.paramCount, bytes: 4 * m.paramCount, int8Bytes: int8Size(m), fileBytes: statSync(file).size,
+    const figures = (file: string, m: Model, ev: typeof tEval, t: { latencyMs: number; throughput: number }, agreement: number): ModelFigures => ({
+      file, spec: formatModelSpec(m.spec), parameters: m.paramCount, bytes: 4 * m.paramCount, int8Bytes: isMlp(m) ? int8Size(m) : NaN, fileBytes: statSync(file).size,
       latencyMs: t.latencyMs, throughput: t.throughput, testAccuracy: ev.accuracy, testErrors: ev.errors, agreement,
     });
     const teacherF = figures(opts.teacher, teacher, tEval, tTime, 1);

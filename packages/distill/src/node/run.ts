@@ -10,10 +10,12 @@ import { loadDataDir } from '../data/files.js';
 import { loadMnist } from '../data/mnist.js';
 import { evaluateLogits, type EvalReport } from '../eval/metrics.js';
 import { saveModel } from '../format/model-io.js';
-import { Mlp } from '../model/mlp.js';
-import { formatModelSpec } from '../model/spec.js';
+import { createModel, Model } from '../model/index.js';
+import { isMlp } from '../model/mlp.js';
+import { formatModelSpec, parseModelSpec, resolveModelSpec } from '../model/spec.js';
+import { shapeText } from '../model/graph.js';
 import { describeLosses, FEATURE_TERMS, LABEL_TERMS, parseLossTerms, TEACHER_TERMS, type LossTermConfig } from '../losses/config.js';
-import { METHODS, methodLosses, type MethodName } from '../losses/methods.js';
+import { METHODS, methodLosses, type MethodName, type MethodTap } from '../losses/methods.js';
 import { usesAgreement } from '../losses/scheduled.js';
 import { combineTeachers } from '../losses/targets.js';
 import { validateObjective, type ObjectiveSettings, type WeightedTeacher } from '../train/objective.js';
@@ -115,27 +117,29 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
   const trainView = config.trainSize ? slice(split.train, Math.min(config.trainSize, split.train.indices.length)) : split.train;
   const testView = config.testSize ? slice(fullView(data.test), Math.min(config.testSize, data.test.count)) : fullView(data.test);
 
-  const model = new Mlp(core, config.model);
-  const teacherModels: Mlp[] = [];
+  // a preset or graph without an input shape or class count takes them from the data
+  const spec = resolveModelSpec(parseModelSpec(config.model), { inputShape: data.train.sampleShape, classes: data.train.classes });
+  const model = createModel(core, spec);
+  const teacherModels: Model[] = [];
   const tfjsTeachers: TfjsTeacher[] = [];
-  const peers: { model: Mlp; seed: number }[] = [];
+  const peers: { model: Model; seed: number }[] = [];
   let teacherTestLogits: Float32Array | undefined;
   try {
     const specs = teacherSpecs(config);
     const tNorm = teacherNorm(config);
-    // teacher hidden layers are needed to choose a method's default layers: read the model files first.
-    // A teacher is an Mlp (Retort, ONNX, or a TF.js model made of Dense layers), or else a TF.js model
-    // run by TensorFlow.js itself, which only gives logits.
-    const loaded: (Mlp | TfjsTeacher | null)[] = [];
+    // teacher taps are needed to choose a method's default layers: read the model files first.
+    // A teacher is a Retort model (a Retort file, an ONNX or TF.js model Retort can represent), or
+    // else a TF.js model run by TensorFlow.js itself, which only gives logits.
+    const loaded: (Model | TfjsTeacher | null)[] = [];
     for (const [k, t] of specs.entries()) {
       if (!t.model) { loaded.push(null); continue; }
       const path = resolve(t.model);
       emit({ type: 'phase', message: `loading teacher ${t.model}` });
       const ti = config.teacherInput;
       const tfjsOnly = ti?.shape !== undefined || Array.isArray(ti?.mean) || Array.isArray(ti?.std) || ti?.scale !== undefined;
-      let m: Mlp | TfjsTeacher | null = null;
+      let m: Model | TfjsTeacher | null = null;
       if (modelFormatOf(path) === 'tfjs') {
-        // a TF.js model made of Dense layers becomes an Mlp (fast, and usable inside the step);
+        // a TF.js model made of Dense layers becomes a Retort model (fast, and usable inside the step);
         // any other architecture is run by TensorFlow.js for its soft labels
         if (!tfjsOnly) {
           try { m = (await loadAnyModel(core, path)).model; } catch (e) { if (!(e instanceof DataFormatError)) throw e; }
@@ -147,10 +151,10 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
           m = teacher;
         }
       } else {
-        if (tfjsOnly) throw new RangeError(`config.teacherInput: scale, shape and per-channel mean/std apply to TF.js teachers; ${basename(t.model)} is an MLP (give one mean and std)`);
+        if (tfjsOnly) throw new RangeError(`config.teacherInput: scale, shape and per-channel mean/std apply to TF.js teachers; ${basename(t.model)} is a Retort model (give one mean and std)`);
         m = (await loadAnyModel(core, path)).model;
       }
-      if (m instanceof Mlp) {
+      if (m instanceof Model) {
         teacherModels.push(m);
         checkModelFitsData(m, data.train, `teacher ${basename(t.model)}`);
       }
@@ -159,14 +163,14 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
         throw new RangeError(`teacher ${basename(t.model)} has ${m.classes} classes but the student has ${model.classes}${specs.length > 1 ? ` (teachers[${k}])` : ''}`);
       }
     }
-    const terms = resolveLosses(kind, config, model, loaded.find((m): m is Mlp => m instanceof Mlp) ?? null);
+    const terms = resolveLosses(kind, config, model, loaded.find((m): m is Model => m instanceof Model) ?? null);
     const peerCount = config.peers ?? (!config.losses && config.method === 'dml' ? 1 : 0);
-    for (let i = 1; i <= peerCount; i++) peers.push({ model: new Mlp(core, config.model), seed: (config.seed + i) >>> 0 });
+    for (let i = 1; i <= peerCount; i++) peers.push({ model: createModel(core, spec), seed: (config.seed + i) >>> 0 });
     checkModelFitsData(model, data.train, 'model');
     const needsInStep = config.jitter > 0 || terms.some((t) => FEATURE_TERMS.has(t.type));
     if (needsInStep && loaded.some((m) => m !== null) && (tNorm.mean !== config.mean || tNorm.std !== config.std || tfjsTeachers.length > 0)) {
       throw new RangeError(`config.teacherInput: ${config.jitter > 0 ? 'jitter' : 'a hint or rkd term'} runs the teacher inside the step on the student's batch, ` +
-        'so the teacher must be an MLP that takes the student\'s input preparation');
+        'so the teacher must be a Retort model that takes the student\'s input preparation');
     }
     // every check of the objective against the models runs before the directory exists (the
     // teacher signal below may write its cache into it): each teacher as it will be used
@@ -174,7 +178,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
       terms, combine: config.combine,
       teachers: specs.map((t, k) => {
         const m = loaded[k];
-        return { weight: t.weight, source: needsInStep && m instanceof Mlp ? { kind: 'model', model: m } : { kind: 'logits', logits: new Float32Array(0) } };
+        return { weight: t.weight, source: needsInStep && m instanceof Model ? { kind: 'model', model: m } : { kind: 'logits', logits: new Float32Array(0) } };
       }),
     }, [model, ...peers.map((p) => p.model)]);
     for (const key of ['classes', 'omitClasses'] as const) {
@@ -189,7 +193,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
     for (let k = 0; k < specs.length; k++) {
       const t = specs[k]!;
       const m = loaded[k];
-      if (m && !(m instanceof Mlp)) {
+      if (m && !(m instanceof Model)) {
         const { cachedTfjsTeacherLogits } = await import('../interop/node.js');
         prepareRunDir();
         emit({ type: 'phase', message: `computing soft labels of the TensorFlow.js teacher ${basename(t.model!)} (cached in the run directory)` });
@@ -229,7 +233,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
     if (specs.length > 0) {
       const first = specs[0]!;
       teacherInfo = specs.length === 1
-        ? { source: first.model ?? first.logits!, ...(loaded[0] instanceof Mlp ? { params: loaded[0].paramCount } : {}) }
+        ? { source: first.model ?? first.logits!, ...(loaded[0] instanceof Model ? { params: loaded[0].paramCount } : {}) }
         : { source: specs.map((t) => t.model ?? t.logits!).join(' + ') };
       if (testLogits.length === specs.length) {
         teacherTestLogits = new Float32Array(testView.indices.length * model.classes);
@@ -357,11 +361,11 @@ function checkTeacherFields(kind: JobKind, c: RunConfig): void {
 }
 
 /** The loss terms of a run: `losses`, or the method's preset (kd for distill, none for train). */
-function resolveLosses(kind: JobKind, c: RunConfig, student: Mlp, teacher: Mlp | null): LossTermConfig[] {
+function resolveLosses(kind: JobKind, c: RunConfig, student: Model, teacher: Model | null): LossTermConfig[] {
   const method = c.method ?? (kind === 'distill' ? 'kd' : 'none');
   let preset = methodLosses(method as MethodName, {
     alpha: c.alpha, temperature: c.temperature, scaleT2: c.scaleT2, epochs: c.epochs,
-    studentHidden: student.hiddenCount, teacherHidden: teacher?.hiddenCount ?? 0,
+    student: featureTaps(student), teacher: teacher ? featureTaps(teacher) : [],
   });
   // without labels a method keeps its soft terms (kd: soft targets alone); the hard term goes
   if (c.transfer?.labels === false) preset = preset.filter((t) => t.type !== 'ce');
@@ -383,13 +387,24 @@ function resolveLosses(kind: JobKind, c: RunConfig, student: Mlp, teacher: Mlp |
   return terms;
 }
 
+/** The taps a method's defaults choose among: an MLP's hidden layers (by number), a graph's named layers. */
+function featureTaps(m: Model): MethodTap[] {
+  if (isMlp(m)) return Array.from({ length: m.hiddenCount }, (_, i) => ({ ref: i + 1, shape: m.tapShape(`hidden${i + 1}`) }));
+  return m.tapNames.map((name) => ({ ref: name, shape: m.tapShape(name) }));
+}
+
 function usesAgreementTerm(t: LossTermConfig): boolean {
   return usesAgreement(t.weight) || ('temperature' in t && usesAgreement(t.temperature));
 }
 
-function checkModelFitsData(model: Mlp, ds: Dataset, what: string): void {
-  if (model.inputSize !== ds.features) {
-    throw new RangeError(`${what}: takes ${model.inputSize} inputs but ${ds.name} samples have ${ds.features} features (${ds.sampleShape.join('x')})`);
+function checkModelFitsData(model: Model, ds: Dataset, what: string): void {
+  const input = model.inputShape, sample = ds.sampleShape;
+  // channels last: an [H, W] image is [H, W, 1]; flat features of the same size are taken as they are
+  const image = sample.length === 2 ? [...sample, 1] : sample;
+  const fits = model.inputSize === ds.features && (input.length === 1 || sample.length === 1 || image.every((d, i) => d === input[i]));
+  if (!fits) {
+    throw new RangeError(`${what}: takes ${shapeText(input)} inputs but ${ds.name} samples are ${shapeText(image)}` +
+      (input.length === 1 ? ` (${ds.features} features)` : ''));
   }
   if (model.classes < ds.classes) throw new RangeError(`${what}: outputs ${model.classes} classes but ${ds.name} has ${ds.classes}`);
 }

@@ -11,7 +11,7 @@ import { readNpyFile, writeNpyFile } from '../data/files.js';
 import { Fnv1a64 } from '../data/hash.js';
 import { toFloat32 } from '../data/npy.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import type { Mlp } from '../model/mlp.js';
+import type { Model } from '../model/model.js';
 import { predictLogits } from '../train/predict.js';
 
 /** Reads teacher logits and checks they are [count, classes] and finite. */
@@ -34,13 +34,17 @@ export function readTeacherLogits(path: string, count: number, classes: number):
   return data;
 }
 
-/** A fingerprint of a model's spec and parameters. */
-export function modelFingerprint(model: Mlp): string {
-  const params = model.params.view(); // hashed synchronously: a view, not a copy
-  return new Fnv1a64()
+/** A fingerprint of a model's spec, parameters and state (batch-norm running statistics). */
+export function modelFingerprint(model: Model): string {
+  const params = model.params.view().subarray(0, model.paramCount); // hashed synchronously: a view, not a copy
+  const h = new Fnv1a64()
     .updateString(`retort-model-v1 ${JSON.stringify(model.spec)}\n`)
-    .update(new Uint8Array(params.buffer, params.byteOffset, params.byteLength))
-    .digest();
+    .update(new Uint8Array(params.buffer, params.byteOffset, params.byteLength));
+  if (model.state) {
+    const st = model.state.view();
+    h.update(new Uint8Array(st.buffer, st.byteOffset, st.byteLength));
+  }
+  return h.digest();
 }
 
 export interface CachedLogits { logits: Float32Array; fromCache: boolean }
@@ -49,7 +53,7 @@ export interface CachedLogits { logits: Float32Array; fromCache: boolean }
  * Teacher logits over `view`, from `cachePath` (.npy, with `cachePath + '.json'` holding the
  * fingerprints) when model and data still match, else computed and written atomically.
  */
-export function cachedTeacherLogits(core: Core, teacher: Mlp, view: DatasetView, cachePath: string,
+export function cachedTeacherLogits(core: Core, teacher: Model, view: DatasetView, cachePath: string,
                                     opts: { mean: number; std: number }): CachedLogits {
   const key = {
     model: modelFingerprint(teacher),

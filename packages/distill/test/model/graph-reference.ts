@@ -1,0 +1,180 @@
+// An f64 reference of any compiled layer graph, for the tests: plain loops straight from each
+// layer's formula (no GEMM, no im2col, no shared code with src/layers), so the f32 model's
+// logits can be compared with it and its gradients held to central finite differences of it.
+// Dropout takes fixed masks; batch norm uses the batch's statistics (train mode) or given
+// running statistics (eval mode).
+import type { CompiledGraph, GraphNode } from '../../src/model/graph.js';
+
+export interface GraphRefOptions {
+  /** Train mode: batch norm on batch statistics, dropout with `masks`. Eval: running statistics, no dropout. */
+  train: boolean;
+  /** Inverted-dropout masks by node index (0 or 1/(1-p) per activation). */
+  masks?: Map<number, ArrayLike<number>>;
+  /** The model's state buffer (running statistics), for eval mode. */
+  state?: ArrayLike<number>;
+  /** Adds Σ w ⊙ tap to the loss for taps by node index (a linear "feature loss"). */
+  tapWeights?: Map<number, ArrayLike<number>>;
+}
+
+const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+
+function erf(x: number): number {
+  // series for |x| < 3, continued fraction (Lentz) beyond: ~1e-15 everywhere
+  const ax = Math.abs(x);
+  if (ax < 3) {
+    let sum = x, term = x, n = 0;
+    do { n++; term *= -x * x / n; sum += term / (2 * n + 1); } while (Math.abs(term) > 1e-17 * Math.abs(sum) && n < 200);
+    return (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  let f = ax, C = ax, D = 0;
+  for (let k = 1; k < 200; k++) {
+    const a = k / 2;
+    D = ax + a * D; D = 1 / D;
+    C = ax + a / C;
+    const delta = C * D; f *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
+  return Math.sign(x) * (1 - erfc);
+}
+
+/** The activations of every node (rows × out size each) and the logits, in f64. */
+export function refForward(g: CompiledGraph, params: ArrayLike<number>, x: ArrayLike<number>, rows: number,
+                           o: GraphRefOptions): { acts: Float64Array[]; logits: Float64Array } {
+  const acts: Float64Array[] = [];
+  const input = Float64Array.from({ length: rows * size(g.inputShape) }, (_, i) => x[i]!);
+  const p = (n: GraphNode, kind: string): (i: number) => number => {
+    const t = n.params.find((d) => d.name.endsWith(`.${kind}`));
+    return t ? (i) => params[t.offset + i]! : () => 0;
+  };
+  const st = (n: GraphNode, kind: string): (i: number) => number => {
+    const t = n.state.find((d) => d.name.endsWith(`.${kind}`))!;
+    return (i) => o.state![t.offset + i]!;
+  };
+  for (const n of g.nodes) {
+    const inAct = (k = 0): Float64Array => (n.inputs[k]! < 0 ? input : acts[n.inputs[k]!]!);
+    const xin = inAct();
+    const out = new Float64Array(rows * size(n.outShape));
+    const sp = n.spec;
+    switch (sp.type) {
+      case 'dense': {
+        const IN = n.inShape[0]!, OUT = sp.units, w = p(n, 'w'), b = p(n, 'b');
+        for (let r = 0; r < rows; r++) for (let j = 0; j < OUT; j++) {
+          let s = b(j);
+          for (let k = 0; k < IN; k++) s += xin[r * IN + k]! * w(k * OUT + j);
+          out[r * OUT + j] = s;
+        }
+        break;
+      }
+      case 'conv2d': case 'depthwiseConv2d': {
+        const [H, W, C] = n.inShape as [number, number, number];
+        const [OH, OW, OC] = n.outShape as [number, number, number];
+        const [kh, kw] = typeof sp.kernel === 'number' ? [sp.kernel, sp.kernel] : sp.kernel;
+        const [sh, sw] = typeof sp.stride === 'number' ? [sp.stride, sp.stride] : sp.stride;
+        const G = sp.type === 'depthwiseConv2d' ? C : sp.groups;
+        const cg = C / G, og = OC / G;
+        const [pt, pl] = padBefore([H, W], [kh, kw], [sh, sw], [OH, OW], sp.padding);
+        const w = p(n, 'w'), b = p(n, 'b');
+        for (let r = 0; r < rows; r++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) for (let oc = 0; oc < OC; oc++) {
+          const grp = Math.floor(oc / og);
+          let s = b(oc);
+          for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
+            const iy = oy * sh - pt + ky, ix = ox * sw - pl + kx;
+            if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+            for (let ci = 0; ci < cg; ci++) {
+              s += xin[((r * H + iy) * W + ix) * C + grp * cg + ci]! * w(((ky * kw + kx) * cg + ci) * OC + oc);
+            }
+          }
+          out[((r * OH + oy) * OW + ox) * OC + oc] = s;
+        }
+        break;
+      }
+      case 'maxPool2d': case 'avgPool2d': {
+        const [H, W, C] = n.inShape as [number, number, number];
+        const [OH, OW] = n.outShape as [number, number, number];
+        const [kh, kw] = typeof sp.size === 'number' ? [sp.size, sp.size] : sp.size;
+        const st2 = sp.stride ?? sp.size;
+        const [sh, sw] = typeof st2 === 'number' ? [st2, st2] : st2;
+        const [pt, pl] = padBefore([H, W], [kh, kw], [sh, sw], [OH, OW], sp.padding);
+        for (let r = 0; r < rows; r++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) for (let c = 0; c < C; c++) {
+          let m = -Infinity, s = 0, cnt = 0;
+          for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
+            const iy = oy * sh - pt + ky, ix = ox * sw - pl + kx;
+            if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+            const v = xin[((r * H + iy) * W + ix) * C + c]!;
+            m = Math.max(m, v); s += v; cnt++;
+          }
+          out[((r * OH + oy) * OW + ox) * C + c] = sp.type === 'maxPool2d' ? m : s / cnt;
+        }
+        break;
+      }
+      case 'globalAvgPool': {
+        const [H, W, C] = n.inShape as [number, number, number];
+        for (let r = 0; r < rows; r++) for (let c = 0; c < C; c++) {
+          let s = 0;
+          for (let i = 0; i < H * W; i++) s += xin[(r * H * W + i) * C + c]!;
+          out[r * C + c] = s / (H * W);
+        }
+        break;
+      }
+      case 'batchNorm': case 'layerNorm': {
+        const C = n.inShape[n.inShape.length - 1]!, R = (rows * size(n.inShape)) / C;
+        const gamma = p(n, 'gamma'), beta = p(n, 'beta');
+        if (sp.type === 'batchNorm') {
+          for (let c = 0; c < C; c++) {
+            let mean: number, v: number;
+            if (o.train) {
+              mean = 0; for (let i = 0; i < R; i++) mean += xin[i * C + c]!; mean /= R;
+              v = 0; for (let i = 0; i < R; i++) v += (xin[i * C + c]! - mean) ** 2; v /= R;
+            } else { mean = st(n, 'running_mean')(c); v = st(n, 'running_var')(c); }
+            for (let i = 0; i < R; i++) out[i * C + c] = gamma(c) * (xin[i * C + c]! - mean) / Math.sqrt(v + sp.eps) + beta(c);
+          }
+        } else {
+          for (let i = 0; i < R; i++) {
+            let mean = 0; for (let c = 0; c < C; c++) mean += xin[i * C + c]!; mean /= C;
+            let v = 0; for (let c = 0; c < C; c++) v += (xin[i * C + c]! - mean) ** 2; v /= C;
+            for (let c = 0; c < C; c++) out[i * C + c] = gamma(c) * (xin[i * C + c]! - mean) / Math.sqrt(v + sp.eps) + beta(c);
+          }
+        }
+        break;
+      }
+      case 'relu': for (let i = 0; i < out.length; i++) out[i] = Math.max(0, xin[i]!); break;
+      case 'gelu': for (let i = 0; i < out.length; i++) out[i] = 0.5 * xin[i]! * (1 + erf(xin[i]! / Math.SQRT2)); break;
+      case 'dropout': {
+        const m = o.train ? o.masks?.get(n.index) : undefined;
+        for (let i = 0; i < out.length; i++) out[i] = xin[i]! * (m ? m[i]! : 1);
+        break;
+      }
+      case 'flatten': out.set(xin); break;
+      case 'add': { const b2 = inAct(1); for (let i = 0; i < out.length; i++) out[i] = xin[i]! + b2[i]!; break; }
+    }
+    acts.push(out);
+  }
+  return { acts, logits: acts[acts.length - 1]! };
+}
+
+/** Mean cross-entropy of the graph's logits against `labels`, plus the linear tap terms, in f64. */
+export function refGraphLoss(g: CompiledGraph, params: ArrayLike<number>, x: ArrayLike<number>, labels: ArrayLike<number>,
+                             rows: number, o: GraphRefOptions): number {
+  const { acts, logits } = refForward(g, params, x, rows, o);
+  const C = g.classes;
+  let loss = 0;
+  for (let r = 0; r < rows; r++) {
+    let m = -Infinity;
+    for (let c = 0; c < C; c++) m = Math.max(m, logits[r * C + c]!);
+    let s = 0;
+    for (let c = 0; c < C; c++) s += Math.exp(logits[r * C + c]! - m);
+    loss += m + Math.log(s) - logits[r * C + labels[r]!]!;
+  }
+  loss /= rows;
+  for (const [i, w] of o.tapWeights ?? []) for (let k = 0; k < acts[i]!.length; k++) loss += w[k]! * acts[i]![k]!;
+  return loss;
+}
+
+/** Padding before for 'same' / 'valid' / explicit, recomputed here from its definition. */
+function padBefore([H, W]: [number, number], [kh, kw]: [number, number], [sh, sw]: [number, number], [OH, OW]: [number, number],
+                   padding: 'same' | 'valid' | number): [number, number] {
+  if (padding === 'valid') return [0, 0];
+  if (typeof padding === 'number') return [padding, padding];
+  return [Math.floor(Math.max(0, (OH - 1) * sh + kh - H) / 2), Math.floor(Math.max(0, (OW - 1) * sw + kw - W) / 2)];
+}
