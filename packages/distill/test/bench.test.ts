@@ -99,3 +99,35 @@ describe('sanity check', () => {
     await expect(sanityCheck([retortStepContender(core), other], problem, 'js', 3, 1e-2)).rejects.toThrow(/other's losses/);
   });
 });
+
+describe('CNN training-step benchmark (quick problem)', () => {
+  it('every Retort backend and tfjs-cpu train the same step; tfjs-wasm is recorded as unable to, with its error; forwards agree', async () => {
+    const { retortCnnContender, tfjsCnnContender } = await import('../src/bench/cnn-contenders.js');
+    const { runCnnBench } = await import('../src/bench/cnn-step.js');
+    const { formatCnnReport } = await import('../src/bench/report.js');
+    const { TIMING_PRESETS } = await import('@retort/core-wasm/bench');
+    const tfjs = await setupTfjsNode();
+    const list = [];
+    for (const backend of ['simd', 'scalar', 'js'] as const) {
+      if (backend === 'js' || built(backend)) list.push(retortCnnContender(await loadCore({ backend })));
+    }
+    list.push(tfjsCnnContender(tfjs.tf, { name: 'tfjs-wasm', backend: 'wasm' }), tfjsCnnContender(tfjs.tf, { name: 'tfjs-cpu', backend: 'cpu' }));
+    const before = tfjs.tf.memory().numTensors;
+    const r = await runCnnBench(list, { model: 'lenet5:input=12x12x1,classes=10,width=0.5', batch: 8, timing: TIMING_PRESETS.quick, peakGflops: 10 });
+    expect(tfjs.tf.memory().numTensors).toBe(before);
+    expect(r.contenders.find((c) => c.name === 'tfjs-wasm')!.cannotTrain).toMatch(/Conv2DBackpropFilter/);
+    expect(r.step.map((e) => e.contender)).toEqual(list.map((c) => c.name).filter((n) => n !== 'tfjs-wasm'));
+    expect(r.forward.map((e) => e.contender)).toEqual(list.map((c) => c.name));
+    for (const s of r.sanity) {
+      expect(s.forwardDeviation).toBeLessThan(1e-4);
+      if (s.contender === 'tfjs-wasm') { expect(s.losses).toEqual([]); continue; }
+      expect(s.losses[3]!).toBeLessThan(s.losses[0]!);
+      expect(s.deviation).toBeLessThan(1e-4);
+    }
+    for (const e of [...r.step, ...r.forward]) { positive(e.samplesPerSec); positive(e.gflops); expect(e.fractionOfPeak).toBeCloseTo(e.gflops / 10, 10); }
+    expect(r.problem.stepFlop).toBeGreaterThan(2 * r.problem.forwardFlop);
+    const text = formatCnnReport(r);
+    for (const n of list.map((c) => c.name)) expect(text).toContain(n);
+    expect(JSON.parse(JSON.stringify(r))).toEqual(r);
+  }, 120_000);
+});

@@ -1,6 +1,7 @@
 // A StepBenchResult as plain-text tables (Node's stdout, a <pre> in the web app).
 
 import type { StepBenchResult } from './step.js';
+import type { CnnBenchResult } from './cnn-step.js';
 
 function table(header: readonly string[], rows: readonly (readonly string[])[], align: string): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -40,5 +41,33 @@ export function formatStepReport(r: StepBenchResult): string {
   out.push('', 'Targets (reported, not asserted):');
   out.push(table(['status', 'target', 'requirement', 'measured'],
     r.targets.map((t) => [t.status.toUpperCase(), t.name, t.requirement, t.measured]), 'llll'));
+  return out.join('\n');
+}
+
+export function formatCnnReport(r: CnnBenchResult): string {
+  const p = r.problem;
+  const out: string[] = [];
+  out.push(`CNN training step: ${p.model}, batch ${p.batch}, ${p.params} parameters, ${fixed(p.macsPerSample / 1e6, 2)} M multiply-adds per sample;`,
+    `  forward (train mode), fused KD loss (T = ${p.temperature}, alpha = ${p.alpha}), backward, ${p.optimizer}.`,
+    `  Effective FLOPs: step ${fixed(p.stepFlop / 1e6, 1)} MFLOP (forward, weight and input gradients of conv and dense layers), forward ${fixed(p.forwardFlop / 1e6, 1)} MFLOP.`,
+    `  Measured SIMD peak: ${r.peakGflops === null ? '-' : `${fixed(r.peakGflops, 2)} GFLOP/s`}.`);
+  for (const c of r.contenders) if (c.cannotTrain) out.push(`  ${c.name} cannot train it: ${c.cannotTrain}`);
+  out.push('', 'Sanity check, untimed (losses must fall and follow the js backend; logits agree):');
+  out.push(table(['contender', 'losses', 'vs js', 'logits vs js'], r.sanity.map((s) => [
+    s.contender, s.losses.length ? s.losses.map((l) => fixed(l, 4)).join(' > ') : '(cannot train)',
+    s.deviation === null ? '-' : s.deviation === 0 ? '0' : s.deviation.toExponential(1),
+    s.forwardDeviation === 0 ? '0' : s.forwardDeviation.toExponential(1),
+  ]), 'llll'));
+  const rows = (entries: CnnBenchResult['step'], base: string | undefined) => {
+    const b = entries.find((e) => e.contender === base);
+    return entries.map((e) => [e.contender, fixed(e.samplesPerSec, 0), fixed(e.ms, 2), fixed(e.gflops, 2),
+      e.fractionOfPeak === null ? '-' : `${fixed(100 * e.fractionOfPeak, 1)} %`, b ? `${fixed(b.ms / e.ms, 2)}x` : '-']);
+  };
+  out.push('', 'Training step (median):');
+  out.push(table(['contender', 'samples/s', 'ms/step', 'GFLOP/s', 'of peak', 'vs tfjs-cpu'], rows(r.step, 'tfjs-cpu'), 'lrrrrr'));
+  out.push('', 'Forward pass, eval mode (median):');
+  out.push(table(['contender', 'samples/s', 'ms/batch', 'GFLOP/s', 'of peak', 'vs tfjs-wasm'], rows(r.forward, 'tfjs-wasm'), 'lrrrrr'));
+  out.push('', 'Targets (reported, not asserted):');
+  out.push(table(['status', 'target', 'requirement', 'measured'], r.targets.map((t) => [t.status.toUpperCase(), t.name, t.requirement, t.measured]), 'llll'));
   return out.join('\n');
 }
