@@ -9,13 +9,24 @@ import { join } from 'node:path';
 const distillNode = import.meta.resolve('@retort/distill/node');
 
 // dropout and jitter on, so the PRNG streams matter; a partial last batch, a validation split
-const CONFIG = {
+const MLP = {
   model: { type: 'mlp', sizes: [784, 96, 10], dropout: { input: 0.1, hidden: 0.3 }, maxNorm: 3 },
   epochs: 4, batchSize: 64, trainSize: 3000, validation: 500, testSize: 500, jitter: 1, seed: 7,
   optimizer: { type: 'adamw', lr: 2e-3 }, schedule: { type: 'cosine', warmupSteps: 10 },
 };
+// a convolutional net with batch norm (running statistics travel in the checkpoint), a residual
+// add, pooling and dropout
+const CNN = {
+  model: { type: 'graph', layers: [
+    { type: 'conv2d', filters: 6, kernel: 3, stride: 2 }, { type: 'batchNorm' }, { type: 'relu', name: 'stem' },
+    { type: 'residual', body: [{ type: 'conv2d', filters: 6, kernel: 3, bias: false }, { type: 'batchNorm' }] }, { type: 'relu' },
+    { type: 'maxPool2d', size: 2 }, { type: 'flatten' }, { type: 'dropout', rate: 0.2 }, { type: 'dense', units: 10 },
+  ] },
+  epochs: 4, batchSize: 64, trainSize: 1500, validation: 300, testSize: 300, jitter: 1, seed: 3,
+  optimizer: { type: 'adamw', lr: 2e-3 }, schedule: { type: 'cosine', warmupSteps: 5 },
+};
 
-function childScript(dir: string): string {
+function childScript(dir: string, CONFIG: object): string {
   const path = join(dir, 'child.mjs');
   writeFileSync(path, `
 import { runJob } from ${JSON.stringify(distillNode)};
@@ -41,11 +52,11 @@ function epochLines(runDir: string): unknown[] {
   });
 }
 
-describe('resume after SIGKILL', () => {
+describe.each([['an MLP', MLP], ['a CNN with batch norm', CNN]] as const)('resume after SIGKILL (%s)', (_what, config) => {
   it('gives bit-identical final weights and the same metrics', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'retort-resume-'));
     try {
-      const script = childScript(dir);
+      const script = childScript(dir, config);
       const alone = join(dir, 'alone');
       const r = spawnSync(process.execPath, [script, alone], { encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
