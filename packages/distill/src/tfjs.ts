@@ -6,6 +6,8 @@ export {
   artifactsHandler, buildTfjsModel, disposeTfjsModel,
   type TeacherInput, type TfjsModelJson, type TfjsMlpImport, type TfjsExportOptions,
 } from './interop/tfjs-layers.js';
+export { modelToTfjs, modelToModelArtifacts, type TfjsExportSource } from './interop/tfjs-export.js';
+export { modelFromTfjsModel, type TfjsModelImport } from './interop/tfjs-import.js';
 export { tfjsArtifactsFromFiles, tfjsArtifactsFromUrl, tfjsTeacherFromArtifacts, type NamedBlob, type TfjsBrowserArtifacts } from './interop/tfjs-browser.js';
 export { readSafetensors, writeSafetensors, type SafetensorsDType } from './interop/safetensors.js';
 export { f16BitsToNumber, numberToF16Bits, bf16BitsToNumber, numberToBf16Bits } from './interop/fp16.js';

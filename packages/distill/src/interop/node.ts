@@ -1,5 +1,5 @@
 // Interop on disk (Node only): TensorFlow.js LayersModel folders (model.json + weight shards) read, built, used as
-// teachers, exported from and imported into Retort MLPs. The parsers are pure
+// teachers, exported from and imported into Retort models. The parsers are pure
 // (safetensors.ts, tfjs-layers.ts); this file reads exactly the bytes they ask for, after
 // they have checked every size, and writes atomically.
 //
@@ -19,17 +19,17 @@ import { DataFormatError } from '../data/errors.js';
 import { writeNpyFile } from '../data/files.js';
 import { Fnv1a64 } from '../data/hash.js';
 import { syncDirectory, writeFileAtomic } from '../io/atomic.js';
-import type { Mlp } from '../model/mlp.js';
-import type { ModelSpec } from '../model/spec.js';
 import { readTeacherLogits, type CachedLogits } from '../node/teacher-logits.js';
 import { readExact, withFile } from '../data/files.js';
 
 // the safetensors and teacher-logit file functions live in files-node.ts (no tfjs); re-exported here
 export { readSafetensorsFile, writeSafetensorsFile, readTeacherLogitsFile } from './files-node.js';
 import {
-  buildTfjsModel, disposeTfjsModel, mlpFromTfjsModel, mlpToTfjs, parseTfjsModelJson, tfjsArtifacts, TfjsTeacher, TFJS_EXPORT_WEIGHTS_FILE, TFJS_MAX_MODEL_JSON_BYTES,
+  buildTfjsModel, disposeTfjsModel, mlpFromTfjsModel, parseTfjsModelJson, tfjsArtifacts, TfjsTeacher, TFJS_EXPORT_WEIGHTS_FILE, TFJS_MAX_MODEL_JSON_BYTES,
   type TeacherInput, type TfjsExportOptions, type TfjsMlpImport, type TfjsModelJson,
 } from './tfjs-layers.js';
+import { modelToTfjs, type TfjsExportSource } from './tfjs-export.js';
+import { modelFromTfjsModel, type TfjsModelImport } from './tfjs-import.js';
 
 // ---- tfjs backend --------------------------------------------------------------------------------
 
@@ -214,16 +214,16 @@ function readFileUtf8(path: string): string {
 
 /**
  * Writes `model` as a tfjs LayersModel folder: `dir`/model.json and `dir`/weights.bin
- * (see mlpToTfjs), loadable by tf.loadLayersModel (in Node through tfjsFileHandler, in a
+ * (see modelToTfjs: any Retort model), loadable by tf.loadLayersModel (in Node through tfjsFileHandler, in a
  * browser over HTTP). Atomic: the files are written and synced in a temporary sibling folder
  * that is then renamed to `dir`; an existing export there is swapped out and removed, so a
  * reader sees the old export or the new one, never a mix. An existing `dir` holding anything
  * but model.json and .bin files is refused rather than replaced.
  */
-export function exportTfjsModel(dir: string, model: Mlp | { spec: ModelSpec | string | object; params: Float32Array }, opts: TfjsExportOptions = {}): { modelJson: string; weights: string } {
+export function exportTfjsModel(dir: string, model: TfjsExportSource, opts: TfjsExportOptions = {}): { modelJson: string; weights: string } {
   const target = resolve(dir);
   const parent = dirname(target);
-  const { modelJson, weightData } = mlpToTfjs(model, opts);
+  const { modelJson, weightData } = modelToTfjs(model, opts);
   mkdirSync(parent, { recursive: true });
   let replacing = false;
   if (existsSync(target)) {
@@ -261,6 +261,21 @@ export async function importTfjsMlp(core: Core, path: string, opts: TfjsLoadOpti
   const model = await loadTfjsModel(path, opts);
   try {
     return mlpFromTfjsModel(core, model, modelJsonPath(path));
+  } finally {
+    disposeTfjsModel(model);
+  }
+}
+
+/**
+ * A Retort model from a tfjs LayersModel folder whose layers Retort can represent (see
+ * modelFromTfjsModel: an MLP for a chain of Dense layers, a graph otherwise; a final softmax is
+ * dropped). Any other model is a DataFormatError naming the layer — use it as a teacher with
+ * loadTfjsTeacher. The caller owns the returned model (free()).
+ */
+export async function importTfjsModel(core: Core, path: string, opts: TfjsLoadOptions = {}): Promise<TfjsModelImport> {
+  const model = await loadTfjsModel(path, opts);
+  try {
+    return modelFromTfjsModel(core, model, modelJsonPath(path));
   } finally {
     disposeTfjsModel(model);
   }

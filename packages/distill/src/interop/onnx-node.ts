@@ -6,8 +6,8 @@ import { basename } from 'node:path';
 import type { Core } from '@retort/core-wasm';
 import { DataFormatError } from '../data/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import type { Mlp } from '../model/mlp.js';
-import { exportOnnx, importOnnx, MAX_ONNX_BYTES, onnxToMlp, type OnnxExportOptions, type OnnxExportSource, type OnnxImport } from './onnx.js';
+import type { Model } from '../model/model.js';
+import { exportOnnx, importOnnx, MAX_ONNX_BYTES, onnxToModel, type OnnxExportOptions, type OnnxExportSource, type OnnxImport } from './onnx.js';
 
 /** Writes `model` as an ONNX file at `path`, atomically (a reader sees the old file or the new one). */
 export function exportOnnxFile(path: string, model: OnnxExportSource, opts: OnnxExportOptions = {}): void {
@@ -20,10 +20,10 @@ export function readOnnxFile(path: string): OnnxImport {
   return importOnnx(readBounded(path, name), name);
 }
 
-/** An Mlp from an ONNX file (see importOnnx for what is accepted). The caller owns it (free()). */
-export function importOnnxFile(core: Core, path: string): Mlp {
+/** A Model from an ONNX file (see importOnnx for what is accepted: an Mlp for an MLP). The caller owns it (free()). */
+export function importOnnxFile(core: Core, path: string): Model {
   const name = basename(path);
-  return onnxToMlp(core, readBounded(path, name), name);
+  return onnxToModel(core, readBounded(path, name), name);
 }
 
 /** The file's bytes; files over MAX_ONNX_BYTES are refused before reading. */

@@ -934,8 +934,13 @@ export interface TfjsExport {
 }
 
 export interface TfjsExportOptions {
-  /** The Sequential model's name (default 'retort_mlp'). */
+  /** The model's name (default 'retort_mlp' for an MLP, 'retort' for other graphs). */
   name?: string;
+  /**
+   * The input normalisation the caller must apply: u8 pixels x become (x/255 - mean)/std, as in
+   * training. Recorded in userDefinedMetadata.retort.normalization; the model does not apply it.
+   */
+  normalization?: { mean: number; std: number };
 }
 
 function mlpParts(model: Mlp | { spec: ModelSpec | string | object; params: Float32Array }): { spec: MlpSpec; params: Float32Array } {
@@ -980,7 +985,7 @@ export function mlpToTfjs(model: Mlp | { spec: ModelSpec | string | object; para
       backend: 'tensor_flow.js',
     },
     weightsManifest: [{ paths: [TFJS_EXPORT_WEIGHTS_FILE], weights }],
-    userDefinedMetadata: { retort: { spec } },
+    userDefinedMetadata: { retort: { spec, ...(opts.normalization ? { normalization: opts.normalization } : {}) } },
   };
   // the flat params are layer by layer W (inputs x outputs, row-major) then b: tfjs's Dense order
   const weightData = new Uint8Array(params.length * 4);

@@ -12,7 +12,13 @@ import { modelFromFile } from '../format/model-io.js';
 
 export type ModelFormat = 'retort' | 'onnx' | 'tfjs';
 
-export interface LoadedModel { model: Model; norm: { mean: number; std: number }; format: ModelFormat }
+export interface LoadedModel {
+  model: Model;
+  norm: { mean: number; std: number };
+  format: ModelFormat;
+  /** How the file takes its input: images channels first (an ONNX graph), channels last, or flat features. */
+  layout: 'NCHW' | 'NHWC' | 'features';
+}
 
 
 /** Which format `path` holds (by magic bytes for Retort files, by name for ONNX and TF.js). */
@@ -50,18 +56,26 @@ async function loadUnchecked(core: Core, path: string): Promise<LoadedModel> {
     const file = readModelFile(path); // read and checked once: spec, meta and tensors
     const meta = file.meta as { mean?: unknown; std?: unknown };
     const norm = { mean: typeof meta.mean === 'number' ? meta.mean : 0, std: typeof meta.std === 'number' && meta.std > 0 ? meta.std : 1 };
-    return { model: modelFromFile(core, file, basename(path)), norm, format };
+    const model = modelFromFile(core, file, basename(path));
+    return { model, norm, format, layout: model.inputShape.length === 3 ? 'NHWC' : 'features' };
   }
   if (format === 'onnx') {
     const { readOnnxFile } = await import('../interop/onnx-node.js'); // protobufjs only when needed
     const imp = readOnnxFile(path);
     const model = createModel(core, imp.spec);
-    model.writeParams(imp.params);
-    return { model, norm: imp.normalization ?? { mean: 0, std: 1 }, format };
+    try {
+      model.writeParams(imp.params);
+      if (model.stateCount > 0) model.writeState(imp.state);
+    } catch (e) {
+      model.free();
+      throw e;
+    }
+    return { model, norm: imp.normalization ?? { mean: 0, std: 1 }, format, layout: imp.inputLayout };
   }
-  const { importTfjsMlp } = await import('../interop/node.js'); // tfjs only when needed
-  const imp = await importTfjsMlp(core, path);
-  // a TF.js model records no input preparation: the caller's (x/255, mean 0, std 1) is assumed
-  return { model: imp.model, norm: { mean: 0, std: 1 }, format };
+  // any layer graph Retort can represent; a DataFormatError for other models (node/run.ts then runs them through tfjs)
+  const { importTfjsModel } = await import('../interop/node.js'); // tfjs only when needed
+  const imp = await importTfjsModel(core, path);
+  // a TF.js model records no input preparation unless Retort exported it: else the caller's (x/255, mean 0, std 1) is assumed
+  return { model: imp.model, norm: imp.normalization ?? { mean: 0, std: 1 }, format, layout: imp.model.inputShape.length === 3 ? 'NHWC' : 'features' };
 }
 

@@ -5,7 +5,9 @@
 // readers run, no Float32Array, Uint8Array or ArrayBuffer larger than 4x the input's bytes
 // may be allocated (sizes are validated before allocation). tfjs topologies that survive
 // the reader are also built by buildTfjsModel (guarded), which must succeed or throw
-// DataFormatError too. (ONNX fuzzing lives in its own file.)
+// DataFormatError too, and every model it builds is imported as a Retort model
+// (modelFromTfjsModel), which must succeed with matching outputs' count or throw DataFormatError
+// (the refusal that leaves the model to run as a tfjs teacher). (ONNX fuzzing lives in its own file.)
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
@@ -15,6 +17,8 @@ import { f16Table32, numberToF16Bits } from '../../src/interop/fp16.js';
 import { useTfjsBackend } from '../../src/interop/node.js';
 import { readSafetensors, writeSafetensors } from '../../src/interop/safetensors.js';
 import { buildTfjsModel, disposeTfjsModel, memoryShards, parseTfjsModelJson, tfjsArtifacts } from '../../src/interop/tfjs-layers.js';
+import { modelFromTfjsModel } from '../../src/interop/tfjs-import.js';
+import { loadCore } from '@retort/core-wasm';
 
 // FUZZ_CASES and FUZZ_SEED (environment) run more cases or other seeds; the defaults are what CI runs.
 // FUZZ_TRACE=/tmp/x writes the model.json being built there (the last one shows a hang) and keeps
@@ -325,7 +329,8 @@ describe('fuzz: tfjs model.json + shard loader', () => {
     const r = new Rng(0x7f15 ^ SEED);
     const t: Tally = { parsed: 0, rejected: 0, failures: [], slowest: 0 };
     const kinds: Record<string, number> = {};
-    let built = 0, buildRejected = 0;
+    let built = 0, buildRejected = 0, imported = 0, importRefused = 0;
+    const core = await loadCore({ backend: 'js' });
     const started = performance.now();
     for (let c = 0; c < CASES; c++) {
       const kind = r.pick(['json', 'json', 'json', 'json', 'flip-json', 'truncate-json', 'shard-truncate', 'shard-flip', 'shard-extend', 'shard-missing'] as const);
@@ -357,7 +362,17 @@ describe('fuzz: tfjs model.json + shard loader', () => {
         try {
           const model = await buildTfjsModel(run.result.artifacts, 'model.json');
           built++;
-          disposeTfjsModel(model);
+          try {
+            const retort = modelFromTfjsModel(core, model, 'model.json');
+            imported++;
+            if (retort.model.classes !== model.outputs[0]!.shape[1]) t.failures.push(`case ${c} (${kind}, import): ${retort.model.classes} classes for a model of ${String(model.outputs[0]!.shape[1])} outputs`);
+            retort.model.free();
+          } catch (e) {
+            if (e instanceof DataFormatError) importRefused++;
+            else t.failures.push(`case ${c} (${kind}, import): ${(e as Error)?.constructor?.name}: ${(e as Error)?.message?.slice(0, 200)}`);
+          } finally {
+            disposeTfjsModel(model);
+          }
         } catch (e) {
           outcome = (e as Error).message;
           if (e instanceof DataFormatError) buildRejected++;
@@ -372,11 +387,12 @@ describe('fuzz: tfjs model.json + shard loader', () => {
       }
     }
     const seconds = (performance.now() - started) / 1000;
-    console.log(`tfjs fuzz: ${CASES} inputs in ${seconds.toFixed(1)} s: ${t.parsed} read, ${t.rejected} DataFormatError; tfjs built ${built}, refused ${buildRejected}; slowest read ${t.slowest.toFixed(1)} ms; ${JSON.stringify(kinds)}; tensors alive ${tf.memory().numTensors}`);
+    console.log(`tfjs fuzz: ${CASES} inputs in ${seconds.toFixed(1)} s: ${t.parsed} read, ${t.rejected} DataFormatError; tfjs built ${built}, refused ${buildRejected}; imported as Retort models ${imported}, refused ${importRefused}; slowest read ${t.slowest.toFixed(1)} ms; ${JSON.stringify(kinds)}; tensors alive ${tf.memory().numTensors}`);
     expect(t.failures.slice(0, 10)).toEqual([]);
     expect(t.parsed + t.rejected).toBe(CASES);
     expect(t.parsed).toBeGreaterThan(CASES / 20);
     expect(built).toBeGreaterThan(0);
     expect(buildRejected).toBeGreaterThan(0);
+    expect(imported).toBeGreaterThan(0);
   });
 });

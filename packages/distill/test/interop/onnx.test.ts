@@ -452,12 +452,12 @@ describe('importOnnx rejects what Retort cannot represent, with one DataFormatEr
     return encodeModel(m);
   };
 
-  it('operators outside the MLP family', () => {
-    for (const [op, extra] of [['Conv', {}], ['BatchNormalization', {}], ['Sigmoid', {}], ['Tanh', {}], ['Dropout', {}], ['Relu', { domain: 'com.microsoft' }]] as const) {
+  it('operators Retort has no layer for', () => {
+    for (const [op, extra] of [['Resize', {}], ['Sigmoid', {}], ['Tanh', {}], ['LeakyRelu', {}], ['Relu', { domain: 'com.microsoft' }]] as const) {
       const p = base();
       p.nodes[4] = { ...p.nodes[4]!, name: 'odd', opType: op, ...extra };
       const label = 'domain' in extra ? `com.microsoft.${op}` : op;
-      expectFormatError(buildModel(p), new RegExp(`^bad\\.onnx: node 'odd' \\(${op}\\): operator ${label.replace(/\./g, '\\.')} cannot be represented by a Retort MLP$`));
+      expectFormatError(buildModel(p), new RegExp(`^bad\\.onnx: node 'odd' \\(${op}\\): operator ${label.replace(/\./g, '\\.')} cannot be represented by a Retort model$`));
     }
   });
 
@@ -509,23 +509,29 @@ describe('importOnnx rejects what Retort cannot represent, with one DataFormatEr
       /output 'logits' is declared \[\?, 5\] but the graph computes \[batch, 3\]/);
   });
 
-  it('graphs that are not one chain', () => {
+  it('graphs that are not an MLP: outputs, inputs, dead branches, attributes', () => {
     expectFormatError(mutate((m) => { add(m.graph!.output, tensorInfo('layer0.h', ['batch', 4])); }), /the graph has 2 outputs \('logits', 'layer0\.h'\)/);
     expectFormatError(mutate((m) => { add(m.graph!.input, tensorInfo('other', ['batch', 4])); }), /the graph has 2 inputs/);
     expectFormatError(mutate((m) => { m.graph!.node[2]!.input[0] = 'nowhere'; }),
       /node 'layer1\.gemm' \(Gemm\): input 'nowhere' is not a graph input, an initializer, or the output of an earlier node/);
-    // a branch: a second Relu reads layer0.y too
+    // a branch that leads nowhere: a second Relu reads layer0.y too
     expectFormatError(mutate((m) => { add(m.graph!.node, { name: 'side', opType: 'Relu', input: ['layer0.y'], output: ['side'] }, 2); }),
-      /node 'side' \(Relu\): does not read 'layer0\.h'.*branches/);
-    // two dense layers without a Relu
-    expectFormatError(mutate((m) => { m.graph!.node.splice(1, 1); m.graph!.node[1]!.input[0] = 'layer0.y'; }),
-      /node 'layer1\.gemm' \(Gemm\): follows a dense layer without a Relu/);
-    // ends with a Relu
-    expectFormatError(mutate((m) => {
+      /node 'side' \(Relu\): its output 'side' is not used on the way to the graph output 'logits'/);
+    expectFormatError(mutate((m) => { m.graph!.output[0]!.name = 'layer0.h'; }),
+      /node 'layer1\.gemm' \(Gemm\): its output 'logits' is not used on the way to the graph output 'layer0\.h'/);
+    // two dense layers without a Relu, or a Relu last: a graph, not an MLP (and not the MLP its metadata names)
+    const noSpec = (m: DecodedModel): void => { m.metadataProps = m.metadataProps.filter((p) => p.key !== ONNX_METADATA_KEYS.spec); };
+    const dropRelu = (m: DecodedModel): void => { m.graph!.node.splice(1, 1); m.graph!.node[1]!.input[0] = 'layer0.y'; };
+    expectFormatError(mutate(dropRelu), /metadata 'retort\.spec' describes another model than the graph: at layer 2 the spec has relu \[4\] -> \[4\] but the graph computes dense \[4\] -> \[3\]/);
+    const noRelu = importOnnx(mutate((m) => { dropRelu(m); noSpec(m); }));
+    expect(noRelu.spec).toEqual({ type: 'graph', input: [6], layers: [
+      { type: 'dense', units: 4, bias: true }, { type: 'dense', units: 3, bias: true }] });
+    const reluLast = importOnnx(mutate((m) => {
       add(m.graph!.node, { name: 'tail', opType: 'Relu', input: ['logits'], output: ['out'] });
       m.graph!.output[0]!.name = 'out';
-    }), /the graph ends with Relu node 'tail'/);
-    expectFormatError(mutate((m) => { m.graph!.output[0]!.name = 'layer0.h'; }), /output 'layer0\.h' is not the value computed by the last node/);
+      noSpec(m);
+    }));
+    expect(reluLast.spec).toMatchObject({ type: 'graph', layers: [{ type: 'dense' }, { type: 'relu' }, { type: 'dense' }, { type: 'relu' }] });
     expectFormatError(mutate((m) => { add(m.graph!.node[0]!.attribute, attrInt('transA', 1)); }), /node 'layer0\.gemm' \(Gemm\): transA = 1 is not supported/);
     expectFormatError(mutate((m) => { add(m.graph!.node[0]!.attribute, attrInt('bogus', 1)); }), /node 'layer0\.gemm' \(Gemm\): attribute 'bogus' is not supported/);
     expectFormatError(mutate((m) => { m.graph = null; }), /no graph/);
