@@ -95,7 +95,7 @@ describe('retort distill --method', () => {
 describe('invalid combinations fail before training, and write nothing', () => {
   it.each([
     ['a hint layer the student lacks', ['distill', '--losses', '[{"type":"hint","studentLayer":5,"teacherLayer":1}]', '--teacher', 'T'], /losses\[0\] \(hint\): the student \(784-24-16-10\) has no hidden layer 5/, 1],
-    ['an RKD layer 0', ['distill', '--losses', '[{"type":"rkd","studentLayer":0}]', '--teacher', 'T'], /losses\[0\]\.studentLayer: must be a hidden layer number/, 2],
+    ['an RKD layer 0', ['distill', '--losses', '[{"type":"rkd","studentLayer":0}]', '--teacher', 'T'], /losses\[0\]\.studentLayer: must be a tap name .* or for an MLP a hidden layer number/, 2],
     ['DML with one student', ['train', '--losses', '[{"type":"ce"},{"type":"dml"}]'], /Deep Mutual Learning needs at least 2 students/, 1],
     ['a hint from teacher logits', ['distill', '--losses', '[{"type":"hint","studentLayer":1,"teacherLayer":1}]', '--teacher-logits', 'L'], /teacher 0 must be a model file, not precomputed logits/, 1],
     ['labels refused but the method reads them', ['distill', '--method', 'dkd', '--teacher', 'T', '--no-labels'], /transfer\.labels: false, but dkd read the labels/, 1],

@@ -45,11 +45,13 @@ export function planHint(student: Shape, teacher: Shape): HintPlan {
       }
       return [{ type: 'avgPool2d', size: [fh, fw], stride: [fh, fw], padding: 'valid' }];
     };
+    // a trailing flatten (the same buffer: NHWC order kept) makes each a model with flat outputs
+    const flat: LayerSpec = { type: 'flatten' };
     if (hs >= ht && ws >= wt) {
-      return { regressor: [...pool([hs, ws], [ht, wt], 'student'), conv1x1(ct)], target: [] };
+      return { regressor: [...pool([hs, ws], [ht, wt], 'student'), conv1x1(ct), flat], target: [] };
     }
     if (hs <= ht && ws <= wt) {
-      return { regressor: [conv1x1(ct)], target: pool([ht, wt], [hs, ws], 'teacher') };
+      return { regressor: [conv1x1(ct), flat], target: [...pool([ht, wt], [hs, ws], 'teacher'), flat] };
     }
     throw new RangeError(`the student map ${hs}x${ws} and the teacher map ${ht}x${wt} are each larger in one direction; pick taps whose sizes divide`);
   }

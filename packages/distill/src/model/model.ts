@@ -255,11 +255,12 @@ export class Model {
     this.planGradients(plan);
     const s = this.step!;
     s.G = this.grads.ptr;
-    this.resolveGrads(plan, s, dlogits.ptr);
+    // a caller's input gradient (a regressor on another model's tap) stands where the model input's would
+    const given = inputGrad !== 0 ? this.core.resolve('model.backward', 'inputGrad', inputGrad, rows * this.inputSize, 'f32') : 0;
+    this.resolveGrads(plan, s, dlogits.ptr, given);
     s.fresh.clear();
-    for (const g of s.grad) if (g !== 0 && g !== dlogits.ptr) s.fresh.add(g);
-    if (plan.inputGrad) s.fresh.add(plan.inputGrad);
-    if (inputGrad !== 0) s.inputGrad = this.core.resolve('model.backward', 'inputGrad', inputGrad, rows * this.inputSize, 'f32');
+    for (const g of s.grad) if (g !== 0 && g !== dlogits.ptr && g !== given) s.fresh.add(g);
+    if (plan.inputGrad && !given) s.fresh.add(plan.inputGrad);
     const lastGrad = s.grad[this.impl.length - 1]!;
     if (lastGrad !== dlogits.ptr && lastGrad !== 0) {
       // the last node shares its input's buffer (a trailing flatten): start from a copy of dlogits
@@ -401,13 +402,13 @@ export class Model {
    * `dlogits` itself (0 in forward), or, when the last node shares its input's buffer, that
    * buffer, into which backward copies dlogits.
    */
-  private resolveGrads(plan: Plan, s: Step, dlogits: number): void {
+  private resolveGrads(plan: Plan, s: Step, dlogits: number, inputGrad = 0): void {
     const nodes = this.graph.nodes, last = nodes.length - 1;
-    s.inputGrad = plan.inputGrad;
+    s.inputGrad = inputGrad !== 0 ? inputGrad : plan.inputGrad;
     for (let i = 0; i < nodes.length; i++) {
       const input = nodes[i]!.inputs[0]!;
       if (i === last && !this.impl[i]!.aliasesInput(true)) s.grad[i] = dlogits;
-      else s.grad[i] = plan.ownGrad[i]! !== 0 ? plan.ownGrad[i]! : input < 0 ? plan.inputGrad : s.grad[input]!;
+      else s.grad[i] = plan.ownGrad[i]! !== 0 ? plan.ownGrad[i]! : input < 0 ? s.inputGrad : s.grad[input]!;
     }
   }
 
