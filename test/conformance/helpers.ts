@@ -60,6 +60,53 @@ export const TOL = {
   rngNormal: { rtol: 1e-6, atol: 1e-6 } as Tol,
   // TF.js is another f32 implementation: twice our bound against f64 (both sides err).
   tfjs: { rtol: 2e-5, atol: 4e-6 } as Tol,
+  // Convolution: an output is a sum of n f32 products in some order, plus the += target for the
+  // backward kernels: within (n + 4) u of the abs-sum (Higham's gamma bound, as for GEMM), n = K =
+  // KH*KW*C/G forward, the taps * OC/G reaching an input backward-data, B*OH*OW backward-filter
+  // (summed in blocks of b pixels: b + blocks roundings deep, within n + 4). atol is per unit
+  // of n + 4; scale is the per-element abs-sum (refConv2d*AbsScale) plus |old|. A dropped or
+  // misplaced product is O(1/n) of that scale: n u is ~1e-5 of it at the largest test n (~1000).
+  conv: { rtol: 0, atol: U } as Tol,
+  // Average pooling: n <= KH*KW (or HW) f32 terms summed then one division: (n + 2) u of
+  // sum|x| / n per element (atol per unit of n + 2, scale that mean of |x|). Backward: dy / n
+  // rounded once, added into dx by each window covering it: (windows + 2) u of sum |dy/n| + |dx0|.
+  // Max pooling selects (compared bitwise); its backward sums a few dy: as avg backward.
+  pool: { rtol: 0, atol: U } as Tol,
+  // TF.js convolution and pooling: another f32 summation order, so twice our bound (both sides
+  // err within it of the f64 value); same scales as `conv` and `pool`.
+  tfjsConv: { rtol: 0, atol: 2 * U } as Tol,
+  // Batch / layer norm forward: f64 statistics (exact for our purposes), then y in f32 steps:
+  // (x - mean_hi) - mean_lo, * f32(gamma invstd) (or * rstd, * gamma), + beta: up to 6 roundings of
+  // magnitudes <= |gamma xhat| + |beta|, the per-element scale. The js backend rounds once.
+  normForward: { rtol: 0, atol: 6 * U } as Tol,
+  // saveMean, saveInvstd/saveRstd, runMean, runVar: an f64 value rounded to f32 once (rtol u);
+  // atol 1e-12 of the scale (1 + max|x| for means) covers the f64 sums themselves.
+  normStats: { rtol: U, atol: 1e-12 } as Tol,
+  // Norm backward. dx: a few f32 steps on terms bounded by |gamma invstd| (|dy| + |mean dy| +
+  // |xhat mean(dy xhat)|) (layer norm: rstd (|dy gamma| + ...)) plus |dx0|, the per-element scale:
+  // the centred input (2 roundings), the three-term difference (3), the factor and its product
+  // (2), the += (1). dgamma: f64 sums of dy xhat whose xhat carries f32 invstd (and, for layer
+  // norm, f32 xhat: 3 roundings), added once; scale sum_r |dy xhat| + |dgamma0|. dbeta is
+  // compared bitwise (an f64 sum in row order, rounded once).
+  normBackward: { rtol: 0, atol: 8 * U } as Tol,
+  // GELU forward: x Phi(x) with Phi from the module's exp and a rational tail, measured within
+  // 3.5 ulp relative on a dense grid of [-14, 14] (assembly/math/erf.ts); 4 u relative. atol 1e-37
+  // (absolute) for the deep tail, where the wasm builds flush Phi below 2^-126 and results are
+  // subnormal or 0.
+  gelu: { rtol: 4 * U, atol: 1e-37 } as Tol,
+  // GELU backward: dy (Phi + x phi) measured within 4 ulp of |Phi| + |x phi| (the two terms cancel
+  // near x = -0.75), one product with dy and the +=: 6 u of |dy| (|Phi| + |x phi|) + |dx0|.
+  geluBackward: { rtol: 0, atol: 6 * U } as Tol,
+  // TF.js norms (norm-tfjs.test.ts): tf.moments sums a channel's n terms in f32, so its mean is off by
+  // up to ~n u |mean| and that error reaches xhat as n u |mean| invstd; the bound is atol per unit of
+  // n + 8 times a scale holding |gamma| (|xhat| + 1 + |mean| invstd) + |beta| (forward) or the
+  // analogous magnitudes of each gradient term. Ours is ~8 u of it: both sides fit twice u.
+  tfjsNorm: { rtol: 0, atol: 2 * U } as Tol,
+  // tf.erf (tfjs-backend-cpu) is a 5-term polynomial approximation good to ~1.5e-7 absolute, so TF's
+  // GELU = 0.5 x (1 + erf) is within 0.75e-7 |x| plus its roundings (~2 u |x|), ours within 3.5 u
+  // |y| <= 3.5 u |x|: 4e-7 of the scale |x|. The gradient likewise, of |dy| (1 + x^2) (erf's error
+  // times 1/2, and tf's f32 erf'(x/sqrt2) x/(2 sqrt2) term).
+  tfjsGelu: { rtol: 0, atol: 4e-7 } as Tol,
 } as const;
 
 /** A Core for the given backend, loaded once per describe block. */

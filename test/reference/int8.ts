@@ -103,3 +103,64 @@ export function refInt8ErrorBound(x: Float32Array, w: Float32Array, bias: Float3
   }
   return out;
 }
+
+// ---- int8 convolution (abi.ts "Convolution geometry"; kernels/list.ts im2colI8, depthwiseConvI8) ----
+// Geometry fields as in @retort/core-wasm's ConvGeometry; x (B,H,W,C), windows ih = oh*SH - PT + kh,
+// iw = ow*SW - PL + kw, positions outside the image read 0.
+export interface RefGeometry { B: number; H: number; W: number; C: number; OH: number; OW: number; OC: number; KH: number; KW: number; SH: number; SW: number; PT: number; PL: number; G: number }
+
+/** The im2col rows of output pixels p0 .. p0 + np - 1 of the flattened (B, OH, OW) index, straight from the definition. */
+export function refIm2colI8(g: RefGeometry, x: Int8Array, p0: number, np: number): Int8Array {
+  const K = g.KH * g.KW * g.C;
+  const col = new Int8Array(np * K);
+  for (let p = 0; p < np; p++) {
+    const q = p0 + p, b = Math.floor(q / (g.OH * g.OW)), oh = Math.floor(q / g.OW) % g.OH, ow = q % g.OW;
+    for (let kh = 0; kh < g.KH; kh++) {
+      for (let kw = 0; kw < g.KW; kw++) {
+        const ih = oh * g.SH - g.PT + kh, iw = ow * g.SW - g.PL + kw;
+        for (let c = 0; c < g.C; c++) {
+          const inside = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W;
+          col[p * K + (kh * g.KW + kw) * g.C + c] = inside ? x[((b * g.H + ih) * g.W + iw) * g.C + c]! : 0;
+        }
+      }
+    }
+  }
+  return col;
+}
+
+/**
+ * The exact integer convolution y[b,oh,ow,o] = sum over taps inside the image and c < C/G of
+ * x[b,ih,iw,g*C/G + c] * w[kh,kw,c,o], g = o / (OC/G), for any groups (depthwise: G == C): what
+ * im2colI8 + gemmI8 (G == 1), the block-diagonal GEMM (1 < G < C) and depthwiseConvI8 (G == C)
+ * must all produce. Every partial sum is an integer far below 2^53: exact.
+ */
+export function refConvI8(g: RefGeometry, x: Int8Array, w: Int8Array): Int32Array {
+  const Cg = g.C / g.G, OCg = g.OC / g.G;
+  const y = new Int32Array(g.B * g.OH * g.OW * g.OC);
+  for (let b = 0; b < g.B; b++) {
+    for (let oh = 0; oh < g.OH; oh++) {
+      for (let ow = 0; ow < g.OW; ow++) {
+        for (let o = 0; o < g.OC; o++) {
+          const c0 = Math.floor(o / OCg) * Cg;
+          let s = 0;
+          for (let kh = 0; kh < g.KH; kh++) {
+            for (let kw = 0; kw < g.KW; kw++) {
+              const ih = oh * g.SH - g.PT + kh, iw = ow * g.SW - g.PL + kw;
+              if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+              for (let c = 0; c < Cg; c++) s += x[((b * g.H + ih) * g.W + iw) * g.C + c0 + c]! * w[((kh * g.KW + kw) * Cg + c) * g.OC + o]!;
+            }
+          }
+          y[((b * g.OH + oh) * g.OW + ow) * g.OC + o] = s;
+        }
+      }
+    }
+  }
+  return y;
+}
+
+/** y[r, c] = f32(f32(x[r, c] * scale[c]) + shift[c]). */
+export function refChannelAffine(x: ArrayLike<number>, scale: ArrayLike<number>, shift: ArrayLike<number>, rows: number, C: number): Float32Array {
+  const y = new Float32Array(rows * C);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < C; c++) y[r * C + c] = fround(fround(x[r * C + c]! * scale[c]!) + shift[c]!);
+  return y;
+}

@@ -3,7 +3,11 @@
 // [scratchBase, + SCRATCH)    GEMM packing panels (see kernels/gemm.ts), or, inside one
 //                             crossEntropy / klDivergence / kdLoss call, the row cache of
 //                             kernels/kd_loss.ts: three rows of cols f32 (e1, eq, ep, each
-//                             16-byte aligned), used when they fit in SCRATCH_BYTES
+//                             16-byte aligned), used when they fit in SCRATCH_BYTES; or,
+//                             inside one batch-norm call, per-channel f64 sums and f32
+//                             constants (kernels/batch_norm.ts), inside one layerNormBackward
+//                             call, per-column f64 dgamma/dbeta sums (kernels/layer_norm.ts),
+//                             each in chunks of channels / columns that fit
 // [heapBase(), ...)           owned by the JS-side arena
 // Scratch holds nothing between calls: the instance is single-threaded and no kernel calls
 // another, so each kernel may use all of it.

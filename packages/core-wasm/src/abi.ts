@@ -52,10 +52,12 @@ export const GEMM_I8_MAX_K = 131071;
 
 /**
  * The kernels of the inference-only module (assembly/infer.ts, build/retort.infer.*.wasm):
- * a forward pass of a float or an int8 model, nothing for training.
+ * a forward pass of a float or an int8 layer graph (src/infer/forward.ts), nothing for training.
  */
 export const INFER_KERNEL_NAMES = [
   'heapBase', 'sgemm', 'biasAdd', 'reluForward', 'quantizeI8', 'packWeightsI8', 'gemmI8', 'dequantizeI8',
+  'im2colI8', 'depthwiseConvI8', 'channelAffine', 'conv2dForward', 'maxPool2dForward', 'avgPool2dForward',
+  'globalAvgPoolForward', 'batchNormInferForward', 'layerNormForward', 'geluForward', 'addForward',
 ] as const satisfies readonly (keyof RawKernels)[];
 
 export type InferKernels = Pick<RawKernels, typeof INFER_KERNEL_NAMES[number]>;

@@ -10,5 +10,9 @@ export { KERNELS, KERNEL_NAMES, descriptorOf, type RawKernels, type KernelName }
 export type { CheckedKernels } from './kernels/checked.js';
 export type { KernelDescriptor, KernelArg } from './kernels/describe.js';
 export { encodeGeometry, decodeGeometry, checkGeometry, convOutput, type ConvGeometry } from './kernels/geometry.js';
+export { conv2dWorkElems, CONV_WORK_BUDGET_ELEMS } from './kernels/conv-work.js';
 export { createJsKernels } from './backends/js/index.js';
-export { quantizedForward, quantizedWorkBytes, type QuantizedLayerRefs } from './infer/forward.js';
+export {
+  floatProgram, int8Program, freeProgram, planProgram, allocBuffers, freeBuffers, runProgram, ProgramRunner, COL_BUDGET,
+  type Program, type ProgramPlan, type ProgramBuffers, type ProgramMemory, type ProgramKernels, type ExecOp,
+} from './infer/forward.js';

@@ -70,6 +70,42 @@ describe('benchmark harness (quick mode)', () => {
     }
   });
 
+  it('times conv2d forward / backward-data / backward-filter on every contender that has them, with correct results', () => {
+    expect(result.conv).toHaveLength(2 * 3); // quick mode: two layers, three passes each
+    const convNames = names.filter((n) => n !== 'tfjs-wasm-resident');
+    for (const row of result.conv) {
+      const g = row.geometry;
+      expect(row.flop).toBe(2 * g.B * g.OH * g.OW * g.KH * g.KW * (g.C / g.G) * g.OC);
+      // each contender is timed or listed as unavailable with a reason, never both, never a 0 figure
+      expect([...row.entries.map((e) => e.contender), ...row.unavailable.map((u) => u.contender)].sort()).toEqual([...convNames].sort());
+      for (const u of row.unavailable) {
+        expect(['simd', 'scalar', 'js']).not.toContain(u.contender);
+        expect(u.reason).toMatch(/has no \w+ kernel|no grouped/);
+      }
+      for (const e of row.entries) {
+        positive(e.gflops); positive(e.stat.medianMs);
+        expect(e.error, `${row.layer} ${row.pass} ${e.contender}`).toBeLessThan(1e-4);
+      }
+    }
+    // tfjs's wasm backend has no Conv2DBackpropFilter: reported, not timed
+    const dw = result.conv.find((r) => r.pass === 'backwardFilter' && r.geometry.G === 1)!;
+    if (names.includes('tfjs-wasm')) expect(dw.unavailable.map((u) => u.contender)).toContain('tfjs-wasm');
+  });
+
+  it('times batch norm and GELU forward + backward on every contender that has them, with correct results', () => {
+    expect(result.layers.map((l) => l.kernel)).toEqual(['batchNorm', 'gelu']);
+    const layerNames = names.filter((n) => n !== 'tfjs-wasm-resident');
+    for (const row of result.layers) {
+      // each contender is either timed or listed as unavailable, with a reason
+      expect([...row.entries.map((e) => e.contender), ...row.unavailable.map((u) => u.contender)].sort()).toEqual([...layerNames].sort());
+      for (const u of row.unavailable) expect(['simd', 'scalar', 'js']).not.toContain(u.contender);
+      for (const e of row.entries) {
+        positive(e.usPerCall);
+        expect(e.error, `${row.kernel} ${e.contender}`).toBeLessThan(1e-4);
+      }
+    }
+  });
+
   it('computes ratios and reports every target', () => {
     for (const r of result.ratios) if (r.value !== null) positive(r.value);
     expect(result.targets).toHaveLength(3 + 3 + 2 + 1);

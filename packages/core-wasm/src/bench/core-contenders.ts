@@ -5,7 +5,9 @@
 
 import type { Core } from '../core.js';
 import type { Tensor } from '../tensor.js';
-import type { Contender, GemmCase, LossCase, LossOutput, Prepared } from './types.js';
+import { encodeGeometry } from '../kernels/geometry.js';
+import { coreLayer } from './layers.js';
+import type { Contender, ConvCase, GemmCase, LossCase, LossOutput, Prepared } from './types.js';
 
 const DESCRIPTIONS: Record<string, string> = {
   simd: 'retort.simd.wasm, raw core.kernels calls on preallocated tensors',
@@ -19,6 +21,8 @@ export function coreContender(core: Core, name: string = core.backend): Contende
     name,
     description: DESCRIPTIONS[core.backend] ?? `${core.backend} backend`,
     gemm: (c) => coreGemm(core, c),
+    conv: (c) => coreConv(core, c),
+    layer: (c) => coreLayer(core, c),
     loss: (c) => coreLoss(core, c),
     // The SIMD build's probe is the machine's peak; scalar's and js's are their own ceilings.
     peak: { probe: (iters) => k.peakProbe(iters), flopsPerIter: () => k.peakProbeFlopsPerIter() },
@@ -36,6 +40,24 @@ function coreGemm(core: Core, c: GemmCase): Prepared<Float32Array> {
     run,
     output: () => { C.view().fill(NaN); run(); return C.toArray(); },
     dispose: () => { freeAll(core, [A, B, C]); },
+  };
+}
+
+// The layer's three kernels with no workspace (conv2dWorkElems is 0). The backward passes
+// accumulate into their output across timed calls, as a trainer's gradient buffer does.
+function coreConv(core: Core, c: ConvCase): Prepared<Float32Array> {
+  const k = core.kernels;
+  const x = core.fromArray(c.x), w = core.fromArray(c.w), dy = core.fromArray(c.dy);
+  const geom = core.allocI32(16).set(encodeGeometry(c.geometry));
+  const out = core.alloc(c.pass === 'forward' ? c.dy.length : c.pass === 'backwardData' ? c.x.length : c.w.length);
+  const px = x.ptr, pw = w.ptr, pdy = dy.ptr, pg = geom.ptr, po = out.ptr;
+  const run = c.pass === 'forward' ? () => { k.conv2dForward(po, px, pw, pg, 0, 0); }
+    : c.pass === 'backwardData' ? () => { k.conv2dBackwardData(po, pdy, pw, pg, 0, 0); }
+      : () => { k.conv2dBackwardFilter(po, px, pdy, pg, 0, 0); };
+  return {
+    run,
+    output: () => { out.view().fill(c.pass === 'forward' ? NaN : 0); run(); return out.toArray(); },
+    dispose: () => { freeAll(core, [x, w, dy, geom, out]); },
   };
 }
 

@@ -4,16 +4,21 @@
 // each case is timed on all of them interleaved, in this one thread (timing.ts).
 //
 // Suite: sgemm NN/TN/NT over the shapes of an MNIST MLP (GFLOP/s = 2MNK/t, each also
-// as a fraction of the SIMD peak probe); tempered softmax, KL + gradient and the fused
+// as a fraction of the SIMD peak probe); conv2d forward / backward-data / backward-filter
+// over small-CNN layers (conv.ts; GFLOP/s and fraction of peak likewise, with the lead's
+// target of 60% of peak on layers with >= 16 input channels); batch norm (training) and GELU,
+// forward + backward (layers.ts, µs per call); tempered softmax, KL + gradient and the fused
 // KD loss + gradient (µs per call); module sizes; ratios and the issue's targets,
 // computed from this same run. Targets are reported, never asserted.
 
 import { evaluate } from './analysis.js';
+import { CONV_LAYERS, CONV_PASSES, QUICK_CONV_LAYERS, convFlop, convOperands, convReference } from './conv.js';
+import { LAYER_SHAPES, QUICK_LAYER_SHAPES, layerCase, layerReference } from './layers.js';
 import { FORMULAS, gemmCase, gemmOperands, lossCase, lossError, lossReference, relativeError } from './problems.js';
-import { measureInterleaved, TIMING_PRESETS, type Timed } from './timing.js';
+import { measureInterleaved, summarize, TIMING_PRESETS, type Timed } from './timing.js';
 import type {
-  Contender, GemmEntry, GemmForm, GemmRow, LossEntry, LossKernel, LossRow, PeakEntry, Prepared, Stat, SuiteOptions,
-  SuiteResult, TimingOptions,
+  Contender, ConvEntry, ConvRow, GemmEntry, GemmForm, GemmRow, LayerRow, LossEntry, LossKernel, LossRow, PeakEntry, Prepared, Stat,
+  SuiteOptions, SuiteResult, TargetResult, TimingOptions,
 } from './types.js';
 
 export type * from './types.js';
@@ -24,6 +29,14 @@ export { tfjsContender, type TfjsContenderOptions } from './tfjs-contenders.js';
 export { formatReport } from './report.js';
 export { measureInterleaved, summarize, TIMING_PRESETS, type Timed } from './timing.js';
 export { FORMULAS } from './problems.js';
+export { CONV_LAYERS, QUICK_CONV_LAYERS, CONV_PASSES } from './conv.js';
+export { LAYER_SHAPES, QUICK_LAYER_SHAPES, LAYER_FORMULAS } from './layers.js';
+
+/** Per mode: a conv contender whose check call took longer than this is reported from that single call. */
+export const CONV_SLOW_CALL_MS = { quick: 2000, full: 5000 } as const;
+
+/** The lead's convolution target: every pass of a layer with >= 16 input channels (depthwise ones included) at >= 60% of the SIMD peak. */
+export const CONV_TARGET = { minInputChannels: 16, fractionOfPeak: 0.6 } as const;
 
 /** (M, K, N): the layers of a 784-800-800-10 MLP and of 784-1200-1200-10, at batch 128, plus a small square. */
 export const FULL_GEMM_SHAPES = [
@@ -72,6 +85,50 @@ export async function runSuite(contenders: readonly Contender[], options: SuiteO
     }
   }
 
+  const conv: ConvRow[] = [];
+  const ours = options.ours ?? 'simd';
+  // A batch-128 layer pass is tens to hundreds of ms for our backends and up to a minute for
+  // tfjs-cpu's Conv2DBackpropFilter: one warm-up call and at least three samples each.
+  const convTiming: TimingOptions = { ...timing, warmupCalls: 1, minReps: Math.min(timing.minReps, 3) };
+  for (const [li, layer] of (options.convLayers ?? (options.mode === 'full' ? CONV_LAYERS : QUICK_CONV_LAYERS)).entries()) {
+    const ops = convOperands(layer, seed + 1000 + li);
+    const flop = convFlop(ops.geometry);
+    for (const pass of options.convPasses ?? CONV_PASSES) {
+      const c = { layer, pass, geometry: ops.geometry, x: ops.x, w: ops.w, dy: ops.dy };
+      const reference = convReference(ops, pass);
+      const unavailable: ConvRow['unavailable'] = [];
+      const measured = await runCase(contenders, (x) => {
+        const p = x.conv?.(c);
+        if (p && 'unavailable' in p) { unavailable.push({ contender: x.name, reason: p.unavailable }); return undefined; }
+        return p;
+      }, (out) => relativeError(out, reference), convTiming, now, CONV_SLOW_CALL_MS[options.mode]);
+      const entries: ConvEntry[] = measured.map(({ contender, stat, error }) => {
+        const gflops = flop / (stat.medianMs * 1e6);
+        return { contender, stat, gflops, fractionOfPeak: peakGflops ? gflops / peakGflops : null, error };
+      });
+      conv.push({ layer: layer.name, pass, geometry: ops.geometry, flop, entries, unavailable,
+        target: convTarget(layer.name, pass, layer.C, entries.find((e) => e.contender === ours)) });
+      progress(`conv2d ${pass} ${layer.name}: ${entries.map((e) => `${e.contender} ${e.gflops.toFixed(2)}`).join(', ')} GFLOP/s`
+        + unavailable.map((u) => `; ${u.contender} n/a`).join(''));
+    }
+  }
+
+  const layers: LayerRow[] = [];
+  for (const [li, shape] of (options.layerShapes ?? (options.mode === 'full' ? LAYER_SHAPES : QUICK_LAYER_SHAPES)).entries()) {
+    const c = layerCase(shape, seed + 2000 + li);
+    const reference = layerReference(c);
+    const unavailable: LayerRow['unavailable'] = [];
+    const measured = await runCase(contenders, (x) => {
+      const p = x.layer?.(c);
+      if (p && 'unavailable' in p) { unavailable.push({ contender: x.name, reason: p.unavailable }); return undefined; }
+      return p;
+    }, (out) => relativeError(out, reference), timing, now);
+    const entries = measured.map(({ contender, stat, error }) => ({ contender, stat, usPerCall: stat.medianMs * 1e3, error }));
+    layers.push({ kernel: shape.kernel, rows: shape.rows, cols: shape.cols, entries, unavailable });
+    progress(`${shape.kernel} [${shape.rows},${shape.cols}] fwd+bwd: ${entries.map((e) => `${e.contender} ${e.usPerCall.toFixed(1)}`).join(', ')} µs`
+      + unavailable.map((u) => `; ${u.contender} n/a`).join(''));
+  }
+
   const losses: LossRow[] = [];
   for (const [rows, cols] of options.lossShapes ?? LOSS_SHAPES) {
     for (const kernel of options.lossKernels ?? LOSS_KERNELS) {
@@ -97,11 +154,21 @@ export async function runSuite(contenders: readonly Contender[], options: SuiteO
     peak,
     peakGflops,
     gemm,
+    conv,
+    layers,
     losses,
     wasmBytes: { ...options.wasmBytes },
   };
   const { ratios, targets } = evaluate(partial, options.ours ?? 'simd', options.baseline ?? 'tfjs-wasm');
   return { ...partial, ratios, targets, durationMs: now() - t0 };
+}
+
+function convTarget(layer: string, pass: string, inputChannels: number, e: ConvEntry | undefined): TargetResult | null {
+  if (inputChannels < CONV_TARGET.minInputChannels) return null;
+  const name = `conv2d ${pass} ${layer} vs peak`, requirement = `>= ${100 * CONV_TARGET.fractionOfPeak}% of peak`;
+  const v = e?.fractionOfPeak ?? null;
+  if (v === null || !Number.isFinite(v)) return { name, requirement, measured: '-', status: 'not measured' };
+  return { name, requirement, measured: `${(100 * v).toFixed(1)}%`, status: v >= CONV_TARGET.fractionOfPeak ? 'pass' : 'fail' };
 }
 
 interface Measured { contender: string; stat: Stat; error: number }
@@ -111,7 +178,8 @@ interface Measured { contender: string; stat: Stat; error: number }
  * reference (untimed), times them interleaved, and disposes them.
  */
 async function runCase<O>(contenders: readonly Contender[], prepare: (c: Contender) => Prepared<O> | undefined,
-                          check: (out: O) => number, timing: TimingOptions, now: () => number): Promise<Measured[]> {
+                          check: (out: O) => number, timing: TimingOptions, now: () => number,
+                          slowMs = Infinity): Promise<Measured[]> {
   const taking: { contender: Contender; prepared: Prepared<O> }[] = [];
   try {
     for (const contender of contenders) {
@@ -119,16 +187,26 @@ async function runCase<O>(contenders: readonly Contender[], prepare: (c: Contend
       const prepared = prepare(contender);
       if (prepared) taking.push({ contender, prepared });
     }
-    const errors: number[] = [];
+    const errors: number[] = [], checkMs: number[] = [];
     for (const { contender, prepared } of taking) {
       await contender.activate?.();
-      errors.push(check(prepared.output()));
+      const t0 = now();
+      const out = prepared.output();
+      checkMs.push(now() - t0);
+      errors.push(check(out));
     }
-    const timed: Timed[] = taking.map(({ contender, prepared }) => ({
-      activate: () => contender.activate?.(),
-      run: prepared.run,
+    // A contender whose check call alone took longer than slowMs is not timed again: that one
+    // call (output included) is its figure, reported with samples = 1.
+    const timedIdx = taking.flatMap((_, i) => (checkMs[i]! > slowMs ? [] : [i]));
+    const timed: Timed[] = timedIdx.map((i) => ({
+      activate: () => taking[i]!.contender.activate?.(),
+      run: taking[i]!.prepared.run,
     }));
-    const stats = await measureInterleaved(timed, timing, now);
+    const measured = timed.length ? await measureInterleaved(timed, timing, now) : [];
+    const stats = taking.map((_, i) => {
+      const k = timedIdx.indexOf(i);
+      return k >= 0 ? measured[k]! : summarize([checkMs[i]!], 1);
+    });
     return taking.map(({ contender }, i) => ({ contender: contender.name, stat: stats[i]!, error: errors[i]! }));
   } finally {
     for (const { contender, prepared } of taking) {

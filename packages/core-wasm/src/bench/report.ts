@@ -1,5 +1,6 @@
 // A SuiteResult as aligned plain-text tables (Node's stdout, a <pre> in the web app).
 
+import { LAYER_FORMULAS } from './layers.js';
 import type { SuiteResult } from './types.js';
 
 /** `align[i]` is 'l' or 'r' for column i; missing columns are right-aligned. */
@@ -50,6 +51,9 @@ export function formatReport(r: SuiteResult): string {
     out.push(`  samples per figure: ${samples.join(', ')}`);
   }
 
+  if (r.conv.length) out.push('', ...convTable(r));
+  if (r.layers.length) out.push('', ...layersTable(r));
+
   const lNames = contendersOf(r.losses);
   if (r.losses.length) {
     const first = r.losses[0]!;
@@ -63,11 +67,12 @@ export function formatReport(r: SuiteResult): string {
     for (const [k, f] of Object.entries(r.formulas)) out.push(`    ${k}: ${f}`);
   }
 
-  const names = [...new Set([...gNames, ...lNames])];
+  const names = [...new Set([...gNames, ...contendersOf(r.conv), ...contendersOf(r.layers), ...lNames])];
   if (names.length) {
     out.push('', 'Accuracy, worst relative error vs an f64 reference (max |x - ref| / max |ref|):');
     out.push(`  ${names.map((n) => {
-      const errs = [...r.gemm.flatMap((g) => g.entries), ...r.losses.flatMap((l) => l.entries)]
+      const errs = [...r.gemm.flatMap((g) => g.entries), ...r.conv.flatMap((c) => c.entries), ...r.layers.flatMap((l) => l.entries),
+        ...r.losses.flatMap((l) => l.entries)]
         .filter((e) => e.contender === n).map((e) => e.error);
       return `${n} ${sci(Math.max(...errs))}`;
     }).join(', ')}`);
@@ -88,4 +93,53 @@ export function formatReport(r: SuiteResult): string {
     r.targets.map((t) => [t.status.toUpperCase(), t.name, t.requirement, t.measured]), 'llll')
     .split('\n').map((l) => `  ${l}`).join('\n'));
   return out.join('\n');
+}
+
+const PASS_LABEL = { forward: 'fwd', backwardData: 'dx', backwardFilter: 'dw' } as const;
+
+/** The conv2d table: one row per (layer, pass), GFLOP/s and % of peak per contender, n/a where unavailable. */
+function convTable(r: SuiteResult): string[] {
+  const names = [...new Set([...contendersOf(r.conv), ...r.conv.flatMap((c) => c.unavailable.map((u) => u.contender))])];
+  const out = [`conv2d NHWC, GFLOP/s = 2 B OH OW KH KW (C/G) OC / t for every pass (fraction of the simd peak${
+    r.peakGflops ? ` ${fixed(r.peakGflops, 2)} GFLOP/s` : ', not measured'}); fwd y = conv(x, w), dx, dw accumulate:`];
+  const rows = r.conv.map((c, i) => [
+    i > 0 && r.conv[i - 1]!.layer === c.layer ? '' : `${c.layer} (B ${c.geometry.B})`, PASS_LABEL[c.pass],
+    ...names.map((n) => {
+      if (c.unavailable.some((u) => u.contender === n)) return 'n/a';
+      const e = c.entries.find((x) => x.contender === n);
+      if (!e) return '-';
+      const once = e.stat.samples === 1 ? '*' : '';
+      return e.fractionOfPeak === null ? `${fixed(e.gflops, 2)}${once}` : `${fixed(e.gflops, 2)}${once} (${fixed(100 * e.fractionOfPeak, 0)}%)`;
+    }),
+  ]);
+  out.push(table(['layer', 'pass', ...names], rows, 'll'));
+  if (r.conv.some((c) => c.entries.some((e) => e.stat.samples === 1))) {
+    out.push('  * one call only: its check call was too slow to repeat (CONV_SLOW_CALL_MS)');
+  }
+  const reasons = new Map<string, string[]>();
+  for (const c of r.conv) {
+    for (const u of c.unavailable) reasons.set(`${u.contender}: ${u.reason}`, [...(reasons.get(`${u.contender}: ${u.reason}`) ?? []), `${c.layer} ${PASS_LABEL[c.pass]}`]);
+  }
+  for (const [why, where] of reasons) out.push(`  n/a = ${why} (${where.length} pass${where.length > 1 ? 'es' : ''})`);
+  const judged = r.conv.flatMap((c) => (c.target ? [c.target] : []));
+  if (judged.length) {
+    const below = judged.filter((t) => t.status !== 'pass');
+    out.push(`  target, every pass of a layer with >= 16 input channels at >= 60% of peak: ${judged.length - below.length}/${judged.length} passes meet it`
+      + (below.length ? `; below: ${below.map((t) => `${t.name.replace(/^conv2d | vs peak$/g, '')} ${t.measured}`).join(', ')}` : ''));
+  }
+  return out;
+}
+
+/** Batch norm and GELU, forward + backward: µs per call per contender, n/a where unavailable. */
+function layersTable(r: SuiteResult): string[] {
+  const names = [...new Set([...contendersOf(r.layers), ...r.layers.flatMap((l) => l.unavailable.map((u) => u.contender))])];
+  const rows = r.layers.map((l) => [l.kernel, `[${l.rows},${l.cols}]`, ...names.map((n) => {
+    if (l.unavailable.some((u) => u.contender === n)) return 'n/a';
+    const e = l.entries.find((x) => x.contender === n);
+    return e ? fixed(e.usPerCall, 1) : '-';
+  })]);
+  const out = ['Normalisation and activation, forward + backward, µs per call:', table(['kernel', 'shape', ...names], rows, 'll')];
+  for (const l of r.layers) for (const u of l.unavailable) out.push(`  n/a = ${u.contender} on ${l.kernel}: ${u.reason}`);
+  for (const k of [...new Set(r.layers.map((l) => l.kernel))]) out.push(`    ${k}: ${LAYER_FORMULAS[k]}`);
+  return out;
 }

@@ -14,9 +14,17 @@
 //   (no readback), which favours tfjs: our kernels hand the loss back as a number.
 // - tfjs's wasm and cpu backends run kernels eagerly and synchronously, so the work
 //   is done when the op returns; outputs are disposed unread.
+// - Convolutions: x and dy are resident tensors; w is created in each timed call like the GEMM's
+//   B ("fresh weights"), or kept resident. Each pass is the tfjs kernel that tf.grad would
+//   call, run through tf.engine().runKernel: Conv2D / DepthwiseConv2dNative forward,
+//   Conv2DBackpropInput / DepthwiseConv2dNativeBackpropInput for dx, Conv2DBackpropFilter /
+//   DepthwiseConv2dNativeBackpropFilter for dw. A kernel the backend does not register (tfjs's
+//   wasm backend has no Conv2DBackpropFilter) is reported as unavailable, and grouped layers
+//   (1 < G < C), which tfjs has no op for, likewise.
 
 import type * as Tf from '@tensorflow/tfjs-core';
-import type { Contender, GemmCase, LossCase, LossOutput, Prepared } from './types.js';
+import { tfLayer } from './layers.js';
+import type { Contender, ConvCase, GemmCase, LayerCase, LossCase, LossOutput, Prepared, Unavailable } from './types.js';
 
 export interface TfjsContenderOptions {
   /** Column name, e.g. 'tfjs-wasm'. */
@@ -27,6 +35,10 @@ export interface TfjsContenderOptions {
   freshWeights?: boolean;
   /** Take part in the loss cases (default true). */
   losses?: boolean;
+  /** Take part in the convolution cases (default true). */
+  conv?: boolean;
+  /** Take part in the batch-norm / GELU cases (default true; closed-form ops in tf.tidy, layers.ts). */
+  layers?: boolean;
   description?: string;
 }
 
@@ -34,7 +46,9 @@ export function tfjsContender(tf: typeof Tf, o: TfjsContenderOptions): Contender
   const fresh = o.freshWeights ?? true;
   const description = o.description
     ?? `tfjs ${o.backend} backend: tf.matMul with ${fresh ? 'B created from a Float32Array in each call' : 'B resident'}`
-      + (o.losses === false ? '' : '; losses as closed-form ops in tf.tidy');
+      + (o.losses === false ? '' : '; losses as closed-form ops in tf.tidy')
+      + (o.conv === false ? '' : `; conv passes as their tfjs kernels, w ${fresh ? 'created in each call' : 'resident'}`)
+      + (o.layers === false ? '' : '; batch norm / GELU forward + backward as closed-form ops in tf.tidy');
   return {
     name: o.name,
     description,
@@ -45,6 +59,8 @@ export function tfjsContender(tf: typeof Tf, o: TfjsContenderOptions): Contender
     },
     gemm: (c) => tfGemm(tf, c, fresh),
     ...(o.losses === false ? {} : { loss: (c: LossCase) => tfLoss(tf, c) }),
+    ...(o.conv === false ? {} : { conv: (c: ConvCase) => tfConv(tf, c, o.backend, fresh) }),
+    ...(o.layers === false ? {} : { layer: (c: LayerCase) => tfLayer(tf, c, o.backend) }),
   };
 }
 
@@ -62,6 +78,38 @@ function tfGemm(tf: typeof Tf, c: GemmCase, fresh: boolean): Prepared<Float32Arr
     run: () => { product().dispose(); },
     output: () => { const y = product(); const out = Float32Array.from(y.dataSync()); y.dispose(); return out; },
     dispose: () => { a.dispose(); resident?.dispose(); },
+  };
+}
+
+function tfConv(tf: typeof Tf, c: ConvCase, backend: string, fresh: boolean): Prepared<Float32Array> | Unavailable {
+  const g = c.geometry;
+  const depthwise = g.G === g.C && g.G > 1;
+  if (g.G > 1 && !depthwise) return { unavailable: `tfjs has no grouped convolution (G = ${g.G})` };
+  const kernel = depthwise
+    ? { forward: 'DepthwiseConv2dNative', backwardData: 'DepthwiseConv2dNativeBackpropInput', backwardFilter: 'DepthwiseConv2dNativeBackpropFilter' }[c.pass]
+    : { forward: 'Conv2D', backwardData: 'Conv2DBackpropInput', backwardFilter: 'Conv2DBackpropFilter' }[c.pass];
+  if (!tf.getKernel(kernel, backend)) return { unavailable: `tfjs-backend-${backend} has no ${kernel} kernel` };
+  // depthwise filters are (KH,KW,C,m) in tfjs: the same memory order as our (KH,KW,1,C*m)
+  const wShape: [number, number, number, number] = depthwise ? [g.KH, g.KW, g.C, g.OC / g.C] : [g.KH, g.KW, g.C, g.OC];
+  const xShape: [number, number, number, number] = [g.B, g.H, g.W, g.C];
+  const x = tf.tensor4d(c.x, xShape), dy = tf.tensor4d(c.dy, [g.B, g.OH, g.OW, g.OC]);
+  const resident = fresh ? null : tf.tensor4d(c.w, wShape);
+  const common = { strides: [g.SH, g.SW], pad: c.layer.padding, dilations: [1, 1], dataFormat: 'NHWC' };
+  const compute = (): Tf.Tensor => {
+    if (c.pass === 'backwardFilter') {
+      return tf.engine().runKernel(kernel, { x, dy }, { ...common, filterShape: wShape }) as Tf.Tensor;
+    }
+    const w = resident ?? tf.tensor4d(c.w, wShape);
+    const out = c.pass === 'forward'
+      ? tf.engine().runKernel(kernel, { x, filter: w }, common) as Tf.Tensor
+      : tf.engine().runKernel(kernel, { dy, filter: w }, { ...common, inputShape: xShape }) as Tf.Tensor;
+    if (w !== resident) w.dispose();
+    return out;
+  };
+  return {
+    run: () => { compute().dispose(); },
+    output: () => { const t = compute(); const out = Float32Array.from(t.dataSync()); t.dispose(); return out; },
+    dispose: () => { x.dispose(); dy.dispose(); resident?.dispose(); },
   };
 }
 

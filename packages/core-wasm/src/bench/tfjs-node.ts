@@ -34,7 +34,7 @@ export async function setupTfjs(): Promise<TfjsSetup> {
   const node = await setupTfjsNode();
   const contenders = [
     tfjsContender(tf, { name: 'tfjs-wasm', backend: 'wasm' }),
-    tfjsContender(tf, { name: 'tfjs-wasm-resident', backend: 'wasm', freshWeights: false, losses: false }),
+    tfjsContender(tf, { name: 'tfjs-wasm-resident', backend: 'wasm', freshWeights: false, losses: false, conv: false, layers: false }),
     tfjsContender(tf, { name: 'tfjs-cpu', backend: 'cpu' }),
   ];
   return { ...node, contenders };

@@ -2,8 +2,12 @@
 // the JSON-serialisable result of a whole suite. Platform-neutral (no node:, no tfjs):
 // the same harness runs in Node (cli.ts) and, later, in a browser Web Worker.
 
+import type { ConvGeometry } from '../kernels/geometry.js';
+
 export type GemmForm = 'NN' | 'TN' | 'NT';
 export type LossKernel = 'softmax' | 'kl' | 'kdLoss';
+/** Normalisation / activation kernels, timed forward + backward (layers.ts). */
+export type LayerKernel = 'batchNorm' | 'gelu';
 export type Mode = 'quick' | 'full';
 
 /**
@@ -29,6 +33,43 @@ export interface LossCase {
   rows: number; cols: number;
   temperature: number; alpha: number;
   z: Float32Array; v: Float32Array; labels: Int32Array;
+}
+
+/** One pass of a convolution layer: y = conv(x, w), dx += dy * wᵀ (transposed conv), dw += im2col(x)ᵀ dy. */
+export type ConvPass = 'forward' | 'backwardData' | 'backwardFilter';
+
+/**
+ * A convolution layer of the suite: NHWC activations, HWIO weights (KH,KW,C/G,OC), square
+ * kernel and stride, TensorFlow padding ('same': out = ceil(in / stride), the odd padding
+ * pixel at the end). groups == C > 1 is a depthwise layer (channel multiplier OC/C).
+ */
+export interface ConvLayer {
+  name: string;
+  B: number; H: number; W: number; C: number; OC: number;
+  K: number; stride: number; padding: 'same' | 'valid'; groups: number;
+}
+
+/**
+ * One pass of one layer on fixed operands: x (B,H,W,C), w (KH,KW,C/G,OC) and dy
+ * (B,OH,OW,OC). The output compared is y for the forward, and for the backward passes the
+ * gradient accumulated into a zeroed dx or dw.
+ */
+export interface ConvCase {
+  layer: ConvLayer;
+  pass: ConvPass;
+  geometry: ConvGeometry;
+  x: Float32Array; w: Float32Array; dy: Float32Array;
+}
+
+/** What a contender answers for a case it cannot run (an op its backend lacks): shown as such, never as 0. */
+export interface Unavailable { unavailable: string }
+
+/** A layer case's size: batch norm over x (rows, cols = C); GELU over rows * cols elements. */
+export interface LayerShape { kernel: LayerKernel; rows: number; cols: number }
+
+/** Operands of a layer case: x and dy (rows, cols); gamma, beta (cols) for batch norm. */
+export interface LayerCase extends LayerShape {
+  x: Float32Array; dy: Float32Array; gamma: Float32Array; beta: Float32Array; eps: number;
 }
 
 /** softmax: values = y, loss undefined. kl / kdLoss: loss and values = dL/dz. */
@@ -63,7 +104,10 @@ export interface Contender {
   description: string;
   activate?(): void | Promise<void>;
   gemm?(c: GemmCase): Prepared<Float32Array> | undefined;
+  conv?(c: ConvCase): Prepared<Float32Array> | Unavailable | undefined;
   loss?(c: LossCase): Prepared<LossOutput> | undefined;
+  /** Forward + backward of a normalisation / activation kernel; the output is [y, dx]. */
+  layer?(c: LayerCase): Prepared<Float32Array> | Unavailable | undefined;
   peak?: PeakProbe;
 }
 
@@ -89,6 +133,11 @@ export interface SuiteOptions {
   /** Loss shapes as [rows, cols]. */
   lossShapes?: readonly (readonly [number, number])[];
   lossKernels?: readonly LossKernel[];
+  /** Convolution layers (default: CONV_LAYERS in full mode, QUICK_CONV_LAYERS in quick mode) and passes. */
+  convLayers?: readonly ConvLayer[];
+  convPasses?: readonly ConvPass[];
+  /** Normalisation / activation cases (default: LAYER_SHAPES in full mode, QUICK_LAYER_SHAPES in quick mode). */
+  layerShapes?: readonly LayerShape[];
   temperature?: number;
   alpha?: number;
   timing?: Partial<TimingOptions>;
@@ -132,6 +181,47 @@ export interface GemmRow {
   /** 2 M N K */
   flop: number;
   entries: GemmEntry[];
+}
+
+export interface ConvEntry {
+  contender: string;
+  stat: Stat;
+  /** flop / t, flop = 2 B OH OW KH KW (C/G) OC for every pass. */
+  gflops: number;
+  fractionOfPeak: number | null;
+  /** max |out - ref| / max |ref| against an f64 reference. */
+  error: number;
+}
+
+export interface ConvRow {
+  layer: string;
+  pass: ConvPass;
+  geometry: ConvGeometry;
+  flop: number;
+  entries: ConvEntry[];
+  /** Contenders that cannot run this pass, and why (e.g. tfjs-backend-wasm has no Conv2DBackpropFilter). */
+  unavailable: { contender: string; reason: string }[];
+  /**
+   * The lead's target for `ours` on layers with >= 16 input channels (C, depthwise layers
+   * included): >= 60% of the SIMD peak. null where it does not apply (fewer input channels).
+   */
+  target: TargetResult | null;
+}
+
+export interface LayerEntry {
+  contender: string;
+  stat: Stat;
+  /** One forward + backward, µs. */
+  usPerCall: number;
+  /** max |out - ref| / max |ref| over [y, dx] against an f64 reference. */
+  error: number;
+}
+
+export interface LayerRow {
+  kernel: LayerKernel;
+  rows: number; cols: number;
+  entries: LayerEntry[];
+  unavailable: { contender: string; reason: string }[];
 }
 
 export interface LossEntry {
@@ -185,6 +275,9 @@ export interface SuiteResult {
   /** GFLOP/s of the `peakFrom` contender's probe, or null. */
   peakGflops: number | null;
   gemm: GemmRow[];
+  conv: ConvRow[];
+  /** Batch norm and GELU, forward + backward (layers.ts). */
+  layers: LayerRow[];
   losses: LossRow[];
   wasmBytes: { simd?: number; scalar?: number };
   ratios: Ratio[];

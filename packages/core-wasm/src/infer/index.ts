@@ -1,30 +1,35 @@
 // @retort/core-wasm/infer: inference only, for browsers and workers that just run a model.
-// It loads the inference-only module (build/retort.infer.{simd,scalar}.wasm: f32 GEMM, bias,
-// ReLU and the int8 kernels) and runs int8 models (the int8 model file, or a QuantizedModel
-// object) and float MLPs (a float32 Retort model file, or sizes and parameters). It imports no training code, no JS kernels, no schema library:
-// the arena, the int8 file decoder (../format, dependency-free) and the shared int8 forward
-// pass (./forward.ts, which @retort/distill's QuantizedMlp runs too, so both give the same bits).
+// It loads the inference-only module (build/retort.infer.{simd,scalar}.wasm: the forward kernels
+// of every layer and the int8 kernels) and runs any layer graph: an int8 model file (version 2,
+// any graph; version 1, an MLP), a QuantizedGraph object, or a float32 Retort model file of any
+// graph (an MLP, a graph spec, or a preset saved with its expanded graph). It imports no
+// training code, no JS kernels, no schema library: the arena, the dependency-free decoders
+// (../format) and the shared forward pass (./forward.ts, which @retort/distill's int8 model runs
+// too, so both give the same bits).
 //
 //   const inf = await loadInference();                  // fetches the SIMD (or scalar) build
 //   const logits = inf.predict(modelBytes, x, rows);    // (rows, classes) f32
 //   const m = inf.load(modelBytes); m.predict(x, rows); m.free();   // decode and pack once
 
-import { INFER_KERNEL_NAMES, packedI8Bytes, type InferKernels, type Ptr } from '../abi.js';
+import { INFER_KERNEL_NAMES, type InferKernels, type Ptr } from '../abi.js';
 import { Arena } from '../arena.js';
 import { MemoryViews } from '../tensor.js';
 import { hasSimd } from '../simd.js';
-import { checkQuantizedModel, decodeQuantizedModel, type QuantizedModel } from '../format/quantized.js';
+import { ModelFormatError } from '../format/errors.js';
+import { checkQuantizedModel, decodeQuantizedGraph, graphOfQuantizedModel, type QuantizedModel } from '../format/quantized.js';
+import { checkQuantizedGraph, type QuantizedGraph } from '../format/quantized-graph.js';
 import { decodeFloatModelFile, isFloatModelFile } from '../format/float-model.js';
-import { quantizedForward, quantizedWorkBytes, type QuantizedLayerRefs } from './forward.js';
+import { compileLayers, mlpLayers } from '../format/graph.js';
+import { ProgramRunner, floatProgram, freeProgram, int8Program, type Program, type ProgramMemory } from './forward.js';
 import { inferWasmUrl, type InferVariant } from './wasm-url.js';
 import { compileWasmFrom } from '#infer-wasm-source';
 
-export { ModelFormatError } from '../format/errors.js';
-export { decodeFloatModelFile, isFloatModelFile, type FloatMlp } from '../format/float-model.js';
+export { ModelFormatError };
+export { decodeFloatModelFile, isFloatModelFile, type FloatModel } from '../format/float-model.js';
+export { decodeQuantizedGraph, graphOfQuantizedModel, type QuantizedModel, type QuantizedLayer, type QuantizedModelSpec } from '../format/quantized.js';
 export {
-  decodeQuantizedModel, quantizedModelSize,
-  type QuantizedModel, type QuantizedLayer, type QuantizedModelSpec, type QuantizedSize, type CalibrationInfo,
-} from '../format/quantized.js';
+  quantizedModelSize, type QuantizedGraph, type QuantizedOp, type DecodedQuantizedGraph, type QuantizedSize, type CalibrationInfo,
+} from '../format/quantized-graph.js';
 export { hasSimd };
 export type { InferVariant };
 
@@ -44,9 +49,14 @@ export interface InferenceOptions {
 
 /** A model resident in module memory: weights packed once, then any number of predictions. */
 export interface InferenceModel {
+  /** 'int8' for an int8 file or graph, 'float32' for a float model file. */
+  readonly kind: 'int8' | 'float32';
+  /** One sample: [H, W, C] (channels last) or [D]. */
+  readonly inputShape: readonly number[];
+  /** Values of one sample (the product of inputShape). */
   readonly inputSize: number;
   readonly classes: number;
-  /** predict(x, rows): (rows, classes) f32 logits for x, (rows, inputSize) f32 row-major. */
+  /** predict(x, rows): (rows, classes) f32 logits for x, (rows, inputSize) f32 row-major (NHWC images). */
   predict(x: Float32Array, rows: number): Float32Array;
   /** Releases its module memory; the model is unusable afterwards. */
   free(): void;
@@ -55,10 +65,13 @@ export interface InferenceModel {
 export interface Inference {
   readonly backend: InferVariant;
   readonly memory: WebAssembly.Memory;
-  /** Decodes (bytes: an int8 model file, or a float32 Retort model file) or checks (object) a model and packs it into module memory. */
-  load(model: Uint8Array | QuantizedModel, fileName?: string): InferenceModel;
-  /** load + predict + free: (rows, classes) f32 logits of an int8 or float32 model file. */
-  predict(model: Uint8Array | QuantizedModel, x: Float32Array, rows: number): Float32Array;
+  /**
+   * Decodes (bytes: an int8 model file, or a float32 Retort model file) or checks (an int8
+   * QuantizedGraph, or a version-1 QuantizedModel object) a model and puts it into module memory.
+   */
+  load(model: Uint8Array | QuantizedGraph | QuantizedModel, fileName?: string): InferenceModel;
+  /** load + predict + free: (rows, classes) f32 logits. */
+  predict(model: Uint8Array | QuantizedGraph | QuantizedModel, x: Float32Array, rows: number): Float32Array;
   /**
    * A float32 MLP: sizes [IN, H..., C]; params flat, per layer W (IN_l, OUT_l) row-major then
    * b (OUT_l) (the @retort/distill layout); ReLU between layers. (rows, C) f32 logits.
@@ -101,54 +114,28 @@ export async function loadInference(options: InferenceOptions = {}): Promise<Inf
 
 class InferenceImpl implements Inference {
   private readonly arena: Arena;
-  private readonly views: MemoryViews;
+  private readonly mem: ProgramMemory;
 
   constructor(readonly backend: InferVariant, private readonly k: InferKernels, readonly memory: WebAssembly.Memory,
               private readonly batchSize: number) {
-    this.arena = new Arena(memory, k.heapBase());
-    this.views = new MemoryViews(memory);
+    const arena = new Arena(memory, k.heapBase());
+    this.arena = arena;
+    this.mem = { views: new MemoryViews(memory), alloc: (bytes) => arena.alloc(bytes).ptr, free: (ptr) => arena.release(ptr) };
   }
 
-  load(model: Uint8Array | QuantizedModel, fileName = 'model'): InferenceModel {
+  load(model: Uint8Array | QuantizedGraph | QuantizedModel, fileName = 'model'): InferenceModel {
     if (model instanceof Uint8Array && isFloatModelFile(model)) {
-      // a float32 student file: decoded once, run by the f32 kernels
       const f = decodeFloatModelFile(model, fileName);
-      let freed = false;
-      return {
-        inputSize: f.sizes[0]!, classes: f.sizes[f.sizes.length - 1]!,
-        predict: (x, rows) => {
-          if (freed) throw new RangeError('InferenceModel.predict: the model has been freed');
-          return this.predictFloat(f.sizes, f.params, x, rows);
-        },
-        free: () => { freed = true; },
-      };
+      return this.floatModel(f.graph, f.params, f.state);
     }
-    const m = model instanceof Uint8Array ? decodeQuantizedModel(model, fileName) : (checkQuantizedModel(model, 'load'), model);
-    const owned: Ptr[] = [];
-    const alloc = (bytes: number): Ptr => { const p = this.arena.alloc(bytes).ptr; owned.push(p); return p; };
-    try {
-      const layers: QuantizedLayerRefs[] = m.layers.map((l) => {
-        const packed = alloc(packedI8Bytes(l.inputs, l.outputs));
-        const rowMajor = this.arena.alloc(l.weights.length).ptr;
-        try {
-          this.views.i8.set(l.weights, rowMajor);
-          this.k.packWeightsI8(packed, rowMajor, l.inputs, l.outputs);
-        } finally {
-          this.arena.release(rowMajor);
-        }
-        const scales = alloc(4 * l.outputs), bias = alloc(4 * l.outputs);
-        this.views.f32.set(l.weightScales, scales >>> 2);
-        this.views.f32.set(l.bias, bias >>> 2);
-        return { inputs: l.inputs, outputs: l.outputs, packed, scales, bias, inputScale: Math.fround(l.inputScale) };
-      });
-      return new LoadedModel(this, layers, owned);
-    } catch (e) {
-      for (const p of owned) this.arena.release(p);
-      throw e;
-    }
+    let g: QuantizedGraph;
+    if (model instanceof Uint8Array) g = decodeQuantizedGraph(model, fileName);
+    else if ('layers' in model) { checkQuantizedModel(model, 'load'); g = graphOfQuantizedModel(model); }
+    else { checkQuantizedGraph(model, 'load'); g = model; }
+    return new LoadedModel('int8', this.k, this.mem, int8Program(this.mem, this.k, g), this.batchSize);
   }
 
-  predict(model: Uint8Array | QuantizedModel, x: Float32Array, rows: number): Float32Array {
+  predict(model: Uint8Array | QuantizedGraph | QuantizedModel, x: Float32Array, rows: number): Float32Array {
     const m = this.load(model);
     try {
       return m.predict(x, rows);
@@ -162,100 +149,70 @@ class InferenceImpl implements Inference {
     if (!Array.isArray(sizes) || sizes.length < 2 || !sizes.every((s) => Number.isInteger(s) && s >= 1)) {
       throw new RangeError(`${op}: sizes must be at least 2 positive integers, got ${String(sizes)}`);
     }
-    let count = 0;
-    for (let i = 0; i + 1 < sizes.length; i++) count += sizes[i]! * sizes[i + 1]! + sizes[i + 1]!;
-    if (!(params instanceof Float32Array) || params.length !== count) {
-      throw new RangeError(`${op}: params must be a Float32Array of ${count} values for sizes ${sizes.join('-')}`);
+    const graph = compileLayers([sizes[0]!], mlpLayers(sizes), (p) => { throw new RangeError(`${op}: ${p}`); });
+    if (!(params instanceof Float32Array) || params.length !== graph.paramCount) {
+      throw new RangeError(`${op}: params must be a Float32Array of ${graph.paramCount} values for sizes ${sizes.join('-')}`);
     }
-    const inputSize = sizes[0]!, classes = sizes[sizes.length - 1]!;
-    checkInput(op, x, rows, inputSize);
-    const out = new Float32Array(rows * classes);
-    if (rows === 0) return out;
-    const batch = Math.min(rows, this.batchSize);
-    const width = Math.max(...sizes.slice(1));
-    return this.withBuffers([4 * count, 4 * batch * inputSize, 4 * batch * width, 4 * batch * width], ([P, xin, h0, h1]) => {
-      this.views.f32.set(params, P! >>> 2);
-      for (let r0 = 0; r0 < rows; r0 += batch) {
-        const r = Math.min(batch, rows - r0);
-        this.views.f32.set(x.subarray(r0 * inputSize, (r0 + r) * inputSize), xin! >>> 2);
-        let input = xin!, offset = 0;
-        for (let i = 0; i + 1 < sizes.length; i++) {
-          const IN = sizes[i]!, OUT = sizes[i + 1]!;
-          const y = i % 2 === 0 ? h0! : h1!;
-          const W = P! + 4 * offset, b = W + 4 * IN * OUT;
-          this.k.sgemm(0, 0, r, OUT, IN, 1, input, IN, W, OUT, 0, y, OUT);
-          this.k.biasAdd(y, b, r, OUT);
-          if (i + 2 < sizes.length) this.k.reluForward(y, y, r * OUT);
-          offset += IN * OUT + OUT;
-          input = y;
-        }
-        out.set(this.views.f32.subarray(input >>> 2, (input >>> 2) + r * classes), r0 * classes);
-      }
-      return out;
-    });
-  }
-
-  /** @internal */
-  run(layers: readonly QuantizedLayerRefs[], x: Float32Array, rows: number): Float32Array {
-    const inputSize = layers[0]!.inputs, classes = layers[layers.length - 1]!.outputs;
-    checkInput('predict', x, rows, inputSize);
-    const out = new Float32Array(rows * classes);
-    if (rows === 0) return out;
-    const batch = Math.min(rows, this.batchSize);
-    const work = quantizedWorkBytes(layers, batch);
-    return this.withBuffers([4 * batch * inputSize, work.xq, work.acc], ([xin, xq, acc]) => {
-      for (let r0 = 0; r0 < rows; r0 += batch) {
-        const r = Math.min(batch, rows - r0);
-        this.views.f32.set(x.subarray(r0 * inputSize, (r0 + r) * inputSize), xin! >>> 2);
-        const y = quantizedForward(this.k, layers, xin!, r, xq!, acc!);
-        out.set(this.views.f32.subarray(y >>> 2, (y >>> 2) + r * classes), r0 * classes);
-      }
-      return out;
-    });
-  }
-
-  /** @internal */
-  release(ptrs: readonly Ptr[]): void {
-    for (const p of ptrs) this.arena.release(p);
-  }
-
-  private withBuffers<T>(sizes: number[], body: (ptrs: Ptr[]) => T): T {
-    const ptrs: Ptr[] = [];
+    const m = this.floatModel(graph, params, new Float32Array(0));
     try {
-      for (const s of sizes) ptrs.push(this.arena.alloc(s).ptr);
-      return body(ptrs);
+      return m.predict(x, rows);
     } finally {
-      for (const p of ptrs) this.arena.release(p);
+      m.free();
+    }
+  }
+
+  /** A float32 graph with its parameters and state copied into module memory. */
+  private floatModel(graph: Parameters<typeof floatProgram>[1], params: Float32Array, state: Float32Array): InferenceModel {
+    const views = this.mem.views;
+    const P = this.mem.alloc(Math.max(16, 4 * params.length));
+    let S: Ptr = 0;
+    try {
+      views.f32.set(params, P >>> 2);
+      if (state.length > 0) {
+        S = this.mem.alloc(4 * state.length);
+        views.f32.set(state, S >>> 2);
+      }
+      const program = floatProgram(this.mem, graph, P, S);
+      program.owned.push(P);
+      if (S) program.owned.push(S);
+      return new LoadedModel('float32', this.k, this.mem, program, this.batchSize);
+    } catch (e) {
+      this.mem.free(P);
+      if (S) this.mem.free(S);
+      throw e;
     }
   }
 }
 
 class LoadedModel implements InferenceModel {
+  readonly inputShape: readonly number[];
   readonly inputSize: number;
   readonly classes: number;
+  private readonly runner: ProgramRunner;
   private freed = false;
 
-  constructor(private readonly owner: InferenceImpl, private readonly layers: QuantizedLayerRefs[], private readonly owned: Ptr[]) {
-    this.inputSize = layers[0]!.inputs;
-    this.classes = layers[layers.length - 1]!.outputs;
+  constructor(readonly kind: 'int8' | 'float32', k: InferKernels, private readonly mem: ProgramMemory, private readonly program: Program,
+              private readonly batchSize: number) {
+    this.inputShape = program.inputShape;
+    this.inputSize = program.inputSize;
+    this.classes = program.classes;
+    this.runner = new ProgramRunner(k, mem, program);
   }
 
   predict(x: Float32Array, rows: number): Float32Array {
     if (this.freed) throw new RangeError('predict: the model has been freed');
-    return this.owner.run(this.layers, x, rows);
+    if (!Number.isInteger(rows) || rows < 0) throw new RangeError(`predict: rows must be a non-negative integer, got ${String(rows)}`);
+    if (!(x instanceof Float32Array)) throw new RangeError('predict: x must be a Float32Array');
+    if (x.length !== rows * this.inputSize) {
+      throw new RangeError(`predict: x has ${x.length} values but ${rows} rows of ${this.inputSize} inputs need ${rows * this.inputSize}`);
+    }
+    return this.runner.predict(x, rows, this.batchSize);
   }
 
   free(): void {
     if (this.freed) return;
     this.freed = true;
-    this.owner.release(this.owned);
-  }
-}
-
-function checkInput(op: string, x: Float32Array, rows: number, inputSize: number): void {
-  if (!Number.isInteger(rows) || rows < 0) throw new RangeError(`${op}: rows must be a non-negative integer, got ${String(rows)}`);
-  if (!(x instanceof Float32Array)) throw new RangeError(`${op}: x must be a Float32Array`);
-  if (x.length !== rows * inputSize) {
-    throw new RangeError(`${op}: x has ${x.length} values but ${rows} rows of ${inputSize} inputs need ${rows * inputSize}`);
+    this.runner.release();
+    freeProgram(this.mem, this.program);
   }
 }

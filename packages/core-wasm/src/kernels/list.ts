@@ -23,6 +23,18 @@ import { maxNormColumns } from '../backends/js/max_norm.js';
 import { rngSeed, rngUint32, rngUniform, rngNormal } from '../backends/js/rng.js';
 import { peakProbe, peakProbeFlopsPerIter } from '../backends/js/probe.js';
 import { quantizeWeightsI8, quantizeI8, packWeightsI8, gemmI8, dequantizeI8 } from '../backends/js/int8.js';
+import { conv2dForward, conv2dBackwardData, conv2dBackwardFilter } from '../backends/js/conv.js';
+import {
+  maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, globalAvgPoolForward, globalAvgPoolBackward,
+} from '../backends/js/pool.js';
+import { CONV_GEOMETRY_INTS } from '../abi.js';
+import { geometryOf } from './geometry.js';
+import { batchNormTrainForward, batchNormInferForward, batchNormBackward } from '../backends/js/batch_norm.js';
+import { layerNormForward, layerNormBackward } from '../backends/js/layer_norm.js';
+import { geluForward, geluBackward } from '../backends/js/gelu.js';
+import { addForward } from '../backends/js/add.js';
+import { im2colI8, depthwiseConvI8 } from '../backends/js/int8_conv.js';
+import { channelAffine } from '../backends/js/channel_affine.js';
 import type { HeapViews } from '../backends/js/memory.js';
 import {
   f32, finite, flag, i32, i8, kernel, number, positive, rate, size, u32, u8, unit,
@@ -44,6 +56,65 @@ const labelsInRange = (op: string) => (s: Sizes, views: import('../tensor.js').M
     const y = v[(ptr >>> 2) + r]!;
     if (y < 0 || y >= s.cols!) throw new RangeError(`${op}: labels[${r}] = ${y} is outside [0, ${s.cols})`);
   }
+  return {};
+};
+
+const globalPoolSizes = (op: string) => (s: Sizes): Record<string, number> => {
+  if (s.HW! < 1) throw new RangeError(`${op}: HW must be at least 1, got ${s.HW}`);
+  return {};
+};
+
+// ---- convolution and pooling: extents from the derived geometry (abi.ts "Convolution geometry")
+const geomStruct = i32('geom', () => CONV_GEOMETRY_INTS);
+const image = (s: Sizes): number => s.B! * s.H! * s.W! * s.C!;                 // x, dx (B,H,W,C)
+const outImage = (s: Sizes): number => s.B! * s.OH! * s.OW! * s.OC!;           // y, dy (B,OH,OW,OC)
+const filter = (s: Sizes): number => s.KH! * s.KW! * (s.C! / s.G!) * s.OC!;    // w, dw (KH,KW,C/G,OC)
+const workspace = [f32('work', (s: Sizes) => s.workElems!, true), size('workElems')] as const;
+/** The largest window and group width the kernels' scratch layout is sized for (assembly/kernels/conv.ts). */
+const MAX_WINDOW = 4096, MAX_GROUP_OUT = 65536;
+
+const convGeometry = (op: string) => {
+  const derive = geometryOf(op);
+  return (s: Sizes, views: import('../tensor.js').MemoryViews, p: Readonly<Record<string, number>>): Record<string, number> => {
+    const g = derive(s, views, p);
+    if (g.KH! * g.KW! > MAX_WINDOW) throw new RangeError(`${op}: geometry KH * KW = ${g.KH! * g.KW!} exceeds ${MAX_WINDOW}`);
+    if (g.OC! / g.G! > MAX_GROUP_OUT) throw new RangeError(`${op}: geometry OC / G = ${g.OC! / g.G!} exceeds ${MAX_GROUP_OUT}`);
+    return g;
+  };
+};
+
+const poolGeometry = (op: string) => {
+  const derive = geometryOf(op);
+  return (s: Sizes, views: import('../tensor.js').MemoryViews, p: Readonly<Record<string, number>>): Record<string, number> => {
+    const g = derive(s, views, p);
+    if (g.OC !== g.C) throw new RangeError(`${op}: geometry OC = ${g.OC} must equal C = ${g.C} for pooling`);
+    if (g.G !== 1) throw new RangeError(`${op}: geometry G = ${g.G} must be 1 for pooling`);
+    return g;
+  };
+};
+
+// ---- int8 convolution: the gather for gemmI8 (G == 1) and the direct depthwise kernel (G == C)
+const im2colGeometry = (s: Sizes, views: import('../tensor.js').MemoryViews, p: Readonly<Record<string, number>>): Record<string, number> => {
+  const g = convGeometry('im2colI8')(s, views, p);
+  if (g.G !== 1) throw new RangeError(`im2colI8: geometry G = ${g.G} must be 1 (a grouped convolution runs on block-diagonal weights with G = 1)`);
+  const pixels = g.B! * g.OH! * g.OW!;
+  if (s.p0! + s.np! > pixels) throw new RangeError(`im2colI8: p0 + np = ${s.p0! + s.np!} exceeds the ${pixels} output pixels of the geometry`);
+  return g;
+};
+const depthwiseGeometry = (s: Sizes, views: import('../tensor.js').MemoryViews, p: Readonly<Record<string, number>>): Record<string, number> => {
+  const g = convGeometry('depthwiseConvI8')(s, views, p);
+  if (g.G !== g.C) throw new RangeError(`depthwiseConvI8: geometry G = ${g.G} must equal C = ${g.C} (one input channel per group)`);
+  return g;
+};
+
+// ---- normalisation: channels-last (rows, C) for batch norm, (rows, D) for layer norm
+const rowsC = (s: Sizes): number => s.rows! * s.C!;
+const channels = (s: Sizes): number => s.C!;
+const rowsD = (s: Sizes): number => s.rows! * s.D!;
+const features = (s: Sizes): number => s.D!;
+/** eps arrives in the kernels as f32: one that rounds to 0 there would divide by sqrt(0) on a constant channel. */
+const epsAsF32 = (op: string) => (s: Sizes): Record<string, number> => {
+  if (!(Math.fround(s.eps!) > 0)) throw new RangeError(`${op}: eps = ${s.eps} rounds to 0 in f32; use at least 1.4e-45 (1e-5 is usual)`);
   return {};
 };
 
@@ -202,8 +273,152 @@ const baseKernels = {
   ]),
 
   // ---- convolution and pooling, NHWC (conv geometry: abi.ts "Convolution geometry") -------------
+  conv2dForward: kernel(conv2dForward,
+    'y = conv2d(x, w), y OVERWRITTEN (no bias: add it with biasAdd, rows = B*OH*OW, cols = OC). x is ' +
+    '(B,H,W,C), y (B,OH,OW,OC), w (KH,KW,C/G,OC); geom is the geometry struct. y[b,oh,ow,o] = sum over ' +
+    'kh < KH, kw < KW, c < C/G of x[b, oh*SH - PT + kh, ow*SW - PL + kw, g*(C/G) + c] * w[kh,kw,c,o] with ' +
+    'g = o / (OC/G); input positions outside the image are zero. G == 1 is an ordinary convolution, G == C ' +
+    'a depthwise one (channel multiplier OC/C). work/workElems: an f32 workspace (conv2dWorkElems; the ' +
+    'current kernels use none and never touch it; 0 is fine). Same arguments, same bits.', [
+    f32('y', outImage), f32('x', image), f32('w', filter), geomStruct, ...workspace,
+  ], { derive: convGeometry('conv2dForward'), reads: ['geom'] }),
+  conv2dBackwardData: kernel(conv2dBackwardData,
+    'Backward of conv2dForward with respect to x: dx[b,ih,iw,g*(C/G)+c] += sum over the (oh, ow, kh, kw) ' +
+    'with ih = oh*SH - PT + kh, iw = ow*SW - PL + kw, and o of group g, of dy[b,oh,ow,o] * w[kh,kw,c,o] ' +
+    '(a transposed convolution of dy). dx is (B,H,W,C), dy (B,OH,OW,OC), w (KH,KW,C/G,OC). Accumulates. ' +
+    'work/workElems as for conv2dForward.', [
+    f32('dx', image), f32('dy', outImage), f32('w', filter), geomStruct, ...workspace,
+  ], { derive: convGeometry('conv2dBackwardData'), reads: ['geom'] }),
+  conv2dBackwardFilter: kernel(conv2dBackwardFilter,
+    'Backward of conv2dForward with respect to w: dw[kh,kw,c,o] += sum over b, oh, ow (windows whose ' +
+    'tap (kh, kw) lies inside the image) of x[b, oh*SH - PT + kh, ow*SW - PL + kw, g*(C/G) + c] * ' +
+    'dy[b,oh,ow,o], g = o / (OC/G); im2col(x)ᵀ dy. dw is (KH,KW,C/G,OC), x (B,H,W,C), dy (B,OH,OW,OC). ' +
+    'Accumulates. work/workElems as for conv2dForward.', [
+    f32('dw', filter), f32('x', image), f32('dy', outImage), geomStruct, ...workspace,
+  ], { derive: convGeometry('conv2dBackwardFilter'), reads: ['geom'] }),
+
+  maxPool2dForward: kernel(maxPool2dForward,
+    'Max pooling (geometry with OC == C, G == 1; no weights): y[b,oh,ow,c] = max of x[b,ih,iw,c] over ' +
+    'the window ih = oh*SH - PT + kh, iw = ow*SW - PL + kw (kh < KH, kw < KW) clipped to the image: ' +
+    'padded positions never win. argmax (i32, y\'s shape) = ih*W + iw of the chosen element: the first ' +
+    'maximum in scan order (kh, then kw) on ties; a NaN in the window wins (the first NaN). x is ' +
+    '(B,H,W,C), y and argmax (B,OH,OW,C).', [
+    f32('y', outImage), i32('argmax', outImage), f32('x', image), geomStruct,
+  ], { derive: poolGeometry('maxPool2dForward'), reads: ['geom'] }),
+  maxPool2dBackward: kernel(maxPool2dBackward,
+    'Backward of maxPool2dForward: dx[b, argmax / W, argmax % W, c] += dy[b,oh,ow,c] for every output ' +
+    'element, in output order. argmax is the forward\'s output for this geometry: its entries are not ' +
+    're-checked, and one outside [0, H*W) would address outside dx. Accumulates.', [
+    f32('dx', image), f32('dy', outImage), i32('argmax', outImage), geomStruct,
+  ], { derive: poolGeometry('maxPool2dBackward'), reads: ['geom'] }),
+  avgPool2dForward: kernel(avgPool2dForward,
+    'Average pooling: y[b,oh,ow,c] = (sum of x[b,ih,iw,c] over the window positions inside the image) / ' +
+    '(their number): padding is excluded from the count (TensorFlow \'same\', ONNX count_include_pad = 0). ' +
+    'Sum in window order, then one division, in f32. Geometry as for maxPool2dForward.', [
+    f32('y', outImage), f32('x', image), geomStruct,
+  ], { derive: poolGeometry('avgPool2dForward'), reads: ['geom'] }),
+  avgPool2dBackward: kernel(avgPool2dBackward,
+    'Backward of avgPool2dForward: for every output element, dx[b,ih,iw,c] += dy[b,oh,ow,c] / n at each ' +
+    'of the n window positions inside the image. Accumulates.', [
+    f32('dx', image), f32('dy', outImage), geomStruct,
+  ], { derive: poolGeometry('avgPool2dBackward'), reads: ['geom'] }),
+  globalAvgPoolForward: kernel(globalAvgPoolForward,
+    'y[b,c] = (sum over p < HW of x[b,p,c]) / HW, summed in p order in f32: x is (B,HW,C) (an NHWC image ' +
+    'with HW = H*W), y (B,C). HW >= 1.', [
+    f32('y', (s) => s.B! * s.C!), f32('x', (s) => s.B! * s.HW! * s.C!), size('B'), size('HW'), size('C'),
+  ], { derive: globalPoolSizes('globalAvgPoolForward') }),
+  globalAvgPoolBackward: kernel(globalAvgPoolBackward,
+    'Backward of globalAvgPoolForward: dx[b,p,c] += dy[b,c] / HW (the quotient rounded to f32 once) for ' +
+    'every p < HW. dx is (B,HW,C), dy (B,C). Accumulates.', [
+    f32('dx', (s) => s.B! * s.HW! * s.C!), f32('dy', (s) => s.B! * s.C!), size('B'), size('HW'), size('C'),
+  ], { derive: globalPoolSizes('globalAvgPoolBackward') }),
 
   // ---- normalisation, activations, residual adds ------------------------------------------------
+  batchNormTrainForward: kernel(batchNormTrainForward,
+    'Batch norm, training mode, channels-last: x and y are (rows, C) with rows = B*H*W (or B); gamma, ' +
+    'beta, saveMean, saveInvstd, runMean, runVar are (C). Per channel, in f64: mean = sum_r x / rows ' +
+    '(rows in order), var = sum_r (x - mean)^2 / rows (biased, a second pass), invstd = 1 / sqrt(var + ' +
+    'eps); y = gamma (x - mean) invstd + beta, computed in f32 as ((x - f32(mean)) - f32(mean - ' +
+    'f32(mean))) * f32(gamma invstd) + beta (js: in f64, rounded once). saveMean = f32(mean), saveInvstd ' +
+    '= f32(invstd). Running statistics in place (PyTorch): runMean = f32((1 - momentum) runMean + ' +
+    'momentum mean), runVar = f32((1 - momentum) runVar + momentum var rows / (rows - 1)) (var itself ' +
+    'when rows == 1), in f64. eps and momentum are taken as f32. rows == 0 writes nothing. y may alias x. ' +
+    'The statistics are bit-identical on every backend.', [
+    f32('y', rowsC), f32('saveMean', channels), f32('saveInvstd', channels), f32('runMean', channels), f32('runVar', channels),
+    f32('x', rowsC), f32('gamma', channels), f32('beta', channels), size('rows'), size('C'), positive('eps'), unit('momentum'),
+  ], { derive: epsAsF32('batchNormTrainForward') }),
+  batchNormInferForward: kernel(batchNormInferForward,
+    'Batch norm, evaluation mode: y = gamma (x - runMean) / sqrt(runVar + eps) + beta per channel; x and ' +
+    'y are (rows, C), the rest (C). Computed as (x - runMean) * f32(gamma / sqrt(runVar + eps)) + beta ' +
+    '(the factor in f64; js: all in f64, rounded once). eps is taken as f32. y may alias x.', [
+    f32('y', rowsC), f32('x', rowsC), f32('runMean', channels), f32('runVar', channels), f32('gamma', channels), f32('beta', channels),
+    size('rows'), size('C'), positive('eps'),
+  ], { derive: epsAsF32('batchNormInferForward') }),
+  batchNormBackward: kernel(batchNormBackward,
+    'Backward of batchNormTrainForward (batch statistics), xhat = (x - mean) invstd with mean and invstd ' +
+    'the forward\'s saveMean and saveInvstd: dbeta += sum_r dy; dgamma += sum_r dy xhat; dx += gamma ' +
+    'invstd / rows (rows dy - sum_r dy - xhat sum_r dy xhat). x is the forward input. The sums are f64 in ' +
+    'row order and re-centred on the batch mean (sum_r (x - saveMean) / rows corrects the f32 rounding ' +
+    'of saveMean); dgamma and dbeta are rounded once and bit-identical on every backend. Accumulates.', [
+    f32('dx', rowsC), f32('dgamma', channels), f32('dbeta', channels), f32('dy', rowsC), f32('x', rowsC),
+    f32('saveMean', channels), f32('saveInvstd', channels), f32('gamma', channels), size('rows'), size('C'),
+  ]),
+  layerNormForward: kernel(layerNormForward,
+    'Layer norm over the last dimension: x and y are (rows, D), gamma and beta (D), saveMean and saveRstd ' +
+    '(rows). Per row, in f64: mean = sum_j x / D, var = sum_j (x - mean)^2 / D (two passes; four lane sums ' +
+    'j mod 4, combined (s0 + s1) + (s2 + s3), then the tail), rstd = 1 / sqrt(var + eps); y = gamma (x - ' +
+    'mean) rstd + beta, in f32 as (((x - f32(mean)) - f32(mean - f32(mean))) * f32(rstd)) * gamma + beta ' +
+    '(js: in f64, rounded once). saveMean = f32(mean), saveRstd = f32(rstd), bit-identical on every ' +
+    'backend. eps is taken as f32. D == 0 writes nothing. y may alias x.', [
+    f32('y', rowsD), f32('saveMean', rows), f32('saveRstd', rows), f32('x', rowsD), f32('gamma', features), f32('beta', features),
+    size('rows'), size('D'), positive('eps'),
+  ], { derive: epsAsF32('layerNormForward') }),
+  layerNormBackward: kernel(layerNormBackward,
+    'Backward of layerNormForward, xhat = (x - mean) rstd with the forward\'s saveMean and saveRstd, g = ' +
+    'dy gamma: dbeta += sum_r dy; dgamma += sum_r dy xhat; dx += rstd (g - sum_j g / D - xhat sum_j g ' +
+    'xhat / D). x is the forward input. Row sums in f64 (the forward\'s lane order), re-centred on the ' +
+    'row\'s mean as batchNormBackward does; dgamma/dbeta summed over rows in f64 and added once. ' +
+    'Accumulates.', [
+    f32('dx', rowsD), f32('dgamma', features), f32('dbeta', features), f32('dy', rowsD), f32('x', rowsD),
+    f32('saveMean', rows), f32('saveRstd', rows), f32('gamma', features), size('rows'), size('D'),
+  ]),
+  geluForward: kernel(geluForward,
+    'GELU, exact (erf) form as PyTorch\'s default and ONNX Gelu approximate=\'none\': y = x Phi(x) = 0.5 x ' +
+    '(1 + erf(x / sqrt 2)). Phi from the module\'s own exp and a rational tail (assembly/math/erf.ts; ' +
+    'the left tail keeps relative accuracy, about 3 ulp). GELU(+Inf) = +Inf, GELU(-Inf) = -0, NaN stays ' +
+    'NaN. The js backend evaluates the same function in f64 (within a few ulp, not bit-identical). y may ' +
+    'alias x.', [f32('y', n), f32('x', n), size('n')]),
+  geluBackward: kernel(geluBackward,
+    'Backward of geluForward: dx += dy (Phi(x) + x phi(x)), x the forward INPUT, phi the standard normal ' +
+    'density. 1 at +Inf, 0 at -Inf. Accumulates.', [f32('dx', n), f32('dy', n), f32('x', n), size('n')]),
+  addForward: kernel(addForward,
+    'Residual add: y = a + b (one f32 add: bit-identical on every backend); y may alias a or b. Its ' +
+    'backward is two axpy calls (dA += dY, dB += dY).', [f32('y', n), f32('a', n), f32('b', n), size('n')]),
+
+  // ---- int8 convolution and the f32 per-channel affine op of the int8 path (inference) ---------
+  im2colI8: kernel(im2colI8,
+    'The gather of an int8 convolution with G == 1 (a grouped one runs on block-diagonal weights with G = 1): ' +
+    'col (np, KH*KW*C) i8, row p = output pixel q = p0 + p of the flattened (B, OH, OW) index, ' +
+    'col[p, (kh*KW + kw)*C + c] = x[b, oh*SH - PT + kh, ow*SW - PL + kw, c], 0 outside the image; x is ' +
+    '(B,H,W,C) i8. gemmI8(col, W) with the weights (KH,KW,C,OC) packed as a (KH*KW*C, OC) matrix gives ' +
+    'those np pixels\' outputs, so a caller bounds col by walking the output in chunks of pixels. ' +
+    'p0 + np <= B*OH*OW. A byte copy: the same bits on every backend.', [
+    i8('col', (s) => s.np! * s.KH! * s.KW! * s.C!), i8('x', image), geomStruct, size('p0'), size('np'),
+  ], { derive: im2colGeometry, reads: ['geom'] }),
+  depthwiseConvI8: kernel(depthwiseConvI8,
+    'Depthwise int8 convolution (G == C, multiplier M = OC/C): acc[b,oh,ow,o] (i32) = sum over the taps ' +
+    'inside the image of x[b, oh*SH - PT + kh, ow*SW - PL + kw, o/M] * w[kh,kw,0,o]. x is (B,H,W,C) i8, ' +
+    'w (KH,KW,1,OC) i8, acc (B,OH,OW,OC) i32, OVERWRITTEN. Exact (|acc| <= KH*KW*128^2 < 2^31): the same ' +
+    'bits on every backend. The f32 epilogue is dequantizeI8 with rows = B*OH*OW, cols = OC.', [
+    i32('acc', outImage), i8('x', image), i8('w', (s) => s.KH! * s.KW! * s.OC!), geomStruct,
+  ], { derive: depthwiseGeometry, reads: ['geom'] }),
+  channelAffine: kernel(channelAffine,
+    'Per-channel affine map, channels-last: y[r, c] = f32(f32(x[r, c] * scale[c]) + shift[c]) (a multiply, ' +
+    'then an add; never fused): the same bits on every backend. x and y are (rows, C), scale and shift ' +
+    '(C); y may alias x. The int8 path runs a batch norm it could not fold into the layer before it as ' +
+    'this, with scale = gamma / sqrt(var + eps) and shift = beta - mean * scale computed when quantizing.', [
+    f32('y', rowsC), f32('x', rowsC), f32('scale', channels), f32('shift', channels), size('rows'), size('C'),
+  ]),
 
 } as const;
 
