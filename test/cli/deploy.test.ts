@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadInference } from '@retort/core-wasm/infer';
-import { fullView, loadCore, slice } from '@retort/distill';
+import { createModel, fullView, loadCore, slice } from '@retort/distill';
 import { loadData, loadModel, normalisedRows, readNpyFile, saveModel, writeSafetensorsFile } from '@retort/distill/node';
 import { exportOnnxFile } from '@retort/distill/interop';
 import * as tf from '@tensorflow/tfjs-core';
@@ -16,16 +16,24 @@ import { expectOneLineError, retort, SMALL, tempDir } from './helpers.js';
 
 const tmp = tempDir('deploy');
 const d = (...p: string[]): string => join(tmp.dir, ...p);
-let teacher = '', student = '';
+let teacher = '', student = '', cnn = '';
+
+/** A tiny CNN with batch norm, a residual block, pooling and a flatten into a dense layer. */
+const CNN = JSON.stringify({ type: 'graph', layers: [
+  { type: 'conv2d', filters: 4, kernel: 3, stride: 2 }, { type: 'batchNorm' }, { type: 'relu' },
+  { type: 'residual', body: [{ type: 'conv2d', filters: 4, kernel: 3, bias: false }, { type: 'batchNorm' }, { type: 'relu' }] },
+  { type: 'maxPool2d', size: 2 }, { type: 'flatten' }, { type: 'dense', units: 10 },
+] });
 
 beforeAll(() => {
-  for (const [out, model] of [['teacher', 'mlp:784-64-10'], ['student', 'mlp:784-24-16-10']] as const) {
+  for (const [out, model] of [['teacher', 'mlp:784-64-10'], ['student', 'mlp:784-24-16-10'], ['cnn', CNN]] as const) {
     const r = retort(['train', '--model', model, ...SMALL, '--epochs', '4', '--lr', '0.005', '--out', d(out)]);
     expect(r.status, r.stderr).toBe(0);
   }
   teacher = d('teacher', 'model.retort');
   student = d('student', 'model.retort');
-});
+  cnn = d('cnn', 'model.retort');
+}, 120_000);
 afterAll(() => tmp.cleanup());
 
 const evalErrors = (model: string): number => {
@@ -50,6 +58,44 @@ describe('export and import', () => {
     // the exported file itself works as a model anywhere Retort takes one
     const rep = retort(['report', out, '--teacher', teacher, '--test-size', '300', '--calibration', '200', '--timing', '0.01', '--out', d(`rep-${format}`), '--json']);
     expect(rep.status, rep.stderr).toBe(0);
+  });
+
+  it.each(['onnx', 'tfjs'] as const)('%s: a trained CNN exports, imports back bit for bit, and evaluates to the same test errors', async (format) => {
+    const out = format === 'onnx' ? d('cnn.onnx') : d('cnn-tfjs');
+    const e = retort(['export', cnn, '--format', format, '--out', out]);
+    expect(e.status, e.stderr).toBe(0);
+    expect(e.stdout).toMatch(format === 'onnx' ? /shape NCHW \[batch, 1, 28, 28\]/ : /shape NHWC \[batch, 28, 28, 1\]/);
+    expect(e.stdout).toMatch(/inputs: \(x\/255 - 0\) \/ 1/);
+    const back = d(`cnn-back-${format}.retort`);
+    const i = retort(['import', out, '--out', back]);
+    expect(i.status, i.stderr).toBe(0);
+    expect(i.stdout).toMatch(format === 'onnx' ? /took NCHW images; the Retort model takes the same images channels last \(NHWC\), \[batch, 28, 28, 1\]/ : /\[batch, 28, 28, 1\] \(NHWC\)/);
+    const core = await loadCore({ backend: 'js' });
+    const a = loadModel(core, cnn), b = loadModel(core, back);
+    expect(b.spec).toEqual(a.spec);
+    expect(Buffer.from(b.readParams().buffer).equals(Buffer.from(a.readParams().buffer))).toBe(true);
+    expect(a.stateCount).toBeGreaterThan(0);
+    expect(Buffer.from(b.readState().buffer).equals(Buffer.from(a.readState().buffer))).toBe(true);
+    a.free(); b.free();
+    const errors = evalErrors(cnn);
+    expect(errors).toBeLessThan(250); // trained: well above chance (450 of 500 wrong)
+    expect(evalErrors(back)).toBe(errors);
+    // the exported file itself evaluates the same (Retort reads it as a model)
+    expect(evalErrors(format === 'onnx' ? out : join(out, 'model.json'))).toBe(errors);
+  });
+
+  it('a grouped convolution has no TF.js layer: one line naming it, nothing written; ONNX takes it', async () => {
+    const core = await loadCore({ backend: 'js' });
+    const m = createModel(core, { type: 'graph', input: [28, 28, 1], layers: [
+      { type: 'conv2d', filters: 4, kernel: 3, stride: 2 }, { type: 'conv2d', filters: 4, kernel: 3, groups: 2, name: 'grouped' },
+      { type: 'globalAvgPool' }, { type: 'dense', units: 10 },
+    ] });
+    m.init(1);
+    saveModel(d('grouped.retort'), m);
+    m.free();
+    expectOneLineError(retort(['export', d('grouped.retort'), '--format', 'tfjs', '--out', d('grouped-tfjs')]), ["conv2d 'grouped' has 2 groups of 2 channels", 'no grouped convolution'], 1);
+    expect(existsSync(d('grouped-tfjs'))).toBe(false);
+    expect(retort(['export', d('grouped.retort'), '--format', 'onnx', '--out', d('grouped.onnx')]).status).toBe(0);
   });
 
   it('refuses to overwrite without --force, and names a missing format', () => {
@@ -95,6 +141,59 @@ describe('int8', () => {
     }
     expect(agree).toBeGreaterThanOrEqual(194);          // top-1 agreement >= 97 %
     expect(maxErr / maxAbs).toBeLessThan(0.1);          // int8 error well below the logit scale
+  });
+});
+
+describe('int8 and the deployment report for a convolutional student', () => {
+  it('quantize folds batch norms into the int8 convolutions; the entry runs both files; info and report describe it', async () => {
+    const run = d('int8-resnet');
+    const t = retort(['train', '--model', 'resnet8:width=0.25', ...SMALL, '--epochs', '2', '--lr', '0.005', '--out', run]);
+    expect(t.status, t.stderr).toBe(0);
+    const resnet = join(run, 'model.retort'), out = d('resnet.int8');
+    const r = retort(['quantize', resnet, '--out', out, '--calibration', '300']);
+    expect(r.status, r.stderr).toBe(0);
+    // resnet8: 9 convolutions (stem, 2 per block, 2 projection shortcuts) and a dense layer are int8; each of
+    // the 9 batch norms follows a convolution that nothing else reads
+    expect(r.stdout).toMatch(/10 int8 layers, 9 batch norms folded into them/);
+    const test = slice(fullView(loadData({ data: 'mnist' }).test), 200);
+    const x = normalisedRows(test, { mean: 0, std: 1 });
+    const inf = await loadInference();
+    const q = inf.predict(new Uint8Array(readFileSync(out)), x, 200);
+    const core = await loadCore({ backend: 'simd' });
+    const m = loadModel(core, resnet);
+    const tx = core.fromArray(x);
+    m.plan(200);
+    const f = m.forward(tx, 200, 'eval').toArray();
+    m.free(); core.free(tx);
+    // the float32 file itself (a preset: it carries its expanded graph) runs in the entry with the same bits
+    const f32 = inf.predict(new Uint8Array(readFileSync(resnet)), x, 200);
+    expect(Buffer.from(f32.buffer).equals(Buffer.from(f.buffer))).toBe(true);
+    let agree = 0;
+    for (let r0 = 0; r0 < 200; r0++) {
+      const a = Array.from(q.subarray(r0 * 10, r0 * 10 + 10)), b = Array.from(f.subarray(r0 * 10, r0 * 10 + 10));
+      if (a.indexOf(Math.max(...a)) === b.indexOf(Math.max(...b))) agree++;
+    }
+    expect(agree).toBeGreaterThanOrEqual(190);
+    const info = retort(['info', out]);
+    expect(info.stdout).toMatch(/Retort int8 model .* resnet8:width=0.25/);
+    expect(info.stdout).toMatch(/format version 2; input \[28, 28, 1\]; 17 ops, 10 of them int8/);
+    expect(info.stdout).toMatch(/int8 conv 3x3\/1 same -> 4 \+ relu 'conv2d1'/);
+    expect(info.stdout).toMatch(/int8 conv 1x1\/2 same -> 8 'res2\.shortcut\.conv2d1'/);
+    const rep = retort(['report', resnet, '--teacher', teacher, '--test-size', '500', '--calibration', '300', '--timing', '0.01', '--out', d('resnet-report')]);
+    expect(rep.status, rep.stderr).toBe(0);
+    const json = JSON.parse(readFileSync(join(d('resnet-report'), 'report.json'), 'utf8')) as {
+      student: { spec: string; parameters: number; bytes: number; int8Bytes: number; testAccuracy: number; testErrors: number };
+      studentInt8: { bytes: number; testAccuracy: number; latencyMs: number; throughput: number; int8Parts: { other: number } };
+      int8Drop: number;
+    };
+    expect(json.student.spec).toBe('resnet8:width=0.25');
+    expect(json.studentInt8.bytes).toBe(json.student.int8Bytes);
+    expect(json.studentInt8.bytes).toBeLessThan(json.student.bytes / 2.5);
+    expect(json.studentInt8.int8Parts.other, 'every batch norm folded: nothing stays f32').toBe(0);
+    expect(Math.abs(json.int8Drop)).toBeLessThan(0.02);
+    expect(json.studentInt8.latencyMs).toBeGreaterThan(0);
+    expect(json.studentInt8.throughput).toBeGreaterThan(0);
+    expect(evalErrors(resnet)).toBe(json.student.testErrors);
   });
 });
 

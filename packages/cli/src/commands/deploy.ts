@@ -3,7 +3,7 @@
 // `retort quantize` (the int8 model file the inference entry loads).
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { formatModelSpec, isMlp, loadCore, quantizeMlp, splitValidation, type Mlp, type Model } from '@retort/distill';
+import { formatModelSpec, loadCore, quantizeModel, splitValidation } from '@retort/distill';
 import {
   deploymentReport, loadAnyModel, loadData, normalisedRows, renderDeploymentReport, saveModel, writeFileAtomic, writeJsonAtomic, writeTextAtomic,
 } from '@retort/distill/node';
@@ -45,18 +45,24 @@ export async function exportCommand(model: string, flags: ExportFlags, io: Io): 
   const core = await loadCore({ backend: flags.backend ?? 'auto' });
   const loaded = await loadAnyModel(core, resolve(model));
   try {
-    const mlp = mlpOnly(loaded.model, `${basename(model)}: export`);
+    const m = loaded.model, norm = loaded.norm;
     // the exporters load protobufjs / tfjs: only here, not at every start of the CLI
-    const { exportOnnxFile, exportTfjsModel } = await import('@retort/distill/interop');
+    const { exportOnnxFile, exportTfjsModel, ONNX_OPSET, ONNX_OPSET_LAYER_NORM } = await import('@retort/distill/interop');
+    const image = m.inputShape.length === 3;
+    const [h, w, c] = m.inputShape;
+    let shape: string;
     if (flags.format === 'onnx') {
       mkdirSync(dirname(out), { recursive: true });
-      exportOnnxFile(out, mlp, { normalization: loaded.norm });
-      io.out(`exported ${basename(model)} to ONNX (opset 13): ${out}`);
+      exportOnnxFile(out, m, { normalization: norm });
+      const opset = m.graph.nodes.some((n) => n.spec.type === 'layerNorm') ? ONNX_OPSET_LAYER_NORM : ONNX_OPSET;
+      io.out(`exported ${basename(model)} to ONNX (opset ${opset}): ${out}`);
+      shape = image ? `NCHW [batch, ${c}, ${h}, ${w}] (channels first)` : `[batch, ${m.inputSize}]`;
     } else {
-      const files = exportTfjsModel(out, mlp);
+      const files = exportTfjsModel(out, m, { normalization: norm });
       io.out(`exported ${basename(model)} as a TensorFlow.js LayersModel: ${files.modelJson}`);
+      shape = image ? `NHWC [batch, ${h}, ${w}, ${c}] (channels last)` : `[batch, ${m.inputSize}]`;
     }
-    io.out(`inputs: (x/255 - ${loaded.norm.mean}) / ${loaded.norm.std}, shape [batch, ${loaded.model.inputSize}]; outputs: logits [batch, ${loaded.model.classes}] (no softmax)`);
+    io.out(`inputs: (x/255 - ${norm.mean}) / ${norm.std}, shape ${shape}; outputs: logits [batch, ${m.classes}] (no softmax)`);
     return 0;
   } finally {
     loaded.model.free();
@@ -75,7 +81,11 @@ export async function importCommand(file: string, flags: ImportFlags, io: Io): P
     if (loaded.format === 'retort') throw new UsageError(`${basename(file)} is already a Retort model file`);
     mkdirSync(dirname(out), { recursive: true });
     saveModel(out, loaded.model, { kind: 'import', source: resolve(file), format: loaded.format, mean: loaded.norm.mean, std: loaded.norm.std });
-    io.out(`imported ${basename(file)} (${loaded.format}) as ${formatModelSpec(loaded.model.spec)}: ${out}`);
+    const spec = formatModelSpec(loaded.model.spec);
+    io.out(`imported ${basename(file)} (${loaded.format}) as ${spec.length > 120 ? `a graph of ${loaded.model.graph.nodes.length} layers (${loaded.model.paramCount} parameters)` : spec}: ${out}`);
+    const layout = loaded.layout === 'NCHW' ? `its ${loaded.format} file took NCHW images; the Retort model takes the same images channels last (NHWC), [batch, ${loaded.model.inputShape.join(', ')}]`
+      : `[batch, ${loaded.model.inputShape.join(', ')}]${loaded.layout === 'NHWC' ? ' (NHWC)' : ''}`;
+    io.out(`inputs: (x/255 - ${loaded.norm.mean}) / ${loaded.norm.std}, ${layout}`);
     return 0;
   } finally {
     loaded.model.free();
@@ -97,14 +107,16 @@ export async function quantizeCommand(model: string, flags: QuantizeFlags, io: I
     }
     const rows = Math.min(flags.calibration ?? 1000, data.train.count - 1);
     const calib = splitValidation(data.train, rows, flags.seed ?? 1).validation;
-    const q = quantizeMlp(core, mlpOnly(loaded.model, `${basename(model)}: quantize`), normalisedRows(calib, loaded.norm),
+    const q = quantizeModel(core, loaded.model, normalisedRows(calib, loaded.norm),
       { meta: { source: basename(model), mean: loaded.norm.mean, std: loaded.norm.std, calibrationRows: rows } });
     try {
       mkdirSync(dirname(out), { recursive: true });
       writeFileAtomic(out, q.encode());
       const s = q.size;
+      const ops = q.model.ops, int8 = ops.filter((o) => o.type === 'dense' || o.type === 'conv').length;
+      const folded = loaded.model.graph.nodes.filter((n) => n.spec.type === 'batchNorm').length - ops.filter((o) => o.type === 'affine').length;
       io.out(`quantized ${basename(model)} to int8: ${out} (${s.total} bytes; float32 weights ${s.float32} bytes, ${s.ratio.toFixed(2)}x smaller); ` +
-        `activation scales from ${rows} held-out training images`);
+        `${int8} int8 layers${folded > 0 ? `, ${folded} batch norms folded into them` : ''}; activation scales from ${rows} held-out training images`);
     } finally {
       q.free();
     }
@@ -112,9 +124,4 @@ export async function quantizeCommand(model: string, flags: QuantizeFlags, io: I
   } finally {
     loaded.model.free();
   }
-}
-
-function mlpOnly(m: Model, what: string): Mlp {
-  if (!isMlp(m)) throw new RangeError(`${what} handles MLPs only so far; ${formatModelSpec(m.spec).slice(0, 60)} is not one`);
-  return m;
 }

@@ -2,9 +2,9 @@
 // a .npy file (by magic bytes), or an ONNX, safetensors or TF.js model.json file (by name).
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { decodeQuantizedModel, formatModelSpec, paramCount, quantizedModelSize, type ModelSpec } from '@retort/distill';
+import { decodeQuantizedGraph, formatModelSpec, paramCount, quantizedModelSize, type ModelSpec } from '@retort/distill';
 import { readIdxFile, readModelFile, readNpyFile, readSafetensorsFile } from '@retort/distill/node';
-import { isFloatModelFile, isQuantizedModelFile } from '@retort/core-wasm/format';
+import { graphShapes, isFloatModelFile, isQuantizedModelFile, type QuantizedOp } from '@retort/core-wasm/format';
 import type { Io } from '../program.js';
 
 const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
@@ -70,10 +70,12 @@ function describe(file: string, path: string, head: Uint8Array): Info {
 async function describeInterop(file: string, path: string, head: Uint8Array): Promise<Info | null> {
   const bytes = statSync(path).size;
   if (isQuantizedModelFile(head)) {
-    const q = decodeQuantizedModel(new Uint8Array(readFileSync(path)), basename(path));
+    const q = decodeQuantizedGraph(new Uint8Array(readFileSync(path)), basename(path));
     const size = quantizedModelSize(q);
-    return { kind: 'retort-int8', file: path, bytes, spec: q.spec, shortSpec: formatModelSpec(q.spec as ModelSpec), params: paramCount(q.spec as ModelSpec),
-      layers: q.layers.map((l) => ({ inputs: l.inputs, outputs: l.outputs, inputScale: l.inputScale })), size };
+    const shapes = graphShapes(q.input, q.ops, (p) => { throw new RangeError(p); });
+    return { kind: 'retort-int8', file: path, bytes, version: q.version, spec: q.spec, shortSpec: formatModelSpec(q.spec as ModelSpec),
+      params: paramCount(q.spec as ModelSpec), input: q.input, calibration: q.calibration ?? null,
+      ops: q.ops.map((o, i) => describeOp(o, shapes[i]!, o.inputs[0]! < 0 ? q.input : shapes[o.inputs[0]!]!)), size };
   }
   if (/\.onnx$/i.test(path)) {
     const { readOnnxFile } = await import('@retort/distill/interop');
@@ -95,6 +97,24 @@ async function describeInterop(file: string, path: string, head: Uint8Array): Pr
       weights: (m.artifacts.weightSpecs ?? []).map((w) => ({ name: w.name, shape: w.shape, dtype: w.dtype })) };
   }
   return null;
+}
+
+interface OpInfo { op: string; name?: string; inputs: number[]; shape: number[]; inputScale?: number }
+
+/** One op of an int8 graph in a line: what it computes, in the spec's terms. */
+function describeOp(o: QuantizedOp, shape: readonly number[], inShape: readonly number[]): OpInfo {
+  const pair = (p: [number, number]): string => (p[0] === p[1] ? String(p[0]) : `${p[0]}x${p[1]}`);
+  let op: string = o.type;
+  if (o.type === 'dense') op = `int8 dense ${o.units}${o.relu ? ' + relu' : ''}`;
+  else if (o.type === 'conv') {
+    const kind = o.groups === 1 ? 'conv' : o.groups === inShape[inShape.length - 1] ? 'depthwise conv' : `conv groups ${o.groups}`;
+    op = `int8 ${kind} ${o.kernel[0]}x${o.kernel[1]}/${pair(o.stride)} ${o.padding} -> ${o.filters}${o.relu ? ' + relu' : ''}`;
+  } else if (o.type === 'maxPool2d' || o.type === 'avgPool2d') op = `${o.type} ${o.size[0]}x${o.size[1]}/${pair(o.stride)} ${o.padding}`;
+  else if (o.type === 'affine') op = 'affine (unfolded batch norm)';
+  const out: OpInfo = { op: o.name ? `${op} '${o.name}'` : op, inputs: o.inputs, shape: [...shape] };
+  if (o.name) out.name = o.name;
+  if (o.type === 'dense' || o.type === 'conv') out.inputScale = o.inputScale;
+  return out;
 }
 
 function floatStats(data: ArrayLike<number>): Record<string, number | null> {
@@ -137,13 +157,19 @@ function infoLines(info: Info): string[] {
       lines.push(`meta: ${JSON.stringify(info.meta)}`);
       break;
     }
-    case 'retort-int8':
+    case 'retort-int8': {
+      const ops = info.ops as OpInfo[];
+      const int8 = ops.filter((o) => o.inputScale !== undefined).length;
       lines.push(`type: Retort int8 model (for @retort/core-wasm/infer), spec ${String(info.shortSpec)}, ${Number(info.params).toLocaleString('en-US')} parameters`);
+      lines.push(`format version ${String(info.version)}; input [${(info.input as number[]).join(', ')}]; ${ops.length} ops, ${int8} of them int8` +
+        (info.calibration ? `; activation scales: ${JSON.stringify(info.calibration)}` : ''));
       lines.push(`bytes by part: ${JSON.stringify(info.size)}`);
-      for (const [i, l] of (info.layers as { inputs: number; outputs: number; inputScale: number }[]).entries()) {
-        lines.push(`  layer ${i + 1}: ${l.inputs} -> ${l.outputs}, input scale ${l.inputScale}`);
+      for (const [i, o] of ops.entries()) {
+        const scale = o.inputScale !== undefined ? `, input scale ${o.inputScale}` : '';
+        lines.push(`  ${String(i).padStart(3)}  ${o.op.padEnd(52)} <- ${o.inputs.map((j) => (j < 0 ? 'input' : String(j))).join(' + ')}  -> [${o.shape.join(', ')}]${scale}`);
       }
       break;
+    }
     case 'onnx':
       lines.push(`type: ONNX model (producer ${String(info.producer) || 'unknown'}), as a Retort MLP ${String(info.shortSpec)}, ${Number(info.params).toLocaleString('en-US')} parameters`);
       if (info.normalization) lines.push(`input normalisation: ${JSON.stringify(info.normalization)}`);

@@ -9,8 +9,9 @@
 //   24      4     u32 CRC-32 of bytes [8, 24) and [32, 32 + H + P): lengths, header, payload
 //   28      4     u32 reserved, 0
 //   32      H     header: UTF-8 JSON { format: "retort-model", spec, meta, tensors: [
-//                   { name, dtype: "f32", shape, offset, length } ] }, offset/length in bytes
-//                   relative to the payload start
+//                   { name, dtype: "f32", shape, offset, length } ], graph? }, offset/length in bytes
+//                   relative to the payload start; `graph` (a preset's expanded layer graph, for
+//                   readers without the presets) is written for preset specs and ignored here
 //   32 + H  P     payload: f32 little-endian tensors, each 16-byte aligned (zero padding between)
 //
 // Decoding checks every size against the file length before allocating anything, and
@@ -20,7 +21,8 @@
 import { z } from 'zod';
 import { DataFormatError } from '../data/errors.js';
 import type { Model } from '../model/model.js';
-import { compileSpec, formatModelSpec, modelSpecSchema, specErrorFrom, type ModelSpec } from '../model/spec.js';
+import { compileSpec, formatModelSpec, graphOf, modelSpecSchema, specErrorFrom, type ModelSpec } from '../model/spec.js';
+import type { GraphSpec } from '../model/layer-spec.js';
 import type { TensorDecl } from '../model/graph.js';
 import { FLOAT_MODEL_MAGIC, ModelFormatError } from '@retort/core-wasm/format';
 import { crc32 } from './crc32.js';
@@ -99,7 +101,7 @@ export function encodeModelFileParts(contents: ModelFileContents): Uint8Array[] 
     payload = offset + t.data.byteLength;
   }
   headerSchema.parse({ format: 'retort-model', spec, meta: contents.meta ?? {}, tensors: entries });
-  const json = JSON.stringify({ format: 'retort-model', spec, meta: contents.meta ?? {}, tensors: entries });
+  const json = JSON.stringify({ format: 'retort-model', spec, meta: contents.meta ?? {}, tensors: entries, ...expandedGraph(spec) });
   const text = new TextEncoder().encode(json);
   const headerLength = align16(PREAMBLE + text.length) - PREAMBLE;
   const head = new Uint8Array(PREAMBLE + headerLength);
@@ -125,6 +127,16 @@ export function encodeModelFileParts(contents: ModelFileContents): Uint8Array[] 
   for (const p of parts.slice(1)) crc = crc32(p, crc);
   view.setUint32(24, crc, true);
   return parts;
+}
+
+/**
+ * A preset's spec names its architecture ({ type: "resnet8", width: 0.5, ... }); readers without
+ * the presets (the inference entry's dependency-free reader, @retort/core-wasm/format) need its
+ * layers, so the file carries the expanded graph beside the spec (`graph`, ignored by this reader).
+ */
+function expandedGraph(spec: ModelSpec): { graph?: GraphSpec } {
+  if (spec.type === 'mlp' || spec.type === 'graph' || spec.input === undefined || spec.classes === undefined) return {};
+  return { graph: graphOf(spec) };
 }
 
 function littleEndianBytes(data: Float32Array): Uint8Array {

@@ -4,7 +4,8 @@
 // latency per sample at batch 1 and throughput at batch 128 in Node, the speed-up, test
 // accuracy of both, the fraction of the teacher's accuracy the student keeps, agreement with
 // the teacher — and the same for the student quantized to int8 (calibrated on a held-out
-// slice of the training data, never on the test set).
+// slice of the training data, never on the test set). Any model: an MLP, a preset or a graph
+// (convolutions quantize per output channel, batch norms fold; ../quant/plan.ts).
 //
 // Timing: each measurement repeats the call until at least `minSeconds` have passed (after a
 // warm-up), and reports the median of 5 such rounds; wall time of this process, one thread.
@@ -14,10 +15,11 @@ import { loadCore, type BackendName } from '@retort/core-wasm';
 import { fullView, normalisedRows, slice, splitValidation } from '../data/dataset.js';
 import { evaluateLogits } from '../eval/metrics.js';
 import { medianSeconds, timeMlpForward } from '../eval/timing.js';
-import { isMlp, type Mlp } from '../model/mlp.js';
 import type { Model } from '../model/model.js';
 import { formatModelSpec } from '../model/spec.js';
-import { quantizeMlp, type QuantizedMlp } from '../quant/quantized-mlp.js';
+import { quantizeModel } from '../quant/quantize.js';
+import type { Int8Model } from '../quant/int8-model.js';
+import { int8Bytes } from '../quant/plan.js';
 import { predictLogits } from '../train/predict.js';
 import { loadAnyModel, type LoadedModel } from './any-model.js';
 import { loadData } from './run.js';
@@ -42,7 +44,7 @@ export interface ModelFigures {
   parameters: number;
   /** Bytes of the weights as float32 (and as the int8 model, for the quantized student). */
   bytes: number;
-  /** Bytes the model would take quantized to int8 (int8 weights, f32 per-channel scales, biases and one activation scale per layer). */
+  /** Bytes the model would take quantized to int8 (int8 weights, f32 per-channel scales, biases and one activation scale per int8 op, f32 parameters of the ops that stay f32). */
   int8Bytes: number;
   fileBytes: number;
   /** Milliseconds per sample at batch 1 (median round). */
@@ -61,7 +63,7 @@ export interface DeploymentReport {
   testCount: number;
   teacher: ModelFigures;
   student: ModelFigures;
-  studentInt8: ModelFigures & { calibrationRows: number; int8Parts: { weights: number; scales: number; biases: number } };
+  studentInt8: ModelFigures & { calibrationRows: number; int8Parts: { weights: number; scales: number; biases: number; other: number } };
   /** teacher / student: how many times smaller (parameters) and faster (latency at batch 1, throughput at 128). */
   ratios: { size: number; sizeInt8: number; latency: number; throughput: number; latencyInt8: number; throughputInt8: number };
   /** student accuracy / teacher accuracy. */
@@ -76,7 +78,7 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
   const core = await loadCore({ backend: opts.backend ?? 'auto' });
   const teacherFile = await loadAnyModel(core, opts.teacher);
   let studentFile: LoadedModel | null = null;
-  let q: QuantizedMlp | null = null;
+  let q: Int8Model | null = null;
   try {
     studentFile = await loadAnyModel(core, opts.student);
     const teacher = teacherFile.model, student = studentFile.model;
@@ -98,8 +100,7 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
     // int8: calibrated on training images held out by seed (never the test set)
     const calibrationRows = Math.min(opts.calibration ?? 1000, data.train.count - 1);
     const calib = splitValidation(data.train, calibrationRows, opts.seed ?? 1).validation;
-    if (!isMlp(student)) throw new RangeError(`${basename(opts.student)}: the int8 deployment report handles MLP students only so far`);
-    q = quantizeMlp(core, student, normalisedRows(calib, sNorm), { meta: { source: basename(opts.student) } });
+    q = quantizeModel(core, student, normalisedRows(calib, sNorm), { meta: { source: basename(opts.student) } });
     const testX = normalisedRows(test, sNorm);
     const qLogits = q.predict(testX, test.indices.length);
     const qEval = evaluateLogits(core, qLogits, labels, student.classes, { teacherLogits: tLogits });
@@ -116,7 +117,7 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
     };
     const size = q.size;
     const figures = (file: string, m: Model, ev: typeof tEval, t: { latencyMs: number; throughput: number }, agreement: number): ModelFigures => ({
-      file, spec: formatModelSpec(m.spec), parameters: m.paramCount, bytes: 4 * m.paramCount, int8Bytes: isMlp(m) ? int8Size(m) : NaN, fileBytes: statSync(file).size,
+      file, spec: formatModelSpec(m.spec), parameters: m.paramCount, bytes: 4 * m.paramCount, int8Bytes: int8Bytes(m.graph), fileBytes: statSync(file).size,
       latencyMs: t.latencyMs, throughput: t.throughput, testAccuracy: ev.accuracy, testErrors: ev.errors, agreement,
     });
     const teacherF = figures(opts.teacher, teacher, tEval, tTime, 1);
@@ -124,7 +125,7 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
     const int8F = {
       ...figures(opts.student, student, qEval, qTime, qEval.agreement ?? NaN),
       file: `${opts.student} (int8, in memory)`, bytes: size.total, fileBytes: q.encode().length, calibrationRows,
-      int8Parts: { weights: size.weights, scales: size.scales, biases: size.biases },
+      int8Parts: { weights: size.weights, scales: size.scales, biases: size.biases, other: size.other },
     };
     return {
       backend: core.backend, data: opts.data ?? 'mnist', testCount: test.indices.length,
@@ -146,11 +147,6 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
   }
 }
 
-/** The int8 size of an MLP, as quantizeMlp stores it: 1 byte per weight, 4 per output-channel scale and bias, 4 per layer. */
-export function int8Size(m: Mlp): number {
-  return m.layers.reduce((n, l) => n + l.inputs * l.outputs + 8 * l.outputs + 4, 0);
-}
-
 
 export function renderDeploymentReport(r: DeploymentReport): string {
   const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
@@ -166,7 +162,8 @@ export function renderDeploymentReport(r: DeploymentReport): string {
     '|---|---|---|---|---|---|---|---|',
     row('teacher (f32)', r.teacher), row('student (f32)', r.student), row('student (int8)', r.studentInt8), '',
     `int8 student: ${kb(r.studentInt8.int8Parts.weights)} of int8 weights + ${kb(r.studentInt8.int8Parts.scales)} of scales + ` +
-      `${kb(r.studentInt8.int8Parts.biases)} of f32 biases; activation scales calibrated on ${r.studentInt8.calibrationRows} held-out training images.`,
+      `${kb(r.studentInt8.int8Parts.biases)} of f32 biases${r.studentInt8.int8Parts.other ? ` + ${kb(r.studentInt8.int8Parts.other)} of f32 parameters of the ops that stay f32` : ''}; ` +
+      `activation scales calibrated on ${r.studentInt8.calibrationRows} held-out training images.`,
     `Test set: ${r.testCount} images of ${r.data}. Timing: Node ${r.node}, ${r.backend} backend, one thread, median of 5 rounds.`, '',
   ].join('\n');
 }

@@ -1,19 +1,22 @@
 // Post-training int8 quantization of a small MLP trained for a few steps on synthetic data:
 // int8 logits against the f32 model's within a rigorous, layer-by-layer propagated error bound,
 // top-1 agreement, calibration choices, byte accounting, the int8 model file (round trip, and
-// every kind of corrupt or truncated file as a ModelFormatError), and bit-identical logits on
-// every backend and in the inference-only entry (@retort/core-wasm/infer).
+// every kind of corrupt or truncated file as a ModelFormatError; a version-1 file, the MLP layout
+// Retort wrote first, still loads), and bit-identical logits on every backend and in the
+// inference-only entry (@retort/core-wasm/infer).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCore, type Core } from '@retort/core-wasm';
-import { crc32, decodeQuantizedModel as decodeWithoutSpecSchema, type QuantizedModel } from '@retort/core-wasm/format';
+import { crc32, decodeQuantizedGraph as decodeWithoutSpecSchema, encodeQuantizedModel, type QuantizedGraph, type QuantizedModel } from '@retort/core-wasm/format';
 import { loadInference } from '@retort/core-wasm/infer';
 import { Mlp } from '../../src/model/mlp.js';
 import { createOptimizer } from '../../src/optim/optimizer.js';
 import { encodeModelFile, ModelFormatError } from '../../src/format/model-file.js';
 import { modelTensors } from '../../src/format/model-io.js';
 import { AbsStats } from '../../src/quant/calibrate.js';
-import { decodeQuantizedModel, encodeQuantizedModel } from '../../src/quant/format.js';
-import { QuantizedMlp, quantizeMlp } from '../../src/quant/quantized-mlp.js';
+import { decodeQuantizedGraph, encodeQuantizedGraph } from '../../src/quant/format.js';
+import { quantizeModel } from '../../src/quant/quantize.js';
+import { Int8Model } from '../../src/quant/int8-model.js';
+import { QuantizedMlp, quantizeMlp } from '../../src/quant/index.js';
 
 const SPEC = 'mlp:24-64-48-5';
 const IN = 24, CLASSES = 5, N_TRAIN = 768, N_TEST = 512, BATCH = 64, STEPS = 40;
@@ -79,12 +82,14 @@ function floatForward(model: Mlp, x: Float32Array, rows: number): { logits: Floa
  *                 + (IN + 5) u (sum_i |h_i| |W_ij| + |b_j|)              (the f32 layer's own rounding)
  * and ReLU is 1-Lipschitz, so this is E for the next layer.
  */
-function propagatedBound(model: Mlp, q: QuantizedModel, inputs: Float32Array[], rows: number): Float64Array {
+function propagatedBound(model: Mlp, q: QuantizedGraph, inputs: Float32Array[], rows: number): Float64Array {
   const params = model.readParams();
   let E = new Float64Array(rows * model.inputSize);
   model.layers.forEach((l, li) => {
     const { inputs: K, outputs: N } = l;
-    const s = q.layers[li]!.inputScale, sw = q.layers[li]!.weightScales;
+    const op = q.ops[li]!;
+    if (op.type !== 'dense') return expect.fail(`op ${li} is not dense`);
+    const s = op.inputScale, sw = op.weightScales;
     const h = inputs[li]!;
     const next = new Float64Array(rows * N);
     for (let r = 0; r < rows; r++) {
@@ -126,14 +131,14 @@ const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer.slice(a.
 describe('int8 post-training quantization of a trained MLP', () => {
   let core: Core;
   let model: Mlp;
-  let qm: QuantizedMlp;
+  let qm: Int8Model;
   let calibration: Float32Array;
 
   beforeAll(async () => {
     core = await loadCore({ backend: 'simd' });
     model = trainMlp(core);
     calibration = train.x.subarray(0, 256 * IN);
-    qm = quantizeMlp(core, model, calibration);
+    qm = quantizeModel(core, model, calibration);
   });
 
   it('int8 logits stay within the propagated quantization bound of the f32 logits, and top-1 agrees on >= 97% of rows', () => {
@@ -168,23 +173,29 @@ describe('int8 post-training quantization of a trained MLP', () => {
   });
 
   it('calibration: max-abs scales are max|x| / 127; the 99.99th percentile is at most that; both stay close to f32', () => {
-    const qmax = quantizeMlp(core, model, calibration, { calibration: 'max' });
+    const qmax = quantizeModel(core, model, calibration, { calibration: 'max' });
     const f = floatForward(model, calibration, 256);
-    qmax.model.layers.forEach((l, i) => {
+    const scale = (g: QuantizedGraph, i: number): number => { const o = g.ops[i]!; return o.type === 'dense' ? o.inputScale : NaN; };
+    qmax.model.ops.forEach((_, i) => {
       let m = 0;
       for (const v of f.inputs[i]!) m = Math.max(m, Math.abs(v));
-      expect(l.inputScale, `layer ${i} max-abs scale`).toBe(Math.fround(m / 127));
-      expect(qm.model.layers[i]!.inputScale, `layer ${i} percentile scale <= max scale`).toBeLessThanOrEqual(l.inputScale);
+      expect(scale(qmax.model, i), `layer ${i} max-abs scale`).toBe(Math.fround(m / 127));
+      expect(scale(qm.model, i), `layer ${i} percentile scale <= max scale`).toBeLessThanOrEqual(scale(qmax.model, i));
     });
     expect(qm.model.calibration).toEqual({ method: 'percentile', percentile: 99.99, rows: 256 });
     expect(qmax.model.calibration).toEqual({ method: 'max', rows: 256 });
     // with 256 * 24 = 6144 input values, the 99.99th percentile is the max (the top 1 value)
-    expect(qm.model.layers[0]!.inputScale).toBe(qmax.model.layers[0]!.inputScale);
+    expect(scale(qm.model, 0)).toBe(scale(qmax.model, 0));
     const a = qmax.predict(test.x, N_TEST), b = qm.predict(test.x, N_TEST);
     expect(a.length).toBe(b.length);
     qmax.free();
-    expect(() => quantizeMlp(core, model, calibration, { percentile: 0 })).toThrow(/percentile/);
-    expect(() => quantizeMlp(core, model, calibration.subarray(0, 25))).toThrow(/rows of 24/);
+    expect(() => quantizeModel(core, model, calibration, { percentile: 0 })).toThrow(/percentile/);
+    expect(() => quantizeModel(core, model, calibration.subarray(0, 25))).toThrow(/rows of 24/);
+    // the first names of quantizeModel and Int8Model still work
+    const old = quantizeMlp(core, model, calibration);
+    expect(old).toBeInstanceOf(QuantizedMlp);
+    expect(bits(old.predict(test.x.subarray(0, 8 * IN), 8))).toEqual(bits(qm.predict(test.x.subarray(0, 8 * IN), 8)));
+    old.free();
   });
 
   it('AbsStats percentiles: exact max, upward-rounded percentile within 2^-7, NaN counted apart', () => {
@@ -206,7 +217,7 @@ describe('int8 post-training quantization of a trained MLP', () => {
     const size = qm.size;
     const weights = 24 * 64 + 64 * 48 + 48 * 5, outs = 64 + 48 + 5;
     expect(size).toEqual({
-      weights, scales: 4 * outs, biases: 4 * outs, activationScales: 12, total: weights + 8 * outs + 12,
+      weights, scales: 4 * outs, biases: 4 * outs, activationScales: 12, other: 0, total: weights + 8 * outs + 12,
       float32: 4 * (weights + outs), ratio: (4 * (weights + outs)) / (weights + 8 * outs + 12),
     });
     expect(size.ratio).toBeGreaterThan(3.3);
@@ -217,19 +228,22 @@ describe('int8 post-training quantization of a trained MLP', () => {
 
   it('the int8 model file round-trips: same model, same bytes when re-encoded, same logits bit for bit', () => {
     const file = qm.encode();
-    const decoded = decodeQuantizedModel(file, 'student.q8');
-    expect(decoded.version).toBe(1);
+    const decoded = decodeQuantizedGraph(file, 'student.q8');
+    expect(decoded.version).toBe(2);
     expect(decoded.spec).toEqual(qm.spec);
+    expect(decoded.input).toEqual([24]);
     expect(decoded.calibration).toEqual(qm.model.calibration);
-    decoded.layers.forEach((l, i) => {
-      const o = qm.model.layers[i]!;
+    decoded.ops.forEach((l, i) => {
+      const o = qm.model.ops[i]!;
+      if (l.type !== 'dense' || o.type !== 'dense') return expect.fail(`op ${i} is not dense`);
+      expect({ name: l.name, inputs: l.inputs, units: l.units, relu: l.relu }).toEqual({ name: `layer${i}`, inputs: [i - 1], units: o.units, relu: i < 2 });
       expect(l.inputScale).toBe(o.inputScale);
       expect(Buffer.from(l.weights.buffer).equals(Buffer.from(o.weights.buffer))).toBe(true);
       expect(bits(l.weightScales)).toEqual(bits(o.weightScales));
       expect(bits(l.bias)).toEqual(bits(o.bias));
     });
-    expect(Buffer.from(encodeQuantizedModel(decoded)).equals(Buffer.from(file))).toBe(true);
-    const reloaded = QuantizedMlp.decode(core, file, 'student.q8');
+    expect(Buffer.from(encodeQuantizedGraph(decoded)).equals(Buffer.from(file))).toBe(true);
+    const reloaded = Int8Model.decode(core, file, 'student.q8');
     expect(bits(reloaded.predict(test.x, N_TEST))).toEqual(bits(qm.predict(test.x, N_TEST)));
     reloaded.free();
     expect(() => reloaded.predict(test.x, N_TEST)).toThrow(/freed/);
@@ -239,7 +253,7 @@ describe('int8 post-training quantization of a trained MLP', () => {
     let file: Uint8Array;
     beforeAll(() => { file = qm.encode(); });
 
-    const problem = (bytes: Uint8Array, decode = decodeQuantizedModel): string => {
+    const problem = (bytes: Uint8Array, decode = decodeQuantizedGraph): string => {
       try { decode(bytes, 'student.q8'); } catch (e) {
         expect(e).toBeInstanceOf(ModelFormatError);
         expect((e as Error).message.startsWith('student.q8: ')).toBe(true);
@@ -284,8 +298,29 @@ describe('int8 post-training quantization of a trained MLP', () => {
       expect(problem(payloadFlip)).toBe('checksum mismatch (file corrupt)');
       expect(problem(new TextEncoder().encode('{"not": "a model"} and more bytes ..........'))).toMatch(/bad magic/);
       const newer = file.slice();
-      new DataView(newer.buffer).setUint32(8, 2, true);
-      expect(problem(newer)).toMatch(/version 2 is newer/);
+      new DataView(newer.buffer).setUint32(8, 3, true);
+      expect(problem(newer)).toMatch(/version 3 is newer than this Retort reads \(2\)/);
+    });
+
+    it('a version-1 file (the MLP layout Retort wrote first) still loads, with the same logits', () => {
+      const v1: QuantizedModel = {
+        spec: { type: 'mlp', sizes: [24, 64, 48, 5] }, calibration: qm.model.calibration,
+        layers: qm.model.ops.map((o) => {
+          if (o.type !== 'dense') return expect.fail('not dense');
+          return { inputs: o.weights.length / o.units, outputs: o.units, weights: o.weights, weightScales: o.weightScales, bias: o.bias, inputScale: o.inputScale };
+        }),
+      };
+      const old = encodeQuantizedModel(v1);
+      expect(new DataView(old.buffer).getUint32(8, true)).toBe(1);
+      const decoded = decodeQuantizedGraph(old, 'old.q8');
+      expect(decoded.version).toBe(1);
+      expect(decoded.ops.map((o) => o.type === 'dense' && o.relu)).toEqual([true, true, false]);
+      const m = Int8Model.decode(core, old, 'old.q8');
+      expect(bits(m.predict(test.x, N_TEST))).toEqual(bits(qm.predict(test.x, N_TEST)));
+      m.free();
+      // and its corruption is named as before
+      const cut = old.slice(0, old.length - 1);
+      expect(problem(cut)).toMatch(/truncated/);
     });
 
     it('a float32 model file is recognised as such', () => {
@@ -294,28 +329,35 @@ describe('int8 post-training quantization of a trained MLP', () => {
       expect(problem(f32file)).toMatch(/float32 Retort model file, not an int8 one/);
     });
 
-    it('headers that disagree with the spec or the payload, and out-of-range values, are refused before use', () => {
-      expect(problem(craft((h) => { h.layers[1].outputs = 47; }))).toMatch(/layers\[1\] is 64x47 but spec.sizes say 64x48/);
-      expect(problem(craft((h) => { h.layers[0].weights.length -= 1; }))).toMatch(/layers\[0\]\.weights: length/);
-      expect(problem(craft((h) => { h.layers[2].bias.offset = 1 << 30; }))).toMatch(/layers\[2\]\.bias needs bytes .* but the payload ends/);
-      expect(problem(craft((h) => { h.layers[1].scales.offset = h.layers[1].weights.offset; }))).toMatch(/overlap/);
-      expect(problem(craft((h) => { h.layers[0].scales.offset += 2; }))).toMatch(/not 4-byte aligned/);
-      expect(problem(craft((h) => { h.layers.pop(); }))).toMatch(/4 sizes need 3 layers, got 2/);
-      expect(problem(craft((h) => { h.layers[0].inputScale = 0; }))).toMatch(/inputScale/);
+    it('headers that disagree with the spec, the shapes or the payload, and out-of-range values, are refused before use', () => {
+      expect(problem(craft((h) => { h.ops[1].units = 47; }))).toMatch(/header\.ops\[1\]\.tensors\.weights: length 3072 but the op needs 3008 bytes/);
+      expect(problem(craft((h) => { h.ops[0].tensors.weights.length -= 1; }))).toMatch(/ops\[0\]\.tensors\.weights: length/);
+      expect(problem(craft((h) => { h.ops[2].tensors.bias.offset = 1 << 30; }))).toMatch(/ops\[2\]\.tensors\.bias needs bytes .* but the payload ends/);
+      expect(problem(craft((h) => { h.ops[1].tensors.scales.offset = h.ops[1].tensors.weights.offset; }))).toMatch(/overlap/);
+      expect(problem(craft((h) => { h.ops[0].tensors.scales.offset += 2; }))).toMatch(/not 4-byte aligned/);
+      expect(problem(craft((h) => { delete h.ops[0].tensors.bias; }))).toMatch(/ops\[0\]\.tensors\.bias: missing/);
+      expect(problem(craft((h) => { h.ops[0].tensors.gamma = { offset: 0, length: 4 }; }))).toMatch(/a dense op has no such tensor/);
+      expect(problem(craft((h) => { h.ops.pop(); }))).toMatch(/header\.ops: the ops give 48 classes but the spec 5/);
+      expect(problem(craft((h) => { h.spec.sizes[0] = 25; }))).toMatch(/header\.input: \[24\] but the spec takes \[25\]/);
+      expect(decodeWithoutSpecSchema(craft((h) => { h.ops.pop(); }), 'student.q8').ops.length, 'the dependency-free decoder runs what the ops say').toBe(2);
+      expect(problem(craft((h) => { h.ops[1].inputs = [2]; }))).toMatch(/ops\[1\] \(dense 'layer1'\)\.inputs: 2 is not an earlier op/);
+      expect(problem(craft((h) => { h.ops[1].type = 'softmax'; }))).toMatch(/ops\[1\]\.type: unknown op type "softmax"/);
+      expect(problem(craft((h) => { h.ops[1].relu = 1; }))).toMatch(/ops\[1\]\.relu: must be true or false/);
+      expect(problem(craft((h) => { h.ops[0].inputScale = 0; }))).toMatch(/inputScale/);
       expect(problem(craft((h) => { h.spec.sizes[1] = -64; }))).toMatch(/sizes\[1\]/);
       expect(problem(craft((h) => { h.format = 'retort-model'; }))).toMatch(/header\.format/);
-      expect(problem(craft(() => {}, (p) => { p[0] = 0x80; }))).toMatch(/weights\[0\] = -128/);
+      expect(problem(craft(() => {}, (p) => { p[0] = 0x80; }))).toMatch(/ops\[0\] \(dense 'layer0'\)\.weights\[0\] = -128/);
       expect(problem(craft((h) => { h.spec.dropout = { hidden: 2 }; }))).toMatch(/header\.spec\.dropout\.hidden/);
       // the dependency-free decoder (the inference entry's) carries unknown spec fields along; the
       // distill decoder holds the spec to the full schema
       const extra = craft((h) => { h.spec.foo = 1; });
       expect(decodeWithoutSpecSchema(extra, 'student.q8').spec.foo).toBe(1);
       expect(problem(extra)).toMatch(/header\.spec: unknown field 'foo'/);
-      expect(problem(craft((h) => { h.layers[0].weights.offset = h.layers[0].scales.offset; h.layers[0].weights.length = 4 * 64; }))).toMatch(/weights: length/);
+      expect(problem(craft((h) => { h.ops[0].tensors.weights.offset = h.ops[0].tensors.scales.offset; h.ops[0].tensors.weights.length = 4 * 64; }))).toMatch(/weights: length/);
     });
 
     it('bad scales or biases in the payload', () => {
-      const scalesAt = (h: Record<string, any>): number => h.layers[0].scales.offset;
+      const scalesAt = (h: Record<string, any>): number => h.ops[0].tensors.scales.offset;
       let at = 0;
       craft((h) => { at = scalesAt(h); });
       expect(problem(craft(() => {}, (p) => { new DataView(p.buffer).setFloat32(at + 4, -1, true); }))).toMatch(/scales\[1\] = -1/);
@@ -329,15 +371,15 @@ describe('the same int8 logits on every backend and in the inference-only entry'
     const src = await loadCore({ backend: 'simd' });
     const model = trainMlp(src);
     const calibration = train.x.subarray(0, 256 * IN);
-    const reference = quantizeMlp(src, model, calibration);
+    const reference = quantizeModel(src, model, calibration);
     const file = reference.encode();
     const expected = reference.predict(test.x, N_TEST);
     for (const backend of ['scalar', 'js'] as const) {
       const core = await loadCore({ backend });
-      const q = quantizeMlp(core, model, calibration); // quantized on the simd core, run on this one
+      const q = quantizeModel(core, model, calibration); // quantized on the simd core, run on this one
       expect(Buffer.from(q.encode()).equals(Buffer.from(file)), `${backend}: same model file`).toBe(true);
       expect(bits(q.predict(test.x, N_TEST)), `${backend}: logits`).toEqual(bits(expected));
-      expect(bits(QuantizedMlp.decode(core, file).predict(test.x, N_TEST, { batchSize: 7 })), `${backend}: batches of 7`).toEqual(bits(expected));
+      expect(bits(Int8Model.decode(core, file).predict(test.x, N_TEST, { batchSize: 7 })), `${backend}: batches of 7`).toEqual(bits(expected));
     }
     for (const backend of ['simd', 'scalar'] as const) {
       const inf = await loadInference({ backend, batchSize: 100 });
