@@ -1,14 +1,16 @@
 // One seeded distillation run gives the same bits in Node and in a browser: seededRun
 // (packages/web/src/seeded-run.ts) is imported here and run under Node, and the built
 // selftest.html runs the very same module in a Worker of headless Chromium; for simd and
-// for scalar, the hashes of the final parameters and every step's loss must be identical.
+// for scalar, the hashes of the final parameters and every step's loss must be identical —
+// for the MLP run and for the CNN run (convolutions, batch norm and its running statistics,
+// a residual block, a depthwise convolution, attention transfer, through executeRun).
 // Another seed must give another hash (a hash that ignored the run would pass the rest).
 // simd and scalar may differ from each other (the builds sum in different orders); what
 // this machine gives is logged.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { seededRun, type SeededBackend, type SeededRunResult } from '../../packages/web/src/seeded-run.js';
+import { seededRun, type SeededBackend, type SeededModel, type SeededRunResult } from '../../packages/web/src/seeded-run.js';
 import { browserAvailable, launchChromium } from './chromium.js';
 import { serveStatic, type StaticServer } from './static-server.js';
 
@@ -16,7 +18,7 @@ const dist = fileURLToPath(new URL('../../packages/web/dist/', import.meta.url))
 const SEED = 1;
 const OTHER = 2;
 
-interface Row { backend: SeededBackend; seed: number; run: string; hash: string; params: number; loss: number[] }
+interface Row { backend: SeededBackend; model: SeededModel; seed: number; run: string; hash: string; params: number; loss: number[] }
 
 describe('seededRun under Node', () => {
   it('is repeatable, and another seed gives another hash', async () => {
@@ -33,6 +35,16 @@ describe('seededRun under Node', () => {
   it('refuses the js backend (its kernels use the host\'s Math.exp)', async () => {
     await expect(seededRun({ backend: 'js' as SeededBackend })).rejects.toThrow(/backend must be 'simd' or 'scalar'/);
   });
+
+  it('the CNN run: repeatable, seed-dependent, a batch-norm student that trains, other bits than the MLP run', async () => {
+    const a = await seededRun({ backend: 'scalar', seed: SEED, model: 'cnn' });
+    expect(await seededRun({ backend: 'scalar', seed: SEED, model: 'cnn' })).toEqual(a);
+    expect((await seededRun({ backend: 'scalar', seed: OTHER, model: 'cnn' })).hash).not.toBe(a.hash);
+    expect(a.hash).not.toBe((await seededRun({ backend: 'scalar', seed: SEED })).hash);
+    expect(a.loss.every(Number.isFinite)).toBe(true);
+    expect(a.loss.at(-1)!).toBeLessThan(a.loss[0]!);
+    expect(a.loss).toHaveLength(2 * Math.ceil((480 - 91) / 50));
+  });
 });
 
 describe.skipIf(!browserAvailable)('seededRun: Node and headless Chromium give the same bits', () => {
@@ -41,7 +53,7 @@ describe.skipIf(!browserAvailable)('seededRun: Node and headless Chromium give t
   let page: Page;
   const errors: string[] = [];
   const node = new Map<string, SeededRunResult>();
-  const key = (backend: SeededBackend, seed: number): string => `${backend}/${seed}`;
+  const key = (backend: SeededBackend, seed: number, model: SeededModel = 'mlp'): string => `${model}/${backend}/${seed}`;
 
   beforeAll(async () => {
     server = await serveStatic(dist);
@@ -52,40 +64,44 @@ describe.skipIf(!browserAvailable)('seededRun: Node and headless Chromium give t
     for (const [backend, seed] of [['simd', SEED], ['scalar', SEED], ['simd', OTHER], ['scalar', OTHER]] as const) {
       node.set(key(backend, seed), await seededRun({ backend, seed }));
     }
+    for (const backend of ['simd', 'scalar'] as const) node.set(key(backend, SEED, 'cnn'), await seededRun({ backend, seed: SEED, model: 'cnn' }));
   });
   afterAll(async () => {
     await browser?.close();
     await server?.close();
   });
 
-  it('selftest.html runs simd and scalar in a worker, and each equals Node bit for bit', async () => {
+  it('selftest.html runs simd and scalar in a worker, the MLP and the CNN run, and each equals Node bit for bit', async () => {
     await page.goto(new URL('selftest.html', server.url).href);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     await page.getByRole('button', { name: 'Run the self-test' }).click();
     const results = page.locator('#results');
-    await expect.poll(() => results.getAttribute('data-state'), { timeout: 30_000 }).toMatch(/done|error/);
+    await expect.poll(() => results.getAttribute('data-state'), { timeout: 60_000 }).toMatch(/done|error/);
     expect(await page.locator('#status').textContent()).toBe('Done.');
 
     const rows = JSON.parse(await page.locator('#json').inputValue()) as Row[];
-    expect(rows.map((r) => `${r.backend}/${r.seed}/${r.run}`)).toEqual(
-      [`simd/${SEED}/run`, `scalar/${SEED}/run`, `simd/${SEED}/repeat`, `simd/${OTHER}/other seed`]);
+    expect(rows.map((r) => `${r.model}/${r.backend}/${r.seed}/${r.run}`)).toEqual([
+      `mlp/simd/${SEED}/run`, `mlp/scalar/${SEED}/run`, `mlp/simd/${SEED}/repeat`, `mlp/simd/${OTHER}/other seed`,
+      `cnn/simd/${SEED}/run`, `cnn/scalar/${SEED}/run`]);
     for (const r of rows) {
-      const n = node.get(key(r.backend, r.seed))!;
-      expect({ backend: r.backend, seed: r.seed, hash: r.hash }).toEqual({ backend: r.backend, seed: r.seed, hash: n.hash });
+      const n = node.get(key(r.backend, r.seed, r.model))!;
+      expect({ model: r.model, backend: r.backend, seed: r.seed, hash: r.hash }).toEqual({ model: r.model, backend: r.backend, seed: r.seed, hash: n.hash });
       expect(r.params).toBe(n.params);
       expect(r.loss).toEqual(n.loss); // every step's loss, exactly
     }
     // the page's own checks: repeatable, another seed differs, the student trains
     const checks = await page.locator('#checks li.ok, #checks li.bad').allTextContents();
-    expect(checks).toHaveLength(3);
+    expect(checks).toHaveLength(4);
     for (const c of checks) expect(c).toMatch(/^PASS/);
     // the table shows the same hashes
-    expect(await page.locator(`#runs tr[data-backend="scalar"] td.hash`).textContent()).toBe(node.get(key('scalar', SEED))!.hash);
+    expect(await page.locator(`#runs tr[data-backend="scalar"][data-model="mlp"] td.hash`).textContent()).toBe(node.get(key('scalar', SEED))!.hash);
+    expect(await page.locator(`#runs tr[data-backend="scalar"][data-model="cnn"] td.hash`).textContent()).toBe(node.get(key('scalar', SEED, 'cnn'))!.hash);
 
     const simd = node.get(key('simd', SEED))!, scalar = node.get(key('scalar', SEED))!;
     console.log(`seed ${SEED}: simd ${simd.hash}, scalar ${scalar.hash} (${simd.hash === scalar.hash ? 'equal' : 'different'}); `
       + `seed ${OTHER}: simd ${node.get(key('simd', OTHER))!.hash}, scalar ${node.get(key('scalar', OTHER))!.hash}; `
-      + `${simd.params} student parameters, ${simd.loss.length} steps`);
+      + `${simd.params} student parameters, ${simd.loss.length} steps; CNN: simd ${node.get(key('simd', SEED, 'cnn'))!.hash}, `
+      + `scalar ${node.get(key('scalar', SEED, 'cnn'))!.hash}, ${node.get(key('simd', SEED, 'cnn'))!.params} student parameters`);
     expect(errors).toEqual([]);
   });
 

@@ -2,12 +2,15 @@
 // distillation with the tiny ?quick=1 settings, the live charts, the temperature slider, the
 // drawing pad, a download read back in Node, bad input (a corrupt model file, a bad temperature,
 // an α outside [0, 1]), a TF.js teacher picked as files, no long task on the main thread while
-// training, and screenshots at desktop and phone sizes (test/browser/artifacts/, git-ignored).
+// training, screenshots at desktop and phone sizes (test/browser/artifacts/, git-ignored); then
+// CNNs: a CNN teacher and student with attention transfer, their attention maps and channels
+// drawn (for a test image and for the drawing), the CNN classifying a drawing, a CNN student
+// downloaded and loaded back as the teacher of a run whose taps are chosen in the form.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { Mlp, decodeModelFile, encodeModelFile, loadCore, paramLayout, parseModelSpec } from '@retort/distill';
+import { Mlp, asMlpSpec, createModel, decodeModelFile, encodeModelFile, loadCore, paramLayout, paramsFromTensors, parseModelSpec } from '@retort/distill';
 import { browserAvailable, launchChromium } from './chromium.js';
 import { serveStatic, type StaticServer } from './static-server.js';
 
@@ -19,7 +22,7 @@ declare global { interface Window { __longtasks: LongTask[]; __shifts: { start: 
 
 /** A valid tiny Retort model with one payload byte flipped: its checksum no longer matches. */
 function corruptModelFile(): Buffer {
-  const spec = parseModelSpec('mlp:784-4-10');
+  const spec = asMlpSpec(parseModelSpec('mlp:784-4-10'), 'corruptModelFile');
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (const [i, l] of paramLayout(spec).entries()) {
     tensors[`layer${i}.w`] = { shape: [l.inputs, l.outputs], data: new Float32Array(l.inputs * l.outputs).fill(0.01) };
@@ -32,6 +35,17 @@ function corruptModelFile(): Buffer {
 
 const barValues = (page: Page, id: string): Promise<number[]> =>
   page.$$eval(`#${id} .bar`, (bars) => bars.map((b) => Number((b as HTMLElement).dataset.p)));
+
+interface DrawnCanvas { role: string; kind: string; tap: string; w: number; h: number; rgba: number[] }
+/** The feature-map canvases the page drew, with their pixels. */
+const drawnMaps = (page: Page, selector: string): Promise<DrawnCanvas[]> =>
+  page.$$eval(selector, (cs) => cs.map((el) => {
+    const c = el as HTMLCanvasElement;
+    return { role: c.dataset.role!, kind: c.dataset.kind!, tap: c.dataset.tap!, w: c.width, h: c.height,
+      rgba: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data) };
+  }));
+/** Distinct colours of a canvas: 1 for a blank one. */
+const colours = (c: DrawnCanvas): number => new Set(Array.from({ length: c.w * c.h }, (_, i) => c.rgba.slice(4 * i, 4 * i + 3).join())).size;
 
 describe.skipIf(!browserAvailable)('the web lab in headless Chromium', () => {
   let server: StaticServer;
@@ -194,7 +208,7 @@ describe.skipIf(!browserAvailable)('the web lab in headless Chromium', () => {
     expect(download.suggestedFilename()).toBe('student.retort');
     const bytes = new Uint8Array(readFileSync((await download.path())!));
     const file = decodeModelFile(bytes, 'student.retort');
-    expect(file.spec.sizes).toEqual([784, 64, 10]);
+    expect(file.spec).toMatchObject({ type: 'mlp', sizes: [784, 64, 10] });
     expect(file.meta.source).toBe('Retort web lab');
     const core = await loadCore();
     const mlp = new Mlp(core, file.spec);
@@ -245,4 +259,137 @@ describe.skipIf(!browserAvailable)('the web lab in headless Chromium', () => {
     expect(await page.textContent('#run-error')).toBe('');
     expect(errors).toEqual([]);
   }, 30_000);
+
+  it('runs a CNN teacher and student with attention transfer, and draws their attention maps and channels', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.fill('#teacher-spec', 'lenet5:width=0.5');
+    await page.press('#teacher-spec', 'Tab');
+    await page.fill('#teacher-size', '3000');
+    await page.fill('#teacher-epochs', '2');
+    // a pasted layer graph the worker refuses is named inline
+    await page.selectOption('#student-kind', 'graph');
+    await page.fill('#student-graph', '{"type":"graph","layers":[{"type":"conv2d","filters":4,"kernel":9,"padding":"valid"},{"type":"conv2d","filters":4,"kernel":25,"padding":"valid"},{"type":"flatten"},{"type":"dense","units":10}]}');
+    await page.press('#student-graph', 'Tab');
+    await expect.poll(() => page.textContent('#student-model-error'), { timeout: 5_000 }).toMatch(/^The student model: student\.layers\[1\]\.kernel: a 25x25 kernel does not fit the 20x20 input/);
+    expect(await page.getAttribute('#student-graph', 'aria-invalid')).toBe('true');
+    await page.selectOption('#student-kind', 'lenet5');
+    await page.fill('#student-width', '0.25');
+    await page.press('#student-width', 'Tab');
+    await expect.poll(() => page.textContent('#student-model-error')).toBe('');
+    await page.selectOption('#method', 'at');
+    await page.fill('#epochs', '3');
+    await page.fill('#transfer-size', '1000');
+    // the worker checked both specs and listed their taps
+    await expect.poll(() => page.textContent('#student-info'), { timeout: 5_000 }).toMatch(/^lenet5:width=0\.25: 4,157 parameters; taps conv1 14×14×2, conv2 5×5×4, fc1 30, fc2 21\.$/);
+    expect(await page.textContent('#teacher-spec-info')).toMatch(/^lenet5:width=0\.5: 15,738 parameters; taps conv1 14×14×3/);
+    expect(await page.$$eval('#teacher-tap option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['', 'conv1', 'conv2', 'fc1', 'fc2']);
+    await page.click('#start');
+    await expect.poll(() => page.textContent('#phase'), { timeout: 60_000 }).toMatch(/^(Done in|The run failed)/);
+    expect(await page.textContent('#run-error')).toBe('');
+    const rows = await page.$$eval('#results tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
+    expect(rows).toHaveLength(3);
+    expect(rows[0]).toMatch(/lenet5:width=0\.5/);
+    expect(rows[1]).toMatch(/lenet5:width=0\.25.*1·ce \+ 500·at\(conv1→conv1\) \+ 500·at\(conv2→conv2\)/);
+    const accuracies = await page.$$eval('#results td[data-accuracy]', (tds) => tds.map((td) => Number((td as HTMLElement).dataset.accuracy)));
+    for (const a of accuracies) expect(a).toBeGreaterThan(0.1);
+    // the deployment figures of a CNN student: teacher, student f32 and int8
+    expect(await page.locator('#deploy tbody tr').count()).toBe(3);
+    expect(await page.textContent('#deploy-summary')).toMatch(/smaller \(.*× as int8\) .* at batch 1/);
+
+    // attention maps: a teacher and a student map per tap pair of the method, neither blank, not the same
+    const attention = '#maps-pairs canvas[data-kind="attention"]';
+    await expect.poll(() => page.locator(attention).count(), { timeout: 10_000 }).toBe(4);
+    expect(await page.textContent('#maps-caption')).toMatch(/^Spatial attention on test image #\d+: .* The pairs are the taps the method's terms read\./);
+    const maps = await drawnMaps(page, attention);
+    expect(maps.map((m) => `${m.role}:${m.tap}:${m.h}x${m.w}`)).toEqual(['teacher:conv1:14x14', 'student:conv1:14x14', 'teacher:conv2:5x5', 'student:conv2:5x5']);
+    for (const m of maps) expect(colours(m), `${m.role} ${m.tap}`).toBeGreaterThan(3);
+    expect(maps[0]!.rgba).not.toEqual(maps[1]!.rgba);
+    expect(maps[2]!.rgba).not.toEqual(maps[3]!.rgba);
+    // the strongest channels of the chosen tap of each model
+    const channels = await drawnMaps(page, '.channel-row canvas[data-kind="channel"]');
+    expect(channels.filter((c) => c.role === 'teacher').map((c) => c.tap)).toEqual(['conv1', 'conv1', 'conv1']);
+    expect(channels.filter((c) => c.role === 'student')).toHaveLength(2);
+    expect(channels.some((c) => colours(c) > 3)).toBe(true);
+    // another tap: its channels
+    await page.selectOption('#maps-student-tap', 'conv2');
+    await expect.poll(async () => (await drawnMaps(page, '#maps-student-channels canvas')).map((c) => `${c.tap}:${c.h}`)).toEqual(['conv2:5', 'conv2:5', 'conv2:5', 'conv2:5']);
+    // another test image: other maps
+    await page.fill('#dk-index', '3');
+    await page.press('#dk-index', 'Enter');
+    await expect.poll(() => page.textContent('#maps-caption')).toMatch(/test image #3/);
+    await expect.poll(async () => (await drawnMaps(page, attention))[1]!.rgba).not.toEqual(maps[1]!.rgba);
+    await page.locator('#maps').screenshot({ path: `${artifacts}lab-maps.png` });
+
+    // the CNN classifies a drawing (the pad's 28x28 image as its [28, 28, 1] input), and the maps follow it
+    const pad = page.locator('#pad');
+    await page.click('#pad-clear');
+    await pad.scrollIntoViewIfNeeded();
+    const box = (await pad.boundingBox())!;
+    await page.mouse.move(box.x + 0.5 * box.width, box.y + 0.15 * box.height);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 0.5 * box.width, box.y + 0.85 * box.height, { steps: 12 });
+    await page.mouse.up();
+    await expect.poll(() => page.textContent('#pad-guess'), { timeout: 5_000 }).toMatch(/^\d \(\d+(\.\d)? %\)$/);
+    expect((await barValues(page, 'bars-pad')).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    await page.check('input[name="maps-source"][value="drawing"]');
+    await expect.poll(() => page.textContent('#maps-caption')).toMatch(/^Spatial attention on your drawing/);
+    const drawn = await drawnMaps(page, attention);
+    expect(drawn).toHaveLength(4);
+    for (const m of drawn) expect(colours(m)).toBeGreaterThan(1);
+    expect(drawn[1]!.rgba).not.toEqual(maps[1]!.rgba);
+    await page.check('input[name="maps-source"][value="test"]');
+
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: `${artifacts}lab-cnn-desktop.png`, fullPage: true });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.locator('#maps').screenshot({ path: `${artifacts}lab-phone-maps.png` });
+    await page.locator('#setup').screenshot({ path: `${artifacts}lab-phone-setup-cnn.png` });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    expect(errors).toEqual([]);
+  }, 90_000);
+
+  it('exports a CNN student (Retort, ONNX, TF.js, int8), and loads it back as the teacher of a run with chosen taps', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-export="retort"]')]);
+    const bytes = readFileSync((await download.path())!);
+    const file = decodeModelFile(new Uint8Array(bytes), 'student.retort');
+    expect(file.spec).toMatchObject({ type: 'lenet5', width: 0.25, input: [28, 28, 1], classes: 10 });
+    const core = await loadCore();
+    const cnn = createModel(core, file.spec);
+    paramsFromTensors(file.spec, file.tensors, 'student.retort', cnn.params.view());
+    expect(cnn.paramCount).toBe(4157);
+    cnn.free();
+    for (const [button, name] of [['onnx', 'student.onnx'], ['int8', 'student.int8'], ['tfjs:model.json', 'model.json'], ['tfjs:weights.bin', 'weights.bin']] as const) {
+      const [d] = await Promise.all([page.waitForEvent('download'), page.click(`[data-export="${button}"]`)]);
+      expect(d.suggestedFilename()).toBe(name);
+      expect(readFileSync((await d.path())!).length).toBeGreaterThan(1000);
+    }
+    expect(await page.textContent('#export-error')).toBe('');
+
+    await page.check('input[name="teacher-source"][value="retort"]');
+    await page.setInputFiles('#teacher-retort', { name: 'student.retort', mimeType: 'application/octet-stream', buffer: bytes });
+    await expect.poll(() => page.textContent('#teacher-info'), { timeout: 10_000 }).toMatch(/^Loaded: student\.retort: lenet5:width=0\.25 \(4,157 parameters\)$/);
+    expect(await page.textContent('#teacher-file-error')).toBe('');
+    await expect.poll(() => page.$$eval('#teacher-tap option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['', 'conv1', 'conv2', 'fc1', 'fc2']);
+    await page.selectOption('#student-kind', 'resnet8');
+    await page.fill('#student-width', '0.25');
+    await page.press('#student-width', 'Tab');
+    await expect.poll(() => page.textContent('#student-info')).toMatch(/^resnet8:width=0\.25: /);
+    await page.selectOption('#student-tap', 'block2');
+    await page.selectOption('#teacher-tap', 'conv1');
+    await page.fill('#epochs', '2');
+    await page.fill('#transfer-size', '500');
+    await page.click('#start');
+    await expect.poll(() => page.textContent('#phase'), { timeout: 60_000 }).toMatch(/^(Done in|The run failed)/);
+    expect(await page.textContent('#run-error')).toBe('');
+    const rows = await page.$$eval('#results tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
+    expect(rows[0]).toMatch(/^teacher \(loaded\)lenet5:width=0\.25/);
+    expect(rows[1]).toMatch(/resnet8:width=0\.25.*1·ce \+ 500·at\(block2→conv1\)/);
+    await expect.poll(async () => (await drawnMaps(page, '#maps-pairs canvas[data-kind="attention"]')).map((m) => `${m.role}:${m.tap}`))
+      .toEqual(['teacher:conv1', 'student:block2']);
+    await page.check('input[name="teacher-source"][value="train"]');
+    expect(errors).toEqual([]);
+  }, 90_000);
 });

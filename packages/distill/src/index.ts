@@ -45,9 +45,10 @@ export { predictLogits, type PredictOptions } from './train/predict.js';
 
 // post-training int8 quantization and the int8 model file
 export {
-  quantizeMlp, QuantizedMlp, encodeQuantizedModel, decodeQuantizedModel, quantizedModelSize,
-  type QuantizeOptions, type QuantizedModel, type QuantizedLayer, type QuantizedSize, type CalibrationInfo,
-  type DecodedQuantizedMlpFile,
+  quantizeModel, quantizeGraph, layerGraphOf, Int8Model, planInt8, int8Bytes, encodeQuantizedGraph, decodeQuantizedGraph, quantizedModelSize,
+  quantizeMlp, QuantizedMlp,
+  type QuantizeOptions, type QuantizedGraph, type QuantizedOp, type QuantizedSize, type CalibrationInfo, type DecodedInt8File,
+  type Int8Plan, type PlannedOp,
 } from './quant/index.js';
 export { evaluateLogits, type EvalReport, type EvalOptions } from './eval/metrics.js';
 export { medianSeconds, timeMlpForward } from './eval/timing.js';
@@ -68,3 +69,12 @@ export { AttentionTransfer, attentionGrid } from './losses/at.js';
 export { Objective, validateObjective, resolveLayer, type ObjectiveSettings, type WeightedTeacher, type ObjectiveBatch } from './train/objective.js';
 export { hintonObjective, jobObjective, type AuxState } from './train/trainer.js';
 export { transferSubset } from './data/dataset.js';
+
+// one run (spec, models, objective, views, teacher signal, training, report): the orchestration
+// the Node commands and the web lab share
+export {
+  executeRun, teacherNorm, chooseTerms, featureTaps, tapName, checkTeacherFields, checkTeacherKinds, configTeachers, runMethod,
+  runModelSpec, runViews, transferView, checkModelFitsData, labelsOf, scatterRows,
+  type RunInput, type RunHooks, type RunOutcome, type RunResult, type RunTeacher, type RunEvent, type LogitsPredictor,
+  type MethodOptions, type RunKind, type RunData, type RunViews, type SoftLabels,
+} from './run/index.js';

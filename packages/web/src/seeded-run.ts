@@ -14,17 +14,30 @@
 // 784 inputs span several of the GEMM's K blocks (384) and, in the weight gradients, several
 // M blocks (128); widths and the batch (50) are not multiples of 4, so the tails run too.
 //
+//
+// The CNN run (model 'cnn') goes through executeRun, the orchestration the Node commands and the
+// lab share (packages/distill/src/run/execute.ts), on the same glyphs: a teacher graph of
+// conv/batch-norm/ReLU/pool blocks with dropout, trained 2 epochs on labels; then a student graph
+// (a strided convolution with batch norm, a residual block, a depthwise convolution) distilled 2
+// epochs with 0.3·ce + 0.7·kd(T = 4) + 50·at at two tap pairs whose maps differ in size (the
+// teacher's pooled in the one, the student's in the other), the teacher inside every step (the
+// attention terms read its taps; jitter). The hash covers both models' parameters and batch-norm
+// running statistics.
+//
 // What is deliberately not used: terms whose math runs in host JS (dkd, tfkd, several
 // teachers combined: Math.exp / Math.log, whose last bit ECMAScript leaves to the engine),
 // and the 'js' backend (its kernels use Math.exp). Every transcendental here runs inside the
-// wasm module (its own exp/log/cos), and the trainer's schedule uses + * / only.
+// wasm module (its own exp/log/cos), attention transfer uses + × ÷ √ only
+// (packages/distill/src/losses/at.ts), and the trainer's schedule uses + * / only.
 
 import {
-  Fnv1a64, loadCore, makeDataset, Mlp, parseLossTerms, splitValidation, train,
-  type Dataset, type TrainSettings,
+  Fnv1a64, executeRun, loadCore, makeDataset, Mlp, parseLossTerms, parseRunConfig, splitValidation, train,
+  type Core, type Dataset, type Model, type RunConfigInput, type TrainSettings,
 } from '@retort/distill';
 
 export type SeededBackend = 'simd' | 'scalar';
+/** The MLP run (ce + kd + a FitNets hint), or the CNN run (batch norm, residual, depthwise, attention transfer). */
+export type SeededModel = 'mlp' | 'cnn';
 
 export interface SeededRunOptions {
   backend: SeededBackend;
@@ -32,10 +45,15 @@ export interface SeededRunOptions {
   seed?: number;
   /** Seed of the synthetic data (default 2015); independent of `seed`. */
   dataSeed?: number;
+  /** Which run (default 'mlp'). */
+  model?: SeededModel;
 }
 
 export interface SeededRunResult {
-  /** FNV-1a 64 (16 hex digits) of the teacher's and then the student's final parameters, as little-endian f32 bytes. */
+  /**
+   * FNV-1a 64 (16 hex digits) of the teacher's and then the student's final parameters (for the
+   * CNN run each followed by its batch-norm running statistics), as little-endian f32 bytes.
+   */
   hash: string;
   /** Number of the student's parameters. */
   params: number;
@@ -85,10 +103,66 @@ export function syntheticGlyphs(count: number, seed: number): Dataset {
   return makeDataset(x, [count, 28, 28], y, { xFile: 'glyphs-x', yFile: 'glyphs-y' }, { name: 'glyphs', classes: 10 });
 }
 
-function hashParams(h: Fnv1a64, model: Mlp): void {
-  const v = model.params.view();
+function hashParams(h: Fnv1a64, model: Model, withState = false): void {
   // module memory is little-endian by definition: its bytes are the f32 values' LE bytes
-  h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  for (const t of withState && model.state ? [model.params, model.state] : [model.params]) {
+    const v = t.view();
+    h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  }
+}
+
+export const TEACHER_CNN = {
+  type: 'graph', layers: [
+    { type: 'conv2d', filters: 6, kernel: 3, bias: false }, { type: 'batchNorm' }, { type: 'relu', name: 'block1' },
+    { type: 'maxPool2d', size: 2 },
+    { type: 'conv2d', filters: 10, kernel: 3, stride: 2 }, { type: 'batchNorm' }, { type: 'relu', name: 'block2' },
+    { type: 'dropout', rate: 0.2 }, { type: 'globalAvgPool' }, { type: 'dense', units: 10 },
+  ],
+};
+export const STUDENT_CNN = {
+  type: 'graph', layers: [
+    { type: 'conv2d', filters: 5, kernel: 3, stride: 2 }, { type: 'batchNorm' }, { type: 'relu', name: 'map1' },
+    { type: 'residual', name: 'res', body: [
+      { type: 'conv2d', filters: 5, kernel: 3, bias: false }, { type: 'batchNorm' }, { type: 'relu' },
+      { type: 'depthwiseConv2d', kernel: 3 }, { type: 'batchNorm' },
+    ] },
+    { type: 'relu', name: 'map2' }, { type: 'avgPool2d', size: 2 }, { type: 'flatten' }, { type: 'dense', units: 10 },
+  ],
+};
+
+/** The CNN run through executeRun: a teacher on labels, then the student distilled with kd and attention transfer. */
+async function seededCnnRun(core: Core, seed: number, dataSeed: number): Promise<SeededRunResult> {
+  const data = { train: syntheticGlyphs(SAMPLES, dataSeed), test: syntheticGlyphs(60, (dataSeed + 1) >>> 0) };
+  const common: RunConfigInput = {
+    data: 'glyphs', model: TEACHER_CNN, epochs: 2, batchSize: 50, optimizer: { type: 'adamw', lr: 2e-3, weightDecay: 1e-4 },
+    schedule: { type: 'cosine', warmupSteps: 3 }, jitter: 2, mean: 0.25, std: 0.4, validation: VALIDATION,
+  };
+  const teacher = await executeRun({ core, kind: 'train', data, config: parseRunConfig({ ...common, seed: (seed * 7 + 3) >>> 0 }) });
+  try {
+    const loss: number[] = [];
+    const student = await executeRun({
+      core, kind: 'distill', data,
+      config: parseRunConfig({
+        ...common, model: STUDENT_CNN, seed,
+        losses: [
+          { type: 'ce', weight: 0.3 }, { type: 'kd', weight: 0.7, temperature: 4 },
+          // map1 14x14 against block1 28x28 (the teacher's map pooled), map2 14x14 against block2 7x7 (the student's pooled)
+          { type: 'at', weight: 50, studentLayer: 'map1', teacherLayer: 'block1' }, { type: 'at', weight: 50, studentLayer: 'map2', teacherLayer: 'block2' },
+        ],
+      }),
+      teachers: [{ kind: 'model', model: teacher.student, source: 'teacher', name: 'teacher', weight: 1 }],
+    }, { onEvent: (e) => { if (e.type === 'step') loss.push(e.loss); } });
+    try {
+      const h = new Fnv1a64();
+      hashParams(h, teacher.student, true);
+      hashParams(h, student.student, true);
+      return { hash: h.digest(), params: student.student.paramCount, loss };
+    } finally {
+      student.student.free();
+    }
+  } finally {
+    teacher.student.free();
+  }
 }
 
 /** Trains the teacher, then the student, on `backend`, and hashes their parameters. */
@@ -98,7 +172,10 @@ export async function seededRun(options: SeededRunOptions): Promise<SeededRunRes
     throw new RangeError(`seededRun: backend must be 'simd' or 'scalar', got ${String(backend)}`);
   }
   const seed = options.seed ?? 1;
+  const model = options.model ?? 'mlp';
+  if (model !== 'mlp' && model !== 'cnn') throw new RangeError(`seededRun: model must be 'mlp' or 'cnn', got ${String(model)}`);
   const core = await loadCore({ backend });
+  if (model === 'cnn') return seededCnnRun(core, seed, options.dataSeed ?? 2015);
   const data = syntheticGlyphs(SAMPLES, options.dataSeed ?? 2015);
   const split = splitValidation(data, VALIDATION, seed);
   const settings: TrainSettings = {

@@ -1,9 +1,12 @@
 // The lab's pure pieces in Node: MNIST-like preprocessing of drawings, the softened
-// distribution the page computes, the number parsing of the form, and the engine's own check
-// of a run's settings.
+// distribution the page computes, the number parsing of the form, the engine's own check of a
+// run's settings and the runs it makes of them, and the feature maps it draws.
 import { describe, expect, it } from 'vitest';
 import { argmax, parseDecimal, softmaxT, toMnist } from '../src/lab/mnist-input.js';
+import { AttentionTransfer, createModel, loadCore } from '@retort/distill';
 import { checkConfig } from '../src/lab/engine.js';
+import { describeSpec, labMethodOptions, studentRunConfig, teacherRunConfig } from '../src/lab/config.js';
+import { featureMapsOf, resolutionPairs, spatialAttention, strongestChannels, termPairs, unitRange } from '../src/lab/feature-maps.js';
 import type { LabConfig } from '../src/lab/types.js';
 
 /** A size x size canvas with a filled rectangle of ink. */
@@ -74,7 +77,7 @@ describe('parseDecimal', () => {
 
 describe('checkConfig', () => {
   const ok: LabConfig = {
-    teacher: { spec: 'mlp:784-64-10', epochs: 1, trainSize: 1000 }, studentHidden: [32], method: 'kd', temperature: 4, alpha: 0.9,
+    teacher: { spec: 'mlp:784-64-10', epochs: 1, trainSize: 1000 }, student: 'mlp:784-32-10', studentTap: '', teacherTap: '', method: 'kd', temperature: 4, alpha: 0.9,
     dkdAlpha: 1, dkdBeta: 8, correct: 0.9, peers: 1, rkdDistance: 25, rkdAngle: 50, hintEpochs: 1, generations: 2, epochs: 2,
     transferSize: 500, seed: 1, batchSize: 64, lr: 1e-3, validation: 200, testSize: 1000, timingSeconds: 0.01,
   };
@@ -84,8 +87,122 @@ describe('checkConfig', () => {
     expect(() => checkConfig({ ...ok, temperature: NaN }, 60000, 10000)).toThrow(/temperature/);
     expect(() => checkConfig({ ...ok, alpha: 1.5 }, 60000, 10000)).toThrow(/α .* \[0, 1\]/);
     expect(() => checkConfig({ ...ok, transferSize: 59900 }, 60000, 10000)).toThrow(/transfer-set size/);
-    expect(() => checkConfig({ ...ok, studentHidden: [0] }, 60000, 10000)).toThrow(/hidden widths/);
+    expect(() => checkConfig({ ...ok, student: 'mlp:784-0-10' }, 60000, 10000)).toThrow(/student\.sizes\[1\]: must be a positive integer/);
+    expect(() => checkConfig({ ...ok, student: 'mlp:100-10' }, 60000, 10000)).toThrow(/student\.input: takes \[100\] inputs, but MNIST images are 28x28/);
+    expect(() => checkConfig({ ...ok, student: 'lenet5:width=0.5', teacher: { ...ok.teacher!, spec: 'resnet8:width=0.25' } }, 60000, 10000)).not.toThrow();
+    expect(() => checkConfig({ ...ok, student: '{"type":"graph","layers":[{"type":"conv2d","filters":4,"kernel":3}]}' }, 60000, 10000))
+      .toThrow(/student\.layers: the last layer gives \[28, 28, 4\] per sample, but a model must end in flat class scores/);
+    expect(() => checkConfig({ ...ok, student: '{"type":"graph","layers":[{"type":"flatten"},{"type":"dense","units":7}]}' }, 60000, 10000)).toThrow(/outputs 7 classes, but MNIST has 10/);
+    expect(() => checkConfig({ ...ok, student: '{not json' }, 60000, 10000)).toThrow(/student: invalid JSON/);
+    expect(() => checkConfig({ ...ok, teacher: { ...ok.teacher!, spec: 'resnet9' } }, 60000, 10000)).toThrow(/teacher: expected a JSON spec or a short form/);
     expect(() => checkConfig({ ...ok, method: 'fitnets', hintEpochs: 2 }, 60000, 10000)).toThrow(/hint epochs/);
     expect(() => checkConfig({ ...ok, method: 'nope' as LabConfig['method'] }, 60000, 10000)).toThrow(/unknown method/);
+  });
+});
+
+describe('the runs a lab config makes', () => {
+  const cfg: LabConfig = {
+    teacher: { spec: 'resnet8:width=0.25', epochs: 2, trainSize: 3000 }, student: 'lenet5:width=0.5', studentTap: 'conv1', teacherTap: 'block2',
+    method: 'at', temperature: 3, alpha: 0.8, dkdAlpha: 1, dkdBeta: 8, correct: 0.9, peers: 2, rkdDistance: 25, rkdAngle: 50, hintEpochs: 1,
+    generations: 2, epochs: 4, transferSize: 1000, seed: 7, batchSize: 64, lr: 2e-3, validation: 500, testSize: 1000, timingSeconds: 0.01,
+  };
+  it('the teacher trains on its own images with labels alone; the students share seed, split, batch and test images', () => {
+    const t = teacherRunConfig(cfg), s = studentRunConfig(cfg, cfg.method), alone = studentRunConfig(cfg, 'none');
+    expect(t).toMatchObject({ model: 'resnet8:width=0.25', epochs: 2, trainSize: 3000, method: 'none', seed: 7, validation: 500, testSize: 1000, batchSize: 64 });
+    expect(s).toMatchObject({ model: 'lenet5:width=0.5', epochs: 4, trainSize: 1000, method: 'at', temperature: 3, alpha: 0.8, optimizer: { type: 'adamw', lr: 2e-3 } });
+    expect(alone).toEqual({ ...s, method: 'none' });
+    expect(s.teacherInput).toBeUndefined();
+    expect(studentRunConfig(cfg, 'kd', { mean: 0.13, std: 0.31 }).teacherInput).toEqual({ mean: 0.13, std: 0.31 });
+    expect(studentRunConfig({ ...cfg, method: 'dml' }, 'dml').peers).toBe(2);
+  });
+  it('the taps chosen in the form go to the tap methods only; the hint stage to fitnets', () => {
+    expect(labMethodOptions(cfg)).toMatchObject({ studentLayer: 'conv1', teacherLayer: 'block2' });
+    expect(labMethodOptions({ ...cfg, method: 'kd' })).not.toHaveProperty('studentLayer');
+    expect(labMethodOptions({ ...cfg, method: 'fitnets', studentTap: '' })).toMatchObject({ hintEpochs: 1, teacherLayer: 'block2' });
+    expect(labMethodOptions({ ...cfg, method: 'fitnets', studentTap: '' })).not.toHaveProperty('studentLayer');
+  });
+  it('describes a spec: its short form, parameters and taps (an MLP\'s hidden layers by name)', async () => {
+    const core = await loadCore({ backend: 'js' });
+    expect(describeSpec(core, 'mlp:784-32-16-10', 'student')).toEqual({
+      spec: 'mlp:784-32-16-10', params: 784 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10, isMlp: true,
+      taps: [{ name: 'hidden1', shape: [32] }, { name: 'hidden2', shape: [16] }],
+    });
+    const cnn = describeSpec(core, 'lenet5:width=0.5', 'student');
+    expect(cnn.isMlp).toBe(false);
+    expect(cnn.taps.map((t) => t.name)).toEqual(['conv1', 'conv2', 'fc1', 'fc2']);
+    expect(cnn.taps[0]!.shape).toEqual([14, 14, 3]);
+  });
+});
+
+describe('feature maps', () => {
+  /** A random (H, W, C) map from a fixed integer sequence. */
+  const map = (h: number, w: number, c: number, seed: number): Float32Array =>
+    Float32Array.from({ length: h * w * c }, (_, i) => (((i + 1) * 2654435761 + seed * 40503) % 1000) / 500 - 1);
+
+  it('spatial attention is losses/at.ts\'s map: Σ_c F² normalised, and its squared difference is the at loss', async () => {
+    const f = map(4, 6, 3, 1), g = map(4, 6, 5, 2);
+    const q = spatialAttention(f, [4, 6, 3]);
+    expect(q).toHaveLength(24);
+    expect(Math.hypot(...q)).toBeCloseTo(1, 12);
+    let a5 = 0;
+    for (let c = 0; c < 3; c++) a5 += f[5 * 3 + c]! ** 2;
+    expect(q[5]! / q[0]!).toBeCloseTo(a5 / (f[0]! ** 2 + f[1]! ** 2 + f[2]! ** 2), 10);
+    // L_at (batch of one, P positions) = mean over positions of (q_s − q_t)²
+    const core = await loadCore({ backend: 'js' });
+    const at = new AttentionTransfer(core, { student: [4, 6, 3], teacher: [4, 6, 5] });
+    const s = core.fromArray(f), t = core.fromArray(g);
+    const qt = spatialAttention(g, [4, 6, 5]);
+    const expected = q.reduce((sum, v, i) => sum + (v - qt[i]!) ** 2, 0) / 24;
+    expect(at.compute(null, s.ptr, t.ptr, 1, 0)).toBeCloseTo(expected, 12);
+    core.free(s); core.free(t);
+    expect(Array.from(spatialAttention(new Float32Array(12), [2, 2, 3]))).toEqual([0, 0, 0, 0]);
+  });
+
+  it('channels: the strongest first, each scaled to [0, 1]; a constant map is blank', () => {
+    const f = new Float32Array(2 * 2 * 3);
+    for (let i = 0; i < 4; i++) { f[i * 3] = i; f[i * 3 + 1] = 10 * i; f[i * 3 + 2] = 5; }
+    const ch = strongestChannels(f, [2, 2, 3], 2);
+    expect(ch.map((c) => c.index)).toEqual([1, 2]);
+    expect(Array.from(ch[0]!.values)).toEqual([0, 1 / 3, 2 / 3, 1].map(Math.fround));
+    expect(Array.from(ch[1]!.values)).toEqual([0, 0, 0, 0]);
+    expect(Array.from(unitRange([2, 4, 3]))).toEqual([0, 1, 0.5]);
+  });
+
+  it('pairs taps by the method\'s terms, else by resolution; runs both models on one image', async () => {
+    const core = await loadCore({ backend: 'js' });
+    const teacher = createModel(core, { type: 'resnet8', input: [28, 28, 1], classes: 10, width: 0.25 });
+    const student = createModel(core, { type: 'lenet5', input: [28, 28, 1], classes: 10, width: 0.5 });
+    try {
+      teacher.init(1); student.init(2);
+      // resnet8's taps: stem, res1, block1, res2, block2, res3, block3 (a residual block's sum is a tap too)
+      expect(resolutionPairs(student, teacher)).toEqual([['conv1', 'block2'], ['conv2', null], [null, 'stem'], [null, 'res1'], [null, 'block1'], [null, 'res2'], [null, 'res3'], [null, 'block3']]);
+      expect(termPairs([{ type: 'at', weight: 1, studentLayer: 'conv2', teacherLayer: 'block3', teacher: 0 }, { type: 'ce', weight: 1 }], student, teacher))
+        .toEqual([['conv2', 'block3']]);
+      const pixels = Float32Array.from({ length: 784 }, (_, i) => ((i * 37) % 255) / 255);
+      const norm = { mean: 0, std: 1 };
+      const fm = featureMapsOf(core, { model: teacher, norm }, { model: student, norm }, pixels,
+        [{ type: 'at', weight: 500, studentLayer: 'conv1', teacherLayer: 'block2', teacher: 0 }], {});
+      expect(fm.pairing).toBe('method');
+      expect(fm.pairs).toHaveLength(1);
+      const [p] = fm.pairs;
+      expect([p!.student!.tap, p!.student!.h, p!.teacher!.tap, p!.teacher!.h]).toEqual(['conv1', 14, 'block2', 14]);
+      expect(Math.max(...p!.student!.values)).toBe(1);
+      expect(Array.from(p!.student!.values)).not.toEqual(Array.from(p!.teacher!.values));
+      // the student's attention map is the one of its conv1 tap after an eval forward of that image
+      const x = core.fromArray(pixels);
+      student.forward(x, 1, 'eval');
+      expect(Array.from(p!.student!.values)).toEqual(Array.from(unitRange(spatialAttention(student.tapValues('conv1', 1), [14, 14, 3]))));
+      core.free(x);
+      expect(fm.channels.student).toMatchObject({ tap: 'conv1', taps: ['conv1', 'conv2'], h: 14, w: 14 });
+      expect(fm.channels.student!.channels).toHaveLength(3);
+      expect(fm.channels.teacher!.channels).toHaveLength(8);
+      const mlp = createModel(core, 'mlp:784-16-10');
+      mlp.init(3);
+      const flat = featureMapsOf(core, { model: mlp, norm }, undefined, pixels, [], {});
+      expect(flat).toMatchObject({ pairing: 'none', pairs: [], channels: {} });
+      mlp.free();
+    } finally {
+      teacher.free(); student.free();
+    }
   });
 });

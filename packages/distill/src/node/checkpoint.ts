@@ -1,9 +1,10 @@
-// Checkpoints (Node): the model file format with extra tensors for the optimizer state
-// and the trainer's position in `meta`. Written atomically, so a run killed at any
+// Checkpoints (Node): the model file format (parameters and batch-norm running statistics) with
+// extra tensors for the optimizer state and the trainer's position in `meta`. Written atomically, so a run killed at any
 // moment leaves either the previous checkpoint or the new one, never half of one.
 import { basename } from 'node:path';
 import { encodeModelFileParts, ModelFormatError, type NamedTensor } from '../format/model-file.js';
-import { modelTensors, paramsFromTensors, readModelFile } from '../format/model-io.js';
+import { modelTensors, paramsFromTensors, readModelFile, stateFromTensors } from '../format/model-io.js';
+import { compileSpec } from '../model/spec.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { ModelSpec } from '../model/spec.js';
 import type { AuxState, EpochMetrics, TrainerState } from '../train/trainer.js';
@@ -12,13 +13,14 @@ const OPT_PREFIX = 'optimizer.';
 const AUX_PREFIX = 'aux.';
 
 export function saveCheckpoint(path: string, spec: ModelSpec, state: TrainerState, configHash: string): void {
-  const tensors: Record<string, NamedTensor> = { ...modelTensors(spec, state.params) };
+  const tensors: Record<string, NamedTensor> = { ...modelTensors(spec, state.params, state.state) };
   for (const [name, data] of Object.entries(state.optimizer.buffers)) {
     tensors[OPT_PREFIX + name] = { shape: [data.length], data };
   }
   // peers and hint regressors: aux.<name>.params and aux.<name>.opt.<buffer>
   for (const a of state.aux ?? []) {
     tensors[`${AUX_PREFIX}${a.name}.params`] = { shape: [a.params.length], data: a.params };
+    if (a.state) tensors[`${AUX_PREFIX}${a.name}.state`] = { shape: [a.state.length], data: a.state };
     for (const [name, data] of Object.entries(a.optimizer.buffers)) tensors[`${AUX_PREFIX}${a.name}.opt.${name}`] = { shape: [data.length], data };
   }
   const meta = {
@@ -59,7 +61,8 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
       const prefix = `${AUX_PREFIX}${e.name}.opt.`;
       const bufs: Record<string, Float32Array> = {};
       for (const [tname, t] of Object.entries(file.tensors)) if (tname.startsWith(prefix)) bufs[tname.slice(prefix.length)] = t.data;
-      aux.push({ name: e.name, params: params.data, optimizer: { step: e.optimizerStep, buffers: bufs } });
+      const auxState = file.tensors[`${AUX_PREFIX}${e.name}.state`];
+      aux.push({ name: e.name, params: params.data, optimizer: { step: e.optimizerStep, buffers: bufs }, ...(auxState ? { state: auxState.data } : {}) });
     }
   }
   return {
@@ -68,6 +71,7 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
     state: {
       epoch: int('epoch'), step: int('step'),
       params: paramsFromTensors(file.spec, file.tensors, name),
+      ...(compileSpec(file.spec).stateCount > 0 ? { state: stateFromTensors(file.spec, file.tensors, name) } : {}),
       optimizer: { step: int('optimizerStep'), buffers },
       history: m.history as EpochMetrics[],
       ...(aux.length ? { aux } : {}),

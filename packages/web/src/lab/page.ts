@@ -1,12 +1,15 @@
-// The lab page: the form, the live charts, dark knowledge, the results, the drawing pad and the
-// downloads. The main thread never trains: it sends the run to the worker (comlink) and draws
-// what comes back — charts at most once per animation frame, softened distributions from the
-// stored logits (10 numbers a bar chart), everything else once per finished model.
+// The lab page: the form, the live charts, dark knowledge, feature maps, the results, the drawing
+// pad and the downloads. The main thread never trains: it sends the run to the worker (comlink)
+// and draws what comes back — charts at most once per animation frame, softened distributions from
+// the stored logits (10 numbers a bar chart), feature maps as small canvases, everything else once
+// per finished model.
 import { proxy, transfer, type Remote } from 'comlink';
 import type { Api } from '../engine.js';
 import { drawDigit, renderBars } from './bars.js';
 import { NAMES, RunCharts } from './charts.js';
 import { DrawPad } from './draw.js';
+import { FeatureMapsPanel } from './maps-view.js';
+import { ModelFields } from './model-fields.js';
 import { argmax, parseDecimal, softmaxT } from './mnist-input.js';
 import type {
   EpochPoint, ExportFormat, ExportedFile, LabConfig, LabMethod, ModelResult, ProgressPoint, Role, RunSummary, TeacherInfo,
@@ -25,7 +28,7 @@ const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeA
 /** ?quick=1 shrinks every size (tests, and a first look on a slow device). */
 const QUICK = new URLSearchParams(location.search).has('quick');
 const QUICK_VALUES: Record<string, string> = {
-  'teacher-spec': 'mlp:784-64-10', 'teacher-epochs': '2', 'teacher-size': '3000', 'student-hidden': '32', epochs: '8',
+  'teacher-spec': 'mlp:784-64-10', 'teacher-epochs': '2', 'teacher-size': '3000', 'student-hidden': '32', 'student-width': '0.25', epochs: '8',
   'transfer-size': '1000', 'batch-size': '64', validation: '500', 'test-size': '1000',
 };
 
@@ -55,9 +58,12 @@ export function startLab(engine: Remote<Api>): void {
     generation: 0,
     selected: 0,
     teacherLoaded: null as { kind: string; info: TeacherInfo } | null,
+    drawing: null as Float32Array | null,
     exports: new Map<ExportFormat, Promise<ExportedFile[]>>(),
     methods: [] as { name: string; title: string; source: string; needsTeacher: boolean; terms: string }[],
   };
+
+  const maps = new FeatureMapsPanel(engine, () => state.selected, () => state.testImages, () => state.drawing);
 
   if (QUICK) {
     for (const [id, v] of Object.entries(QUICK_VALUES)) ($<HTMLInputElement>(id)).value = v;
@@ -67,12 +73,14 @@ export function startLab(engine: Remote<Api>): void {
   // ---- the form ------------------------------------------------------------------------------
 
   const teacherSource = (): string => (form.querySelector<HTMLInputElement>('input[name="teacher-source"]:checked')?.value ?? 'train');
+  const fields = new ModelFields(engine, () => undefined);
   const showSourcePanel = (): void => {
     const src = teacherSource();
     form.querySelectorAll<HTMLElement>('.source-panel').forEach((p) => { p.hidden = p.dataset.source !== src; });
     const loaded = state.teacherLoaded;
     $('teacher-info').textContent = src === 'train' ? ''
       : loaded && loaded.kind === src ? `Loaded: ${loaded.info.description}` : 'No file loaded yet.';
+    fields.setLoadedTeacher(src === 'train' ? null : loaded && loaded.kind === src ? loaded.info.taps : []);
   };
   form.querySelectorAll<HTMLInputElement>('input[name="teacher-source"]').forEach((r) => r.addEventListener('change', () => {
     showSourcePanel();
@@ -131,11 +139,11 @@ export function startLab(engine: Remote<Api>): void {
       return parts.length === 0 || parts.some((p) => !/^\d+$/.test(p) || +p < 1 || +p > 4096)
         ? 'Give the hidden widths as whole numbers from 1 to 4096, e.g. 100-100.' : '';
     },
-    'teacher-spec': () => (/^mlp:784(-\d+)+-10(,.*)?$/.test(value('teacher-spec').trim()) ? '' : 'Give an MLP spec from 784 inputs to 10 classes, e.g. mlp:784-800-800-10.'),
+    'student-width': () => { const w = parseDecimal(value('student-width')); return w > 0 && w <= 64 ? '' : 'The width multiplier must be a number in (0, 64], e.g. 0.5.'; },
     lr: () => { const v = parseDecimal(value('lr')); return v > 0 && v < 10 ? '' : 'The learning rate must be a number between 0 and 10, e.g. 0.001.'; },
     'dkd-alpha': () => (parseDecimal(value('dkd-alpha')) >= 0 ? '' : 'DKD\'s α must be a number ≥ 0.'),
     'dkd-beta': () => (parseDecimal(value('dkd-beta')) >= 0 ? '' : 'DKD\'s β must be a number ≥ 0.'),
-    correct: () => { const v = parseDecimal(value('correct')); return v > 0 && v <= 1 ? '' : 'The probability on the label must be in (0, 1].'; },
+    correct: () => { const v = parseDecimal(value('correct')); return v > 0 && v < 1 ? '' : 'The probability on the label must be in (0, 1), e.g. 0.9.'; },
     'rkd-distance': () => (parseDecimal(value('rkd-distance')) >= 0 ? '' : 'The distance weight must be a number ≥ 0.'),
     'rkd-angle': () => (parseDecimal(value('rkd-angle')) >= 0 ? '' : 'The angle weight must be a number ≥ 0.'),
     'hint-epochs': () => {
@@ -151,6 +159,8 @@ export function startLab(engine: Remote<Api>): void {
     const scoped = el?.closest<HTMLElement>('[data-methods]');
     if (scoped && scoped.hidden) return false;
     if (el?.closest('.source-panel[data-source="train"]') && teacherSource() !== 'train') return false;
+    const part = el?.closest<HTMLElement>('[data-student]');
+    if (part && part.hidden) return false;
     return true;
   };
   const validate = (id: string): string => {
@@ -163,9 +173,15 @@ export function startLab(engine: Remote<Api>): void {
     el.addEventListener(id === 'temperature' || id === 'alpha' ? 'input' : 'change', () => validate(id));
   }
 
-  function readConfig(): LabConfig | null {
+  async function readConfig(): Promise<LabConfig | null> {
     let first: string | null = null;
     for (const id of Object.keys(checks)) if (validate(id) && !first) first = id;
+    // the model specs, checked by the worker (parse, resolve against MNIST, compile)
+    // (a field of the student's kind that is already refused above is not sent)
+    const own = fields.studentKind === 'mlp' ? 'student-hidden' : fields.studentKind === 'graph' ? null : 'student-width';
+    const studentError = own && checks[own]!() ? '' : await fields.update('student');
+    if (studentError && !first) first = fields.studentKind === 'graph' ? 'student-graph' : fields.studentKind === 'mlp' ? 'student-hidden' : 'student-width';
+    if (teacherSource() === 'train' && await fields.update('teacher') && !first) first = 'teacher-spec';
     const src = teacherSource();
     if (src !== 'train' && state.teacherLoaded?.kind !== src) {
       setError('teacher-file', 'Pick a teacher file first (or choose "Train one here").');
@@ -175,9 +191,10 @@ export function startLab(engine: Remote<Api>): void {
     const n = (id: string): number => parseDecimal(value(id));
     const epochs = n('epochs');
     return {
-      teacher: src === 'train' ? { spec: value('teacher-spec').trim(), epochs: n('teacher-epochs'), trainSize: n('teacher-size') } : null,
-      studentHidden: value('student-hidden').trim().split(/[-,\s]+/).filter(Boolean).map(Number),
+      teacher: src === 'train' ? { spec: fields.teacherSpec(), epochs: n('teacher-epochs'), trainSize: n('teacher-size') } : null,
+      student: fields.studentSpec(),
       method: methodSelect.value as LabMethod,
+      studentTap: $<HTMLSelectElement>('student-tap').value, teacherTap: $<HTMLSelectElement>('teacher-tap').value,
       temperature: n('temperature'), alpha: n('alpha'), dkdAlpha: n('dkd-alpha'), dkdBeta: n('dkd-beta'), correct: n('correct'),
       peers: n('peers'), rkdDistance: n('rkd-distance'), rkdAngle: n('rkd-angle'),
       hintEpochs: value('hint-epochs').trim() === '' ? Math.max(1, Math.ceil(epochs / 4)) : n('hint-epochs'),
@@ -202,6 +219,7 @@ export function startLab(engine: Remote<Api>): void {
         const info = await engine.loadTeacher(kind as 'retort' | 'tfjs' | 'logits', transfer(payload, payload.map((p) => p.bytes.buffer)));
         state.teacherLoaded = { kind, info };
         $('teacher-info').textContent = `Loaded: ${info.description}`;
+        fields.setLoadedTeacher(info.taps);
       } catch (e) {
         state.teacherLoaded = null;
         $('teacher-info').textContent = 'No teacher file loaded.';
@@ -260,7 +278,7 @@ export function startLab(engine: Remote<Api>): void {
         });
       }
       renderResultsTable();
-      if (m.role === 'teacher' || m.role === 'distilled') renderDark();
+      if (m.role === 'teacher' || m.role === 'distilled') { renderDark(); maps.refresh(); }
       if (m.role === 'distilled') $<HTMLButtonElement>('dk-mistake').disabled = false;
     },
   };
@@ -269,7 +287,7 @@ export function startLab(engine: Remote<Api>): void {
     e.preventDefault();
     if (state.running || !state.dataReady) return;
     runError.textContent = '';
-    const config = readConfig();
+    const config = await readConfig();
     if (!config) return;
     state.config = config;
     state.summary = undefined;
@@ -291,6 +309,7 @@ export function startLab(engine: Remote<Api>): void {
       if (summary.stopped) phase.textContent = 'Stopped. The models that finished are shown; start again to run the rest.';
       else phase.textContent = `Done in ${summary.wallSeconds.toFixed(1)} s (${summary.backend} backend).`;
       renderFinal();
+      maps.refresh();
     } catch (err) {
       runError.textContent = `The run failed: ${(err as Error).message}`;
       phase.textContent = 'The run failed; change the settings and start again.';
@@ -328,6 +347,7 @@ export function startLab(engine: Remote<Api>): void {
     state.selected = ((Math.round(i) % n) + n) % n;
     dkIndex.value = String(state.selected);
     renderDark();
+    if (!maps.followsDrawing) maps.refresh();
   }
   dkIndex.addEventListener('change', () => { const v = parseDecimal(dkIndex.value); if (Number.isInteger(v)) select(v); else dkIndex.value = String(state.selected); });
   $('dk-prev').addEventListener('click', () => select(state.selected - 1));
@@ -467,15 +487,17 @@ export function startLab(engine: Remote<Api>): void {
       `<td class="num" data-label="Latency (batch 1)">${f.latencyMs < 0.1 ? f.latencyMs.toFixed(4) : f.latencyMs.toFixed(3)} ms</td>` +
       `<td class="num" data-label="Throughput (batch 128)">${fmtInt(f.throughput)} /s</td><td class="num" data-label="Test accuracy">${pct(f.accuracy)} (${fmtInt(f.errors)})</td>` +
       `<td class="num" data-label="Retained">${retained !== undefined ? pct(retained) : '—'}</td></tr>`;
-    tbody.innerHTML = (d.teacher ? row('teacher (f32)', d.teacher, 1) : '') + row('student (f32)', d.student, d.retained) + row('student (int8)', d.studentInt8, d.retainedInt8);
+    const q = d.studentInt8;
+    tbody.innerHTML = (d.teacher ? row('teacher (f32)', d.teacher, 1) : '') + row('student (f32)', d.student, d.retained) + (q ? row('student (int8)', q, d.retainedInt8) : '');
     const parts: string[] = [];
     if (d.teacher) {
-      parts.push(`The student is ${(d.teacher.bytes / d.student.bytes).toFixed(1)}× smaller (${(d.teacher.bytes / d.studentInt8.bytes).toFixed(1)}× as int8) and ${(d.teacher.latencyMs / d.student.latencyMs).toFixed(1)}× faster at batch 1 than the teacher`);
+      parts.push(`The student is ${(d.teacher.bytes / d.student.bytes).toFixed(1)}× smaller${q ? ` (${(d.teacher.bytes / q.bytes).toFixed(1)}× as int8)` : ''} and ${(d.teacher.latencyMs / d.student.latencyMs).toFixed(1)}× faster at batch 1 than the teacher`);
     } else {
-      parts.push(`The student has ${fmtInt(d.student.parameters)} parameters (${bytes(d.student.bytes)} as f32, ${bytes(d.studentInt8.bytes)} as int8)`);
+      parts.push(`The student has ${fmtInt(d.student.parameters)} parameters (${bytes(d.student.bytes)} as f32${q ? `, ${bytes(q.bytes)} as int8` : ''})`);
     }
-    if (d.retained !== undefined) parts.push(`, and keeps ${pct(d.retained)} of its test accuracy (int8: ${pct(d.retainedInt8 ?? NaN)})`);
-    $('deploy-summary').textContent = `${parts.join('')}. Latency measured in this tab's worker (${d.backend} backend, one thread, median of 5 rounds); int8 activations calibrated on ${fmtInt(d.calibrationRows)} held-out training images.`;
+    if (d.retained !== undefined) parts.push(`, and keeps ${pct(d.retained)} of its test accuracy${q ? ` (int8: ${pct(d.retainedInt8 ?? NaN)})` : ''}`);
+    $('deploy-summary').textContent = `${parts.join('')}. Latency measured in this tab's worker (${d.backend} backend, one thread, median of 5 rounds)` +
+      (q ? `; int8 activations calibrated on ${fmtInt(d.calibrationRows)} held-out training images.` : `. ${d.int8Note ?? ''}`);
     $('deploy-summary').classList.remove('muted');
   }
 
@@ -522,7 +544,9 @@ export function startLab(engine: Remote<Api>): void {
   const pad = new DrawPad($<HTMLCanvasElement>('pad'), (pixels) => {
     if (pixels) drawDigit(preview, pixels, 0, true);
     else preview.getContext('2d')?.clearRect(0, 0, 28, 28);
+    state.drawing = pixels ? pixels.slice() : null;
     void predict(pixels);
+    if (maps.followsDrawing) maps.refresh();
   });
   $('pad-clear').addEventListener('click', () => pad.clear());
   $('pad-use').addEventListener('click', () => { if (state.testImages.length) pad.showImage(state.testImages, state.selected * 784); });
@@ -570,6 +594,9 @@ export function startLab(engine: Remote<Api>): void {
       methodSelect.innerHTML = state.methods.map((m) => `<option value="${esc(m.name)}"${m.name === 'kd' ? ' selected' : ''}>${esc(m.name)} — ${esc(m.title)}</option>`).join('');
     } catch { /* the static kd option stays */ }
     methodInfo();
+    // what the default models are (parameters, taps), as the worker reads their specs
+    void fields.update('student');
+    if (teacherSource() === 'train') void fields.update('teacher');
     const dataStatus = $('data-status');
     dataStatus.textContent = 'Loading MNIST (about 11 MB, once)…';
     try {

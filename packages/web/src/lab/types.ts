@@ -5,11 +5,11 @@ export type Role = 'teacher' | 'distilled' | 'baseline';
 export const ROLES: readonly Role[] = ['teacher', 'distilled', 'baseline'];
 
 /** The single-run methods of @retort/distill's METHODS, and born-again as generations. */
-export type LabMethod = 'none' | 'kd' | 'dkd' | 'fitnets' | 'rkd' | 'dml' | 'tfkd' | 'adaptive' | 'born-again';
+export type LabMethod = 'none' | 'kd' | 'dkd' | 'fitnets' | 'rkd' | 'at' | 'dml' | 'tfkd' | 'adaptive' | 'born-again';
 
 /** A teacher trained in the page (the other kinds are loaded from files beforehand). */
 export interface TeacherTraining {
-  /** Model spec, e.g. mlp:784-800-800-10,dropout=0.1/0.3 */
+  /** Model spec: an MLP (mlp:784-800-800-10,dropout=0.1/0.3), a preset (lenet5, resnet8:width=0.5) or a JSON graph. */
   spec: string;
   epochs: number;
   /** Training images the teacher learns from (the first N of the training split). */
@@ -19,9 +19,12 @@ export interface TeacherTraining {
 export interface LabConfig {
   /** Train this teacher, or null: use the teacher loaded with loadTeacher(). */
   teacher: TeacherTraining | null;
-  /** Hidden layer widths of the student (784-…-10). */
-  studentHidden: number[];
+  /** The student's model spec: an MLP (mlp:784-100-100-10), a preset CNN (lenet5:width=0.5) or a JSON graph. */
+  student: string;
   method: LabMethod;
+  /** fitnets, rkd, at: the student's and the teacher's tap ('' = the method's choice). */
+  studentTap: string;
+  teacherTap: string;
   /** T > 0 of the soft terms. */
   temperature: number;
   /** Soft weight α in [0, 1] (kd, fitnets, tfkd, adaptive, born-again). */
@@ -64,16 +67,58 @@ export interface DataInfo {
   seconds: number;
 }
 
+/** A tap of a model (a named layer's output) and its per-sample shape. */
+export interface TapInfo { name: string; shape: number[] }
+
 export interface TeacherInfo {
-  kind: 'retort' | 'tfjs' | 'tfjs-mlp' | 'logits';
+  kind: 'retort' | 'tfjs' | 'tfjs-model' | 'logits';
   /** One line for the page: what was loaded. */
   description: string;
   spec?: string;
   params?: number;
   /** False for a logits file: there is no model to run on test images or drawings. */
   canPredict: boolean;
-  /** True when the teacher is an MLP that can run inside the step (FitNets, RKD). */
+  /** True when the teacher is a Retort model that can run inside the step (FitNets, RKD, attention transfer). */
+  inStep: boolean;
+  /** Its taps (none for a TF.js model run by TensorFlow.js or a logits file). */
+  taps: TapInfo[];
+}
+
+/** What the page shows of a model spec it was given. */
+export interface ModelDescription {
+  /** Its short form (a graph: its size). */
+  spec: string;
+  params: number;
+  taps: TapInfo[];
   isMlp: boolean;
+}
+
+/** A map drawn as a heat map: h x w values in [0, 1], row-major. */
+export interface HeatMap { tap: string; h: number; w: number; values: Float32Array }
+
+export interface ChannelMaps {
+  tap: string;
+  /** The model's feature-map taps (to choose from). */
+  taps: string[];
+  h: number;
+  w: number;
+  /** The strongest channels for this image, strongest first, each scaled to [0, 1]. */
+  channels: { index: number; values: Float32Array }[];
+}
+
+/** The feature-map view of one image: attention maps per tap pair, and channels of a chosen tap of each model. */
+export interface FeatureMaps {
+  /** Where the pairs come from: the method's terms, maps of the same resolution, or none (no feature maps). */
+  pairing: 'method' | 'resolution' | 'none';
+  pairs: { student?: HeatMap; teacher?: HeatMap }[];
+  channels: { teacher?: ChannelMaps; student?: ChannelMaps };
+}
+
+/** Which image the feature maps are of: a test image, or the drawing (784 values in [0, 1]). */
+export interface FeatureMapsRequest {
+  image: number | Float32Array;
+  teacherTap?: string;
+  studentTap?: string;
 }
 
 /** Live training progress, throttled in the worker (about every 100 ms and at each epoch end). */
@@ -122,6 +167,8 @@ export interface ModelResult {
   params: number;
   /** The objective, readable ("0.1·ce + 0.9·kd(T=4)"); absent for a loaded teacher. */
   losses?: string;
+  /** The model's taps (feature terms and feature maps read them). */
+  taps?: TapInfo[];
   /** Test-set logits, testCount x 10 (transferred); absent for a logits-file teacher. */
   testLogits?: Float32Array;
   test?: TestMetrics;
@@ -150,7 +197,9 @@ export interface Deployment {
   backend: string;
   teacher?: ModelFigures;
   student: ModelFigures;
-  studentInt8: ModelFigures & { weights: number; scales: number; biases: number; fileBytes: number };
+  /** Absent when the quantizer refused the student (int8Note says why). */
+  studentInt8?: ModelFigures & { weights: number; scales: number; biases: number; fileBytes: number };
+  int8Note?: string;
   calibrationRows: number;
   /** student accuracy / teacher accuracy (when the teacher has test predictions). */
   retained?: number;

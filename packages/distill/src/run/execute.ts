@@ -1,0 +1,194 @@
+// One run, from a validated config, data in memory and teachers already loaded, to the trained
+// student and its report: the one orchestration of `retort train` / `retort distill` (runJob,
+// node/run.ts, which adds the run directory) and of the web lab's teacher, distilled student and
+// student alone (packages/web/src/lab/engine.ts, which adds fetching and the page).
+//
+//   spec resolved against the data -> student (and DML peers) -> the method's terms (taps of the
+//   student and the first teacher model) -> checks of the objective against the models -> views
+//   (validation split, train size, transfer set) -> each teacher's signal (cached soft labels, or
+//   the model inside the step) and its test logits -> train -> test metrics, agreement -> report
+//
+// Every check runs before the first hook that writes (softLabels, beforeTraining): bad input
+// leaves nothing behind. I/O is injected: where soft labels are cached, where checkpoints go,
+// where events are shown, how the step loop yields and whether it should stop.
+import type { BackendName, Core } from '@retort/core-wasm';
+import type { RunConfig } from '../config.js';
+import type { DatasetView } from '../data/dataset.js';
+import { evaluateLogits, type EvalReport } from '../eval/metrics.js';
+import { describeLosses, FEATURE_TERMS, type LossTermConfig } from '../losses/config.js';
+import { createModel, type Model } from '../model/index.js';
+import { formatModelSpec } from '../model/spec.js';
+import { validateObjective, type ObjectiveSettings } from '../train/objective.js';
+import { predictLogits } from '../train/predict.js';
+import { evaluateView, train, type EpochMetrics, type TrainerState } from '../train/trainer.js';
+import { checkTeachers, teacherSignal, type RunEvent, type RunTeacher, type SoftLabels } from './teacher-signal.js';
+import { checkTeacherKinds, chooseTerms, type MethodOptions, type RunKind } from './terms.js';
+import { checkModelFitsData, labelsOf, runModelSpec, runViews, transferView, type RunData } from './views.js';
+
+export type { LogitsPredictor, RunEvent, RunTeacher } from './teacher-signal.js';
+
+export interface RunInput {
+  core: Core;
+  kind: RunKind;
+  /** Validated (parseRunConfig); its teacher fields are the caller's business: `teachers` are the teachers. */
+  config: RunConfig;
+  data: RunData;
+  teachers?: RunTeacher[];
+  /** The method's layers and weights where the config leaves them to the method. */
+  methodOptions?: MethodOptions;
+  /** Continue from a checkpoint instead of initialising from the seed. */
+  resume?: TrainerState;
+}
+
+export interface RunHooks {
+  onEvent?: (e: RunEvent) => void;
+  shouldStop?: () => boolean;
+  /** How the step loop yields (default: the trainer's); a UI may hold it to pause. */
+  yieldTo?: () => Promise<void>;
+  /** The student exists (before it trains): a UI may show its predictions while it learns. */
+  onStudent?: (student: Model) => void;
+  /**
+   * Soft labels of a teacher that does not run inside the step, [train count, classes], of which
+   * the rows of `rows` (the transfer set and the validation split) are read. Default: computed for
+   * those rows alone. Node caches them over the whole training set in the run directory.
+   */
+  softLabels?: SoftLabels;
+  /** Every check passed and the teacher signal is ready: training starts after this returns. */
+  beforeTraining?: () => void;
+  /** After every epoch: the state to persist (views into module memory, valid during the call). */
+  checkpoint?: (state: TrainerState, student: Model) => void;
+}
+
+/** What a run gives: the report (without where it was written) and the trained student. */
+export interface RunResult {
+  kind: RunKind;
+  backend: BackendName;
+  /** The objective, readable ("0.1·ce + 0.9·kd(T=4)"). */
+  losses: string;
+  /** Training samples the model learned from (after trainSize and the transfer-set filters). */
+  trainSamples?: number;
+  /** Test metrics of the other students of a cohort (Deep Mutual Learning). */
+  peers?: { errors: number; accuracy: number }[];
+  model: { spec: string; params: number };
+  teacher?: { source: string; params?: number; test?: { errors: number; accuracy: number } };
+  config: RunConfig;
+  history: EpochMetrics[];
+  test: Omit<EvalReport, 'confusion'> & { confusion: number[][] };
+  trainSeconds: number;
+  stopped: boolean;
+}
+
+export interface RunOutcome {
+  report: RunResult;
+  /** The trained student: the caller's now (free it when done). */
+  student: Model;
+  terms: LossTermConfig[];
+  /** The student's test-set logits [test rows, classes], and the (combined) teachers' when every teacher gives some. */
+  testLogits: Float32Array;
+  teacherTestLogits?: Float32Array;
+}
+
+/** The teacher's input preparation for Retort teachers: teacherInput's mean/std, else the student's. */
+export function teacherNorm(c: RunConfig): { mean: number; std: number } {
+  const ti = c.teacherInput;
+  return { mean: typeof ti?.mean === 'number' ? ti.mean : c.mean, std: typeof ti?.std === 'number' ? ti.std : c.std };
+}
+
+export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise<RunOutcome> {
+  const { core, kind, config, data } = input;
+  const teachers = input.teachers ?? [];
+  const emit = hooks.onEvent ?? (() => {});
+  checkTeacherKinds(kind, config, teachers.map((t) => t.kind));
+  const views = runViews(config, data);
+  const testView = views.test;
+  const spec = runModelSpec(config, data);
+  const model = createModel(core, spec);
+  const peers: { model: Model; seed: number }[] = [];
+  let handedOver = false;
+  try {
+    hooks.onStudent?.(model);
+    const tNorm = teacherNorm(config);
+    checkTeachers(teachers, data.train, model.classes);
+    const firstModel = teachers.find((t) => t.kind === 'model');
+    const terms = chooseTerms(kind, config, model, firstModel?.kind === 'model' ? firstModel.model : null, teachers.length, input.methodOptions);
+    const peerCount = config.peers ?? (!config.losses && config.method === 'dml' ? 1 : 0);
+    for (let i = 1; i <= peerCount; i++) peers.push({ model: createModel(core, spec), seed: (config.seed + i) >>> 0 });
+    checkModelFitsData(model, data.train, 'model');
+    const needsInStep = config.jitter > 0 || terms.some((t) => FEATURE_TERMS.has(t.type));
+    if (needsInStep && teachers.some((t) => t.kind !== 'logits') &&
+        (tNorm.mean !== config.mean || tNorm.std !== config.std || teachers.some((t) => t.kind === 'predictor'))) {
+      throw new RangeError(`config.teacherInput: ${config.jitter > 0 ? 'jitter' : 'a hint or rkd term'} runs the teacher inside the step on the student's batch, ` +
+        'so the teacher must be a Retort model that takes the student\'s input preparation');
+    }
+    // every check of the objective against the models, each teacher as it will be used
+    validateObjective({
+      terms, combine: config.combine,
+      teachers: teachers.map((t) => ({
+        weight: t.weight, source: needsInStep && t.kind === 'model' ? { kind: 'model', model: t.model } : { kind: 'logits', logits: new Float32Array(0) },
+      })),
+    }, [model, ...peers.map((p) => p.model)]);
+    const transfer = transferView(config, views.train);
+
+    // the teacher signal: each teacher's soft labels over the rows the students read, or the model in the step
+    const rows: DatasetView = { dataset: data.train, indices: Int32Array.from(new Set([...transfer.indices, ...views.split.validation.indices])) };
+    const signal = teacherSignal(core, teachers, { rows, test: testView, inStep: needsInStep, norm: tNorm, classes: model.classes, combine: config.combine },
+      hooks.softLabels, emit);
+    const teacherInfo = signal.info, teacherTestLogits = signal.testLogits;
+    const objective: ObjectiveSettings = { terms, teachers: signal.teachers, combine: config.combine };
+
+    hooks.beforeTraining?.();
+    const result = await train({
+      core, model, train: transfer, validation: views.split.validation.indices.length > 0 ? views.split.validation : null,
+      settings: {
+        epochs: config.epochs, batchSize: config.batchSize, optimizer: config.optimizer, schedule: config.schedule,
+        seed: config.seed, jitter: config.jitter, mean: config.mean, std: config.std,
+      },
+      objective,
+      ...(peers.length ? { peers } : {}),
+      ...(input.resume ? { resume: input.resume } : {}),
+      ...(hooks.checkpoint ? { checkpoint: (state: TrainerState) => hooks.checkpoint!(state, model) } : {}),
+      onEvent: emit,
+      ...(hooks.shouldStop ? { shouldStop: hooks.shouldStop } : {}),
+      ...(hooks.yieldTo ? { yieldTo: hooks.yieldTo } : {}),
+    });
+
+    const evaluated = evaluateRun(core, model, peers.map((p) => p.model), testView, config, teacherTestLogits);
+    if (teacherInfo && evaluated.teacherTest) teacherInfo.test = evaluated.teacherTest;
+    const report: RunResult = {
+      kind, backend: core.backend,
+      losses: describeLosses(terms),
+      trainSamples: transfer.indices.length,
+      ...(evaluated.peers.length ? { peers: evaluated.peers } : {}),
+      model: { spec: formatModelSpec(model.spec), params: model.paramCount },
+      ...(teacherInfo ? { teacher: teacherInfo } : {}),
+      config, history: result.history, test: evaluated.test,
+      trainSeconds: result.history.reduce((s, h) => s + h.seconds, 0),
+      stopped: result.stopped,
+    };
+    handedOver = true;
+    return { report, student: model, terms, testLogits: evaluated.logits, ...(teacherTestLogits ? { teacherTestLogits } : {}) };
+  } finally {
+    if (!handedOver) model.free();
+    for (const p of peers) p.model.free();
+  }
+}
+
+/**
+ * The student's test metrics as evaluateView computes them (its batch of 256), keeping the logits;
+ * the (combined) teachers' and the cohort peers' test metrics.
+ */
+function evaluateRun(core: Core, model: Model, peers: Model[], testView: DatasetView, config: RunConfig, teacherTestLogits: Float32Array | undefined) {
+  const norm = { mean: config.mean, std: config.std };
+  const labels = labelsOf(testView);
+  const logits = predictLogits(core, model, testView, { batchSize: 256, ...norm });
+  const test = evaluateLogits(core, logits, labels, model.classes, teacherTestLogits ? { teacherLogits: teacherTestLogits } : {});
+  const t = teacherTestLogits ? evaluateLogits(core, teacherTestLogits, labels, model.classes) : undefined;
+  return {
+    logits, test,
+    ...(t ? { teacherTest: { errors: t.errors, accuracy: t.accuracy } } : {}),
+    peers: peers.map((p) => {
+      const r = evaluateView(core, p, testView, norm);
+      return { errors: r.errors, accuracy: r.accuracy };
+    }),
+  };
+}
