@@ -296,10 +296,26 @@ export function defaultRunDir(kind: string, now = new Date()): string {
   return `runs/${kind}-${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`;
 }
 
-function readSpecFile(path: string): string {
+/**
+ * A model spec flag's text: a JSON graph given as a file (NAME.json) is read (relative to cwd);
+ * anything else (a short form, inline JSON) is passed on. Undefined stays undefined.
+ */
+export function specText(flag: string | undefined, name: string, cwd = process.cwd()): string | undefined {
+  if (flag === undefined) return undefined;
+  const text = /\.json$/i.test(flag.trim()) ? readSpecFile(resolve(cwd, flag.trim()), name) : flag;
+  try {
+    parseModelSpec(text, name);
+  } catch (e) {
+    if (e instanceof SpecError) throw new UsageError(e.message);
+    throw e;
+  }
+  return text;
+}
+
+function readSpecFile(path: string, name = '--model'): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    throw new UsageError(`--model ${path}: cannot read the spec file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new UsageError(`${name} ${path}: cannot read the spec file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
 }

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { compareJob, renderComparison, renderSummary, reproHintonMnist, type CompareSettings, type RunEvent } from '@retort/distill/node';
 import type { BackendName } from '@retort/core-wasm';
 import { EXIT } from '../errors.js';
-import { defaultRunDir } from '../options.js';
+import { defaultRunDir, specText } from '../options.js';
 import { createReporter, type Reporter } from '../progress.js';
 import type { Io } from '../program.js';
 
@@ -46,7 +46,7 @@ export async function compareCommand(flags: CompareFlags, io: Io): Promise<numbe
   const out = resolve(flags.out ?? defaultRunDir('compare'));
   const settings: Partial<CompareSettings> = {};
   const set = <K extends keyof CompareSettings>(k: K, v: CompareSettings[K] | undefined) => { if (v !== undefined) settings[k] = v; };
-  set('data', flags.data); set('teacherModel', flags.teacherModel); set('studentModel', flags.model);
+  set('data', flags.data); set('teacherModel', specText(flags.teacherModel, '--teacher-model')); set('studentModel', specText(flags.model, '--model'));
   set('teacherEpochs', flags.teacherEpochs); set('studentEpochs', flags.epochs); set('batchSize', flags.batchSize);
   set('lr', flags.lr); set('temperature', flags.temperature); set('alpha', flags.alpha); set('seed', flags.seed);
   set('trainSize', flags.trainSize); set('testSize', flags.testSize); set('transferSize', flags.transferSize);

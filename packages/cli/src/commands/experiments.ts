@@ -10,13 +10,13 @@ import {
 import type { BackendName } from '@retort/core-wasm';
 import type { RunConfig } from '@retort/distill';
 import { EXIT, UsageError } from '../errors.js';
-import { buildRunConfig, defaultRunDir, type RunFlags } from '../options.js';
+import { buildRunConfig, defaultRunDir, type RunFlags, specText } from '../options.js';
 import type { Io } from '../program.js';
 import { multiRun } from './compare.js';
 
 export interface MethodsCompareFlags {
   out?: string; json?: boolean; backend?: 'auto' | BackendName; data?: string; fresh?: boolean; quick?: boolean;
-  methods?: string; seeds?: number; teacherModel?: string; model?: string; teacherEpochs?: number; epochs?: number;
+  methods?: string; seeds?: number; teacherModel?: string; secondTeacherModel?: string; model?: string; teacherEpochs?: number; epochs?: number;
   batchSize?: number; lr?: number; temperature?: number; alpha?: number; trainSize?: number; testSize?: number; transferSize?: number;
 }
 
@@ -57,7 +57,9 @@ export async function methodsCompareCommand(flags: MethodsCompareFlags, io: Io):
   const methods = parseMethodList(flags.methods);
   const settings: Partial<MethodCompareSettings> = flags.quick ? { ...METHOD_COMPARE_QUICK } : {};
   const set = <K extends keyof MethodCompareSettings>(k: K, v: MethodCompareSettings[K] | undefined) => { if (v !== undefined) settings[k] = v; };
-  set('data', flags.data); set('teacherModel', flags.teacherModel); set('studentModel', flags.model); set('seeds', flags.seeds);
+  set('data', flags.data); set('seeds', flags.seeds);
+  set('teacherModel', specText(flags.teacherModel, '--teacher-model')); set('studentModel', specText(flags.model, '--model'));
+  set('secondTeacherModel', specText(flags.secondTeacherModel, '--second-teacher-model'));
   set('teacherEpochs', flags.teacherEpochs); set('studentEpochs', flags.epochs); set('batchSize', flags.batchSize);
   set('lr', flags.lr); set('temperature', flags.temperature); set('alpha', flags.alpha);
   set('trainSize', flags.trainSize); set('testSize', flags.testSize); set('transferSize', flags.transferSize);

@@ -11,6 +11,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunConfigInput } from '../config.js';
+import { attentionPairs } from '../losses/methods.js';
+import { compileSpec, parseModelSpec, resolveModelSpec } from '../model/spec.js';
 import { bornAgainJob } from './born-again.js';
 import { meanStd, runOrResume } from './experiment.js';
 import { RUN_FILES, writeJsonAtomic, writeTextAtomic } from './run-dir.js';
@@ -53,6 +55,7 @@ export const COMPARED_METHODS = [
   { name: 'dkd', label: 'Decoupled KD' },
   { name: 'fitnets', label: 'FitNets hints, then KD' },
   { name: 'rkd', label: 'RKD distance + angle' },
+  { name: 'at', label: 'Attention transfer (feature maps of equal resolution)' },
   { name: 'dml', label: 'Deep mutual learning (2 students)' },
   { name: 'tfkd', label: 'Teacher-free KD' },
   { name: 'adaptive', label: 'KD, annealed T, agreement-driven weight' },
@@ -95,8 +98,12 @@ export async function compareMethods(opts: MethodCompareOptions): Promise<Method
   const t0 = Date.now();
   const s: MethodCompareSettings = { ...METHOD_COMPARE_DEFAULTS, ...opts.settings };
   if (!Number.isInteger(s.seeds) || s.seeds < 1) throw new RangeError(`compare: seeds must be a positive integer, got ${s.seeds}`);
-  const methods = opts.methods ?? COMPARED_METHODS.map((m) => m.name);
-  for (const m of methods) if (!COMPARED_METHODS.some((c) => c.name === m)) throw new RangeError(`compare: unknown method '${m}' (known: ${COMPARED_METHODS.map((c) => c.name).join(', ')})`);
+  for (const m of opts.methods ?? []) if (!COMPARED_METHODS.some((c) => c.name === m)) throw new RangeError(`compare: unknown method '${m}' (known: ${COMPARED_METHODS.map((c) => c.name).join(', ')})`);
+  // attention transfer needs feature maps of the same resolution on both sides: 'all' leaves it
+  // out for a pair without them (an MLP); asking for it by name is an error naming the taps
+  const atPairs = featureMapPairs(s);
+  if (opts.methods?.includes('at') && atPairs instanceof Error) throw new RangeError(`compare: ${atPairs.message}`);
+  const methods = opts.methods ?? COMPARED_METHODS.map((m) => m.name).filter((m) => m !== 'at' || !(atPairs instanceof Error));
   mkdirSync(opts.out, { recursive: true });
   const run = (name: string, kind: 'train' | 'distill', config: RunConfigInput): Promise<RunReport> =>
     runOrResume(join(opts.out, name), kind, config, {
@@ -158,6 +165,21 @@ export async function compareMethods(opts: MethodCompareOptions): Promise<Method
   writeJsonAtomic(join(opts.out, 'methods.json'), result);
   writeTextAtomic(join(opts.out, 'methods.md'), renderMethodComparison(result));
   return result;
+}
+
+/** The attention-transfer pairs of the compared teacher and student (as the data shapes them), or the reason there are none. */
+function featureMapPairs(s: MethodCompareSettings): unknown[] | Error {
+  try {
+    const data = s.data === 'mnist' ? { inputShape: [28, 28], classes: 10 } : null;
+    if (!data) return [];
+    const taps = (spec: string) => {
+      const g = compileSpec(resolveModelSpec(parseModelSpec(spec), data));
+      return [...g.taps].map(([name, i]) => ({ ref: name, shape: g.nodes[i]!.outShape }));
+    };
+    return attentionPairs(taps(s.studentModel), taps(s.teacherModel));
+  } catch (e) {
+    return e instanceof Error ? e : new Error(String(e));
+  }
 }
 
 export function renderMethodComparison(r: MethodCompareResult): string {
