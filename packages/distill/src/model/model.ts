@@ -97,6 +97,11 @@ export class Model {
   /** True when the model has layers that behave differently in train and eval mode besides dropout (batch norm). */
   get hasState(): boolean { return this.stateCount > 0; }
 
+  /** f32 activation values one sample needs in an eval-mode plan (the nodes that own an output buffer). */
+  get activationsPerSample(): number {
+    return this.graph.nodes.reduce((n, node, i) => (this.impl[i]!.aliasesInput(false) ? n : n + size(node.outShape)), 0);
+  }
+
   /** The planned batch size (0 before plan()). */
   get batchSize(): number { return this.plan_?.batch ?? 0; }
 

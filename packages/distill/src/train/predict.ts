@@ -6,11 +6,15 @@ import type { DatasetView } from '../data/dataset.js';
 import type { Model } from '../model/model.js';
 
 export interface PredictOptions {
+  /** Rows per forward; default: up to 256, fewer for a model whose activations of 256 rows would pass PREDICT_BUDGET_BYTES. */
   batchSize?: number;
   /** Input normalisation for u8 samples: (x/255 - mean)/std. */
   mean?: number;
   std?: number;
 }
+
+/** Activation memory a prediction plans by default (the batch shrinks to stay under it). */
+export const PREDICT_BUDGET_BYTES = 24 << 20;
 
 /** [view count, classes] logits; row i belongs to the view's i-th sample. */
 export function predictLogits(core: Core, model: Model, view: DatasetView, opts: PredictOptions = {}): Float32Array {
@@ -18,7 +22,10 @@ export function predictLogits(core: Core, model: Model, view: DatasetView, opts:
   if (ds.features !== model.inputSize) {
     throw new RangeError(`predict: the model takes ${model.inputSize} inputs but ${ds.name} samples have ${ds.features} features`);
   }
-  const batchSize = Math.min(opts.batchSize ?? 256, Math.max(1, view.indices.length));
+  // a wide CNN's activations at 256 rows take over 100 MB; logits do not depend on the batch size
+  // (every row is computed on its own), so a smaller batch costs only per-call overhead
+  const fitting = Math.max(1, Math.floor(PREDICT_BUDGET_BYTES / (4 * model.activationsPerSample)));
+  const batchSize = Math.min(opts.batchSize ?? Math.min(256, fitting), Math.max(1, view.indices.length));
   const classes = model.classes;
   const out = new Float32Array(view.indices.length * classes);
   if (view.indices.length === 0) return out;
