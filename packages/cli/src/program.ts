@@ -188,7 +188,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
 
   program
     .command('repro')
-    .description('reproduce a paper experiment: hinton-mnist (Hinton, Vinyals & Dean 2015, MNIST; about 2.5 hours on 2 cores; rerun to resume)')
+    .description('reproduce an experiment: hinton-mnist (Hinton, Vinyals & Dean 2015, MNIST; about 2.5 hours on 2 cores), cnn-mnist (a CNN teacher, CNN students alone and distilled, an MLP taught by the CNN); rerun to resume')
     .argument('<experiment>', 'hinton-mnist')
     .option('--out <dir>', 'folder of the experiment\'s runs (default runs/hinton-mnist); rerun to resume')
     .option('--epoch-scale <x>', 'scale every epoch count (e.g. 0.05 for a smoke run)', numberArg('--epoch-scale', { above: 0 }))

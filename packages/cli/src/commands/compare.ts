@@ -2,7 +2,7 @@
 // several runs in one invocation, each an ordinary run directory, with the same
 // progress output as `retort train` and a closing table.
 import { resolve } from 'node:path';
-import { compareJob, renderComparison, renderSummary, reproHintonMnist, type CompareSettings, type RunEvent } from '@retort/distill/node';
+import { compareJob, renderCnnSummary, renderComparison, renderSummary, reproCnnMnist, reproHintonMnist, type CompareSettings, type RunEvent } from '@retort/distill/node';
 import type { BackendName } from '@retort/core-wasm';
 import { EXIT } from '../errors.js';
 import { defaultRunDir, specText } from '../options.js';
@@ -74,8 +74,9 @@ export async function compareCommand(flags: CompareFlags, io: Io): Promise<numbe
 export interface ReproFlags { out?: string; json?: boolean; backend?: 'auto' | BackendName; epochScale?: number }
 
 export async function reproCommand(experiment: string, flags: ReproFlags, io: Io): Promise<number> {
+  if (experiment === 'cnn-mnist') return reproCnnCommand(flags, io);
   if (experiment !== 'hinton-mnist') {
-    io.err(`retort: unknown experiment '${experiment}' (known: hinton-mnist)`);
+    io.err(`retort: unknown experiment '${experiment}' (known: hinton-mnist, cnn-mnist)`);
     return EXIT.usage;
   }
   const out = resolve(flags.out ?? 'runs/hinton-mnist');
@@ -88,6 +89,24 @@ export async function reproCommand(experiment: string, flags: ReproFlags, io: Io
     m.close();
     m.reporter.record('summary', { ...summary, out });
     for (const line of renderSummary(summary).trimEnd().split('\n')) m.reporter.line(line);
+    m.reporter.line(`runs: ${out} (summary.md, summary.json)`);
+    return EXIT.ok;
+  } finally {
+    m.close();
+  }
+}
+
+async function reproCnnCommand(flags: ReproFlags, io: Io): Promise<number> {
+  const out = resolve(flags.out ?? 'runs/cnn-mnist');
+  const m = multiRun(flags, io);
+  try {
+    const summary = await reproCnnMnist({
+      out, ...(flags.epochScale !== undefined ? { epochScale: flags.epochScale } : {}),
+      ...(flags.backend ? { backend: flags.backend } : {}), onEvent: m.onEvent,
+    });
+    m.close();
+    m.reporter.record('summary', { ...summary, out });
+    for (const line of renderCnnSummary(summary).trimEnd().split('\n')) m.reporter.line(line);
     m.reporter.line(`runs: ${out} (summary.md, summary.json)`);
     return EXIT.ok;
   } finally {
