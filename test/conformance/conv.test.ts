@@ -45,6 +45,18 @@ const CASES: [name: string, g: ConvGeometry][] = [
   ['stride 3 > kernel 2', convGeometry(1, 9, 9, 8, 8, 2, 2, 3, 3, 'valid')],
   ['156-pixel outputs: filter blocks of rows', convGeometry(2, 13, 12, 5, 9, 3, 3, 1, 1, 'same')],
   ['35-pixel outputs, batch 7: filter blocks of images', convGeometry(7, 5, 7, 8, 8, 3, 3, 1, 1, 'same')],
+  ['one channel -> 7, 3x3 same on 9x11 (column vectors past the image, a panel of 4 and a fringe)', convGeometry(2, 9, 11, 1, 7, 3, 3, 1, 1, 'same')],
+  ['one channel -> 16, 5x5 valid, row stride 2', convGeometry(1, 12, 10, 1, 16, 5, 5, 2, 1, 'valid')],
+  ['one channel -> 2, 2x3 kernel, explicit padding 1', convGeometry(2, 5, 6, 1, 2, 2, 3, 1, 1, 1)],
+  ['one channel -> 5, 1x7 kernel (taps past the filter tile)', convGeometry(1, 4, 13, 1, 5, 1, 7, 1, 1, 'same')],
+  ['3 -> 5, 3x3 stride 2 (few input channels, output channels past a vector)', convGeometry(2, 7, 8, 3, 5, 3, 3, 2, 2, 'same')],
+  ['grouped G = 2, 4 -> 6 per group', convGeometry(1, 6, 7, 8, 12, 3, 3, 1, 1, 'same', 2)],
+  ['5 -> 9, 2x3 kernel, strides 2 and 3', convGeometry(1, 9, 10, 5, 9, 2, 3, 2, 3, 'valid')],
+  ['1x1 pointwise 16 -> 32, 297 pixels (blocks of pixels)', convGeometry(3, 9, 11, 16, 32, 1, 1, 1, 1, 'valid')],
+  ['16 -> 8 stride 2 on 28x28, batch 5 (backward-data in blocks of images)', convGeometry(5, 28, 28, 16, 8, 3, 3, 2, 2, 'same')],
+  ['depthwise, 8 channels, strides (2, 1), valid', convGeometry(2, 9, 6, 8, 8, 3, 3, 2, 1, 'valid', 8)],
+  ['depthwise, 4 channels, explicit padding 2', convGeometry(1, 5, 6, 4, 4, 3, 3, 1, 1, 2, 4)],
+  ['depthwise, 4 channels, one column', convGeometry(2, 6, 1, 4, 4, 3, 3, 1, 1, 'same', 4)],
   ['256 -> 260 channels: weights beyond scratch, chunked by panels', convGeometry(1, 3, 3, 256, 260, 3, 3, 1, 1, 'same')],
   ['7300 -> 3 channels: reduction chunked by channels', convGeometry(1, 2, 2, 7300, 3, 3, 3, 1, 1, 'same')],
 ];
@@ -136,6 +148,44 @@ describe.each(BACKENDS)('conv2d [%s]', (backend) => {
       expectClose(dw.values(), grad.map((v, i) => v + dw0[i]!), convTol(n, true), `backward filter ${name}`, scale);
     });
   }
+
+  // Some paths multiply zeros of a padded border, or of a tile past the image, into their sums:
+  // exact for finite operands, and they fall back to exact loops where an Inf or a NaN could
+  // meet such a zero. The reference takes only taps inside the image.
+  it('non-finite operands reach exactly the sums the reference gives them', () => {
+    const cases: [string, ConvGeometry][] = [
+      ['one input channel', convGeometry(2, 8, 9, 1, 6, 5, 5, 1, 1, 'same')],
+      ['depthwise 3x3', convGeometry(2, 7, 9, 8, 8, 3, 3, 1, 1, 'same', 8)],
+    ];
+    const same = (a: Float32Array, e: Float64Array, n: number, what: string): void => {
+      const scale = Math.max(1, ...Array.from(e, (v) => (Number.isFinite(v) ? Math.abs(v) : 0)));
+      for (let i = 0; i < e.length; i++) {
+        const ok = Number.isFinite(e[i]!) ? Math.abs(a[i]! - e[i]!) <= TOL.conv.atol * (n + 4) * scale * 64 : Object.is(a[i], Math.fround(e[i]!)) || (Number.isNaN(a[i]) && Number.isNaN(e[i]));
+        if (!ok) expect.fail(`${what} [${i}]: got ${a[i]}, expected ${e[i]}`);
+      }
+    };
+    for (const [name, g] of cases) {
+      const { x, w, dy } = operands(g, seedOf(g) + 4);
+      // an Inf in x's first and last pixel (on the border), a NaN in dy's first pixel, an Inf in dy's last
+      x[0] = Infinity; x[x.length - 1] = -Infinity;
+      dy[0] = NaN; dy[dy.length - 1] = Infinity;
+      const tx = f32(core(), x), tw = f32(core(), w), tdy = f32(core(), dy), tg = i32(core(), encodeGeometry(g));
+      const dw = core().alloc(filterSize(g)), dx = core().alloc(inputSize(g)), y = core().alloc(outputSize(g));
+      core().ops.conv2dBackwardFilter(dw, tx, tdy, tg, 0, 0);
+      same(dw.toArray(), refConv2dBackwardFilter(g, x, dy), g.B * g.OH * g.OW, `${name}: dw`);
+      core().ops.conv2dForward(y, tx, tw, tg, 0, 0);
+      same(y.toArray(), refConv2d(g, x, w), g.KH * g.KW * (g.C / g.G), `${name}: y`);
+      if (g.G > 1) {
+        // weights with an Inf: the depthwise paths that pad fall back to the exact loops
+        const w2 = w.slice(); w2[0] = Infinity;
+        const tw2 = f32(core(), w2), t0 = f32(core(), new Float32Array(dy.length).fill(1));
+        core().ops.conv2dForward(y, f32(core(), x.map((v) => (Number.isFinite(v) ? v : 0))), tw2, tg, 0, 0);
+        same(y.toArray(), refConv2d(g, x.map((v) => (Number.isFinite(v) ? v : 0)), w2), 9, `${name}: y, Inf weight`);
+        core().ops.conv2dBackwardData(dx, t0, tw2, tg, 0, 0);
+        same(dx.toArray(), refConv2dBackwardData(g, new Float32Array(dy.length).fill(1), w2), 9, `${name}: dx, Inf weight`);
+      }
+    }
+  });
 
   it('is deterministic and ignores the workspace: same bits for workElems 0, 1 and 5000, work untouched', () => {
     for (const g of [convGeometry(3, 7, 6, 5, 7, 3, 3, 2, 2, 'same'), convGeometry(2, 5, 5, 6, 10, 3, 3, 1, 1, 'same', 2),

@@ -54,6 +54,7 @@ import { depthwiseForward, depthwiseBackwardData, depthwiseBackwardFilter } from
 import {
   narrowForward, narrowForwardFits, narrowBackwardData, narrowBackwardDataFits, narrowBackwardFilter, narrowBackwardFilterFits,
 } from './conv_narrow';
+import { pointwiseBackwardFilter } from './conv_pointwise';
 
 // Register tile: the same shapes as gemm.ts's micro-kernel, for the same reason (V8 gives wasm
 // 15 XMM registers: 8 accumulators + 2 weight vectors + splat + product fit).
@@ -63,6 +64,8 @@ const NR: i32 = ASC_FEATURE_SIMD ? 8 : 4;
 const SEG_BYTES: usize = <usize>(2 + MR) << 2;
 // Output pixels per block of the filter reduction (packed dy block: pixels * OCg * 4 bytes).
 const FILTER_BLOCK_PIXELS: i32 = 128;
+// Bytes of dx and dy per image block of a strided backward-data (stridedData): within L2.
+const DATA_BLOCK_BYTES: usize = 256 << 10;
 
 // ---- geometry ------------------------------------------------------------------------------
 let B: i32 = 0, H: i32 = 0, W: i32 = 0, C: i32 = 0, OH: i32 = 0, OW: i32 = 0, OC: i32 = 0;
@@ -108,6 +111,7 @@ export function conv2dBackwardData(dx: usize, dy: usize, w: usize, geom: usize, 
   if (isPointwise()) { sgemm(0, 1, B * OH * OW, C, OC, 1, dy, OC, w, OC, 1, dx, C); return; } // dx += dy wᵀ
   if (CG == 1) { depthwiseBackwardData(dx, dy, w, geom); return; }
   if (ASC_FEATURE_SIMD && narrowBackwardDataFits(geom)) { narrowBackwardData(dx, dy, w, geom); return; }
+  if (G == 1 && SH * SW > 1 && stridedDataFits()) { stridedData(dx, dy, w); return; }
   for (let g = 0; g < G; g++) {
     // One stride phase (rh, rw) at a time: input pixels ih = ih0 + SH*t with (ih + PT) % SH == rh
     // receive dy through the taps kh = rh + SH*a only, from dy rows (ih + PT - kh) / SH.
@@ -133,6 +137,59 @@ export function conv2dBackwardData(dx: usize, dy: usize, w: usize, geom: usize, 
       }
     }
   }
+}
+
+// A strided layer, ungrouped: each stride phase writes a lattice of dx, so a pass of one phase
+// over the whole batch reads and writes every other line of all of dx, which does not stay in
+// cache for the next phase (its accumulating loads measured ~30% of the time). Instead all
+// phases' weights are packed once, and images go in blocks whose dx and dy stay in L2 while the
+// block's phases run one after another.
+function stridedDataFits(): bool {
+  const nPanels = (C + NR - 1) / NR;
+  const packed = <usize>(KH * KW * OC * nPanels * NR) << 2;
+  return packed + (<usize>(KW * OC) << 2) + <usize>(KH * KW) * SEG_BYTES + <usize>(MR * 16) + 256 <= SCRATCH_BYTES;
+}
+
+function stridedData(dx: usize, dy: usize, w: usize): void {
+  const nPanels = (C + NR - 1) / NR;
+  // the phases' panels, one after another in phase order
+  let p = scratchBase();
+  for (let rh = 0; rh < SH; rh++) {
+    for (let rw = 0; rw < SW; rw++) {
+      if (!phase(dx, dy, rh, rw, B)) continue;
+      packWeights(p, w, C, 0, nPanels, rh + SH * (lKh - 1), -SH, rw + SW * (lKw - 1), -SW, 4, <usize>OC << 2);
+      p += <usize>nPanels * (<usize>(lKh * lKw * lCin * NR) << 2);
+    }
+  }
+  const area = align16(p);
+  const xImage = <usize>(H * W * C) << 2, dImage = <usize>(OH * OW * OC) << 2;
+  const nbBlock = max(1, <i32>(DATA_BLOCK_BYTES / (xImage + dImage)));
+  for (let b0 = 0; b0 < B; b0 += nbBlock) {
+    const nb = min(nbBlock, B - b0);
+    p = scratchBase();
+    for (let rh = 0; rh < SH; rh++) {
+      for (let rw = 0; rw < SW; rw++) {
+        if (!phase(dx + <usize>b0 * xImage, dy + <usize>b0 * dImage, rh, rw, nb)) continue;
+        gatherPass(p, area, C, 0, nPanels, true);
+        p += <usize>nPanels * (<usize>(lKh * lKw * lCin * NR) << 2);
+      }
+    }
+  }
+}
+
+// Sets the lattice and input of stride phase (rh, rw) of conv2dBackwardData for nb images from
+// dx, dy (group 0); false if the phase is empty.
+function phase(dx: usize, dy: usize, rh: i32, rw: i32, nb: i32): bool {
+  const nKh = rh < KH ? (KH - 1 - rh) / SH + 1 : 0;
+  const ih0 = ((rh - PT) % SH + SH) % SH;
+  const nT = ih0 < H ? (H - 1 - ih0) / SH + 1 : 0;
+  const nKw = rw < KW ? (KW - 1 - rw) / SW + 1 : 0;
+  const iw0 = ((rw - PL) % SW + SW) % SW;
+  const nU = iw0 < W ? (W - 1 - iw0) / SW + 1 : 0;
+  if (nKh == 0 || nT == 0 || nKw == 0 || nU == 0) return false;
+  setLattice(dx + (<usize>((ih0 * W + iw0) * C) << 2), <usize>C << 2, H, W, <usize>(SH * W), SW, nb, nT, nU);
+  setInput(dy, <usize>OC << 2, OH, OW, 1, (ih0 + PT - rh) / SH - (nKh - 1), 1, (iw0 + PL - rw) / SW - (nKw - 1), nKh, nKw, OC);
+  return true;
 }
 
 // ---- the gather engine (forward and backward-data) -------------------------------------------
@@ -418,7 +475,11 @@ function storeRow4(p: usize, v0: f32, v1: f32, v2: f32, v3: f32, n: i32, accumul
 
 export function conv2dBackwardFilter(dw: usize, x: usize, dy: usize, geom: usize, work: usize, workElems: i32): void {
   readGeometry(geom);
-  if (isPointwise()) { sgemm(1, 0, C, OC, B * OH * OW, 1, x, C, dy, OC, 1, dw, OC); return; } // dw += xᵀ dy
+  if (isPointwise()) { // dw += xᵀ dy
+    if (ASC_FEATURE_SIMD) pointwiseBackwardFilter(dw, x, dy, B * OH * OW, C, OC);
+    else sgemm(1, 0, C, OC, B * OH * OW, 1, x, C, dy, OC, 1, dw, OC);
+    return;
+  }
   if (CG == 1 && G > 1) { depthwiseBackwardFilter(dw, x, dy, geom); return; }
   if (ASC_FEATURE_SIMD && narrowBackwardFilterFits(geom)) { narrowBackwardFilter(dw, x, dy, geom); return; }
   filterDirect(dw, x, dy);

@@ -349,9 +349,8 @@ function filterTile(dw: usize, img: usize, plane: usize, kh: i32, k0: i32, p: i3
   addTile(dw, kh, k0, p, a00, a01, a10, a11, a20, a21, a30, a31);
 }
 
-// filterTile taking only the products of taps inside the image: a group whose windows reach past
-// the image (or past OW) masks x lane by lane (lane i of tap t is inside iff 0 <= ow0 + i + k0 +
-// t - PL < W and ow0 + i < OW).
+// filterTile taking only the products of taps inside the image: every product is masked lane by
+// lane (lane i of tap t is inside iff 0 <= ow0 + i + k0 + t - PL < W and ow0 + i < OW).
 function filterTileMasked(dw: usize, img: usize, plane: usize, kh: i32, k0: i32, p: i32, ohLo: i32, ohHi: i32): void {
   let a00 = f32x4.splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
   const rowBytes = <usize>padCols << 2;
@@ -372,15 +371,16 @@ function filterTileMasked(dw: usize, img: usize, plane: usize, kh: i32, k0: i32,
     let xp = x0 + (<usize>ow0 << 2), dp = d0 + (<usize>g << 5);
     const xEnd = xp + rowsBytes;
     while (xp < xEnd) {
+      // the products are masked, not x: a zero times an Inf or a NaN of dy would not vanish
       const e0 = v128.load(dp), e1 = v128.load(dp, 16);
-      let v = v128.and(v128.load(xp), m0);
-      a00 = f32x4.add(a00, f32x4.mul(v, e0)); a01 = f32x4.add(a01, f32x4.mul(v, e1));
-      v = v128.and(v128.load(xp, 4), m1);
-      a10 = f32x4.add(a10, f32x4.mul(v, e0)); a11 = f32x4.add(a11, f32x4.mul(v, e1));
-      v = v128.and(v128.load(xp, 8), m2);
-      a20 = f32x4.add(a20, f32x4.mul(v, e0)); a21 = f32x4.add(a21, f32x4.mul(v, e1));
-      v = v128.and(v128.load(xp, 12), m3);
-      a30 = f32x4.add(a30, f32x4.mul(v, e0)); a31 = f32x4.add(a31, f32x4.mul(v, e1));
+      let v = v128.load(xp);
+      a00 = f32x4.add(a00, v128.and(f32x4.mul(v, e0), m0)); a01 = f32x4.add(a01, v128.and(f32x4.mul(v, e1), m0));
+      v = v128.load(xp, 4);
+      a10 = f32x4.add(a10, v128.and(f32x4.mul(v, e0), m1)); a11 = f32x4.add(a11, v128.and(f32x4.mul(v, e1), m1));
+      v = v128.load(xp, 8);
+      a20 = f32x4.add(a20, v128.and(f32x4.mul(v, e0), m2)); a21 = f32x4.add(a21, v128.and(f32x4.mul(v, e1), m2));
+      v = v128.load(xp, 12);
+      a30 = f32x4.add(a30, v128.and(f32x4.mul(v, e0), m3)); a31 = f32x4.add(a31, v128.and(f32x4.mul(v, e1), m3));
       xp += xStep;
       dp += dStep;
     }

@@ -28,6 +28,10 @@
 // L1 while its taps and channel blocks sweep them (1024 measured 0.8x of this at 14x14x32).
 const FILTER_BLOCK_PIXELS: i32 = 128;
 
+import {
+  rowsForward, rowsForwardFits, rowsBackwardData, rowsBackwardDataFits, rowsBackwardFilter, rowsBackwardFilterFits,
+} from './depthwise_rows';
+
 let B: i32 = 0, H: i32 = 0, W: i32 = 0, C: i32 = 0, OH: i32 = 0, OW: i32 = 0, OC: i32 = 0;
 let KH: i32 = 0, KW: i32 = 0, SH: i32 = 0, SW: i32 = 0, PT: i32 = 0, PL: i32 = 0, M: i32 = 0;
 
@@ -42,6 +46,7 @@ function readGeometry(geom: usize): void {
 // ---- forward ---------------------------------------------------------------------------------
 
 export function depthwiseForward(y: usize, x: usize, w: usize, geom: usize): void {
+  if (ASC_FEATURE_SIMD && rowsForwardFits(geom, w)) { rowsForward(y, x, w, geom); return; }
   readGeometry(geom);
   const xPix = <usize>C << 2, xRow = <usize>W * xPix, wTap = <usize>OC << 2;
   let yp = y;
@@ -214,6 +219,7 @@ function dotTaps4x3(out: usize, outPix: usize, c0: usize, colStep: usize, inRow:
 // ---- backward data ---------------------------------------------------------------------------
 
 export function depthwiseBackwardData(dx: usize, dy: usize, w: usize, geom: usize): void {
+  if (ASC_FEATURE_SIMD && rowsBackwardDataFits(geom, w)) { rowsBackwardData(dx, dy, w, geom); return; }
   readGeometry(geom);
   const dPix = <usize>OC << 2, dRow = <usize>OW * dPix, wTap = <usize>OC << 2;
   const xPix = <usize>C << 2;
@@ -309,6 +315,7 @@ function foldChannelSimd(d0: usize, dRow: usize, dCol: usize, w0: usize, wRow: u
 // ---- backward filter -------------------------------------------------------------------------
 
 export function depthwiseBackwardFilter(dw: usize, x: usize, dy: usize, geom: usize): void {
+  if (ASC_FEATURE_SIMD && rowsBackwardFilterFits(geom)) { rowsBackwardFilter(dw, x, dy, geom); return; }
   readGeometry(geom);
   const xPix = <usize>C << 2, xRow = <usize>W * xPix, dPix = <usize>OC << 2, dRow = <usize>OW * dPix;
   const rows = max(1, FILTER_BLOCK_PIXELS / OW);
