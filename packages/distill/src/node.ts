@@ -9,7 +9,7 @@ export { createRunDir, RunDirError, RUN_FILES, appendJsonLine, truncateMetrics, 
 export { runJob, loadData, type JobKind, type RunEvent, type RunOptions, type RunReport } from './node/run.js';
 export { renderReportMarkdown } from './node/report.js';
 export { reproHintonMnist, renderSummary, HINTON_MNIST, type ReproSummary, type ReproRun, type ReproOptions } from './node/repro.js';
-export { reproCnnMnist, renderCnnSummary, CNN_MNIST, CNN_TEACHER_SPEC, type CnnReproSummary, type CnnReproOptions } from './node/repro-cnn.js';
+export { reproCnnMnist, renderCnnSummary, summarizeCnn, CNN_MNIST, CNN_TEACHER_SPEC, type CnnReproSummary, type CnnReproOptions, type CnnRun } from './node/repro-cnn.js';
 export { compareJob, renderComparison, COMPARE_DEFAULTS, type CompareResult, type CompareRow, type CompareSettings, type CompareOptions } from './node/compare.js';
 export { runOrResume, meanStd, ExperimentStopped } from './node/experiment.js';
 export { bornAgainJob, renderBornAgain, type BornAgainOptions, type BornAgainResult, type BornAgainGeneration } from './node/born-again.js';
