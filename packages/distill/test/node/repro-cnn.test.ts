@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { renderCnnSummary, summarizeCnn, type CnnRun } from '../../src/node/repro-cnn.js';
+import { readFileSync } from 'node:fs';
+import { renderCnnSummary, summarizeCnn, CNN_TEACHER_SPEC, type CnnRun } from '../../src/node/repro-cnn.js';
 
 const run = (name: string, seed: number, testErrors: number, validationErrors: number): CnnRun =>
   ({ name, seed, testErrors, validationErrors, trainSeconds: 10, params: 19810 });
@@ -40,5 +41,12 @@ describe('retort repro cnn-mnist: the summary', () => {
 
   it('refuses a summary without student runs', () => {
     expect(() => summarizeCnn(teacher, new Map(), distilled, cross, 1)).toThrow(/no runs of the student/);
+  });
+});
+
+describe('the CNN teacher spec', () => {
+  it('docs/models/cnn-teacher.json is the spec the experiment trains (the README points users at it)', () => {
+    const file = JSON.parse(readFileSync(new URL('../../../../docs/models/cnn-teacher.json', import.meta.url), 'utf8'));
+    expect(file).toEqual(JSON.parse(JSON.stringify(CNN_TEACHER_SPEC)));
   });
 });
