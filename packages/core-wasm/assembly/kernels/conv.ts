@@ -31,12 +31,17 @@
 //   that tap inside the input (a rectangle: padding is never read), then is added into dw. dy
 //   is packed per block into NR-wide panels, read with unit stride; blocks of 128 output pixels
 //   keep a block's x and packed dy in L1/L2 across taps. (im2col + sgemm TN: 0.5-1.1x of this.)
+// - Strided, ungrouped backward-data runs all stride phases on a block of images whose dx and dy
+//   fit in L2 before moving on (stridedData): one phase over the whole batch touches every other
+//   line of dx, which would leave cache before the next phase.
 // - 1x1, stride-1, unpadded, ungrouped layers are plain GEMMs on the tensors as they lie and
-//   call sgemm (gemm.ts) directly: NN forward, NT for dx, TN for dw (the gather engine measured
-//   the same there).
-// - Depthwise layers (G == C > 1) have their own loops, vectorised over channels (depthwise.ts);
-//   so does backward-data of a one-channel input (LeNet's first layer), where the engine's
-//   tile would have one live lane of NR.
+//   call sgemm (gemm.ts) directly: NN forward, NT for dx (the gather engine measured the same
+//   there); dw = xᵀ dy reads both tensors in place in the SIMD build (conv_pointwise.ts), as
+//   sgemm TN's packing was a fifth of the work at these channel counts.
+// - Depthwise layers (G == C > 1) have their own loops, vectorised over channels (depthwise.ts,
+//   with row-walking fast paths for 3-wide windows in depthwise_rows.ts); layers with few input
+//   channels (LeNet's first two) have theirs in conv_narrow.ts, where the engine's tile would
+//   leave most of its NR lanes idle.
 //
 // Workspace: none. `work`/`workElems` stay in the ABI so that a layer plans its buffer once and
 // a future path (an im2col variant for shapes where it would win) needs no ABI change; these
