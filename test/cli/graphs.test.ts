@@ -93,6 +93,27 @@ describe('CNNs through retort', () => {
   });
 });
 
+describe('mixup', () => {
+  it('a CNN distilled on mixed batches (teacher in the step) trains, and a term that reads single labels is refused', () => {
+    const out = d('mixup');
+    let r = retort(['distill', '--teacher', cnnTeacher, '--model', CNN_STUDENT, '--mixup', '--jitter', '1', ...SMALL, '--epochs', '2', '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    const rep = report(out) as ReturnType<typeof report> & { config: { mixup: boolean } };
+    expect(rep.config.mixup).toBe(true);
+    // the same seed gives the same model bit for bit; without --mixup the batches, and so the model, differ
+    const again = d('mixup-again'), plain = d('mixup-plain');
+    expect(retort(['distill', '--teacher', cnnTeacher, '--model', CNN_STUDENT, '--mixup', '--jitter', '1', ...SMALL, '--epochs', '2', '--out', again]).status).toBe(0);
+    expect(retort(['distill', '--teacher', cnnTeacher, '--model', CNN_STUDENT, '--jitter', '1', ...SMALL, '--epochs', '2', '--out', plain]).status).toBe(0);
+    const bytes = (dir: string): Buffer => readFileSync(join(dir, 'model.retort'));
+    expect(bytes(again).equals(bytes(out))).toBe(true);
+    expect(bytes(plain).equals(bytes(out))).toBe(false);
+    const bad = d('mixup-dkd');
+    r = retort(['distill', '--teacher', cnnTeacher, '--model', CNN_STUDENT, '--method', 'dkd', '--mixup', ...SMALL, '--out', bad]);
+    expectOneLineError(r, ["config.mixup: the dkd term reads each sample's label, which a mixed input does not have"]);
+    expect(existsSync(bad)).toBe(false);
+  });
+});
+
 describe('bad specs and taps', () => {
   it.each([
     ['a 5x5 kernel on a 2x2 map', { type: 'graph', layers: [{ type: 'conv2d', filters: 4, kernel: 3, stride: 14 }, { type: 'conv2d', filters: 4, kernel: 5, padding: 'valid' }, { type: 'flatten' }, { type: 'dense', units: 10 }] },

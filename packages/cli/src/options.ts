@@ -92,6 +92,7 @@ export interface RunFlags {
   trainSize?: number;
   testSize?: number;
   jitter?: number;
+  mixup?: boolean;
   method?: string;
   losses?: string;
   teachers?: string;
@@ -172,6 +173,7 @@ export function buildRunConfig(kind: 'train' | 'distill', flags: RunFlags, cwd =
   set('trainSize', flags.trainSize);
   set('testSize', flags.testSize);
   set('jitter', flags.jitter);
+  set('mixup', flags.mixup);
   set('method', flags.method);
   set('combine', flags.combine);
   set('peers', flags.peers);
@@ -253,6 +255,9 @@ function checkTeacherChoice(kind: 'train' | 'distill', cfg: Obj, flags: RunFlags
   const jitter = flags.jitter ?? cfg.jitter;
   if (hasLogits && typeof jitter === 'number' && jitter > 0) {
     throw new UsageError('--jitter: precomputed --teacher-logits cannot follow shifted inputs; use --teacher MODEL_FILE or --jitter 0');
+  }
+  if (hasLogits && (flags.mixup ?? cfg.mixup) === true) {
+    throw new UsageError('--mixup: precomputed --teacher-logits cannot follow mixed inputs; use --teacher MODEL_FILE');
   }
 }
 

@@ -86,6 +86,7 @@ function addRunOptions(cmd: Command, kind: JobKind): Command {
     .option('--train-size <n>', 'train on only this many samples', intArg('--train-size', { min: 1 }))
     .option('--test-size <n>', 'test on only the first n test samples', intArg('--test-size', { min: 1 }))
     .option('--jitter <px>', 'random shifts of up to ±px pixels (default 0)', intArg('--jitter', { min: 0, max: 8 }))
+    .option('--mixup', 'mix each batch with a permutation of itself (one weight per batch, labels mixed alike; a teacher sees the mixed inputs)')
     .option('--out <dir>', 'run directory (default runs/<command>-YYYYMMDD-HHMMSS)')
     .option('--force', 'replace an existing run directory')
     .option('--resume <dir>', 'continue the run in <dir> from its last checkpoint (with --json/--backend only)')

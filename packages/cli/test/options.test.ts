@@ -68,6 +68,9 @@ describe('buildRunConfig', () => {
     expect(() => buildRunConfig('distill', { model: 'mlp:784-10' }, cwd)).toThrow(/needs a teacher/);
     expect(() => buildRunConfig('distill', { model: 'mlp:784-10', teacher: 'a', teacherLogits: 'b' }, cwd)).toThrow(/not both/);
     expect(() => buildRunConfig('distill', { model: 'mlp:784-10', teacherLogits: 'b', jitter: 2 }, cwd)).toThrow(/--jitter/);
+    expect(() => buildRunConfig('distill', { model: 'mlp:784-10', teacherLogits: 'b', mixup: true }, cwd)).toThrow(/--mixup: precomputed --teacher-logits/);
+    expect(buildRunConfig('train', { model: 'lenet5', mixup: true }, cwd).mixup).toBe(true);
+    expect(buildRunConfig('train', { model: 'lenet5' }, cwd).mixup).toBe(false);
     expect(() => buildRunConfig('train', { model: 'mlp:784-10', momentum: 0.9 }, cwd)).toThrow(/--momentum: only applies to --optimizer sgd/);
     expect(() => buildRunConfig('train', { model: 'mlp:0-10' }, cwd)).toThrow(/^--model\.sizes\[0\]/);
   });

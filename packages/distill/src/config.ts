@@ -30,6 +30,11 @@ export const runConfigSchema = z.strictObject({
   testSize: positiveInt.optional(),
   /** Random shift of up to ±jitter pixels (0 = off). */
   jitter: nonNegativeInt.max(8, { error: 'must be at most 8' }).default(0),
+  /**
+   * Mixup: every batch is mixed with a permutation of itself, one weight λ ~ U(0, 1) per batch;
+   * the labels mix the same way, and a teacher runs inside the step on the mixed inputs.
+   */
+  mixup: z.boolean({ error: 'must be true or false' }).default(false),
   /** Input normalisation of u8 pixels: (x/255 - mean)/std. */
   mean: z.number({ error: 'must be a number' }).finite().default(0),
   std: z.number({ error: 'must be a number > 0' }).positive({ error: 'must be a number > 0' }).default(1),

@@ -4,7 +4,7 @@
 //   y       i32 [B]
 // and refills them for every batch, so a training step allocates nothing.
 // Epoch e's order is a permutation drawn from (seed, e) alone, and batch b's jitter
-// shifts from (seed, e, b) alone: a run resumed at epoch e (or at batch b of it) sees
+// shifts and mixup partners and weight from (seed, e, b) alone: a run resumed at epoch e (or at batch b of it) sees
 // exactly the batches an uninterrupted run sees. The PRNG is pure TS (random.ts), so the
 // order is the same in Node and in browsers.
 
@@ -19,6 +19,12 @@ export interface BatchLoaderOptions {
   seed?: number;
   /** Random shift of up to ±jitter pixels in x and y, zero fill (default 0 = off). Needs u8 samples of rank 2. */
   jitter?: number;
+  /**
+   * Mixup (Zhang et al. 2018): each batch's inputs become λ·x_i + (1 − λ)·x_partner(i), with one
+   * λ ~ U(0, 1) per batch and partners a random permutation of the batch; the batch carries λ
+   * and the partners' labels (`mix`). Applied after jitter and normalisation. Default false.
+   */
+  mixup?: boolean;
   /** u8 samples become (x/255 - mean)/std (defaults 0 and 1: x/255). f32 samples are used as stored. */
   mean?: number;
   std?: number;
@@ -45,7 +51,12 @@ export interface Batch {
   positions: Int32Array;
   /** Batch number within the epoch, from 0. */
   index: number;
+  /** With mixup: the batch's weight λ of its own rows, and the labels of the partner rows (i32 [batchSize]). */
+  mix?: BatchMix;
 }
+
+/** How a mixup batch was mixed: row i is λ·(its sample) + (1 − λ)·(sample of label y2[i]). */
+export interface BatchMix { lambda: number; y2: Tensor<'i32'> }
 
 export class BatchLoader {
   readonly batchSize: number;
@@ -55,6 +66,10 @@ export class BatchLoader {
   private readonly shuffle: boolean;
   private readonly seed: number;
   private readonly jitter: number;
+  private readonly mixup: boolean;
+  private readonly y2: Tensor<'i32'> | null;
+  private readonly unmixed: Float32Array | null;
+  private lambda = 1;
   private readonly mean: number;
   private readonly std: number;
   private readonly staging: Tensor<'u8'> | null;
@@ -70,6 +85,8 @@ export class BatchLoader {
     this.shuffle = options.shuffle ?? true;
     this.seed = checkSeed('BatchLoader', options.seed ?? 0);
     this.jitter = options.jitter ?? 0;
+    this.mixup = options.mixup ?? false;
+    if (typeof this.mixup !== 'boolean') throw new RangeError(`BatchLoader: mixup must be true or false, got ${String(this.mixup)}`);
     this.mean = options.mean ?? 0;
     this.std = options.std ?? 1;
     const isU8 = ds.x instanceof Uint8Array;
@@ -95,6 +112,8 @@ export class BatchLoader {
     this.staging = isU8 ? core.allocU8(batchSize * this.features) : null;
     this.x = core.alloc(batchSize * this.features);
     this.y = core.allocI32(batchSize);
+    this.y2 = this.mixup ? core.allocI32(batchSize) : null;
+    this.unmixed = this.mixup ? new Float32Array(batchSize * this.features) : null;
   }
 
   /** Positions in the view, in the order epoch `e` visits them (a permutation of 0..n-1). */
@@ -121,7 +140,8 @@ export class BatchLoader {
       const size = Math.min(this.batchSize, rows.length - start);
       const indices = rows.subarray(start, start + size);
       this.fill(indices, e, b);
-      yield { x: this.x, y: this.y, size, indices, positions: positions.subarray(start, start + size), index: b };
+      yield { x: this.x, y: this.y, size, indices, positions: positions.subarray(start, start + size), index: b,
+        ...(this.y2 ? { mix: { lambda: this.lambda, y2: this.y2 } } : {}) };
     }
   }
 
@@ -135,6 +155,7 @@ export class BatchLoader {
     if (!(ds.x instanceof Uint8Array)) {
       const xv = this.x.view();
       for (let i = 0; i < size; i++) xv.set(ds.x.subarray(indices[i]! * F, indices[i]! * F + F), i * F);
+      if (this.mixup) this.mix(size, e, b);
       return;
     }
     const staging = this.staging!;
@@ -151,6 +172,24 @@ export class BatchLoader {
       }
     }
     this.core.normalizeU8(this.x, staging, size * F, this.mean, this.std);
+    if (this.mixup) this.mix(size, e, b);
+  }
+
+  /** Mixes the filled rows of x with a permutation of themselves and sets y2 and λ (mixup). */
+  private mix(size: number, e: number, b: number): void {
+    const rng = new Xoshiro128(this.seed, STREAM.mixup, e, b);
+    const lambda = rng.unit();
+    const partner = permutation(size, rng);
+    const F = this.features, x = this.x.view(), src = this.unmixed!;
+    src.set(x.subarray(0, size * F));
+    // f32 inputs mixed in f64 and rounded once: the same bits in every engine
+    for (let i = 0; i < size; i++) {
+      const a = i * F, p = partner[i]! * F;
+      for (let k = 0; k < F; k++) x[a + k] = lambda * src[a + k]! + (1 - lambda) * src[p + k]!;
+    }
+    const y = this.y.view(), y2 = this.y2!.view();
+    for (let i = 0; i < size; i++) y2[i] = y[partner[i]!]!;
+    this.lambda = lambda;
   }
 
   /** Releases the loader's tensors; the loader cannot be used afterwards. */
@@ -160,6 +199,7 @@ export class BatchLoader {
     if (this.staging) this.core.free(this.staging);
     this.core.free(this.x);
     this.core.free(this.y);
+    if (this.y2) this.core.free(this.y2);
   }
 }
 

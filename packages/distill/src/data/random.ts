@@ -5,7 +5,7 @@
 // so nothing depends on how many numbers an earlier epoch or batch drew.
 
 /** Stream purposes: keys that keep the streams of one seed apart. */
-export const STREAM = { split: 1, shuffle: 2, jitter: 3, transfer: 4 } as const;
+export const STREAM = { split: 1, shuffle: 2, jitter: 3, transfer: 4, mixup: 5 } as const;
 
 /** The splitmix32-style finaliser: a bijective 32-bit mix. */
 function mix32(x: number): number {
@@ -52,6 +52,11 @@ export class Xoshiro128 {
     this.s2 ^= t;
     this.s3 = rotl(this.s3, 11);
     return result;
+  }
+
+  /** Uniform in [0, 1) with 32 random bits (an exact multiple of 2^-32: the same in every engine). */
+  unit(): number {
+    return this.nextU32() / 4294967296;
   }
 
   /** Uniform integer in [0, n), unbiased (rejection), 1 <= n <= 2^32. */

@@ -18,7 +18,7 @@ import { evaluateLogits, type EvalReport } from '../eval/metrics.js';
 import { describeLosses, FEATURE_TERMS, type LossTermConfig } from '../losses/config.js';
 import { createModel, type Model } from '../model/index.js';
 import { formatModelSpec } from '../model/spec.js';
-import { validateObjective, type ObjectiveSettings } from '../train/objective.js';
+import { mixupTermError, validateObjective, type ObjectiveSettings } from '../train/objective.js';
 import { predictLogits } from '../train/predict.js';
 import { evaluateView, train, type EpochMetrics, type TrainerState } from '../train/trainer.js';
 import { checkTeachers, teacherSignal, type RunEvent, type RunTeacher, type SoftLabels } from './teacher-signal.js';
@@ -114,10 +114,13 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
     const peerCount = config.peers ?? (!config.losses && config.method === 'dml' ? 1 : 0);
     for (let i = 1; i <= peerCount; i++) peers.push({ model: createModel(core, spec), seed: (config.seed + i) >>> 0 });
     checkModelFitsData(model, data.train, 'model');
-    const needsInStep = config.jitter > 0 || terms.some((t) => FEATURE_TERMS.has(t.type));
+    const augmented = config.jitter > 0 || config.mixup;
+    const needsInStep = augmented || terms.some((t) => FEATURE_TERMS.has(t.type));
+    const mixupError = config.mixup ? mixupTermError(terms) : null;
+    if (mixupError) throw new RangeError(`config.${mixupError}`);
     if (needsInStep && teachers.some((t) => t.kind !== 'logits') &&
         (tNorm.mean !== config.mean || tNorm.std !== config.std || teachers.some((t) => t.kind === 'predictor'))) {
-      throw new RangeError(`config.teacherInput: ${config.jitter > 0 ? 'jitter' : 'a hint or rkd term'} runs the teacher inside the step on the student's batch, ` +
+      throw new RangeError(`config.teacherInput: ${config.jitter > 0 ? 'jitter' : config.mixup ? 'mixup' : 'a hint or rkd term'} runs the teacher inside the step on the student's batch, ` +
         'so the teacher must be a Retort model that takes the student\'s input preparation');
     }
     // every check of the objective against the models, each teacher as it will be used
@@ -141,7 +144,7 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
       core, model, train: transfer, validation: views.split.validation.indices.length > 0 ? views.split.validation : null,
       settings: {
         epochs: config.epochs, batchSize: config.batchSize, optimizer: config.optimizer, schedule: config.schedule,
-        seed: config.seed, jitter: config.jitter, mean: config.mean, std: config.std,
+        seed: config.seed, jitter: config.jitter, mixup: config.mixup, mean: config.mean, std: config.std,
       },
       objective,
       ...(peers.length ? { peers } : {}),

@@ -51,6 +51,21 @@ export interface ObjectiveBatch {
   /** Dataset rows of the batch (to index cached teacher logits). */
   indices: Int32Array;
   rows: number;
+  /**
+   * A mixup batch (data/batches.ts): the label terms become λ·ce(y) + (1 − λ)·ce(y2); the
+   * teachers see the mixed inputs (run inside the step). Terms that read labels otherwise
+   * (dkd, tfkd) refuse mixup (mixupTermError).
+   */
+  mix?: { lambda: number; y2: Tensor<'i32'> };
+}
+
+/** Terms that read the labels other than through ce: a mixed input has no single label for them. */
+const LABEL_TERMS = new Set(['dkd', 'tfkd']);
+
+/** An error naming the first term that cannot take mixup batches, or null. */
+export function mixupTermError(terms: readonly LossTermConfig[]): string | null {
+  const t = terms.find((x) => LABEL_TERMS.has(x.type));
+  return t ? `mixup: the ${t.type} term reads each sample's label, which a mixed input does not have; use kd, ce or the feature terms` : null;
 }
 
 /** Parameters trained beside the students (the hint regressors), stepped by the trainer. */
@@ -174,7 +189,12 @@ export class Objective {
     // the fused pair: exactly one active ce and one active kd
     const ceIdx = this.terms.findIndex((t, i) => t.type === 'ce' && w[i]! > 0);
     const kdIdx = this.terms.findIndex((t, i) => t.type === 'kd' && w[i]! > 0);
-    const fuse = ceIdx >= 0 && kdIdx >= 0 && this.count('ce', w) === 1 && this.count('kd', w) === 1;
+    const mix = batch.mix;
+    if (mix) {
+      const err = mixupTermError(this.terms.filter((_, i) => w[i]! > 0));
+      if (err) throw new RangeError(err);
+    }
+    const fuse = !mix && ceIdx >= 0 && kdIdx >= 0 && this.count('ce', w) === 1 && this.count('kd', w) === 1;
     if (fuse) {
       const kd = this.terms[kdIdx] as Extract<LossTermConfig, { type: 'kd' }>;
       const T = valueAt(kd.temperature, ctx);
@@ -188,7 +208,13 @@ export class Objective {
       if (wt === 0 || (fuse && (ti === ceIdx || ti === kdIdx))) continue;
       switch (t.type) {
         case 'ce':
-          total += wt * core.crossEntropy(dz, z, batch.y, rows, C, wt);
+          if (mix) {
+            // the label of a mixed input is the mix of the two labels: λ·ce(y) + (1 − λ)·ce(y2)
+            const a = wt * mix.lambda, b = wt * (1 - mix.lambda);
+            total += a * core.crossEntropy(dz, z, batch.y, rows, C, a) + b * core.crossEntropy(dz, z, mix.y2, rows, C, b);
+          } else {
+            total += wt * core.crossEntropy(dz, z, batch.y, rows, C, wt);
+          }
           break;
         case 'kd': {
           const T = valueAt(t.temperature, ctx);

@@ -53,6 +53,8 @@ export interface TrainSettings {
   seed: number;
   /** Random shift of up to ±jitter pixels (0 = off). */
   jitter: number;
+  /** Mixup of each batch with a permutation of itself (data/batches.ts); default false. */
+  mixup?: boolean;
   /** Input normalisation of u8 samples: (x/255 - mean)/std. */
   mean: number;
   std: number;
@@ -166,7 +168,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const { core, model, settings: s } = job;
   const classes = model.classes;
   validateJob(job);
-  const loader = new BatchLoader(core, job.train, s.batchSize, { shuffle: true, seed: s.seed, jitter: s.jitter, mean: s.mean, std: s.std });
+  const loader = new BatchLoader(core, job.train, s.batchSize, { shuffle: true, seed: s.seed, jitter: s.jitter, mixup: s.mixup ?? false, mean: s.mean, std: s.std });
   const totalSteps = s.epochs * loader.batchCount;
   const lrAt = lrSchedule(s.schedule, totalSteps, s.optimizer.lr);
   const emit = job.onEvent ?? (() => {});
@@ -242,7 +244,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
           const m = members[i]!;
           logits[i] = m.model.forward(batch.x, rows, 'train', m.model.usesDropout ? m.rng : undefined);
         }
-        objective.prepare({ x: batch.x, y: batch.y, indices: batch.indices, rows });
+        objective.prepare({ x: batch.x, y: batch.y, indices: batch.indices, rows, ...(batch.mix ? { mix: batch.mix } : {}) });
         for (const a of objective.aux) a.zeroGrad();
         let loss = 0;
         for (let i = 0; i < members.length; i++) {

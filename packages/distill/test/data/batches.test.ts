@@ -76,6 +76,40 @@ describe.each(['simd', 'js'] as const)('BatchLoader on %s', (backend) => {
     norm.free();
   });
 
+  it('mixup: each row is λ·(its sample) + (1 − λ)·(a partner of the batch), y2 the partners\' labels, drawn from (seed, epoch, batch)', () => {
+    const plain = new BatchLoader(core, view, 5, { seed: 9 });
+    const mixed = new BatchLoader(core, view, 5, { seed: 9, mixup: true });
+    const lambdas: number[] = [];
+    const unmixed = collect(plain, 1);
+    let b = 0;
+    for (const batch of mixed.epoch(1)) {
+      const u = unmixed[b++]!;
+      expect(Array.from(batch.indices)).toEqual(u.indices); // same order as without mixup
+      expect(batch.mix).toBeDefined();
+      const { lambda, y2 } = batch.mix!;
+      expect(lambda).toBeGreaterThanOrEqual(0);
+      expect(lambda).toBeLessThan(1);
+      lambdas.push(lambda);
+      const F = 30, x = batch.x.view(), labels = y2.view();
+      const partners = new Set<number>();
+      for (let i = 0; i < batch.size; i++) {
+        // the partner: the row j whose mix reproduces row i exactly, and whose label y2 names
+        const candidates = [...Array(batch.size).keys()].filter((j) =>
+          [...Array(F).keys()].every((k) => x[i * F + k] === Math.fround(lambda * u.x[i * F + k]! + (1 - lambda) * u.x[j * F + k]!)));
+        expect(candidates.length).toBeGreaterThan(0);
+        const j = candidates.find((c) => u.y[c] === labels[i])!;
+        expect(j).toBeDefined();
+        partners.add(j);
+      }
+      expect(partners.size).toBe(batch.size); // a permutation of the batch
+    }
+    expect(new Set(lambdas).size).toBe(lambdas.length); // one weight per batch
+    // deterministic, and a run resumed at batch 2 sees the same mixed batches
+    const again = new BatchLoader(core, view, 5, { seed: 9, mixup: true });
+    expect(collect(again, 1, 2)).toEqual(collect(mixed, 1).slice(2));
+    for (const l of [plain, mixed, again]) l.free();
+  });
+
   it('jitter moves a single lit pixel by at most ±jitter, keeping it (zero fill, no wrap)', () => {
     const n = 200;
     const x = new Uint8Array(n * 64);
