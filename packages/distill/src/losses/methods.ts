@@ -2,6 +2,8 @@
 // the catalogue `retort methods` prints. A method is only a convenience: any combination can
 // be written out as a `losses` list.
 import type { LayerRef, LossTermInput } from './config.js';
+import { planHint } from './hint.js';
+import type { Shape } from '../model/graph.js';
 
 /** A layer a method may read: an MLP's hidden layer by number, or a named tap, with its per-sample shape. */
 export interface MethodTap { ref: LayerRef; shape: readonly number[] }
@@ -62,7 +64,7 @@ export const METHODS: readonly MethodInfo[] = [
     name: 'fitnets', title: 'FitNets hints, stage-wise', source: 'Romero et al., ICLR 2015', needsTeacher: true,
     terms: 'epochs 1..h: 1·hint(middle → middle); then (1−alpha)·ce + alpha·kd(T)',
     params: [
-      { name: 'studentLayer / teacherLayer', default: 'middle tap of each', note: 'the guided and hint layers: tap names (an MLP\'s middle hidden layer, a CNN\'s middle named block); the regressor is shaped from the two (1x1 conv, pooling, dense)' },
+      { name: 'studentLayer / teacherLayer', default: 'middle tap of each', note: 'the guided and hint layers: tap names (an MLP\'s middle hidden layer, a CNN\'s middle named block; the teacher\'s nearest to its middle that a regressor can map when the middle cannot); the regressor is shaped from the two (1x1 conv, pooling, dense)' },
       { name: 'hint stage h', default: '⌈epochs/4⌉', note: 'epochs of the hint stage before KD' },
     ],
     doc: 'docs/methods/fitnets.md',
@@ -130,6 +132,28 @@ export type MethodName = 'none' | 'kd' | 'dkd' | 'fitnets' | 'rkd' | 'at' | 'dml
 /** Methods that are one run of the trainer (born-again is a sequence of runs). */
 export const SINGLE_RUN_METHODS: readonly MethodName[] = ['none', 'kd', 'dkd', 'fitnets', 'rkd', 'at', 'dml', 'tfkd', 'adaptive'];
 
+/**
+ * FitNets' default hint layer of the teacher for the student's guided tap: the teacher's middle
+ * tap if a regressor can map the two (hint.ts planHint: maps whose sizes divide, or a flat side),
+ * otherwise the nearest tap to the middle that it can (the deeper one first on a tie), otherwise
+ * the middle tap (the objective's check then names the mismatch).
+ */
+export function hintTeacherTap(student: MethodTap | undefined, teacher: readonly MethodTap[]): LayerRef {
+  if (teacher.length === 0) return 'logits';
+  const mid = Math.ceil(teacher.length / 2) - 1;
+  if (!student) return teacher[mid]!.ref;
+  const fits = (t: MethodTap): boolean => {
+    try { planHint(student.shape as Shape, t.shape as Shape); return true; } catch { return false; }
+  };
+  for (let d = 0; d < teacher.length; d++) {
+    for (const i of [mid + d, mid - d]) {
+      const t = teacher[i];
+      if (t && fits(t)) return t.ref;
+    }
+  }
+  return teacher[mid]!.ref;
+}
+
 /** The loss terms of a single-run method. */
 export function methodLosses(name: MethodName, c: MethodContext): LossTermInput[] {
   const a = c.alpha, T = c.temperature;
@@ -143,7 +167,7 @@ export function methodLosses(name: MethodName, c: MethodContext): LossTermInput[
       const h = Math.max(1, Math.ceil(c.epochs / 4));
       if (c.epochs < 2) throw new RangeError('method fitnets: needs at least 2 epochs (a hint stage, then KD)');
       return [
-        { type: 'hint', weight: 1, studentLayer: middle(c.student), teacherLayer: middle(c.teacher), untilEpoch: h },
+        { type: 'hint', weight: 1, studentLayer: middle(c.student), teacherLayer: hintTeacherTap(c.student[Math.ceil(c.student.length / 2) - 1], c.teacher), untilEpoch: h },
         { type: 'ce', weight: 1 - a, fromEpoch: h + 1 },
         { type: 'kd', weight: a, temperature: T, scaleT2: c.scaleT2, fromEpoch: h + 1 },
       ];
