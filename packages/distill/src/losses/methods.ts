@@ -132,6 +132,9 @@ export type MethodName = 'none' | 'kd' | 'dkd' | 'fitnets' | 'rkd' | 'at' | 'dml
 /** Methods that are one run of the trainer (born-again is a sequence of runs). */
 export const SINGLE_RUN_METHODS: readonly MethodName[] = ['none', 'kd', 'dkd', 'fitnets', 'rkd', 'at', 'dml', 'tfkd', 'adaptive'];
 
+/** The index of the middle one of n taps, ⌈n/2⌉ of n (-1 for none). */
+const middleIndex = (n: number): number => Math.ceil(n / 2) - 1;
+
 /**
  * FitNets' default hint layer of the teacher for the student's guided tap: the teacher's middle
  * tap if a regressor can map the two (hint.ts planHint: maps whose sizes divide, or a flat side),
@@ -140,7 +143,7 @@ export const SINGLE_RUN_METHODS: readonly MethodName[] = ['none', 'kd', 'dkd', '
  */
 export function hintTeacherTap(student: MethodTap | undefined, teacher: readonly MethodTap[]): LayerRef {
   if (teacher.length === 0) return 'logits';
-  const mid = Math.ceil(teacher.length / 2) - 1;
+  const mid = middleIndex(teacher.length);
   if (!student) return teacher[mid]!.ref;
   const fits = (t: MethodTap): boolean => {
     try { planHint(student.shape as Shape, t.shape as Shape); return true; } catch { return false; }
@@ -157,7 +160,7 @@ export function hintTeacherTap(student: MethodTap | undefined, teacher: readonly
 /** The loss terms of a single-run method. */
 export function methodLosses(name: MethodName, c: MethodContext): LossTermInput[] {
   const a = c.alpha, T = c.temperature;
-  const middle = (taps: readonly MethodTap[]): LayerRef => (taps.length ? taps[Math.ceil(taps.length / 2) - 1]!.ref : 'logits');
+  const middle = (taps: readonly MethodTap[]): LayerRef => taps[middleIndex(taps.length)]?.ref ?? 'logits';
   const last = (taps: readonly MethodTap[]): LayerRef => (taps.length ? taps[taps.length - 1]!.ref : 'logits');
   switch (name) {
     case 'none': return [{ type: 'ce', weight: 1 }];
@@ -167,7 +170,7 @@ export function methodLosses(name: MethodName, c: MethodContext): LossTermInput[
       const h = Math.max(1, Math.ceil(c.epochs / 4));
       if (c.epochs < 2) throw new RangeError('method fitnets: needs at least 2 epochs (a hint stage, then KD)');
       return [
-        { type: 'hint', weight: 1, studentLayer: middle(c.student), teacherLayer: hintTeacherTap(c.student[Math.ceil(c.student.length / 2) - 1], c.teacher), untilEpoch: h },
+        { type: 'hint', weight: 1, studentLayer: middle(c.student), teacherLayer: hintTeacherTap(c.student[middleIndex(c.student.length)], c.teacher), untilEpoch: h },
         { type: 'ce', weight: 1 - a, fromEpoch: h + 1 },
         { type: 'kd', weight: a, temperature: T, scaleT2: c.scaleT2, fromEpoch: h + 1 },
       ];
