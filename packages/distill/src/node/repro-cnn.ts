@@ -48,13 +48,18 @@ export const CNN_MNIST = {
    */
   studentAloneVariants: [
     { name: 'student-alone', config: {} },
-    /** jittered data keeps improving long past 30 epochs on validation: 80 */
-    { name: 'student-alone-jitter-80', config: { jitter: 2, epochs: 80 } },
+    /**
+     * A 15,738-parameter student on 5,000 jittered images keeps improving on validation long past
+     * 30 epochs (seed 1: 30 -> 80 -> 300 epochs), alone and distilled alike: 300.
+     */
+    { name: 'student-alone-jitter-300', config: { jitter: 2, epochs: 300 } },
   ] as { name: string; config: Partial<RunConfigInput> }[],
   /** Ways to distill the CNN student; the reported one has the fewest validation errors. */
   studentVariants: [
     { name: 'student-kd', config: { method: 'kd', temperature: 4, alpha: 0.9 } },
-    { name: 'student-kd-jitter-80', config: { method: 'kd', temperature: 4, alpha: 0.9, jitter: 2, epochs: 80 } },
+    { name: 'student-kd-jitter-300', config: { method: 'kd', temperature: 4, alpha: 0.9, jitter: 2, epochs: 300 } },
+    /** function matching (Beyer et al. 2022): the teacher labels mixtures of jittered images */
+    { name: 'student-kd-jitter-mixup-300', config: { method: 'kd', temperature: 4, alpha: 0.9, jitter: 2, mixup: true, epochs: 300 } },
   ] as { name: string; config: Partial<RunConfigInput> }[],
   crossArch: {
     base: { ...common, model: 'mlp:784-800-800-10', epochs: 30, batchSize: 128, optimizer: { type: 'adamw', lr: 1e-3 } } satisfies RunConfigInput,
