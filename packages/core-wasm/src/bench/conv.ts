@@ -1,6 +1,7 @@
 // The convolution layers of the benchmark, their operands and f64 references. Platform-neutral.
 // Layers: a small CIFAR-style stack at batch 128 (3x3, 16 -> 64 channels, with stride-2
-// downsampling), LeNet-5's two convolutions, a 1x1 projection and a depthwise 3x3. Every pass
+// downsampling: resnet8's), the CNN teacher's two 3x3 layers (docs/models/cnn-teacher.json),
+// LeNet-5's two convolutions, a 1x1 projection and a depthwise 3x3 (mobilenet-tiny's). Every pass
 // is counted as 2 B OH OW KH KW (C/G) OC flop, forward and backward alike.
 
 import { convOutput, type ConvGeometry } from '../kernels/geometry.js';
@@ -17,6 +18,8 @@ export const CONV_LAYERS: readonly ConvLayer[] = [
   layer('3x3 32->32 14x14 same', 14, 32, 32, 3, 1, 'same'),
   layer('3x3 32->64 s2 14x14', 14, 32, 64, 3, 2, 'same'),
   layer('3x3 64->64 7x7 same', 7, 64, 64, 3, 1, 'same'),
+  layer('3x3 32->64 12x12 valid (CNN teacher)', 12, 32, 64, 3, 1, 'valid'),
+  layer('3x3 64->64 10x10 valid (CNN teacher)', 10, 64, 64, 3, 1, 'valid'),
   layer('5x5 1->6 28x28 same (LeNet c1)', 28, 1, 6, 5, 1, 'same'),
   layer('5x5 6->16 14x14 valid (LeNet c3)', 14, 6, 16, 5, 1, 'valid'),
   layer('1x1 16->32 14x14', 14, 16, 32, 1, 1, 'valid'),
