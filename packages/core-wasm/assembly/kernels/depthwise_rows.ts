@@ -244,6 +244,12 @@ function rowTail(o: usize, pix: usize, p0: usize, p1: usize, p2: usize, wp: usiz
 // whose partner dy pixel is outside are left out (the first and last ones, peeled), so only
 // products of taps inside the input enter.
 
+// Output rows per band: each 4-channel block sweeps one band of rows before the next band, so
+// the band's x and dy rows (a few KB) stay in L1 across the blocks instead of coming back from L2
+// for every block. Measured at 14x14x32, batch 128 (fraction of the SIMD peak): whole runs 56.2 %,
+// bands of 2 55.5 %, 4 58.1 %, 8 57.6 %.
+const FILTER_BAND_ROWS: i32 = 4;
+
 /** Whether depthwiseBackwardFilter's row walk takes this geometry. */
 export function rowsBackwardFilterFits(geom: usize): bool {
   readGeometry(geom);
@@ -263,16 +269,21 @@ export function rowsBackwardFilter(dw: usize, x: usize, dy: usize, geom: usize):
       const mask = rowMask(oh0);
       let oh1 = oh0 + 1;
       while (oh1 < OH && rowMask(oh1) == mask) oh1++;
-      const r = oh0 * SH - PT;
-      // a row outside the input stays on the zero row for the whole run (step 0)
-      const x0 = mask & 1 ? img + <usize>r * inRow : zero;
-      const x1 = mask & 2 ? img + <usize>(r + 1) * inRow : zero;
-      const x2 = mask & 4 ? img + <usize>(r + 2) * inRow : zero;
       const s = <usize>SH * inRow;
-      for (let c = 0; c < c4; c += 4) {
-        const cb = <usize>c << 2;
-        filterRun(dw + cb, x0 + cb, x1 + cb, x2 + cb, mask & 1 ? s : 0, mask & 2 ? s : 0, mask & 4 ? s : 0,
-                  dimg + <usize>oh0 * dRow + cb, dRow, oh1 - oh0, mask, pix);
+      // bands of FILTER_BAND_ROWS output rows: every channel block sweeps a band while its rows of
+      // x and dy are still in L1
+      for (let b0 = oh0; b0 < oh1; b0 += FILTER_BAND_ROWS) {
+        const n = min(FILTER_BAND_ROWS, oh1 - b0);
+        const r = b0 * SH - PT;
+        // a row outside the input stays on the zero row for the whole run (step 0)
+        const x0 = mask & 1 ? img + <usize>r * inRow : zero;
+        const x1 = mask & 2 ? img + <usize>(r + 1) * inRow : zero;
+        const x2 = mask & 4 ? img + <usize>(r + 2) * inRow : zero;
+        for (let c = 0; c < c4; c += 4) {
+          const cb = <usize>c << 2;
+          filterRun(dw + cb, x0 + cb, x1 + cb, x2 + cb, mask & 1 ? s : 0, mask & 2 ? s : 0, mask & 4 ? s : 0,
+                    dimg + <usize>b0 * dRow + cb, dRow, n, mask, pix);
+        }
       }
       if (c4 < C) exactSums(dw, img, dimg, oh0, oh1, c4, C);
       oh0 = oh1;
