@@ -87,6 +87,13 @@ describe('benchmark harness (quick mode)', () => {
         expect(e.error, `${row.layer} ${row.pass} ${e.contender}`).toBeLessThan(1e-4);
       }
     }
+    // each row's fractions are of the peak probe timed in its own rounds, not of the run's first peak
+    const peaks = result.conv.map((r) => r.peakGflops);
+    for (const [i, row] of result.conv.entries()) {
+      positive(peaks[i]!);
+      for (const e of row.entries) expect(e.fractionOfPeak!).toBeCloseTo(e.gflops / peaks[i]!, 12);
+    }
+    expect(new Set([...peaks, result.peakGflops]).size, 'every case timed its own peak').toBeGreaterThan(1);
     // tfjs's wasm backend has no Conv2DBackpropFilter: reported, not timed
     const dw = result.conv.find((r) => r.pass === 'backwardFilter' && r.geometry.G === 1)!;
     if (names.includes('tfjs-wasm')) expect(dw.unavailable.map((u) => u.contender)).toContain('tfjs-wasm');

@@ -90,6 +90,17 @@ export async function runSuite(contenders: readonly Contender[], options: SuiteO
   // A batch-128 layer pass is tens to hundreds of ms for our backends and up to a minute for
   // tfjs-cpu's Conv2DBackpropFilter: one warm-up call and at least three samples each.
   const convTiming: TimingOptions = { ...timing, warmupCalls: 1, minReps: Math.min(timing.minReps, 3) };
+  // The peak probe runs once more inside every conv case's rounds, interleaved with the
+  // contenders, and the case's fractions are of that peak: a pass is then compared with what the
+  // machine gave in the same seconds (on a shared host the peak moves by a quarter within one run,
+  // and a ratio to a peak timed minutes earlier would credit or blame the kernel for it).
+  const peakContender = contenders.find((c) => c.name === peakFrom);
+  const peakSized = peak.find((p) => p.contender === peakFrom);
+  let peakSink = 0;
+  const peakAlongside: Timed | undefined = peakContender?.peak && peakSized ? {
+    activate: () => peakContender.activate?.(),
+    run: () => { peakSink += peakContender.peak!.probe(peakSized.iters); },
+  } : undefined;
   for (const [li, layer] of (options.convLayers ?? (options.mode === 'full' ? CONV_LAYERS : QUICK_CONV_LAYERS)).entries()) {
     const ops = convOperands(layer, seed + 1000 + li);
     const flop = convFlop(ops.geometry);
@@ -97,21 +108,26 @@ export async function runSuite(contenders: readonly Contender[], options: SuiteO
       const c = { layer, pass, geometry: ops.geometry, x: ops.x, w: ops.w, dy: ops.dy };
       const reference = convReference(ops, pass);
       const unavailable: ConvRow['unavailable'] = [];
+      const alongside = peakAlongside ? { items: [peakAlongside], stats: [] as Stat[] } : undefined;
       const measured = await runCase(contenders, (x) => {
         const p = x.conv?.(c);
         if (p && 'unavailable' in p) { unavailable.push({ contender: x.name, reason: p.unavailable }); return undefined; }
         return p;
-      }, (out) => relativeError(out, reference), convTiming, now, CONV_SLOW_CALL_MS[options.mode]);
+      }, (out) => relativeError(out, reference), convTiming, now, CONV_SLOW_CALL_MS[options.mode], alongside);
+      const casePeak = alongside?.stats[0] && peakSized
+        ? (peakSized.iters * peakSized.flopsPerIter) / (alongside.stats[0].medianMs * 1e6) : peakGflops;
       const entries: ConvEntry[] = measured.map(({ contender, stat, error }) => {
         const gflops = flop / (stat.medianMs * 1e6);
-        return { contender, stat, gflops, fractionOfPeak: peakGflops ? gflops / peakGflops : null, error };
+        return { contender, stat, gflops, fractionOfPeak: casePeak ? gflops / casePeak : null, error };
       });
-      conv.push({ layer: layer.name, pass, geometry: ops.geometry, flop, entries, unavailable,
+      conv.push({ layer: layer.name, pass, geometry: ops.geometry, flop, peakGflops: casePeak, entries, unavailable,
         target: convTarget(layer.name, pass, layer.C, entries.find((e) => e.contender === ours)) });
       progress(`conv2d ${pass} ${layer.name}: ${entries.map((e) => `${e.contender} ${e.gflops.toFixed(2)}`).join(', ')} GFLOP/s`
         + unavailable.map((u) => `; ${u.contender} n/a`).join(''));
     }
   }
+
+  if (Number.isNaN(peakSink)) progress('peak probe returned NaN');
 
   const layers: LayerRow[] = [];
   for (const [li, shape] of (options.layerShapes ?? (options.mode === 'full' ? LAYER_SHAPES : QUICK_LAYER_SHAPES)).entries()) {
@@ -179,7 +195,7 @@ interface Measured { contender: string; stat: Stat; error: number }
  */
 async function runCase<O>(contenders: readonly Contender[], prepare: (c: Contender) => Prepared<O> | undefined,
                           check: (out: O) => number, timing: TimingOptions, now: () => number,
-                          slowMs = Infinity): Promise<Measured[]> {
+                          slowMs = Infinity, alongside?: { items: readonly Timed[]; stats: Stat[] }): Promise<Measured[]> {
   const taking: { contender: Contender; prepared: Prepared<O> }[] = [];
   try {
     for (const contender of contenders) {
@@ -202,7 +218,11 @@ async function runCase<O>(contenders: readonly Contender[], prepare: (c: Contend
       activate: () => taking[i]!.contender.activate?.(),
       run: taking[i]!.prepared.run,
     }));
-    const measured = timed.length ? await measureInterleaved(timed, timing, now) : [];
+    // `alongside` items (the peak probe) are timed in the same rounds; their stats go to alongside.stats
+    const extra = alongside?.items ?? [];
+    const all = timed.length || extra.length ? await measureInterleaved([...timed, ...extra], timing, now) : [];
+    const measured = all.slice(0, timed.length);
+    if (alongside) alongside.stats.push(...all.slice(timed.length));
     const stats = taking.map((_, i) => {
       const k = timedIdx.indexOf(i);
       return k >= 0 ? measured[k]! : summarize([checkMs[i]!], 1);

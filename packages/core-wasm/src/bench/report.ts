@@ -100,8 +100,8 @@ const PASS_LABEL = { forward: 'fwd', backwardData: 'dx', backwardFilter: 'dw' } 
 /** The conv2d table: one row per (layer, pass), GFLOP/s and % of peak per contender, n/a where unavailable. */
 function convTable(r: SuiteResult): string[] {
   const names = [...new Set([...contendersOf(r.conv), ...r.conv.flatMap((c) => c.unavailable.map((u) => u.contender))])];
-  const out = [`conv2d NHWC, GFLOP/s = 2 B OH OW KH KW (C/G) OC / t for every pass (fraction of the simd peak${
-    r.peakGflops ? ` ${fixed(r.peakGflops, 2)} GFLOP/s` : ', not measured'}); fwd y = conv(x, w), dx, dw accumulate:`];
+  const out = [`conv2d NHWC, GFLOP/s = 2 B OH OW KH KW (C/G) OC / t for every pass (fraction of the simd peak probe timed in`
+    + ' the same rounds as the row, column peak); fwd y = conv(x, w), dx, dw accumulate:'];
   const rows = r.conv.map((c, i) => [
     i > 0 && r.conv[i - 1]!.layer === c.layer ? '' : `${c.layer} (B ${c.geometry.B})`, PASS_LABEL[c.pass],
     ...names.map((n) => {
@@ -111,8 +111,9 @@ function convTable(r: SuiteResult): string[] {
       const once = e.stat.samples === 1 ? '*' : '';
       return e.fractionOfPeak === null ? `${fixed(e.gflops, 2)}${once}` : `${fixed(e.gflops, 2)}${once} (${fixed(100 * e.fractionOfPeak, 0)}%)`;
     }),
+    c.peakGflops === null ? '-' : fixed(c.peakGflops, 2),
   ]);
-  out.push(table(['layer', 'pass', ...names], rows, 'll'));
+  out.push(table(['layer', 'pass', ...names, 'peak'], rows, 'll'));
   if (r.conv.some((c) => c.entries.some((e) => e.stat.samples === 1))) {
     out.push('  * one call only: its check call was too slow to repeat (CONV_SLOW_CALL_MS)');
   }

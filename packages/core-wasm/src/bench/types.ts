@@ -198,6 +198,11 @@ export interface ConvRow {
   pass: ConvPass;
   geometry: ConvGeometry;
   flop: number;
+  /**
+   * The peak probe of `peakFrom` timed in this case's own rounds, interleaved with the
+   * contenders (the run's first peak where it was not); the entries' fractionOfPeak are of it.
+   */
+  peakGflops: number | null;
   entries: ConvEntry[];
   /** Contenders that cannot run this pass, and why (e.g. tfjs-backend-wasm has no Conv2DBackpropFilter). */
   unavailable: { contender: string; reason: string }[];
