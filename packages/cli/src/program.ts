@@ -16,6 +16,10 @@ import { describeError, EXIT, UsageError } from './errors.js';
 import { choiceArg, intArg, listArg, numberArg, scheduleArg, type RunFlags } from './options.js';
 import { METHOD_NAMES } from '@retort/distill';
 
+/** The one description of --data, shared by every command that reads data. */
+const DATA_HELP = "'mnist' (bundled; default), a folder with the four IDX files under MNIST's names, "
+  + 'or a Keras-style .npz archive (x_train, y_train, x_test, y_test; numpy.savez)';
+
 export const VERSION = '0.1.0';
 
 export interface Io {
@@ -50,7 +54,7 @@ Set RETORT_DEBUG=1 to print stack traces.`;
 function addRunOptions(cmd: Command, kind: JobKind): Command {
   cmd
     .option('--config <file>', 'JSON file of run settings (RunConfig fields); flags override it')
-    .option('--data <dir|mnist>', "folder with the four IDX files under MNIST's names, or 'mnist' (bundled; default)")
+    .option('--data <path|mnist>', DATA_HELP)
     .option('--model <spec>', "model spec: a preset (lenet5, resnet8, mobilenet-tiny; NAME:width=W), mlp:784-800-800-10[,dropout=IN/HID][,maxnorm=X], or a JSON graph (text or file); see 'retort models'");
   if (kind === 'distill') {
     cmd
@@ -125,7 +129,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .description('the main job: train a teacher, distill a student, train the same student alone, and compare the three; with --methods, every distillation method over several seeds')
     .option('--out <dir>', 'parent folder of the three runs (default runs/compare-YYYYMMDD-HHMMSS)')
     .option('--force', 'replace existing runs in --out')
-    .option('--data <dir|mnist>', "folder with the four IDX files under MNIST's names, or 'mnist' (default)")
+    .option('--data <path|mnist>', DATA_HELP)
     .option('--teacher-model <spec>', 'teacher spec (default mlp:784-1200-1200-10,dropout=0.1/0.3)')
     .option('--second-teacher-model <spec>', 'with --methods: the second teacher of the two-teacher row (default mlp:784-800-800-10,dropout=0.1/0.3)')
     .option('--model <spec>', 'student spec (default mlp:784-800-800-10)')
@@ -174,7 +178,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .description('the temperature study of Hinton et al.: distill students of several widths at several temperatures')
     .option('--teacher <file>', 'teacher model file (.retort)')
     .option('--out <dir>', 'folder of the runs (default runs/sweep-YYYYMMDD-HHMMSS); rerun to resume')
-    .option('--data <dir|mnist>', "folder with the four IDX files under MNIST's names, or 'mnist' (default)")
+    .option('--data <path|mnist>', DATA_HELP)
     .option('--widths <list>', 'hidden widths W of 784-W-W-10 students (default 30,300,800)', listArg('--widths', true, { min: 1 }))
     .option('--temperatures <list>', 'temperatures (default 1,2,2.5,4,8,20)', listArg('--temperatures', false, { above: 0 }))
     .option('--seeds <n>', 'seeds per cell (default 2)', intArg('--seeds', { min: 1, max: 100 }))
@@ -201,7 +205,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .command('eval')
     .description('test-set metrics of a model file: errors, accuracy, per-class errors, confusion, ECE, agreement')
     .argument('<model>', 'model file (.retort)')
-    .option('--data <dir|mnist>', "folder with the four IDX files under MNIST's names, or 'mnist' (default)")
+    .option('--data <path|mnist>', DATA_HELP)
     .option('--test-size <n>', 'only the first n test samples', intArg('--test-size', { min: 1 }))
     .option('--teacher <file>', 'a teacher model: also report top-1 agreement with it')
     .option('--json', 'print one JSON object')
@@ -213,7 +217,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .description('the deployment report: size, latency, throughput, accuracy and agreement of a student (f32 and int8) beside its teacher')
     .argument('<student>', 'student model (.retort, .onnx, or a TF.js model.json / folder)')
     .option('--teacher <model>', 'teacher model (same formats)')
-    .option('--data <dir|mnist>', "folder with the four IDX files under MNIST's names, or 'mnist' (default)")
+    .option('--data <path|mnist>', DATA_HELP)
     .option('--test-size <n>', 'only the first n test samples', intArg('--test-size', { min: 1 }))
     .option('--calibration <n>', 'training images held out to calibrate the int8 scales (default 1000)', intArg('--calibration', { min: 1 }))
     .option('--timing <seconds>', 'length of each of the 5 timing rounds (default 0.25)', numberArg('--timing', { above: 0, max: 60 }))
@@ -244,7 +248,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .description('post-training int8 quantization of a student (per-channel weights, calibrated activation scales)')
     .argument('<model>', 'model (.retort, .onnx, or a TF.js model.json / folder)')
     .option('--out <file>', 'the int8 model file to write (loaded by @retort/core-wasm/infer)')
-    .option('--data <dir|mnist>', "training data for calibration: IDX folder or 'mnist' (default)")
+    .option('--data <path|mnist>', `training data for calibration: ${DATA_HELP}`)
     .option('--calibration <n>', 'training images held out to calibrate the activation scales (default 1000)', intArg('--calibration', { min: 1 }))
     .option('--seed <n>', 'which images are held out (default 1)', intArg('--seed', { min: 0, max: 2 ** 32 - 1 }))
     .option('--force', 'replace an existing --out')

@@ -111,6 +111,21 @@ export function datasetFromNpy(xs: NpyArray, ys: NpyArray, files: { xFile: strin
   return makeDataset(x, xs.shape, y, files, opts);
 }
 
+/**
+ * A train and a test set that must agree: the same sample shape and element type (errors
+ * name `testFile`); both get the larger class count.
+ */
+export function pairTrainTest(train: Dataset, test: Dataset, testFile: string): { train: Dataset; test: Dataset } {
+  if (formatDims(train.sampleShape) !== formatDims(test.sampleShape)) {
+    throw new DataFormatError(testFile, `test samples are ${formatDims(test.sampleShape)}, train samples are ${formatDims(train.sampleShape)}`);
+  }
+  if ((train.x instanceof Uint8Array) !== (test.x instanceof Uint8Array)) {
+    throw new DataFormatError(testFile, 'test and train samples have different element types');
+  }
+  const classes = Math.max(train.classes, test.classes);
+  return { train: { ...train, classes }, test: { ...test, classes } };
+}
+
 // ---- views ------------------------------------------------------------------------------
 
 /** Every row of `ds`, in order. */

@@ -6,9 +6,10 @@ import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from '
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { bytesOf, product, toHostOrder } from './bytes.js';
-import { datasetFromIdx, datasetFromNpy, type Dataset, type DatasetOptions } from './dataset.js';
-import { DataFormatError, formatDims } from './errors.js';
+import { datasetFromIdx, datasetFromNpy, pairTrainTest, type Dataset, type DatasetOptions } from './dataset.js';
+import { DataFormatError } from './errors.js';
 import { allocIdxData, IDX_ITEM_SIZE, IDX_MAX_HEADER_BYTES, parseIdxHeader, writeIdx, type IdxArray, type IdxInput } from './idx.js';
+import { datasetsFromNpz, readNpz, type NpzDatasetOptions } from './npz.js';
 import { decodeNpyPayload, npyHeaderLength, NPY_PREAMBLE_BYTES, parseNpyHeader, writeNpy, type NpyArray, type NpyInput } from './npy.js';
 
 /** Opens `path` for reading; a missing file or a directory is a DataFormatError naming `label`. */
@@ -127,13 +128,26 @@ export function loadDataDir(dir: string, opts: DataDirOptions = {}): { train: Da
   const p = (name: string): string => join(dir, name);
   const train = loadIdxPair(p(MNIST_FILE_NAMES.trainImages), p(MNIST_FILE_NAMES.trainLabels), { name: `${base}/train`, classes: opts.classes });
   const test = loadIdxPair(p(MNIST_FILE_NAMES.testImages), p(MNIST_FILE_NAMES.testLabels), { name: `${base}/test`, classes: opts.classes });
-  if (formatDims(train.sampleShape) !== formatDims(test.sampleShape)) {
-    throw new DataFormatError(p(MNIST_FILE_NAMES.testImages),
-      `test samples are ${formatDims(test.sampleShape)}, train samples are ${formatDims(train.sampleShape)}`);
-  }
-  if ((train.x instanceof Uint8Array) !== (test.x instanceof Uint8Array)) {
-    throw new DataFormatError(p(MNIST_FILE_NAMES.testImages), 'test and train samples have different element types');
-  }
-  const classes = Math.max(train.classes, test.classes);
-  return { train: { ...train, classes }, test: { ...test, classes } };
+  return pairTrainTest(train, test, p(MNIST_FILE_NAMES.testImages));
+}
+
+/** Reads a Keras-style .npz dataset archive (npz.ts): x_train, y_train, x_test, y_test. */
+export function loadNpzFile(path: string, opts: NpzDatasetOptions = {}): { train: Dataset; test: Dataset } {
+  const bytes = withFile(path, path, (fd, size) => {
+    const buf = new Uint8Array(size);
+    readExact(path, fd, buf, 0);
+    return buf;
+  });
+  return datasetsFromNpz(readNpz(bytes, path), path, opts);
+}
+
+/**
+ * The data a `--data PATH` names: a folder of IDX files under MNIST's names, or a .npz
+ * archive; anything else is one error naming the path and what is accepted.
+ */
+export function loadDataPath(path: string, opts: DataDirOptions = {}): { train: Dataset; test: Dataset } {
+  if (existsSync(path) && statSync(path).isDirectory()) return loadDataDir(path, opts);
+  if (/\.npz$/i.test(path)) return loadNpzFile(path, opts);
+  if (!existsSync(path)) throw new DataFormatError(path, 'not found (--data takes mnist, a folder of IDX files, or a .npz archive)');
+  throw new DataFormatError(path, 'unsupported data file: --data takes mnist, a folder of IDX files, or a .npz archive (x_train, y_train, x_test, y_test)');
 }

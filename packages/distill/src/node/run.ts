@@ -8,7 +8,7 @@ import { basename, join, resolve } from 'node:path';
 import { loadCore, type BackendName, type Core } from '@retort/core-wasm';
 import { configHash, parseRunConfig, type RunConfig } from '../config.js';
 import { fullView, type Dataset, type DatasetView } from '../data/dataset.js';
-import { loadDataDir } from '../data/files.js';
+import { loadDataPath } from '../data/files.js';
 import { loadMnist } from '../data/mnist.js';
 import { saveModel } from '../format/model-io.js';
 import { Model } from '../model/index.js';
@@ -45,9 +45,9 @@ export type RunReport = { kind: JobKind; runDir: string } & Omit<RunResult, 'kin
 
 interface SavedConfig { kind: JobKind; hash: string; config: RunConfig }
 
-/** Loads the data a config names: the bundled MNIST or a folder of IDX files. */
+/** Loads the data a config names: the bundled MNIST, a folder of IDX files or a .npz archive. */
 export function loadData(config: Pick<RunConfig, 'data'>): { train: Dataset; test: Dataset } {
-  return config.data === 'mnist' ? loadMnist() : loadDataDir(resolve(config.data));
+  return config.data === 'mnist' ? loadMnist() : loadDataPath(resolve(config.data));
 }
 
 export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): Promise<RunReport> {
