@@ -56,6 +56,30 @@ describe('retort on a .npz dataset', () => {
     expect(JSON.parse(r.stdout).errors).toBe(report(d('cnn')).test.errors);
   }, 120_000);
 
+  it('retort data inspect describes each split and warns about what looks wrong (text and JSON)', () => {
+    let r = retort(['data', 'inspect', data, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout) as { classes: number; splits: { split: string; count: number; sampleShape: number[]; dtype: string; classCounts: number[]; max: number }[]; warnings: string[] };
+    expect(s.classes).toBe(3);
+    expect(s.splits.map((p) => [p.split, p.count, p.sampleShape.join('x'), p.dtype])).toEqual([['train', 300, '10x10x2', 'uint8'], ['test', 60, '10x10x2', 'uint8']]);
+    expect(s.splits[0]!.classCounts).toEqual([100, 100, 100]);
+    expect(s.warnings).toEqual([]);
+    r = retort(['data', 'inspect', data]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/train +300 samples of 10x10x2 uint8/);
+    expect(r.stdout).toMatch(/nothing suspicious found/);
+    // a test split holding a class the training split lacks
+    const trainNo2 = { dtype: 'u1' as const, shape: [200, 10, 10, 2], data: (train.x.data as Uint8Array).subarray(0, 200 * 200) };
+    const y = Int32Array.from({ length: 200 }, (_, i) => i % 2);
+    const odd = writeNpz(d('odd.npz'), { x_train: trainNo2, y_train: { dtype: 'i4', shape: [200], data: y }, x_test: test.x, y_test: test.y });
+    r = retort(['data', 'inspect', odd]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/train: no samples of class 2/);
+    expect(r.stdout).toMatch(/test has class 2, which train has no samples of/);
+    r = retort(['data', 'inspect', d('missing.npz')]);
+    expectOneLineError(r, [d('missing.npz'), /not found/]);
+  });
+
   it('refuses a bad archive in one line naming the file and the array, before a run directory exists', () => {
     const bad = writeNpz(d('short.npz'), { x_train: train.x, y_train: { ...train.y, shape: [299, 1], data: (train.y.data as Int32Array).subarray(0, 299) }, x_test: test.x, y_test: test.y });
     let r = retort(['train', '--model', 'mlp:200-8-3', '--data', bad, '--out', d('bad1')]);

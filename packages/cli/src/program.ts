@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { hasSimd, loadCore, type BackendName } from '@retort/core-wasm';
 import type { JobKind } from '@retort/distill/node';
 import { compareCommand, reproCommand, type CompareFlags, type ReproFlags } from './commands/compare.js';
+import { dataInspectCommand } from './commands/data.js';
 import { evalCommand, type EvalFlags } from './commands/eval.js';
 import { infoCommand } from './commands/info.js';
 import { methodsCommand } from './commands/methods.js';
@@ -268,6 +269,15 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--width <w>', 'width multiplier of channels and units (default 1)', numberArg('--width', { above: 0, max: 64 }))
     .option('--json', 'print them as JSON')
     .action((opts: ModelsFlags) => { setExit(modelsCommand(opts, io)); });
+
+  program
+    .command('data')
+    .description('look at a dataset before training on it')
+    .command('inspect')
+    .description('counts, shapes, element types, class balance and value ranges of each split, and anything suspicious')
+    .argument('<path>', DATA_HELP)
+    .option('--json', 'print one JSON object')
+    .action((path: string, opts: { json?: boolean }) => { setExit(dataInspectCommand(path, opts, io)); });
 
   program
     .command('info')
