@@ -18,8 +18,8 @@ import { choiceArg, intArg, listArg, numberArg, scheduleArg, type RunFlags } fro
 import { METHOD_NAMES } from '@retort/distill';
 
 /** The one description of --data, shared by every command that reads data. */
-const DATA_HELP = "'mnist' (bundled; default), a folder with the four IDX files under MNIST's names, "
-  + 'or a Keras-style .npz archive (x_train, y_train, x_test, y_test; numpy.savez)';
+const DATA_HELP = "'mnist' (bundled; default), a folder with the four IDX files under MNIST's names, or data in the Keras "
+  + 'convention (x_train, y_train, x_test, y_test): a .npz archive (numpy.savez), a .safetensors file or a folder of the four .npy files';
 
 export const VERSION = '0.1.0';
 

@@ -13,8 +13,11 @@ const positiveInt = count('a positive integer').positive({ error: 'must be a pos
 const nonNegativeInt = count('a non-negative integer').min(0, { error: 'must be a non-negative integer' });
 
 export const runConfigSchema = z.strictObject({
-  /** 'mnist' (the bundled copy), a folder holding the four IDX files under MNIST's names, or a Keras-style .npz archive. */
-  data: z.string({ error: 'must be "mnist", a folder path or a .npz file' }).min(1).default('mnist'),
+  /**
+   * 'mnist' (the bundled copy), a folder holding the four IDX files under MNIST's names, or data in
+   * the Keras convention: a .npz archive, a .safetensors file or a folder of x_train.npy etc.
+   */
+  data: z.string({ error: 'must be "mnist" or a path (a data folder, .npz or .safetensors)' }).min(1).default('mnist'),
   /** A model spec: JSON object, JSON text or short form like "mlp:784-800-800-10". */
   model: z.union([z.string().min(1), z.record(z.string(), z.unknown())], { error: 'must be a model spec (object or string)' }),
   epochs: positiveInt.default(10),

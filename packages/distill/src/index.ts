@@ -7,7 +7,7 @@ export { loadCore, type Core, type BackendName } from '@retort/core-wasm';
 export { DataFormatError } from './data/errors.js';
 export { readIdx, writeIdx, type IdxArray, type IdxInput, type IdxType } from './data/idx.js';
 export { readNpy, writeNpy, toFloat32, type NpyArray, type NpyInput, type NpyDType } from './data/npy.js';
-export { readNpz, datasetsFromNpz, NPZ_DATASET_KEYS, type NpzDatasetOptions } from './data/npz.js';
+export { readNpz, readSafetensorsDataset, datasetsFromNpz, NPZ_DATASET_KEYS, type NpzDatasetOptions } from './data/npz.js';
 export { summarizeData, summarizeSplit, IMBALANCE_RATIO, type DataSummary, type SplitSummary } from './data/inspect.js';
 export {
   makeDataset, datasetFromIdx, datasetFromNpy, fullView, splitValidation, slice, fingerprint, normalisedRows,

@@ -1,5 +1,5 @@
 // @retort/distill/node: everything that touches the file system.
-export { readIdxFile, readNpyFile, writeIdxFile, writeNpyFile, loadIdxPair, loadNpyPair, loadDataDir, loadNpzFile, loadDataPath, MNIST_FILE_NAMES } from './data/files.js';
+export { readIdxFile, readNpyFile, writeIdxFile, writeNpyFile, loadIdxPair, loadNpyPair, loadDataDir, loadNpzFile, loadNpyDir, loadSafetensorsDataset, loadDataPath, MNIST_FILE_NAMES } from './data/files.js';
 export { loadMnist, mnistDataDir } from './data/mnist.js';
 export { writeFileAtomic } from './io/atomic.js';
 export { saveModel, loadModel, readModelFile, modelTensors, paramsFromTensors } from './format/model-io.js';

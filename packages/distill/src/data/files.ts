@@ -3,13 +3,13 @@
 // only once every size has been checked, at exactly its size, and read straight into place.
 
 import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { bytesOf, product, toHostOrder } from './bytes.js';
 import { datasetFromIdx, datasetFromNpy, pairTrainTest, type Dataset, type DatasetOptions } from './dataset.js';
 import { DataFormatError } from './errors.js';
 import { allocIdxData, IDX_ITEM_SIZE, IDX_MAX_HEADER_BYTES, parseIdxHeader, writeIdx, type IdxArray, type IdxInput } from './idx.js';
-import { datasetsFromNpz, readNpz, type NpzDatasetOptions } from './npz.js';
+import { datasetsFromNpz, NPZ_DATASET_KEYS, readNpz, readSafetensorsDataset, type NpzDatasetOptions } from './npz.js';
 import { decodeNpyPayload, npyHeaderLength, NPY_PREAMBLE_BYTES, parseNpyHeader, writeNpy, type NpyArray, type NpyInput } from './npy.js';
 
 /** Opens `path` for reading; a missing file or a directory is a DataFormatError naming `label`. */
@@ -122,7 +122,7 @@ export function loadDataDir(dir: string, opts: DataDirOptions = {}): { train: Da
     const path = join(dir, name);
     if (existsSync(path)) continue;
     const hint = existsSync(`${path}.gz`) ? `; ${name}.gz is there: decompress it first (gunzip)` : '';
-    throw new DataFormatError(path, `not found (a data folder holds ${all})${hint}`);
+    throw new DataFormatError(path, `not found (a data folder holds ${all}, or x_train.npy, y_train.npy, x_test.npy and y_test.npy)${hint}`);
   }
   const base = opts.name ?? (dir.replace(/[\\/]+$/, '').split(/[\\/]/).pop() || 'data');
   const p = (name: string): string => join(dir, name);
@@ -141,13 +141,38 @@ export function loadNpzFile(path: string, opts: NpzDatasetOptions = {}): { train
   return datasetsFromNpz(readNpz(bytes, path), path, opts);
 }
 
+/** Reads a .safetensors file holding x_train, y_train, x_test, y_test (npz.ts). */
+export function loadSafetensorsDataset(path: string, opts: NpzDatasetOptions = {}): { train: Dataset; test: Dataset } {
+  const bytes = withFile(path, path, (fd, size) => {
+    const buf = new Uint8Array(size);
+    readExact(path, fd, buf, 0);
+    return buf;
+  });
+  return datasetsFromNpz(readSafetensorsDataset(bytes, path), path, { ...opts, name: opts.name ?? basename(path).replace(/\.safetensors$/i, '') });
+}
+
+/** Reads a folder holding x_train.npy, y_train.npy, x_test.npy and y_test.npy. */
+export function loadNpyDir(dir: string, opts: DataDirOptions = {}): { train: Dataset; test: Dataset } {
+  const arrays = new Map<string, NpyArray>();
+  for (const key of NPZ_DATASET_KEYS) {
+    const path = join(dir, `${key}.npy`);
+    if (existsSync(path)) arrays.set(key, readNpyFile(path));
+  }
+  return datasetsFromNpz(arrays, dir, { ...opts, name: opts.name ?? basename(dir.replace(/[\\/]+$/, '')) });
+}
+
 /**
- * The data a `--data PATH` names: a folder of IDX files under MNIST's names, or a .npz
- * archive; anything else is one error naming the path and what is accepted.
+ * The data a `--data PATH` names: a folder of IDX files under MNIST's names or of the four
+ * Keras-named .npy files, a .npz archive or a .safetensors file; anything else is one error
+ * naming the path and what is accepted.
  */
 export function loadDataPath(path: string, opts: DataDirOptions = {}): { train: Dataset; test: Dataset } {
-  if (existsSync(path) && statSync(path).isDirectory()) return loadDataDir(path, opts);
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    return existsSync(join(path, 'x_train.npy')) ? loadNpyDir(path, opts) : loadDataDir(path, opts);
+  }
   if (/\.npz$/i.test(path)) return loadNpzFile(path, opts);
-  if (!existsSync(path)) throw new DataFormatError(path, 'not found (--data takes mnist, a folder of IDX files, or a .npz archive)');
-  throw new DataFormatError(path, 'unsupported data file: --data takes mnist, a folder of IDX files, or a .npz archive (x_train, y_train, x_test, y_test)');
+  if (/\.safetensors$/i.test(path)) return loadSafetensorsDataset(path, opts);
+  const accepted = 'mnist, a folder of IDX or .npy files, a .npz archive or a .safetensors file';
+  if (!existsSync(path)) throw new DataFormatError(path, `not found (--data takes ${accepted})`);
+  throw new DataFormatError(path, `unsupported data file: --data takes ${accepted} (x_train, y_train, x_test, y_test)`);
 }
