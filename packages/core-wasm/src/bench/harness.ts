@@ -114,8 +114,7 @@ export async function runSuite(contenders: readonly Contender[], options: SuiteO
         if (p && 'unavailable' in p) { unavailable.push({ contender: x.name, reason: p.unavailable }); return undefined; }
         return p;
       }, (out) => relativeError(out, reference), convTiming, now, CONV_SLOW_CALL_MS[options.mode], alongside);
-      const casePeak = alongside?.stats[0] && peakSized
-        ? (peakSized.iters * peakSized.flopsPerIter) / (alongside.stats[0].medianMs * 1e6) : peakGflops;
+      const casePeak = alongside?.stats[0] && peakSized ? probeGflops(peakSized, alongside.stats[0]) : peakGflops;
       const entries: ConvEntry[] = measured.map(({ contender, stat, error }) => {
         const gflops = flop / (stat.medianMs * 1e6);
         return { contender, stat, gflops, fractionOfPeak: casePeak ? gflops / casePeak : null, error };
@@ -236,6 +235,11 @@ async function runCase<O>(contenders: readonly Contender[], prepare: (c: Contend
   }
 }
 
+/** GFLOP/s of a peak probe call of `iters` iterations timed at stat's median. */
+function probeGflops(p: { iters: number; flopsPerIter: number }, stat: Stat): number {
+  return (p.iters * p.flopsPerIter) / (stat.medianMs * 1e6);
+}
+
 /** The peak probe of every contender that has one, sized so that one call lasts about a sample. */
 async function runPeak(contenders: readonly Contender[], timing: TimingOptions, now: () => number,
                        progress: (m: string) => void): Promise<PeakEntry[]> {
@@ -267,7 +271,7 @@ async function runPeak(contenders: readonly Contender[], timing: TimingOptions, 
   if (Number.isNaN(sink)) progress('peak probe returned NaN');
   const entries = sized.map(({ name, iters, flopsPerIter }, i) => {
     const stat = stats[i]!;
-    return { contender: name, iters, flopsPerIter, stat, gflops: (iters * flopsPerIter) / (stat.medianMs * 1e6) };
+    return { contender: name, iters, flopsPerIter, stat, gflops: probeGflops({ iters, flopsPerIter }, stat) };
   });
   progress(`peak probe: ${entries.map((e) => `${e.contender} ${e.gflops.toFixed(2)}`).join(', ')} GFLOP/s`);
   return entries;

@@ -48,6 +48,19 @@ export function withFile<T>(path: string, label: string, body: (fd: number, size
   }
 }
 
+/**
+ * The whole of `path` in memory; errors name `label`. `checkSize` may refuse the size (throwing)
+ * before anything is allocated.
+ */
+export function readWholeFile(path: string, label = path, checkSize?: (size: number) => void): Uint8Array {
+  return withFile(path, label, (fd, size) => {
+    checkSize?.(size);
+    const bytes = new Uint8Array(size);
+    readExact(label, fd, bytes, 0);
+    return bytes;
+  });
+}
+
 /** Reads an IDX file, validating the header against the file size before allocating. */
 export function readIdxFile(path: string): IdxArray {
   return withFile(path, path, (fd, size) => {
@@ -133,22 +146,12 @@ export function loadDataDir(dir: string, opts: DataDirOptions = {}): { train: Da
 
 /** Reads a Keras-style .npz dataset archive (npz.ts): x_train, y_train, x_test, y_test. */
 export function loadNpzFile(path: string, opts: NpzDatasetOptions = {}): { train: Dataset; test: Dataset } {
-  const bytes = withFile(path, path, (fd, size) => {
-    const buf = new Uint8Array(size);
-    readExact(path, fd, buf, 0);
-    return buf;
-  });
-  return datasetsFromNpz(readNpz(bytes, path), path, opts);
+  return datasetsFromNpz(readNpz(readWholeFile(path), path), path, opts);
 }
 
 /** Reads a .safetensors file holding x_train, y_train, x_test, y_test (npz.ts). */
 export function loadSafetensorsDataset(path: string, opts: NpzDatasetOptions = {}): { train: Dataset; test: Dataset } {
-  const bytes = withFile(path, path, (fd, size) => {
-    const buf = new Uint8Array(size);
-    readExact(path, fd, buf, 0);
-    return buf;
-  });
-  return datasetsFromNpz(readSafetensorsDataset(bytes, path), path, { ...opts, name: opts.name ?? basename(path).replace(/\.safetensors$/i, '') });
+  return datasetsFromNpz(readSafetensorsDataset(readWholeFile(path), path), path, { ...opts, name: opts.name ?? basename(path).replace(/\.safetensors$/i, '') });
 }
 
 /** Reads a folder holding x_train.npy, y_train.npy, x_test.npy and y_test.npy. */

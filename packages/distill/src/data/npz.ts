@@ -45,6 +45,9 @@ export function readSafetensorsDataset(bytes: Uint8Array, file: string): Map<str
   const header = parseSafetensorsHeader(bytes.subarray(8, 8 + n), bytes.length - 8 - n, file);
   const buffer = bytes.subarray(8 + n);
   const present = NPZ_DATASET_KEYS.filter((k) => header.entries.some((e) => e.name === k));
+  if (present.length === 0) {
+    throw new DataFormatError(file, `no dataset tensors: a dataset file holds ${NPZ_DATASET_KEYS.join(', ')}; this one holds ${header.entries.map((e) => quoteName(e.name)).join(', ') || 'none'}`);
+  }
   const arrays = new Map<string, NpyArray>();
   for (const e of selectEntries(header, present, file)) {
     const raw = buffer.subarray(e.begin, e.end);
@@ -58,9 +61,6 @@ export function readSafetensorsDataset(bytes: Uint8Array, file: string): Map<str
       y[i] = v;
     }
     arrays.set(e.name, { dtype: 'i4', shape: e.shape, data: y });
-  }
-  if (present.length === 0) {
-    throw new DataFormatError(file, `no dataset tensors: a dataset file holds ${NPZ_DATASET_KEYS.join(', ')}; this one holds ${header.entries.map((e) => quoteName(e.name)).join(', ') || 'none'}`);
   }
   return arrays;
 }

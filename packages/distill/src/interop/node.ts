@@ -20,7 +20,7 @@ import { writeNpyFile } from '../data/files.js';
 import { Fnv1a64 } from '../data/hash.js';
 import { syncDirectory, writeFileAtomic } from '../io/atomic.js';
 import { readTeacherLogits, type CachedLogits } from '../node/teacher-logits.js';
-import { readExact, withFile } from '../data/files.js';
+import { readExact, readWholeFile, withFile } from '../data/files.js';
 
 // the safetensors and teacher-logit file functions live in files-node.ts (no tfjs); re-exported here
 export { readSafetensorsFile, writeSafetensorsFile, readTeacherLogitsFile } from './files-node.js';
@@ -91,11 +91,8 @@ export function modelJsonPath(path: string): string {
  */
 export function readTfjsModel(path: string): TfjsModelFiles {
   const file = modelJsonPath(path);
-  const bytes = withFile(file, file, (fd, size) => {
+  const bytes = readWholeFile(file, file, (size) => {
     if (size > TFJS_MAX_MODEL_JSON_BYTES) throw new DataFormatError(file, `${size} bytes is larger than the ${TFJS_MAX_MODEL_JSON_BYTES}-byte limit for model.json`);
-    const b = new Uint8Array(size);
-    readExact(file, fd, b, 0);
-    return b;
   });
   const modelJson = parseTfjsModelJson(bytes, file);
   const dir = dirname(file);
@@ -202,11 +199,7 @@ export function cachedTfjsTeacherLogits(teacher: TfjsTeacher, view: DatasetView,
 }
 
 function readFileUtf8(path: string): string {
-  return withFile(path, path, (fd, size) => {
-    const b = new Uint8Array(size);
-    readExact(path, fd, b, 0);
-    return new TextDecoder().decode(b);
-  });
+  return new TextDecoder().decode(readWholeFile(path));
 }
 
 // ---- export / import -----------------------------------------------------------------------------
