@@ -126,6 +126,73 @@ export function pairTrainTest(train: Dataset, test: Dataset, testFile: string): 
   return { train: { ...train, classes }, test: { ...test, classes } };
 }
 
+/** How a run's test set was obtained: the data's own, a file of its own, or split off by seed. */
+export type TestSplit =
+  | { kind: 'given' }
+  | { kind: 'file'; path: string }
+  | { kind: 'seeded'; fraction: number; seed: number; testCount: number; trainCount: number };
+
+/** How the test set came about, in words. */
+export function describeTestSplit(split: TestSplit): string {
+  if (split.kind === 'given') return "the data's own";
+  if (split.kind === 'file') return `from ${split.path}`;
+  return `held out: ${split.testCount} of ${split.testCount + split.trainCount} samples (fraction ${split.fraction} of each class, split seed ${split.seed})`;
+}
+
+/** The part of the data held out as the test set when the data has none; DEFAULT_SPLIT_SEED seeds it. */
+export const DEFAULT_TEST_FRACTION = 0.2;
+export const DEFAULT_SPLIT_SEED = 0;
+
+/** A new dataset holding rows `rows` of `ds` (copied, in the given order). */
+export function takeRows(ds: Dataset, rows: Int32Array | readonly number[], name: string): Dataset {
+  const F = ds.features;
+  const x = ds.x instanceof Uint8Array ? new Uint8Array(rows.length * F) : new Float32Array(rows.length * F);
+  const y = new Int32Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    x.set(ds.x.subarray(r * F, (r + 1) * F), i * F);
+    y[i] = ds.y[r]!;
+  }
+  return { ...ds, name, count: rows.length, x, y };
+}
+
+/**
+ * The rows of a stratified seeded split (see splitTestSet), each list ascending; `name` names
+ * the data in the error when one side would be empty.
+ */
+export function stratifiedTestRows(y: Int32Array, classes: number, fraction: number, seed: number, name: string): { train: number[]; test: number[] } {
+  if (!(fraction > 0 && fraction < 1)) throw new RangeError(`the test fraction must be in (0, 1), got ${fraction}`);
+  const byClass: number[][] = Array.from({ length: classes }, () => []);
+  for (let i = 0; i < y.length; i++) byClass[y[i]!]!.push(i);
+  const isTest = new Uint8Array(y.length);
+  byClass.forEach((rows, c) => {
+    const take = Math.round(rows.length * fraction);
+    const perm = permutation(rows.length, new Xoshiro128(seed, STREAM.testSplit, c));
+    for (let k = 0; k < take; k++) isTest[rows[perm[k]!]!] = 1;
+  });
+  const test: number[] = [], train: number[] = [];
+  for (let i = 0; i < y.length; i++) (isTest[i] ? test : train).push(i);
+  if (test.length === 0 || train.length === 0) {
+    throw new DataFormatError(name, `${y.length} samples cannot be split into a training and a test set by fraction ${fraction}: give a test set (--test-data) or more samples`);
+  }
+  return { train, test };
+}
+
+/**
+ * Splits a dataset that has no test set of its own: in every class, `fraction` of its rows
+ * (rounded) chosen by a permutation seeded by `seed` go to the test set, so the classes keep their
+ * balance; the rest stay for training. Both keep the dataset's row order. The split does not
+ * depend on a run's training seed, so every run on the same data tests on the same rows.
+ */
+export function splitTestSet(ds: Dataset, fraction: number, seed: number): { train: Dataset; test: Dataset; split: TestSplit } {
+  const { train, test } = stratifiedTestRows(ds.y, ds.classes, fraction, seed, ds.name);
+  const base = ds.name.replace(/\/train$/, '');
+  return {
+    train: takeRows(ds, train, `${base}/train`), test: takeRows(ds, test, `${base}/test`),
+    split: { kind: 'seeded', fraction, seed, testCount: test.length, trainCount: train.length },
+  };
+}
+
 // ---- views ------------------------------------------------------------------------------
 
 /** Every row of `ds`, in order. */
