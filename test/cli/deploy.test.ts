@@ -65,7 +65,7 @@ describe('export and import', () => {
     const e = retort(['export', cnn, '--format', format, '--out', out]);
     expect(e.status, e.stderr).toBe(0);
     expect(e.stdout).toMatch(format === 'onnx' ? /shape NCHW \[batch, 1, 28, 28\]/ : /shape NHWC \[batch, 28, 28, 1\]/);
-    expect(e.stdout).toMatch(/inputs: \(x\/255 - 0\) \/ 1/);
+    expect(e.stdout).toMatch(/inputs: \(x - 0\) \/ 1 \(x\/255 for u8 pixels\)/);
     const back = d(`cnn-back-${format}.retort`);
     const i = retort(['import', out, '--out', back]);
     expect(i.status, i.stderr).toBe(0);

@@ -4,7 +4,9 @@
 // resumes from any working directory.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
 import { parseModelSpec, parseRunConfig, SpecError, type RunConfig } from '@retort/distill';
+import type { DataConfig, DataOptionsConfig } from '@retort/distill/node';
 import { UsageError } from './errors.js';
 
 const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
@@ -69,10 +71,73 @@ export function scheduleArg(value: string): Record<string, unknown> {
   throw new UsageError(`--schedule: expected constant, cosine or step:EVERY:GAMMA, got '${value}'`);
 }
 
-/** The flags of `retort train` / `retort distill`, as commander parsed them (undefined = not given). */
-export interface RunFlags {
-  config?: string;
+/** The one description of --data, shared by every command that reads data. */
+export const DATA_HELP = "'mnist' (bundled; default), a folder with the four IDX files under MNIST's names, data in the Keras "
+  + 'convention (x_train, y_train, x_test, y_test: a .npz archive (numpy.savez), a .safetensors file or a folder of the four .npy files), '
+  + 'an image folder (DIR/CLASS/*.png|jpg, or DIR/train/CLASS/… and DIR/test/CLASS/…) or a CSV table with a header';
+
+/** The data flags every command that reads data shares, as commander parsed them. */
+export interface DataFlags {
   data?: string;
+  testData?: string;
+  testFraction?: number;
+  splitSeed?: number;
+  labelColumn?: string;
+  imageSize?: [number, number];
+}
+
+/** --image-size HxW (or one number for a square). */
+export function imageSizeArg(value: string): [number, number] {
+  const m = /^\s*(\d+)\s*(?:[x×,]\s*(\d+)\s*)?$/i.exec(value);
+  const h = m ? Number(m[1]) : NaN, w = m ? Number(m[2] ?? m[1]) : NaN;
+  if (!(h >= 1 && w >= 1 && h <= 4096 && w <= 4096)) throw new UsageError(`--image-size: expected HEIGHTxWIDTH (e.g. 32x32), each 1 to 4096, got '${value}'`);
+  return [h, w];
+}
+
+/**
+ * Declares --data (unless `withData` is false: the command takes the data as an argument) and
+ * the flags that say how it is read and where its test set comes from.
+ */
+export function addDataOptions(cmd: Command, opts: { dataHelp?: string; withData?: boolean } = {}): Command {
+  if (opts.withData !== false) cmd.option('--data <path|mnist>', opts.dataHelp ?? DATA_HELP);
+  return cmd
+    .option('--test-data <path>', "a test set of your own, in any form --data takes (replaces the data's own test set)")
+    .option('--test-fraction <f>', 'when the data has no test set: the fraction of each class held out to test on (default 0.2)',
+      numberArg('--test-fraction', { above: 0, below: 1 }))
+    .option('--split-seed <n>', 'the seed of that held-out split (default 0; apart from --seed, so every run tests on the same rows)',
+      intArg('--split-seed', { min: 0, max: 2 ** 32 - 1 }))
+    .option('--label-column <name>', "a CSV table's label column (default 'label')")
+    .option('--image-size <HxW>', "the size images of an image folder are resized to (default the first image's)", imageSizeArg);
+}
+
+/** The data flags as config fields (paths absolute from `cwd`); `data` defaults to 'mnist'. */
+export function dataConfigFromFlags(flags: DataFlags, cwd = process.cwd()): DataConfig {
+  return {
+    data: flags.data === undefined || flags.data === 'mnist' ? 'mnist' : resolve(cwd, flags.data),
+    ...dataOptionsFromFlags(flags, cwd),
+  };
+}
+
+/** The data flags as `{ data, dataOptions }`, the shape the multi-run jobs take. */
+export function dataSettingsFromFlags(flags: DataFlags, cwd = process.cwd()): { data: string; dataOptions: DataOptionsConfig } {
+  const { data, ...dataOptions } = dataConfigFromFlags(flags, cwd);
+  return { data, dataOptions };
+}
+
+/** The data flags other than --data as config fields. */
+export function dataOptionsFromFlags(flags: DataFlags, cwd = process.cwd()): DataOptionsConfig {
+  return {
+    ...(flags.testData !== undefined ? { testData: resolve(cwd, flags.testData) } : {}),
+    ...(flags.testFraction !== undefined ? { testFraction: flags.testFraction } : {}),
+    ...(flags.splitSeed !== undefined ? { splitSeed: flags.splitSeed } : {}),
+    ...(flags.labelColumn !== undefined ? { labelColumn: flags.labelColumn } : {}),
+    ...(flags.imageSize !== undefined ? { imageSize: flags.imageSize } : {}),
+  };
+}
+
+/** The flags of `retort train` / `retort distill`, as commander parsed them (undefined = not given). */
+export interface RunFlags extends DataFlags {
+  config?: string;
   model?: string;
   teacher?: string;
   teacherLogits?: string;
@@ -93,6 +158,7 @@ export interface RunFlags {
   testSize?: number;
   jitter?: number;
   mixup?: boolean;
+  normalize?: 'channel';
   method?: string;
   losses?: string;
   teachers?: string;
@@ -142,11 +208,12 @@ export function buildRunConfig(kind: 'train' | 'distill', flags: RunFlags, cwd =
   const cfg: Obj = { ...file };
   const fromFile = (key: string): boolean => key in file;
   // paths: from flags relative to cwd, from the file relative to the file
-  const path = (key: 'data' | 'teacher' | 'teacherLogits', flag: string | undefined): void => {
+  const path = (key: 'data' | 'testData' | 'teacher' | 'teacherLogits', flag: string | undefined): void => {
     if (flag !== undefined) cfg[key] = key === 'data' && flag === 'mnist' ? flag : resolve(cwd, flag);
     else if (typeof cfg[key] === 'string' && !(key === 'data' && cfg[key] === 'mnist') && cfg[key] !== '') cfg[key] = resolve(fileDir, cfg[key]);
   };
   path('data', flags.data);
+  path('testData', flags.testData);
   path('teacher', flags.teacher);
   path('teacherLogits', flags.teacherLogits);
   if (flags.teacher !== undefined && fromFile('teacherLogits') && flags.teacherLogits === undefined) delete cfg.teacherLogits;
@@ -173,7 +240,12 @@ export function buildRunConfig(kind: 'train' | 'distill', flags: RunFlags, cwd =
   set('trainSize', flags.trainSize);
   set('testSize', flags.testSize);
   set('jitter', flags.jitter);
+  set('testFraction', flags.testFraction);
+  set('splitSeed', flags.splitSeed);
+  set('labelColumn', flags.labelColumn);
+  set('imageSize', flags.imageSize);
   set('mixup', flags.mixup);
+  set('normalize', flags.normalize);
   set('method', flags.method);
   set('combine', flags.combine);
   set('peers', flags.peers);

@@ -14,12 +14,8 @@ import { bornAgainCommand, methodsCompareCommand, sweepCommand, type BornAgainFl
 import { COMPARED_METHODS } from '@retort/distill/node';
 import { runCommand } from './commands/run.js';
 import { describeError, EXIT, UsageError } from './errors.js';
-import { choiceArg, intArg, listArg, numberArg, scheduleArg, type RunFlags } from './options.js';
+import { addDataOptions, choiceArg, DATA_HELP, intArg, listArg, numberArg, scheduleArg, type DataFlags, type RunFlags } from './options.js';
 import { METHOD_NAMES } from '@retort/distill';
-
-/** The one description of --data, shared by every command that reads data. */
-const DATA_HELP = "'mnist' (bundled; default), a folder with the four IDX files under MNIST's names, or data in the Keras "
-  + 'convention (x_train, y_train, x_test, y_test): a .npz archive (numpy.savez), a .safetensors file or a folder of the four .npy files';
 
 export const VERSION = '0.1.0';
 
@@ -53,9 +49,8 @@ value or config field is wrong; 130 interrupted (Ctrl-C; resume with --resume DI
 Set RETORT_DEBUG=1 to print stack traces.`;
 
 function addRunOptions(cmd: Command, kind: JobKind): Command {
-  cmd
-    .option('--config <file>', 'JSON file of run settings (RunConfig fields); flags override it')
-    .option('--data <path|mnist>', DATA_HELP)
+  cmd.option('--config <file>', 'JSON file of run settings (RunConfig fields); flags override it');
+  addDataOptions(cmd)
     .option('--model <spec>', "model spec: a preset (lenet5, resnet8, mobilenet-tiny; NAME:width=W), mlp:784-800-800-10[,dropout=IN/HID][,maxnorm=X], or a JSON graph (text or file); see 'retort models'");
   if (kind === 'distill') {
     cmd
@@ -91,6 +86,8 @@ function addRunOptions(cmd: Command, kind: JobKind): Command {
     .option('--train-size <n>', 'train on only this many samples', intArg('--train-size', { min: 1 }))
     .option('--test-size <n>', 'test on only the first n test samples', intArg('--test-size', { min: 1 }))
     .option('--jitter <px>', 'random shifts of up to ±px pixels (default 0)', intArg('--jitter', { min: 0, max: 8 }))
+    .option('--normalize <how>', "'channel': standardise inputs per channel (per feature of a table) with the training split's mean and std, recorded in the model file",
+      choiceArg('--normalize', ['channel'] as const))
     .option('--mixup', 'mix each batch with a permutation of itself (one weight per batch, labels mixed alike; a teacher sees the mixed inputs)')
     .option('--out <dir>', 'run directory (default runs/<command>-YYYYMMDD-HHMMSS)')
     .option('--force', 'replace an existing run directory')
@@ -125,12 +122,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     });
   }
 
-  program
+  addDataOptions(program
     .command('compare')
-    .description('the main job: train a teacher, distill a student, train the same student alone, and compare the three; with --methods, every distillation method over several seeds')
+    .description('the main job: train a teacher, distill a student, train the same student alone, and compare the three; with --methods, every distillation method over several seeds'))
     .option('--out <dir>', 'parent folder of the three runs (default runs/compare-YYYYMMDD-HHMMSS)')
     .option('--force', 'replace existing runs in --out')
-    .option('--data <path|mnist>', DATA_HELP)
     .option('--teacher-model <spec>', 'teacher spec (default mlp:784-1200-1200-10,dropout=0.1/0.3)')
     .option('--second-teacher-model <spec>', 'with --methods: the second teacher of the two-teacher row (default mlp:784-800-800-10,dropout=0.1/0.3)')
     .option('--model <spec>', 'student spec (default mlp:784-800-800-10)')
@@ -174,12 +170,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
   // born-again sets each generation's loss itself: these run flags are refused, so not listed
   for (const o of bornAgain.options) if (['--method', '--losses', '--peers', '--no-labels', '--resume'].includes(o.long ?? '')) o.hideHelp();
 
-  program
+  addDataOptions(program
     .command('sweep-temperature')
-    .description('the temperature study of Hinton et al.: distill students of several widths at several temperatures')
+    .description('the temperature study of Hinton et al.: distill students of several widths at several temperatures'))
     .option('--teacher <file>', 'teacher model file (.retort)')
     .option('--out <dir>', 'folder of the runs (default runs/sweep-YYYYMMDD-HHMMSS); rerun to resume')
-    .option('--data <path|mnist>', DATA_HELP)
     .option('--widths <list>', 'hidden widths W of 784-W-W-10 students (default 30,300,800)', listArg('--widths', true, { min: 1 }))
     .option('--temperatures <list>', 'temperatures (default 1,2,2.5,4,8,20)', listArg('--temperatures', false, { above: 0 }))
     .option('--seeds <n>', 'seeds per cell (default 2)', intArg('--seeds', { min: 1, max: 100 }))
@@ -202,23 +197,21 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--backend <name>', 'auto (default), simd, scalar or js', choiceArg('--backend', BACKENDS))
     .action(async (experiment: string, opts: ReproFlags) => { setExit(await reproCommand(experiment, opts, io)); });
 
-  program
+  addDataOptions(program
     .command('eval')
-    .description('test-set metrics of a model file: errors, accuracy, per-class errors, confusion, ECE, agreement')
+    .description('test-set metrics of a model file: errors, accuracy, per-class errors, confusion, ECE, agreement'))
     .argument('<model>', 'model file (.retort)')
-    .option('--data <path|mnist>', DATA_HELP)
     .option('--test-size <n>', 'only the first n test samples', intArg('--test-size', { min: 1 }))
     .option('--teacher <file>', 'a teacher model: also report top-1 agreement with it')
     .option('--json', 'print one JSON object')
     .option('--backend <name>', 'auto (default), simd, scalar or js', choiceArg('--backend', BACKENDS))
     .action(async (model: string, opts: EvalFlags) => { setExit(await evalCommand(model, opts, io)); });
 
-  program
+  addDataOptions(program
     .command('report')
-    .description('the deployment report: size, latency, throughput, accuracy and agreement of a student (f32 and int8) beside its teacher')
+    .description('the deployment report: size, latency, throughput, accuracy and agreement of a student (f32 and int8) beside its teacher'))
     .argument('<student>', 'student model (.retort, .onnx, or a TF.js model.json / folder)')
     .option('--teacher <model>', 'teacher model (same formats)')
-    .option('--data <path|mnist>', DATA_HELP)
     .option('--test-size <n>', 'only the first n test samples', intArg('--test-size', { min: 1 }))
     .option('--calibration <n>', 'training images held out to calibrate the int8 scales (default 1000)', intArg('--calibration', { min: 1 }))
     .option('--timing <seconds>', 'length of each of the 5 timing rounds (default 0.25)', numberArg('--timing', { above: 0, max: 60 }))
@@ -244,12 +237,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--force', 'replace an existing --out')
     .action(async (file: string, opts: ImportFlags) => { setExit(await importCommand(file, opts, io)); });
 
-  program
+  addDataOptions(program
     .command('quantize')
-    .description('post-training int8 quantization of a student (per-channel weights, calibrated activation scales)')
+    .description('post-training int8 quantization of a student (per-channel weights, calibrated activation scales)'), { dataHelp: `training data for calibration: ${DATA_HELP}` })
     .argument('<model>', 'model (.retort, .onnx, or a TF.js model.json / folder)')
     .option('--out <file>', 'the int8 model file to write (loaded by @retort/core-wasm/infer)')
-    .option('--data <path|mnist>', `training data for calibration: ${DATA_HELP}`)
     .option('--calibration <n>', 'training images held out to calibrate the activation scales (default 1000)', intArg('--calibration', { min: 1 }))
     .option('--seed <n>', 'which images are held out (default 1)', intArg('--seed', { min: 0, max: 2 ** 32 - 1 }))
     .option('--force', 'replace an existing --out')
@@ -270,14 +262,14 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--json', 'print them as JSON')
     .action((opts: ModelsFlags) => { setExit(modelsCommand(opts, io)); });
 
-  program
+  addDataOptions(program
     .command('data')
     .description('look at a dataset before training on it')
     .command('inspect')
     .description('counts, shapes, element types, class balance and value ranges of each split, and anything suspicious')
-    .argument('<path>', DATA_HELP)
+    .argument('<path>', `${DATA_HELP}, or text as .jsonl / a .csv with a 'text' column`), { withData: false })
     .option('--json', 'print one JSON object')
-    .action((path: string, opts: { json?: boolean }) => { setExit(dataInspectCommand(path, opts, io)); });
+    .action((path: string, opts: DataFlags & { json?: boolean }) => { setExit(dataInspectCommand(path, opts, io)); });
 
   program
     .command('info')

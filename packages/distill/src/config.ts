@@ -18,6 +18,17 @@ export const runConfigSchema = z.strictObject({
    * the Keras convention: a .npz archive, a .safetensors file or a folder of x_train.npy etc.
    */
   data: z.string({ error: 'must be "mnist" or a path (a data folder, .npz or .safetensors)' }).min(1).default('mnist'),
+  /** A test set of the user's own, in any form `data` takes; replaces the data's own test set. */
+  testData: z.string({ error: 'must be a path' }).min(1).optional(),
+  /** When the data has no test set and `testData` is absent: the fraction of each class held out as the test set (default 0.2)... */
+  testFraction: z.number({ error: 'must be a number in (0, 1)' }).gt(0, { error: 'must be a number in (0, 1)' }).lt(1, { error: 'must be a number in (0, 1)' }).optional(),
+  /** ... chosen by this seed (default 0; apart from `seed`, so runs with different seeds test on the same rows). */
+  splitSeed: nonNegativeInt.max(2 ** 32 - 1, { error: 'must be at most 4294967295' }).optional(),
+  /** The label column of a CSV table (default 'label'). */
+  labelColumn: z.string({ error: 'must be a column name' }).min(1).optional(),
+  /** The size [height, width] an image folder's images are resized to (default the first image's). */
+  imageSize: z.tuple([positiveInt.max(4096, { error: 'must be at most 4096' }), positiveInt.max(4096, { error: 'must be at most 4096' })],
+    { error: 'must be [height, width]' }).optional(),
   /** A model spec: JSON object, JSON text or short form like "mlp:784-800-800-10". */
   model: z.union([z.string().min(1), z.record(z.string(), z.unknown())], { error: 'must be a model spec (object or string)' }),
   epochs: positiveInt.default(10),
@@ -38,9 +49,17 @@ export const runConfigSchema = z.strictObject({
    * the labels mix the same way, and a teacher runs inside the step on the mixed inputs.
    */
   mixup: z.boolean({ error: 'must be true or false' }).default(false),
-  /** Input normalisation of u8 pixels: (x/255 - mean)/std. */
-  mean: z.number({ error: 'must be a number' }).finite().default(0),
-  std: z.number({ error: 'must be a number > 0' }).positive({ error: 'must be a number > 0' }).default(1),
+  /**
+   * Input normalisation: u8 samples become (x/255 - mean)/std, f32 samples (x - mean)/std; one value,
+   * or one per channel (the last axis of an image, each feature of a table).
+   */
+  mean: z.union([z.number().finite(), z.array(z.number().finite()).min(1)], { error: 'must be a number or a list of numbers' }).default(0),
+  std: z.union([z.number().positive().finite(), z.array(z.number().positive().finite()).min(1)], { error: 'must be a number > 0 or a list of them' }).default(1),
+  /**
+   * 'channel': mean and std per channel computed on the training split (the run records them, and
+   * the model file carries them to eval, report, exports and inference); leave mean and std unset.
+   */
+  normalize: z.enum(['channel'], { error: 'must be "channel"' }).optional(),
   /**
    * How the teacher's inputs are prepared, when it was trained differently from the student:
    * raw · scale (default 1/255 for u8 pixels), − mean, / std (one value, or one per channel for a

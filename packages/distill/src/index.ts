@@ -8,10 +8,14 @@ export { DataFormatError } from './data/errors.js';
 export { readIdx, writeIdx, type IdxArray, type IdxInput, type IdxType } from './data/idx.js';
 export { readNpy, writeNpy, toFloat32, type NpyArray, type NpyInput, type NpyDType } from './data/npy.js';
 export { readNpz, readSafetensorsDataset, datasetsFromNpz, NPZ_DATASET_KEYS, type NpzDatasetOptions } from './data/npz.js';
-export { summarizeData, summarizeSplit, IMBALANCE_RATIO, type DataSummary, type SplitSummary } from './data/inspect.js';
+export { decodeImage, resizeRgb, imageFolderDataset, isImageName, IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, type ImageEntry, type ImageFolderOptions, type NamedDataset, type RgbImage } from './data/image.js';
+export { parseCsv, csvDataset, textDatasetFromCsv, textDatasetFromJsonl, DEFAULT_LABEL_COLUMN, DEFAULT_TEXT_COLUMN, type CsvTable, type TableDataset, type TableOptions, type TextDataset, type TextOptions } from './data/table.js';
+export { summarizeData, summarizeSplit, summarizeText, IMBALANCE_RATIO, type DataSummary, type SplitSummary, type TextDataSummary, type TextSplitSummary } from './data/inspect.js';
 export {
   makeDataset, datasetFromIdx, datasetFromNpy, fullView, splitValidation, slice, fingerprint, normalisedRows,
-  type Dataset, type DatasetView, type DatasetOptions,
+  splitTestSet, stratifiedTestRows, describeTestSplit, channelStats, channelCount, checkInputNorm, applyChannelNorm, describeNorm, normFromMeta, NO_NORM,
+  type InputNorm, takeRows, DEFAULT_TEST_FRACTION, DEFAULT_SPLIT_SEED,
+  type Dataset, type DatasetView, type DatasetOptions, type TestSplit,
 } from './data/dataset.js';
 export { BatchLoader, type Batch, type BatchLoaderOptions } from './data/batches.js';
 export { Fnv1a64 } from './data/hash.js';

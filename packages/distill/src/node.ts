@@ -1,12 +1,12 @@
 // @retort/distill/node: everything that touches the file system.
-export { readIdxFile, readNpyFile, writeIdxFile, writeNpyFile, loadIdxPair, loadNpyPair, loadDataDir, loadNpzFile, loadNpyDir, loadSafetensorsDataset, loadDataPath, MNIST_FILE_NAMES } from './data/files.js';
+export { readIdxFile, readNpyFile, writeIdxFile, writeNpyFile, loadIdxPair, loadNpyPair, loadDataDir, loadNpzFile, loadNpyDir, loadSafetensorsDataset, loadDataPath, loadImageFolder, loadTextPath, loadTestData, readTextFile, isTextDataPath, MNIST_FILE_NAMES, type DataLoadOptions, type LoadedData } from './data/files.js';
 export { loadMnist, mnistDataDir } from './data/mnist.js';
 export { writeFileAtomic } from './io/atomic.js';
 export { saveModel, loadModel, readModelFile, modelTensors, paramsFromTensors } from './format/model-io.js';
 export { saveCheckpoint, loadCheckpoint, type LoadedCheckpoint } from './node/checkpoint.js';
 export { readTeacherLogits, cachedTeacherLogits, modelFingerprint } from './node/teacher-logits.js';
 export { createRunDir, RunDirError, RUN_FILES, appendJsonLine, truncateMetrics, writeJsonAtomic, writeTextAtomic } from './node/run-dir.js';
-export { runJob, loadData, type JobKind, type RunEvent, type RunOptions, type RunReport } from './node/run.js';
+export { runJob, loadData, type DataConfig, type DataOptionsConfig, type JobKind, type RunEvent, type RunOptions, type RunReport } from './node/run.js';
 export { renderReportMarkdown } from './node/report.js';
 export { reproHintonMnist, renderSummary, HINTON_MNIST, type ReproSummary, type ReproRun, type ReproOptions } from './node/repro.js';
 export { reproCnnMnist, renderCnnSummary, summarizeCnn, CNN_MNIST, CNN_TEACHER_SPEC, type CnnReproSummary, type CnnReproOptions, type CnnRun } from './node/repro-cnn.js';

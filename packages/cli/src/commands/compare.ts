@@ -5,12 +5,12 @@ import { resolve } from 'node:path';
 import { compareJob, renderCnnSummary, renderComparison, renderSummary, reproCnnMnist, reproHintonMnist, type CompareSettings, type RunEvent } from '@retort/distill/node';
 import type { BackendName } from '@retort/core-wasm';
 import { EXIT } from '../errors.js';
-import { defaultRunDir, specText } from '../options.js';
+import { dataSettingsFromFlags, defaultRunDir, specText, type DataFlags } from '../options.js';
 import { createReporter, type Reporter } from '../progress.js';
 import type { Io } from '../program.js';
 
-export interface CompareFlags {
-  out?: string; force?: boolean; json?: boolean; backend?: 'auto' | BackendName; data?: string;
+export interface CompareFlags extends DataFlags {
+  out?: string; force?: boolean; json?: boolean; backend?: 'auto' | BackendName;
   teacherModel?: string; model?: string; teacherEpochs?: number; epochs?: number; batchSize?: number; lr?: number;
   temperature?: number; alpha?: number; seed?: number; trainSize?: number; testSize?: number; transferSize?: number;
 }
@@ -46,7 +46,8 @@ export async function compareCommand(flags: CompareFlags, io: Io): Promise<numbe
   const out = resolve(flags.out ?? defaultRunDir('compare'));
   const settings: Partial<CompareSettings> = {};
   const set = <K extends keyof CompareSettings>(k: K, v: CompareSettings[K] | undefined) => { if (v !== undefined) settings[k] = v; };
-  set('data', flags.data); set('teacherModel', specText(flags.teacherModel, '--teacher-model')); set('studentModel', specText(flags.model, '--model'));
+  const { data, dataOptions } = dataSettingsFromFlags(flags);
+  set('data', data); set('dataOptions', dataOptions); set('teacherModel', specText(flags.teacherModel, '--teacher-model')); set('studentModel', specText(flags.model, '--model'));
   set('teacherEpochs', flags.teacherEpochs); set('studentEpochs', flags.epochs); set('batchSize', flags.batchSize);
   set('lr', flags.lr); set('temperature', flags.temperature); set('alpha', flags.alpha); set('seed', flags.seed);
   set('trainSize', flags.trainSize); set('testSize', flags.testSize); set('transferSize', flags.transferSize);

@@ -1,24 +1,57 @@
-// `retort data inspect PATH`: what a dataset holds (any form --data takes) and what looks wrong
-// in it, as a table or one JSON object. A file a reader refuses is the reader's one-line error.
-import { summarizeData, type DataSummary } from '@retort/distill';
-import { loadData } from '@retort/distill/node';
+// `retort data inspect PATH`: what a dataset holds (any form --data takes, or text) and what
+// looks wrong in it, as a table or one JSON object. A file a reader refuses is the reader's
+// one-line error.
+import { resolve } from 'node:path';
+import { describeTestSplit, summarizeData, summarizeText, type DataSummary, type TestSplit, type TextDataSummary } from '@retort/distill';
+import { isTextDataPath, loadData, loadTextPath } from '@retort/distill/node';
+import { dataOptionsFromFlags, type DataFlags } from '../options.js';
 import type { Io } from '../program.js';
 
 const num = (v: number): string => (Number.isInteger(v) ? String(v) : v.toPrecision(4));
 
-export function dataInspectCommand(path: string, flags: { json?: boolean }, io: Io): number {
-  const { train, test } = loadData({ data: path });
-  const summary: DataSummary & { data: string } = { data: path, ...summarizeData({ train, test }) };
+function classList(counts: readonly number[], names: readonly string[] | null): string {
+  return counts.map((n, c) => `${names?.[c] ?? c}: ${n}`).join(', ');
+}
+
+export function dataInspectCommand(path: string, flags: DataFlags & { json?: boolean }, io: Io): number {
+  const data = path === 'mnist' ? 'mnist' : resolve(path);
+  if (data !== 'mnist' && isTextDataPath(data)) return inspectText(data, flags, io);
+  const { train, test, split, classNames } = loadData({ data, ...dataOptionsFromFlags(flags) });
+  const summary: DataSummary & { data: string; split: TestSplit; classNames: string[] | null } = {
+    data: path, split, classNames, ...summarizeData({ train, test }),
+  };
   if (flags.json) {
     io.out(JSON.stringify(summary));
     return 0;
   }
-  io.out(`${path}: ${summary.classes} classes`);
+  io.out(`${path}: ${summary.classes} classes${classNames ? ` (${classNames.join(', ')})` : ''}; test set ${describeTestSplit(split)}`);
   for (const s of summary.splits) {
     io.out(`  ${s.split.padEnd(5)} ${String(s.count).padStart(8)} samples of ${s.sampleShape.join('x')} ${s.dtype}, values ${num(s.min)} .. ${num(s.max)}`
       + ` (mean ${num(s.mean)})${s.nonFinite ? `, ${s.nonFinite} not finite` : ''}`);
-    io.out(`        per class: ${s.classCounts.map((n, c) => `${c}: ${n}`).join(', ')}`);
+    io.out(`        per class: ${classList(s.classCounts, classNames)}`);
   }
-  io.out(summary.warnings.length ? `warnings:\n${summary.warnings.map((w) => `  - ${w}`).join('\n')}` : 'nothing suspicious found');
+  printWarnings(summary.warnings, io);
   return 0;
+}
+
+function inspectText(path: string, flags: DataFlags & { json?: boolean }, io: Io): number {
+  const { train, test } = loadTextPath(path, {
+    ...(flags.labelColumn ? { labelColumn: flags.labelColumn } : {}), ...(flags.testData ? { testData: resolve(flags.testData) } : {}),
+  });
+  const summary: TextDataSummary & { data: string; kind: 'text' } = { data: path, kind: 'text', ...summarizeText(test ? { train, test } : { all: train }) };
+  if (flags.json) {
+    io.out(JSON.stringify(summary));
+    return 0;
+  }
+  io.out(`${path}: text, ${summary.classes} classes${summary.classNames ? ` (${summary.classNames.join(', ')})` : ''}`);
+  for (const s of summary.splits) {
+    io.out(`  ${s.split.padEnd(5)} ${String(s.count).padStart(8)} texts of ${s.minChars} .. ${s.maxChars} characters (mean ${num(s.meanChars)})`);
+    io.out(`        per class: ${classList(s.classCounts, summary.classNames)}`);
+  }
+  printWarnings(summary.warnings, io);
+  return 0;
+}
+
+function printWarnings(warnings: readonly string[], io: Io): void {
+  io.out(warnings.length ? `warnings:\n${warnings.map((w) => `  - ${w}`).join('\n')}` : 'nothing suspicious found');
 }

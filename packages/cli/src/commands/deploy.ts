@@ -3,23 +3,23 @@
 // `retort quantize` (the int8 model file the inference entry loads).
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { formatModelSpec, loadCore, quantizeModel, splitValidation } from '@retort/distill';
+import { describeNorm, formatModelSpec, loadCore, quantizeModel, splitValidation } from '@retort/distill';
 import {
   deploymentReport, loadAnyModel, loadData, normalisedRows, renderDeploymentReport, saveModel, writeFileAtomic, writeJsonAtomic, writeTextAtomic,
 } from '@retort/distill/node';
 import type { BackendName } from '@retort/core-wasm';
 import { UsageError } from '../errors.js';
-import { defaultRunDir } from '../options.js';
+import { dataConfigFromFlags, dataSettingsFromFlags, defaultRunDir, type DataFlags } from '../options.js';
 import type { Io } from '../program.js';
 
-export interface ReportFlags { timing?: number; teacher?: string; data?: string; testSize?: number; calibration?: number; out?: string; json?: boolean; backend?: 'auto' | BackendName }
+export interface ReportFlags extends DataFlags { timing?: number; teacher?: string; testSize?: number; calibration?: number; out?: string; json?: boolean; backend?: 'auto' | BackendName }
 
 export async function reportCommand(student: string, flags: ReportFlags, io: Io): Promise<number> {
   if (!flags.teacher) throw new UsageError('--teacher: required (the teacher model the student is compared with)');
   const out = resolve(flags.out ?? defaultRunDir('report'));
   if (existsSync(out)) throw new UsageError(`--out ${out}: already exists; choose a new folder`);
   const report = await deploymentReport({
-    student: resolve(student), teacher: resolve(flags.teacher), ...(flags.data ? { data: flags.data === 'mnist' ? 'mnist' : resolve(flags.data) } : {}),
+    student: resolve(student), teacher: resolve(flags.teacher), ...dataSettingsFromFlags(flags),
     ...(flags.testSize ? { testSize: flags.testSize } : {}), ...(flags.calibration ? { calibration: flags.calibration } : {}),
     ...(flags.backend ? { backend: flags.backend } : {}), ...(flags.timing !== undefined ? { minSeconds: flags.timing } : {}),
   });
@@ -62,7 +62,7 @@ export async function exportCommand(model: string, flags: ExportFlags, io: Io): 
       io.out(`exported ${basename(model)} as a TensorFlow.js LayersModel: ${files.modelJson}`);
       shape = image ? `NHWC [batch, ${h}, ${w}, ${c}] (channels last)` : `[batch, ${m.inputSize}]`;
     }
-    io.out(`inputs: (x/255 - ${norm.mean}) / ${norm.std}, shape ${shape}; outputs: logits [batch, ${m.classes}] (no softmax)`);
+    io.out(`inputs: ${describeNorm(norm)}${typeof norm.mean === 'number' && typeof norm.std === 'number' ? '' : ' per channel'}, shape ${shape}; outputs: logits [batch, ${m.classes}] (no softmax)`);
     return 0;
   } finally {
     loaded.model.free();
@@ -92,7 +92,7 @@ export async function importCommand(file: string, flags: ImportFlags, io: Io): P
   }
 }
 
-export interface QuantizeFlags { out?: string; force?: boolean; data?: string; calibration?: number; seed?: number; backend?: 'auto' | BackendName }
+export interface QuantizeFlags extends DataFlags { out?: string; force?: boolean; calibration?: number; seed?: number; backend?: 'auto' | BackendName }
 
 export async function quantizeCommand(model: string, flags: QuantizeFlags, io: Io): Promise<number> {
   if (!flags.out) throw new UsageError('--out: required (the int8 model file to write)');
@@ -101,7 +101,7 @@ export async function quantizeCommand(model: string, flags: QuantizeFlags, io: I
   const core = await loadCore({ backend: flags.backend ?? 'auto' });
   const loaded = await loadAnyModel(core, resolve(model));
   try {
-    const data = loadData({ data: flags.data === undefined || flags.data === 'mnist' ? 'mnist' : resolve(flags.data) });
+    const data = loadData(dataConfigFromFlags(flags));
     if (data.train.features !== loaded.model.inputSize) {
       throw new RangeError(`${basename(model)} takes ${loaded.model.inputSize} inputs but ${data.train.name} samples have ${data.train.features}`);
     }

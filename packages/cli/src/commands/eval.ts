@@ -2,12 +2,12 @@
 // errors, confusion, calibration; agreement when a teacher is given).
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { evaluateView, formatModelSpec, fullView, loadCore, predictLogits, slice, type EvalReport, type Model } from '@retort/distill';
+import { evaluateView, formatModelSpec, fullView, loadCore, predictLogits, slice, type EvalReport, type InputNorm, type Model, normFromMeta } from '@retort/distill';
 import { loadAnyModel, loadData, readModelFile } from '@retort/distill/node';
+import { dataConfigFromFlags, type DataFlags } from '../options.js';
 import type { Io } from '../program.js';
 
-export interface EvalFlags {
-  data?: string;
+export interface EvalFlags extends DataFlags {
   testSize?: number;
   teacher?: string;
   json?: boolean;
@@ -16,7 +16,7 @@ export interface EvalFlags {
 
 export async function evalCommand(modelPath: string, flags: EvalFlags, io: Io): Promise<number> {
   const path = resolve(modelPath);
-  const data = flags.data === undefined || flags.data === 'mnist' ? 'mnist' : resolve(flags.data);
+  const dataConfig = dataConfigFromFlags(flags);
   const core = await loadCore({ backend: flags.backend ?? 'auto' });
   const loaded = await loadAnyModel(core, path);
   const model = loaded.model;
@@ -32,7 +32,7 @@ export async function evalCommand(modelPath: string, flags: EvalFlags, io: Io): 
         throw new RangeError(`teacher ${flags.teacher} takes ${teacher.inputSize} inputs but ${basename(path)} takes ${model.inputSize}`);
       }
     }
-    const { test } = loadData({ data });
+    const { test } = loadData(dataConfig);
     if (model.inputSize !== test.features) {
       throw new RangeError(`${basename(path)} takes ${model.inputSize} inputs but ${test.name} samples have ${test.features} features (${test.sampleShape.join('x')})`);
     }
@@ -57,14 +57,14 @@ export async function evalCommand(modelPath: string, flags: EvalFlags, io: Io): 
  * The input normalisation the model was trained with: the file's meta if it records one,
  * else the config.json of the run directory the file sits in, else none (mean 0, std 1).
  */
-function normalisationOf(path: string): { mean: number; std: number } {
+function normalisationOf(path: string): InputNorm {
   const meta = readModelFile(path).meta;
-  if (typeof meta.mean === 'number' && typeof meta.std === 'number') return { mean: meta.mean, std: meta.std };
+  if (meta.mean !== undefined || meta.std !== undefined) return normFromMeta(meta, basename(path));
   const runConfig = join(dirname(path), 'config.json');
   if (existsSync(runConfig)) {
     try {
       const c = (JSON.parse(readFileSync(runConfig, 'utf8')) as { config?: { mean?: unknown; std?: unknown } }).config;
-      if (typeof c?.mean === 'number' && typeof c.std === 'number') return { mean: c.mean, std: c.std };
+      if (c && (c.mean !== undefined || c.std !== undefined)) return normFromMeta(c as Record<string, unknown>, runConfig);
     } catch {
       // not a run's config: fall back to the default
     }

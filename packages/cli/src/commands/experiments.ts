@@ -10,12 +10,12 @@ import {
 import type { BackendName } from '@retort/core-wasm';
 import type { RunConfig } from '@retort/distill';
 import { EXIT, UsageError } from '../errors.js';
-import { buildRunConfig, defaultRunDir, type RunFlags, specText } from '../options.js';
+import { buildRunConfig, dataSettingsFromFlags, defaultRunDir, type DataFlags, type RunFlags, specText } from '../options.js';
 import type { Io } from '../program.js';
 import { multiRun } from './compare.js';
 
-export interface MethodsCompareFlags {
-  out?: string; json?: boolean; backend?: 'auto' | BackendName; data?: string; fresh?: boolean; quick?: boolean;
+export interface MethodsCompareFlags extends DataFlags {
+  out?: string; json?: boolean; backend?: 'auto' | BackendName; fresh?: boolean; quick?: boolean;
   methods?: string; seeds?: number; teacherModel?: string; secondTeacherModel?: string; model?: string; teacherEpochs?: number; epochs?: number;
   batchSize?: number; lr?: number; temperature?: number; alpha?: number; trainSize?: number; testSize?: number; transferSize?: number;
 }
@@ -57,7 +57,8 @@ export async function methodsCompareCommand(flags: MethodsCompareFlags, io: Io):
   const methods = parseMethodList(flags.methods);
   const settings: Partial<MethodCompareSettings> = flags.quick ? { ...METHOD_COMPARE_QUICK } : {};
   const set = <K extends keyof MethodCompareSettings>(k: K, v: MethodCompareSettings[K] | undefined) => { if (v !== undefined) settings[k] = v; };
-  set('data', flags.data); set('seeds', flags.seeds);
+  const { data, dataOptions } = dataSettingsFromFlags(flags);
+  set('data', data); set('dataOptions', dataOptions); set('seeds', flags.seeds);
   set('teacherModel', specText(flags.teacherModel, '--teacher-model')); set('studentModel', specText(flags.model, '--model'));
   set('secondTeacherModel', specText(flags.secondTeacherModel, '--second-teacher-model'));
   set('teacherEpochs', flags.teacherEpochs); set('studentEpochs', flags.epochs); set('batchSize', flags.batchSize);
@@ -85,8 +86,8 @@ export async function bornAgainCommand(flags: BornAgainFlags, io: Io): Promise<n
   }), (r) => renderBornAgain(r, flags.ensemble === true));
 }
 
-export interface SweepFlags {
-  out?: string; json?: boolean; backend?: 'auto' | BackendName; data?: string; fresh?: boolean; teacher?: string;
+export interface SweepFlags extends DataFlags {
+  out?: string; json?: boolean; backend?: 'auto' | BackendName; fresh?: boolean; teacher?: string;
   widths?: number[]; temperatures?: number[]; seeds?: number; epochs?: number; transferSize?: number; alpha?: number; testSize?: number;
 }
 
@@ -98,7 +99,7 @@ export async function sweepCommand(flags: SweepFlags, io: Io): Promise<number> {
   set('widths', flags.widths); set('temperatures', flags.temperatures); set('seeds', flags.seeds); set('studentEpochs', flags.epochs);
   set('transferSize', flags.transferSize); set('alpha', flags.alpha); set('testSize', flags.testSize);
   return experiment(flags, io, out, 'sweep', (m) => temperatureSweep({
-    out, teacher: resolve(flags.teacher!), settings, ...(flags.data ? { data: flags.data } : {}), ...(flags.fresh ? { fresh: true } : {}),
+    out, teacher: resolve(flags.teacher!), settings, ...dataSettingsFromFlags(flags), ...(flags.fresh ? { fresh: true } : {}),
     ...(flags.backend ? { backend: flags.backend } : {}), onEvent: m.onEvent, shouldStop: m.shouldStop,
   }), renderSweep);
 }

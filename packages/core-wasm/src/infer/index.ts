@@ -56,10 +56,62 @@ export interface InferenceModel {
   /** Values of one sample (the product of inputShape). */
   readonly inputSize: number;
   readonly classes: number;
-  /** predict(x, rows): (rows, classes) f32 logits for x, (rows, inputSize) f32 row-major (NHWC images). */
+  /**
+   * The input normalisation the model was trained with, as its file records it (mean and std: one
+   * value, or one per channel, the last axis); null when the file records none.
+   */
+  readonly normalization: InputNormalization | null;
+  /** predict(x, rows): (rows, classes) f32 logits for x, (rows, inputSize) f32 row-major (NHWC images), already normalised. */
   predict(x: Float32Array, rows: number): Float32Array;
+  /**
+   * Logits for raw samples, prepared as in training: u8 values become (x/255 − mean)/std, f32
+   * values (x − mean)/std, with the recorded normalisation (none: x/255 and x as they are).
+   */
+  predictRaw(x: Uint8Array | Float32Array, rows: number): Float32Array;
   /** Releases its module memory; the model is unusable afterwards. */
   free(): void;
+}
+
+/** Mean and std of an input normalisation: one value each, or one per channel. */
+export interface InputNormalization {
+  mean: number | readonly number[];
+  std: number | readonly number[];
+}
+
+/**
+ * The normalisation a model file's meta records (its `mean` and `std`), or null; values that are
+ * not finite numbers (std > 0) or lists of them are ignored, as a file without them.
+ */
+export function normalizationOfMeta(meta: Record<string, unknown> | undefined): InputNormalization | null {
+  if (!meta || (meta.mean === undefined && meta.std === undefined)) return null;
+  const ok = (v: unknown, positive: boolean): v is number | number[] => {
+    const one = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x) && (!positive || x > 0);
+    return one(v) || (Array.isArray(v) && v.length > 0 && v.every(one));
+  };
+  const mean = meta.mean ?? 0, std = meta.std ?? 1;
+  return ok(mean, false) && ok(std, true) ? { mean, std } : null;
+}
+
+/**
+ * Raw samples prepared as predictRaw says, with the bits training gave them (@retort/distill's
+ * BatchLoader): u8 with one mean and std in f32 arithmetic, as the normalizeU8 kernel computes it;
+ * otherwise x/255 (u8) rounded to f32, then (x − mean)/std in f64 rounded once to f32.
+ */
+export function prepareInputs(x: Uint8Array | Float32Array, norm: InputNormalization | null): Float32Array {
+  const mean = norm ? (typeof norm.mean === 'number' ? [norm.mean] : norm.mean) : [0];
+  const std = norm ? (typeof norm.std === 'number' ? [norm.std] : norm.std) : [1];
+  const C = Math.max(mean.length, std.length);
+  const out = new Float32Array(x.length);
+  if (x instanceof Uint8Array && C === 1) {
+    const f = Math.fround, m = f(mean[0]!), s = f(std[0]!);
+    for (let j = 0; j < x.length; j++) out[j] = f(f(f(x[j]! / 255) - m) / s);
+    return out;
+  }
+  for (let j = 0; j < x.length; j++) {
+    const c = j % C, v = x instanceof Uint8Array ? Math.fround(x[j]! / 255) : x[j]!;
+    out[j] = (v - mean[mean.length === 1 ? 0 : c]!) / std[std.length === 1 ? 0 : c]!;
+  }
+  return out;
 }
 
 export interface Inference {
@@ -126,13 +178,13 @@ class InferenceImpl implements Inference {
   load(model: Uint8Array | QuantizedGraph | QuantizedModel, fileName = 'model'): InferenceModel {
     if (model instanceof Uint8Array && isFloatModelFile(model)) {
       const f = decodeFloatModelFile(model, fileName);
-      return this.floatModel(f.graph, f.params, f.state);
+      return this.floatModel(f.graph, f.params, f.state, normalizationOfMeta(f.meta));
     }
     let g: QuantizedGraph;
     if (model instanceof Uint8Array) g = decodeQuantizedGraph(model, fileName);
     else if ('layers' in model) { checkQuantizedModel(model, 'load'); g = graphOfQuantizedModel(model); }
     else { checkQuantizedGraph(model, 'load'); g = model; }
-    return new LoadedModel('int8', this.k, this.mem, int8Program(this.mem, this.k, g), this.batchSize);
+    return new LoadedModel('int8', this.k, this.mem, int8Program(this.mem, this.k, g), this.batchSize, normalizationOfMeta(g.meta));
   }
 
   predict(model: Uint8Array | QuantizedGraph | QuantizedModel, x: Float32Array, rows: number): Float32Array {
@@ -153,7 +205,7 @@ class InferenceImpl implements Inference {
     if (!(params instanceof Float32Array) || params.length !== graph.paramCount) {
       throw new RangeError(`${op}: params must be a Float32Array of ${graph.paramCount} values for sizes ${sizes.join('-')}`);
     }
-    const m = this.floatModel(graph, params, new Float32Array(0));
+    const m = this.floatModel(graph, params, new Float32Array(0), null);
     try {
       return m.predict(x, rows);
     } finally {
@@ -162,7 +214,8 @@ class InferenceImpl implements Inference {
   }
 
   /** A float32 graph with its parameters and state copied into module memory. */
-  private floatModel(graph: Parameters<typeof floatProgram>[1], params: Float32Array, state: Float32Array): InferenceModel {
+  private floatModel(graph: Parameters<typeof floatProgram>[1], params: Float32Array, state: Float32Array,
+                     normalization: InputNormalization | null): InferenceModel {
     const views = this.mem.views;
     const P = this.mem.alloc(Math.max(16, 4 * params.length));
     let S: Ptr = 0;
@@ -175,7 +228,7 @@ class InferenceImpl implements Inference {
       const program = floatProgram(this.mem, graph, P, S);
       program.owned.push(P);
       if (S) program.owned.push(S);
-      return new LoadedModel('float32', this.k, this.mem, program, this.batchSize);
+      return new LoadedModel('float32', this.k, this.mem, program, this.batchSize, normalization);
     } catch (e) {
       this.mem.free(P);
       if (S) this.mem.free(S);
@@ -192,7 +245,7 @@ class LoadedModel implements InferenceModel {
   private freed = false;
 
   constructor(readonly kind: 'int8' | 'float32', k: InferKernels, private readonly mem: ProgramMemory, private readonly program: Program,
-              private readonly batchSize: number) {
+              private readonly batchSize: number, readonly normalization: InputNormalization | null) {
     this.inputShape = program.inputShape;
     this.inputSize = program.inputSize;
     this.classes = program.classes;
@@ -207,6 +260,11 @@ class LoadedModel implements InferenceModel {
       throw new RangeError(`predict: x has ${x.length} values but ${rows} rows of ${this.inputSize} inputs need ${rows * this.inputSize}`);
     }
     return this.runner.predict(x, rows, this.batchSize);
+  }
+
+  predictRaw(x: Uint8Array | Float32Array, rows: number): Float32Array {
+    if (!(x instanceof Uint8Array || x instanceof Float32Array)) throw new RangeError('predictRaw: x must be a Uint8Array or a Float32Array');
+    return this.predict(prepareInputs(x, this.normalization), rows);
   }
 
   free(): void {

@@ -9,7 +9,7 @@
 // order is the same in Node and in browsers.
 
 import type { Core, Tensor } from '@retort/core-wasm';
-import type { DatasetView } from './dataset.js';
+import { applyChannelNorm, checkInputNorm, isScalarNorm, type DatasetView, type InputNorm } from './dataset.js';
 import { checkSeed, permutation, STREAM, Xoshiro128 } from './random.js';
 
 export interface BatchLoaderOptions {
@@ -25,9 +25,12 @@ export interface BatchLoaderOptions {
    * and the partners' labels (`mix`). Applied after jitter and normalisation. Default false.
    */
   mixup?: boolean;
-  /** u8 samples become (x/255 - mean)/std (defaults 0 and 1: x/255). f32 samples are used as stored. */
-  mean?: number;
-  std?: number;
+  /**
+   * u8 samples become (x/255 - mean)/std, f32 samples (x - mean)/std (defaults 0 and 1: x/255, f32 as
+   * stored); one value, or one per channel (InputNorm in dataset.ts).
+   */
+  mean?: number | number[];
+  std?: number | number[];
   /** Skip the last batch when it is smaller than batchSize (default false). */
   dropLast?: boolean;
 }
@@ -70,8 +73,9 @@ export class BatchLoader {
   private readonly y2: Tensor<'i32'> | null;
   private readonly unmixed: Float32Array | null;
   private lambda = 1;
-  private readonly mean: number;
-  private readonly std: number;
+  private readonly norm: InputNorm;
+  /** Scalar normalisation of u8 samples: done by the core's normalizeU8 kernel. */
+  private readonly kernelNorm: boolean;
   private readonly staging: Tensor<'u8'> | null;
   private readonly x: Tensor<'f32'>;
   private readonly y: Tensor<'i32'>;
@@ -87,8 +91,7 @@ export class BatchLoader {
     this.jitter = options.jitter ?? 0;
     this.mixup = options.mixup ?? false;
     if (typeof this.mixup !== 'boolean') throw new RangeError(`BatchLoader: mixup must be true or false, got ${String(this.mixup)}`);
-    this.mean = options.mean ?? 0;
-    this.std = options.std ?? 1;
+    this.norm = { mean: options.mean ?? 0, std: options.std ?? 1 };
     const isU8 = ds.x instanceof Uint8Array;
     if (!Number.isInteger(this.jitter) || this.jitter < 0) throw new RangeError(`BatchLoader: jitter must be a non-negative integer, got ${this.jitter}`);
     if (this.jitter > 0) {
@@ -99,11 +102,8 @@ export class BatchLoader {
       }
       if (this.jitter >= Math.min(h, w)) throw new RangeError(`BatchLoader: jitter ${this.jitter} must be smaller than the ${h}x${w} sample`);
     }
-    if (!Number.isFinite(this.mean)) throw new RangeError(`BatchLoader: mean must be finite, got ${this.mean}`);
-    if (!(this.std > 0 && Number.isFinite(this.std))) throw new RangeError(`BatchLoader: std must be finite and > 0, got ${this.std}`);
-    if (!isU8 && (this.mean !== 0 || this.std !== 1)) {
-      throw new RangeError(`BatchLoader: mean/std apply to u8 samples; ${ds.name} holds f32 samples, used as stored`);
-    }
+    checkInputNorm(this.norm, this.features, 'BatchLoader');
+    this.kernelNorm = isU8 && isScalarNorm(this.norm);
     const n = view.indices.length;
     this.batchCount = options.dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
     for (const row of view.indices) {
@@ -155,6 +155,7 @@ export class BatchLoader {
     if (!(ds.x instanceof Uint8Array)) {
       const xv = this.x.view();
       for (let i = 0; i < size; i++) xv.set(ds.x.subarray(indices[i]! * F, indices[i]! * F + F), i * F);
+      if (!isIdentity(this.norm)) applyChannelNorm(xv, size * F, this.norm);
       if (this.mixup) this.mix(size, e, b);
       return;
     }
@@ -171,7 +172,15 @@ export class BatchLoader {
         shiftInto(mem, staging.ptr + i * F, ds.x, indices[i]! * F, ds.sampleShape[0]!, ds.sampleShape[1]!, dx, dy);
       }
     }
-    this.core.normalizeU8(this.x, staging, size * F, this.mean, this.std);
+    if (this.kernelNorm) {
+      const { mean, std } = this.norm as { mean: number; std: number };
+      this.core.normalizeU8(this.x, staging, size * F, mean, std);
+    } else {
+      // per channel: x/255 rounded to f32, then normalised in f64 (as normalisedRows does)
+      const xv = this.x.view(), u8 = this.core.views.u8, p = staging.ptr;
+      for (let k = 0; k < size * F; k++) xv[k] = u8[p + k]! / 255;
+      applyChannelNorm(xv, size * F, this.norm);
+    }
     if (this.mixup) this.mix(size, e, b);
   }
 
@@ -225,4 +234,8 @@ export function shiftInto(dst: Uint8Array, dstOff: number, src: Uint8Array, srcO
     const s = srcOff + (r - dy) * w + srcCol;
     dst.set(src.subarray(s, s + width), dstOff + r * w + dstCol);
   }
+}
+
+function isIdentity(norm: InputNorm): boolean {
+  return isScalarNorm(norm) && norm.mean === 0 && norm.std === 1;
 }

@@ -272,18 +272,150 @@ export function fingerprint(view: DatasetView): string {
   return h.digest();
 }
 
-/** Rows of a view as normalised f32: (x/255 − mean)/std for u8 samples, (x − mean)/std for f32. */
-export function normalisedRows(view: DatasetView, norm: { mean: number; std: number }): Float32Array {
-  const ds = view.dataset;
-  const F = ds.features;
-  const out = new Float32Array(view.indices.length * F);
-  const u8 = ds.x instanceof Uint8Array;
-  for (let r = 0; r < view.indices.length; r++) {
-    const src = view.indices[r]! * F;
-    for (let j = 0; j < F; j++) {
-      const v = u8 ? ds.x[src + j]! / 255 : ds.x[src + j]!;
-      out[r * F + j] = (v - norm.mean) / norm.std;
+/**
+ * Input normalisation: u8 samples become (x/255 − mean)/std, f32 samples (x − mean)/std. One
+ * value for every element, or one per channel: the last axis of an image ((N, H, W, C) channels
+ * last) or every feature of a row dataset ((N, D)); element j of a sample is channel j mod C.
+ */
+export interface InputNorm {
+  mean: number | number[];
+  std: number | number[];
+}
+
+/** A mean or std as text for metadata: a number, or a JSON list of per-channel values. */
+export function normValueText(v: number | readonly number[]): string {
+  return typeof v === 'number' ? String(v) : JSON.stringify(v);
+}
+
+/** normValueText's inverse: a number or a non-empty JSON list of numbers, else null. */
+export function parseNormValue(text: string): number | number[] | null {
+  const t = text.trim();
+  if (t.startsWith('[')) {
+    try {
+      const v = JSON.parse(t) as unknown;
+      return Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x)) ? v as number[] : null;
+    } catch {
+      return null;
     }
   }
+  const n = Number(t);
+  return t !== '' && Number.isFinite(n) ? n : null;
+}
+
+/** "(x - mean) / std (x/255 for u8 pixels)" with the values written out. */
+export function describeNorm(norm: InputNorm): string {
+  return `(x - ${normValueText(norm.mean)}) / ${normValueText(norm.std)} (x/255 for u8 pixels)`;
+}
+
+/** The identity on f32 samples, x/255 on u8: mean 0, std 1. */
+export const NO_NORM: InputNorm = { mean: 0, std: 1 };
+
+/** Whether a normalisation is one value for every element. */
+export function isScalarNorm(norm: InputNorm): norm is { mean: number; std: number } {
+  return typeof norm.mean === 'number' && typeof norm.std === 'number';
+}
+
+/**
+ * Checks a normalisation against samples of `features` elements: finite means, finite stds > 0,
+ * per-channel lists of one length C that divides `features`. Returns C (1 for scalars).
+ */
+export function checkInputNorm(norm: InputNorm, features?: number, what = 'normalisation'): number {
+  const mean = typeof norm.mean === 'number' ? [norm.mean] : norm.mean, std = typeof norm.std === 'number' ? [norm.std] : norm.std;
+  if (mean.length === 0 || !mean.every((v) => Number.isFinite(v))) throw new RangeError(`${what}: mean must be finite, got ${JSON.stringify(norm.mean)}`);
+  if (std.length === 0 || !std.every((v) => v > 0 && Number.isFinite(v))) throw new RangeError(`${what}: std must be finite and > 0, got ${JSON.stringify(norm.std)}`);
+  const C = Math.max(mean.length, std.length);
+  if ((mean.length !== 1 && mean.length !== C) || (std.length !== 1 && std.length !== C)) {
+    throw new RangeError(`${what}: mean has ${mean.length} values and std ${std.length}; per-channel lists must have one length`);
+  }
+  if (features !== undefined && features % C !== 0) throw new RangeError(`${what}: ${C} channels do not divide a sample of ${features} values`);
+  return C;
+}
+
+/** The channel count per-channel statistics use: the last axis of an image, every feature of a row, 1 for a grey (H, W) image. */
+export function channelCount(sampleShape: readonly number[]): number {
+  if (sampleShape.length === 1) return sampleShape[0]!;
+  return sampleShape.length >= 3 ? sampleShape[sampleShape.length - 1]! : 1;
+}
+
+/**
+ * Per-channel mean and (population) standard deviation over every sample of `ds` (u8 as x/255),
+ * summed in f64 in row order; a channel with no spread gets std 1, so it is only centred.
+ */
+export function channelStats(ds: Dataset): { mean: number[]; std: number[] } {
+  const C = channelCount(ds.sampleShape), F = ds.features;
+  const sum = new Float64Array(C), sq = new Float64Array(C);
+  const scale = ds.x instanceof Uint8Array ? 1 / 255 : 1;
+  for (let r = 0; r < ds.count; r++) {
+    const base = r * F;
+    for (let j = 0; j < F; j++) {
+      const v = ds.x[base + j]! * scale, c = j % C;
+      sum[c]! += v;
+      sq[c]! += v * v;
+    }
+  }
+  const n = ds.count * (F / C);
+  const mean = Array.from(sum, (s) => s / n);
+  const std = Array.from(sq, (q, c) => {
+    const sd = Math.sqrt(Math.max(0, q / n - mean[c]! * mean[c]!));
+    return sd > 1e-12 ? sd : 1;
+  });
+  return { mean, std };
+}
+
+/**
+ * Normalises `n` values of `x` in place as `norm` says, for values that are already x/255 (u8) or
+ * as stored (f32): per channel in f64, rounded once to f32, so every engine gets the same bits.
+ */
+export function applyChannelNorm(x: Float32Array, n: number, norm: InputNorm): void {
+  const C = Math.max(typeof norm.mean === 'number' ? 1 : norm.mean.length, typeof norm.std === 'number' ? 1 : norm.std.length);
+  const mean = Float64Array.from({ length: C }, (_, c) => (typeof norm.mean === 'number' ? norm.mean : norm.mean[norm.mean.length === 1 ? 0 : c]!));
+  const std = Float64Array.from({ length: C }, (_, c) => (typeof norm.std === 'number' ? norm.std : norm.std[norm.std.length === 1 ? 0 : c]!));
+  for (let j = 0; j < n; j++) {
+    const c = j % C;
+    x[j] = (x[j]! - mean[c]!) / std[c]!;
+  }
+}
+
+/** Rows of a view as normalised f32 (see InputNorm). */
+export function normalisedRows(view: DatasetView, norm: InputNorm): Float32Array {
+  const ds = view.dataset;
+  const F = ds.features;
+  checkInputNorm(norm, F);
+  const out = new Float32Array(view.indices.length * F);
+  const u8 = ds.x instanceof Uint8Array;
+  if (isScalarNorm(norm)) {
+    for (let r = 0; r < view.indices.length; r++) {
+      const src = view.indices[r]! * F;
+      for (let j = 0; j < F; j++) {
+        const v = u8 ? ds.x[src + j]! / 255 : ds.x[src + j]!;
+        out[r * F + j] = (v - norm.mean) / norm.std;
+      }
+    }
+    return out;
+  }
+  for (let r = 0; r < view.indices.length; r++) {
+    const src = view.indices[r]! * F;
+    for (let j = 0; j < F; j++) out[r * F + j] = u8 ? ds.x[src + j]! / 255 : ds.x[src + j]!;
+  }
+  applyChannelNorm(out, out.length, norm);
   return out;
+}
+
+/**
+ * The input normalisation a Retort model file's meta records (mean and std: numbers, or one per
+ * channel), else none (mean 0, std 1); a recorded one that cannot be used is an error naming the file.
+ */
+export function normFromMeta(meta: Record<string, unknown>, file: string): InputNorm {
+  const isNum = (v: unknown): v is number => typeof v === 'number';
+  const ok = (v: unknown): v is number | number[] => isNum(v) || (Array.isArray(v) && v.length > 0 && v.every(isNum));
+  if (meta.mean === undefined && meta.std === undefined) return NO_NORM;
+  const mean = meta.mean ?? 0, std = meta.std ?? 1;
+  if (!ok(mean) || !ok(std)) throw new DataFormatError(file, `meta mean/std must be numbers or lists of numbers, got ${JSON.stringify(mean)} / ${JSON.stringify(std)}`);
+  const norm = { mean, std };
+  try {
+    checkInputNorm(norm, undefined, 'meta');
+  } catch (e) {
+    throw new DataFormatError(file, (e as Error).message);
+  }
+  return norm;
 }

@@ -2,11 +2,13 @@
 // Headers are read and validated against the file size first; the payload is allocated
 // only once every size has been checked, at exactly its size, and read straight into place.
 
-import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { bytesOf, product, toHostOrder } from './bytes.js';
-import { datasetFromIdx, datasetFromNpy, pairTrainTest, type Dataset, type DatasetOptions } from './dataset.js';
+import { datasetFromIdx, datasetFromNpy, DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION, pairTrainTest, splitTestSet, type Dataset, type DatasetOptions, type TestSplit } from './dataset.js';
+import { IMAGE_EXTENSIONS, imageFolderDataset, isImageName, type ImageEntry } from './image.js';
+import { csvDataset, DEFAULT_LABEL_COLUMN, DEFAULT_TEXT_COLUMN, textDatasetFromCsv, textDatasetFromJsonl, type TextDataset } from './table.js';
 import { DataFormatError } from './errors.js';
 import { allocIdxData, IDX_ITEM_SIZE, IDX_MAX_HEADER_BYTES, parseIdxHeader, writeIdx, type IdxArray, type IdxInput } from './idx.js';
 import { datasetsFromNpz, NPZ_DATASET_KEYS, readNpz, readSafetensorsDataset, type NpzDatasetOptions } from './npz.js';
@@ -164,18 +166,182 @@ export function loadNpyDir(dir: string, opts: DataDirOptions = {}): { train: Dat
   return datasetsFromNpz(arrays, dir, { ...opts, name: opts.name ?? basename(dir.replace(/[\\/]+$/, '')) });
 }
 
-/**
- * The data a `--data PATH` names: a folder of IDX files under MNIST's names or of the four
- * Keras-named .npy files, a .npz archive or a .safetensors file; anything else is one error
- * naming the path and what is accepted.
- */
-export function loadDataPath(path: string, opts: DataDirOptions = {}): { train: Dataset; test: Dataset } {
-  if (existsSync(path) && statSync(path).isDirectory()) {
-    return existsSync(join(path, 'x_train.npy')) ? loadNpyDir(path, opts) : loadDataDir(path, opts);
+/** Reads a UTF-8 text file; bytes that are not UTF-8 are an error naming it. */
+export function readTextFile(path: string): string {
+  const bytes = readWholeFile(path);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new DataFormatError(path, 'not UTF-8 text');
   }
-  if (/\.npz$/i.test(path)) return loadNpzFile(path, opts);
-  if (/\.safetensors$/i.test(path)) return loadSafetensorsDataset(path, opts);
-  const accepted = 'mnist, a folder of IDX or .npy files, a .npz archive or a .safetensors file';
-  if (!existsSync(path)) throw new DataFormatError(path, `not found (--data takes ${accepted})`);
-  throw new DataFormatError(path, `unsupported data file: --data takes ${accepted} (x_train, y_train, x_test, y_test)`);
+}
+
+/** The image files of a folder of class folders (hidden files skipped), as ImageEntry paths 'CLASS/NAME'. */
+function imageEntries(dir: string): ImageEntry[] {
+  const entries: ImageEntry[] = [];
+  for (const cls of readdirSync(dir, { withFileTypes: true })) {
+    if (cls.name.startsWith('.')) continue;
+    const clsPath = join(dir, cls.name);
+    if (!cls.isDirectory()) throw new DataFormatError(clsPath, 'an image folder holds one folder per class (CLASS/IMAGE), not files at its top');
+    let n = 0;
+    for (const f of readdirSync(clsPath, { withFileTypes: true })) {
+      if (f.name.startsWith('.')) continue;
+      const path = join(clsPath, f.name);
+      if (!f.isFile() || !isImageName(f.name)) throw new DataFormatError(path, `not an image file (${IMAGE_EXTENSIONS.join(', ')}) in class folder '${cls.name}'`);
+      entries.push({ path: `${cls.name}/${f.name}`, read: () => readWholeFile(path) });
+      n++;
+    }
+    if (n === 0) throw new DataFormatError(clsPath, `class folder with no images (${IMAGE_EXTENSIONS.join(', ')})`);
+  }
+  return entries;
+}
+
+/** Whether `dir` holds the train/ and test/ folders of an image folder with its own split. */
+function hasOwnSplit(dir: string): boolean {
+  return ['train', 'test'].every((s) => existsSync(join(dir, s)) && statSync(join(dir, s)).isDirectory());
+}
+
+export interface ImageFolderLoadOptions extends DataDirOptions {
+  /** Output size [height, width]; default the first image's. */
+  imageSize?: readonly [number, number];
+  /** Class names, size and channels to follow (a separate test folder follows its training data). */
+  like?: { classNames: readonly string[]; size: readonly [number, number]; channels: 1 | 3 };
+}
+
+/**
+ * Reads an image folder: DIR/CLASS/*.png|jpg, or DIR/train/CLASS/… and DIR/test/CLASS/… when it
+ * holds its own split (the test set then takes the training set's classes, size and channels).
+ */
+export function loadImageFolder(dir: string, opts: ImageFolderLoadOptions = {}): { train: Dataset; test?: Dataset; classNames: string[] } {
+  const base = opts.name ?? basename(dir.replace(/[\\/]+$/, ''));
+  const like = opts.like;
+  const size = like?.size ?? opts.imageSize;
+  if (!hasOwnSplit(dir)) {
+    const { dataset, classNames } = imageFolderDataset(dir, imageEntries(dir), {
+      ...(size ? { size } : {}), ...(like ? { classNames: like.classNames, channels: like.channels } : {}), name: base });
+    return { train: dataset, classNames };
+  }
+  const train = imageFolderDataset(join(dir, 'train'), imageEntries(join(dir, 'train')), {
+    ...(size ? { size } : {}), ...(like ? { classNames: like.classNames, channels: like.channels } : {}), name: `${base}/train` });
+  const [, H, W, C] = [train.dataset.count, ...train.dataset.sampleShape] as number[];
+  const test = imageFolderDataset(join(dir, 'test'), imageEntries(join(dir, 'test')), {
+    size: [H!, W!], classNames: train.classNames, channels: C as 1 | 3, name: `${base}/test` });
+  return { train: train.dataset, test: test.dataset, classNames: train.classNames };
+}
+
+/** Options of everything `--data` can name. */
+export interface DataLoadOptions extends DataDirOptions {
+  /** The label column of a CSV file (default 'label'). */
+  labelColumn?: string;
+  /** The size [height, width] images are resized to (default the first image's). */
+  imageSize?: readonly [number, number];
+  /** A test set of the user's own, in any form --data takes (its test part if it has one). */
+  testData?: string;
+  /** When the data has no test set and no testData is given: the fraction held out (default 0.2)... */
+  testFraction?: number;
+  /** ... chosen per class by this seed (default 0). */
+  splitSeed?: number;
+}
+
+/** A train and a test set, how the test set came about, and the class names the labels index (null: class numbers). */
+export interface LoadedData {
+  train: Dataset;
+  test: Dataset;
+  split: TestSplit;
+  classNames: string[] | null;
+}
+
+/** What one path holds: a training set, maybe its own test set, and class names. */
+interface Source { train: Dataset; test?: Dataset; classNames: string[] | null }
+
+const ACCEPTED = 'mnist, a folder of IDX or .npy files, an image folder (one sub-folder per class), a .npz archive, a .safetensors file or a .csv table';
+
+function isTextTable(path: string): boolean {
+  return /\.jsonl$/i.test(path);
+}
+
+/** Reads what one path holds; `like` makes a test source follow its training source. */
+function readSource(path: string, opts: DataLoadOptions, like?: { train: Dataset; classNames: string[] | null }): Source {
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    if (existsSync(join(path, 'x_train.npy'))) return { ...loadNpyDir(path, opts), classNames: null };
+    if (existsSync(join(path, MNIST_FILE_NAMES.trainImages)) || !hasSubfolders(path)) return { ...loadDataDir(path, opts), classNames: null };
+    const shape = like?.train.sampleShape;
+    const followed = like && shape && shape.length === 3 && like.classNames
+      ? { classNames: like.classNames, size: [shape[0]!, shape[1]!] as const, channels: shape[2] as 1 | 3 } : undefined;
+    return loadImageFolder(path, { ...opts, ...(followed ? { like: followed } : {}) });
+  }
+  if (/\.npz$/i.test(path)) return { ...loadNpzFile(path, opts), classNames: null };
+  if (/\.safetensors$/i.test(path)) return { ...loadSafetensorsDataset(path, opts), classNames: null };
+  if (/\.csv$/i.test(path) || isTextTable(path)) {
+    const text = readTextFile(path);
+    if (isTextTable(path) || parseCsvHeaderHasText(text)) {
+      throw new DataFormatError(path, `holds text ('${DEFAULT_TEXT_COLUMN}' and '${DEFAULT_LABEL_COLUMN}' fields): 'retort data inspect' reads it; training on text needs a text model, which Retort does not have yet`);
+    }
+    const t = csvDataset(text, path, { ...(opts.labelColumn ? { labelColumn: opts.labelColumn } : {}), ...(like ? { classNames: like.classNames } : {}),
+      ...(opts.name ? { name: opts.name } : {}) });
+    return { train: t.dataset, classNames: t.classNames };
+  }
+  if (!existsSync(path)) throw new DataFormatError(path, `not found (--data takes ${ACCEPTED})`);
+  throw new DataFormatError(path, `unsupported data file: --data takes ${ACCEPTED}`);
+}
+
+function hasSubfolders(dir: string): boolean {
+  return readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory() && !e.name.startsWith('.'));
+}
+
+function parseCsvHeaderHasText(text: string): boolean {
+  const first = text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '';
+  return first.split(',').map((h) => h.trim().replace(/^"|"$/g, '')).includes(DEFAULT_TEXT_COLUMN);
+}
+
+/**
+ * A test set of the user's own (`--test-data`) for training data `like`: the file's test part
+ * when it has its own split, else all of it; class names follow the training data's.
+ */
+export function loadTestData(path: string, opts: DataLoadOptions, like: { train: Dataset; classNames: string[] | null }): Dataset {
+  const t = readSource(path, { ...opts, name: undefined }, like);
+  return t.test ?? t.train;
+}
+
+/**
+ * The data a `--data PATH` names, with its test set: the data's own, `testData`'s (which
+ * replaces it), or else a stratified split by `splitSeed` (splitTestSet) that the result
+ * records. Anything unreadable is one error naming the path and what is accepted.
+ */
+export function loadDataPath(path: string, opts: DataLoadOptions = {}): LoadedData {
+  const src = readSource(path, opts);
+  let train = src.train, test: Dataset, split: TestSplit;
+  if (opts.testData !== undefined) {
+    test = loadTestData(opts.testData, opts, src);
+    split = { kind: 'file', path: opts.testData };
+  } else if (src.test) {
+    test = src.test;
+    split = { kind: 'given' };
+  } else {
+    const s = splitTestSet(train, opts.testFraction ?? DEFAULT_TEST_FRACTION, opts.splitSeed ?? DEFAULT_SPLIT_SEED);
+    ({ train, test, split } = s);
+  }
+  const paired = pairTrainTest(train, test, opts.testData ?? path);
+  return { ...paired, split, classNames: src.classNames };
+}
+
+/** A text dataset (JSONL, or CSV with a 'text' column) and, when `testData` is given, its test set. */
+export function loadTextPath(path: string, opts: Pick<DataLoadOptions, 'labelColumn' | 'testData'> & { textColumn?: string } = {}): { train: TextDataset; test?: TextDataset } {
+  const read = (p: string, classNames?: string[] | null): TextDataset => {
+    const text = readTextFile(p);
+    const o = { ...(opts.labelColumn ? { labelColumn: opts.labelColumn } : {}), ...(opts.textColumn ? { textColumn: opts.textColumn } : {}),
+      ...(classNames !== undefined ? { classNames } : {}) };
+    if (/\.jsonl$/i.test(p)) return textDatasetFromJsonl(text, p, o);
+    if (/\.csv$/i.test(p)) return textDatasetFromCsv(text, p, o);
+    throw new DataFormatError(p, 'a text dataset is a .jsonl or .csv file');
+  };
+  const train = read(path);
+  return opts.testData ? { train, test: read(opts.testData, train.classNames) } : { train };
+}
+
+/** Whether `path` names text data (a .jsonl file, or a .csv whose header has a 'text' column). */
+export function isTextDataPath(path: string): boolean {
+  if (/\.jsonl$/i.test(path)) return true;
+  if (!/\.csv$/i.test(path) || !existsSync(path)) return false;
+  return parseCsvHeaderHasText(readTextFile(path));
 }

@@ -5,6 +5,7 @@
 // file) never gets here: the reader's own error names the file. Pure.
 
 import type { Dataset } from './dataset.js';
+import type { TextDataset } from './table.js';
 
 export interface SplitSummary {
   split: string;
@@ -56,21 +57,76 @@ export function summarizeData(splits: Readonly<Record<string, Dataset>>): DataSu
   const classes = Math.max(...Object.values(splits).map((d) => d.classes));
   const warnings: string[] = [];
   for (const s of summaries) {
-    const empty = s.classCounts.flatMap((n, c) => (n === 0 ? [c] : []));
-    if (empty.length) warnings.push(`${s.split}: no samples of class${empty.length > 1 ? 'es' : ''} ${empty.join(', ')}`);
+    warnings.push(...classWarnings(s.split, s.classCounts));
     if (s.nonFinite) warnings.push(`${s.split}: ${s.nonFinite} sample values are NaN or infinite`);
-    const present = s.classCounts.filter((n) => n > 0);
-    const most = Math.max(...present), least = Math.min(...present);
-    if (present.length > 1 && most >= IMBALANCE_RATIO * least) {
-      const rare = s.classCounts.findIndex((n) => n === least), common = s.classCounts.findIndex((n) => n === most);
-      warnings.push(`${s.split}: imbalanced: class ${rare} has ${least} samples, class ${common} has ${most}`);
-    }
     if (s.dtype === 'float32' && s.max - s.min === 0) warnings.push(`${s.split}: every sample value is ${s.min}`);
   }
-  const train = summaries.find((s) => s.split === 'train'), test = summaries.find((s) => s.split === 'test');
-  if (train && test) {
-    const unseen = test.classCounts.flatMap((n, c) => (n > 0 && (train.classCounts[c] ?? 0) === 0 ? [c] : []));
-    if (unseen.length) warnings.push(`test has class${unseen.length > 1 ? 'es' : ''} ${unseen.join(', ')}, which train has no samples of`);
-  }
+  warnings.push(...unseenWarnings(summaries));
   return { classes, splits: summaries, warnings };
+}
+
+/** Empty classes and a class IMBALANCE_RATIO times rarer than the most common one. */
+function classWarnings(split: string, classCounts: readonly number[]): string[] {
+  const warnings: string[] = [];
+  const empty = classCounts.flatMap((n, c) => (n === 0 ? [c] : []));
+  if (empty.length) warnings.push(`${split}: no samples of class${empty.length > 1 ? 'es' : ''} ${empty.join(', ')}`);
+  const present = classCounts.filter((n) => n > 0);
+  const most = Math.max(...present), least = Math.min(...present);
+  if (present.length > 1 && most >= IMBALANCE_RATIO * least) {
+    const rare = classCounts.findIndex((n) => n === least), common = classCounts.findIndex((n) => n === most);
+    warnings.push(`${split}: imbalanced: class ${rare} has ${least} samples, class ${common} has ${most}`);
+  }
+  return warnings;
+}
+
+/** Test classes the training split has no samples of. */
+function unseenWarnings(summaries: readonly { split: string; classCounts: readonly number[] }[]): string[] {
+  const train = summaries.find((s) => s.split === 'train'), test = summaries.find((s) => s.split === 'test');
+  if (!train || !test) return [];
+  const unseen = test.classCounts.flatMap((n, c) => (n > 0 && (train.classCounts[c] ?? 0) === 0 ? [c] : []));
+  return unseen.length ? [`test has class${unseen.length > 1 ? 'es' : ''} ${unseen.join(', ')}, which train has no samples of`] : [];
+}
+
+export interface TextSplitSummary {
+  split: string;
+  name: string;
+  count: number;
+  classCounts: number[];
+  /** Text lengths in characters (code points). */
+  minChars: number;
+  maxChars: number;
+  meanChars: number;
+  /** Texts that are empty or only white space. */
+  blank: number;
+}
+
+export interface TextDataSummary {
+  classes: number;
+  classNames: string[] | null;
+  splits: TextSplitSummary[];
+  warnings: string[];
+}
+
+/** What a text dataset holds: per split the count, class balance and text lengths, and what looks wrong. */
+export function summarizeText(splits: Readonly<Record<string, TextDataset>>): TextDataSummary {
+  const all = Object.entries(splits);
+  const classes = Math.max(...all.map(([, d]) => d.classes));
+  const summaries: TextSplitSummary[] = all.map(([split, ds]) => {
+    const classCounts = new Array<number>(classes).fill(0);
+    for (const v of ds.y) classCounts[v]! += 1;
+    let min = Infinity, max = 0, sum = 0, blank = 0;
+    for (const t of ds.texts) {
+      const n = [...t].length;
+      min = Math.min(min, n); max = Math.max(max, n); sum += n;
+      if (t.trim() === '') blank++;
+    }
+    return { split, name: ds.name, count: ds.count, classCounts, minChars: min, maxChars: max, meanChars: sum / ds.count, blank };
+  });
+  const warnings: string[] = [];
+  for (const s of summaries) {
+    warnings.push(...classWarnings(s.split, s.classCounts));
+    if (s.blank) warnings.push(`${s.split}: ${s.blank} texts are empty`);
+  }
+  warnings.push(...unseenWarnings(summaries));
+  return { classes, classNames: all[0]?.[1].classNames ?? null, splits: summaries, warnings };
 }

@@ -45,6 +45,7 @@ import {
   AT, chwIndexOfHwc, convKernelLayout, f32LittleEndian, ONNX_INPUT_NAME, ONNX_IR_VERSION, ONNX_IR_VERSION_LAYER_NORM, ONNX_METADATA_KEYS,
   ONNX_OPSET, ONNX_OPSET_LAYER_NORM, ONNX_OUTPUT_NAME, permuteRows, proto, type onnx,
 } from './onnx-format.js';
+import { checkInputNorm, describeNorm, normValueText, type InputNorm } from '../data/dataset.js';
 
 export interface OnnxExportOptions {
   /**
@@ -52,7 +53,7 @@ export interface OnnxExportOptions {
    * (x/255 - mean)/std, as in training (PredictOptions). Recorded in metadata_props and the doc
    * strings; the graph itself does not apply it.
    */
-  normalization?: { mean: number; std: number };
+  normalization?: InputNorm;
   /** Extra metadata_props; keys starting with "retort." are reserved. Written sorted by key. */
   metadata?: Record<string, string>;
   /** ModelProto.model_version (a non-negative safe integer); omitted when not given. */
@@ -83,23 +84,18 @@ export function exportOnnx(model: OnnxExportSource, opts: OnnxExportOptions = {}
     throw new RangeError(`exportOnnx: got ${params instanceof Float32Array ? params.length : typeof params} parameters but ${formatModelSpec(spec).slice(0, 80)} has ${n}`);
   }
   const { normalization, modelVersion } = opts;
-  if (normalization !== undefined) {
-    const { mean, std } = normalization;
-    if (!Number.isFinite(mean) || !(Number.isFinite(std) && std > 0)) {
-      throw new RangeError(`exportOnnx: normalization needs a finite mean and a finite std > 0, got mean ${mean}, std ${std}`);
-    }
-  }
+  if (normalization !== undefined) checkInputNorm(normalization, undefined, 'exportOnnx: normalization');
   if (modelVersion !== undefined && !(Number.isSafeInteger(modelVersion) && modelVersion >= 0)) {
     throw new RangeError(`exportOnnx: modelVersion must be a non-negative safe integer, got ${modelVersion}`);
   }
   const inputNote = normalization
-    ? `u8 pixels x become (x/255 - ${normalization.mean})/${normalization.std} before they are fed; the graph does not normalise`
+    ? `inputs become ${describeNorm(normalization)}, per channel where lists, before they are fed; the graph does not normalise`
     : 'fed as the model was trained; the graph does not normalise';
   const meta = new Map<string, string>();
   meta.set(ONNX_METADATA_KEYS.output, 'logits (no softmax)');
   if (normalization) {
-    meta.set(ONNX_METADATA_KEYS.mean, String(normalization.mean));
-    meta.set(ONNX_METADATA_KEYS.std, String(normalization.std));
+    meta.set(ONNX_METADATA_KEYS.mean, normValueText(normalization.mean));
+    meta.set(ONNX_METADATA_KEYS.std, normValueText(normalization.std));
     meta.set(ONNX_METADATA_KEYS.normalization, '(x/255 - mean)/std for u8 pixels x, applied by the caller before the graph');
   }
   const reserved = Object.values(ONNX_METADATA_KEYS) as string[];

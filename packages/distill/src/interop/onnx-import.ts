@@ -27,6 +27,7 @@ import {
 } from './onnx-format.js';
 import { onnxDims, readNode, type DataValue, type ImportContext } from './onnx-nodes.js';
 import { checkWire } from './onnx-wire.js';
+import { parseNormValue, type InputNorm } from '../data/dataset.js';
 
 /** Gemm without `broadcast`, Relu without `consumed_inputs`, Reshape with a shape input: opset 7 on. */
 const MIN_OPSET = 7;
@@ -53,7 +54,7 @@ export interface OnnxImport {
   /** metadata_props as key -> value. */
   metadata: Record<string, string>;
   /** The input normalisation recorded by Retort's exporter (retort.input.mean/std), if any. */
-  normalization: { mean: number; std: number } | null;
+  normalization: InputNorm | null;
   /** How the ONNX graph takes its input (the Retort model takes images channels last). */
   inputLayout: OnnxImportLayout;
   /** producer_name and producer_version, e.g. "retort", "pytorch 2.3". */
@@ -285,11 +286,12 @@ export function importOnnx(bytes: Uint8Array, fileName = '<onnx bytes>'): OnnxIm
   let normalization: OnnxImport['normalization'] = null;
   const meanText = metadata.get(ONNX_METADATA_KEYS.mean), stdText = metadata.get(ONNX_METADATA_KEYS.std);
   if (meanText !== undefined || stdText !== undefined) {
-    const mean = Number(meanText), std = Number(stdText);
-    if (meanText === undefined || stdText === undefined || meanText.trim() === '' || stdText.trim() === '' || !Number.isFinite(mean) || !(Number.isFinite(std) && std > 0)) {
-      fail(`metadata ${q(ONNX_METADATA_KEYS.mean)} / ${q(ONNX_METADATA_KEYS.std)} must both be numbers (std > 0), got ${q(meanText ?? '(missing)')} / ${q(stdText ?? '(missing)')}`);
+    const mean = parseNormValue(meanText ?? ''), std = parseNormValue(stdText ?? '');
+    const positive = (v: number | number[] | null): boolean => v !== null && (typeof v === 'number' ? v > 0 : v.every((x) => x > 0));
+    if (mean === null || std === null || !positive(std)) {
+      fail(`metadata ${q(ONNX_METADATA_KEYS.mean)} / ${q(ONNX_METADATA_KEYS.std)} must both be numbers or lists of numbers (std > 0), got ${q(meanText ?? '(missing)')} / ${q(stdText ?? '(missing)')}`);
     }
-    normalization = { mean, std };
+    normalization = { mean: mean!, std: std! };
   }
   if (spec.type === 'mlp') state = new Float32Array(0);
   const producer = [model.producerName ?? '', model.producerVersion ?? ''].filter((s) => s !== '').join(' ');

@@ -28,6 +28,7 @@ import { pairOf } from '../model/layer-spec.js';
 import type { GraphNode } from '../model/graph.js';
 import { compileSpec, formatModelSpec, parseModelSpec, type ModelSpec } from '../model/spec.js';
 import { mlpToTfjs, TFJS_EXPORT_WEIGHTS_FILE, type TfjsExport, type TfjsExportOptions } from './tfjs-layers.js';
+import { checkInputNorm } from '../data/dataset.js';
 
 /** A model to export: a Model, or a spec with its flat params (and state when it has batch norm). */
 export type TfjsExportSource = Model | { spec: ModelSpec | string | object; params: Float32Array; state?: Float32Array };
@@ -37,8 +38,7 @@ interface KerasLayer { name: string; class_name: string; config: Record<string, 
 /** The LayersModel of any Retort model (see the top of this file); the same model always gives the same files. */
 export function modelToTfjs(model: TfjsExportSource, opts: TfjsExportOptions = {}): TfjsExport {
   if (opts.normalization !== undefined) {
-    const { mean, std } = opts.normalization;
-    if (!Number.isFinite(mean) || !(Number.isFinite(std) && std > 0)) throw new RangeError(`modelToTfjs: normalization needs a finite mean and a finite std > 0, got mean ${mean}, std ${std}`);
+    checkInputNorm(opts.normalization, undefined, 'modelToTfjs: normalization');
   }
   const spec = model instanceof Model ? model.spec : parseModelSpec(model.spec);
   const params = model instanceof Model ? model.readParams() : model.params;

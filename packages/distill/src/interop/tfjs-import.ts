@@ -23,6 +23,7 @@ import type { NodeSpec } from '../model/graph.js';
 import { compileSpec, parseModelSpec, SpecError, type ModelSpec } from '../model/spec.js';
 import { asMlpImport, buildGraph, graphDifference, type ImportOp } from './graph-import.js';
 import { quoteName } from './safetensors.js';
+import type { InputNorm } from '../data/dataset.js';
 
 export interface TfjsModelImport {
   model: Model;
@@ -32,7 +33,7 @@ export interface TfjsModelImport {
   /** Layers skipped as no-ops at inference (InputLayer, Dropout, linear Activation, ...). */
   skipped: string[];
   /** The input normalisation a Retort export recorded (userDefinedMetadata.retort.normalization), else null. */
-  normalization: { mean: number; std: number } | null;
+  normalization: InputNorm | null;
 }
 
 const INFERENCE_NOOPS = new Set(['Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianDropout', 'GaussianNoise', 'AlphaDropout']);
@@ -231,8 +232,11 @@ export function modelFromTfjsModel(core: Core, model: tfl.LayersModel, file = 'm
     }
   }
   const norm = meta?.retort?.normalization as { mean?: unknown; std?: unknown } | undefined;
-  const normalization = norm && typeof norm.mean === 'number' && Number.isFinite(norm.mean) && typeof norm.std === 'number' && norm.std > 0 && Number.isFinite(norm.std)
-    ? { mean: norm.mean, std: norm.std } : null;
+  const value = (v: unknown, positive: boolean): v is number | number[] => {
+    const ok = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x) && (!positive || x > 0);
+    return ok(v) || (Array.isArray(v) && v.length > 0 && v.every(ok));
+  };
+  const normalization: InputNorm | null = norm && value(norm.mean, false) && value(norm.std, true) ? { mean: norm.mean, std: norm.std } : null;
   const retort = createModel(core, spec);
   try {
     retort.writeParams(params);

@@ -32,7 +32,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Core } from '@retort/core-wasm';
-import type { DatasetView } from '../data/dataset.js';
+import type { DatasetView, InputNorm } from '../data/dataset.js';
 import { DataFormatError } from '../data/errors.js';
 import { Mlp } from '../model/mlp.js';
 import { paramCount, paramLayout, parseModelSpec, type ModelSpec, asMlpSpec, type MlpSpec } from '../model/spec.js';
@@ -940,7 +940,7 @@ export interface TfjsExportOptions {
    * The input normalisation the caller must apply: u8 pixels x become (x/255 - mean)/std, as in
    * training. Recorded in userDefinedMetadata.retort.normalization; the model does not apply it.
    */
-  normalization?: { mean: number; std: number };
+  normalization?: InputNorm;
 }
 
 function mlpParts(model: Mlp | { spec: ModelSpec | string | object; params: Float32Array }): { spec: MlpSpec; params: Float32Array } {

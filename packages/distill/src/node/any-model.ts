@@ -4,6 +4,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Core } from '@retort/core-wasm';
+import { normFromMeta, type InputNorm } from '../data/dataset.js';
 import { DataFormatError } from '../data/errors.js';
 import { checkFiniteParams, MAGIC } from '../format/model-file.js';
 import { readModelFile } from '../format/model-io.js';
@@ -14,7 +15,7 @@ export type ModelFormat = 'retort' | 'onnx' | 'tfjs';
 
 export interface LoadedModel {
   model: Model;
-  norm: { mean: number; std: number };
+  norm: InputNorm;
   format: ModelFormat;
   /** How the file takes its input: images channels first (an ONNX graph), channels last, or flat features. */
   layout: 'NCHW' | 'NHWC' | 'features';
@@ -54,8 +55,7 @@ async function loadUnchecked(core: Core, path: string): Promise<LoadedModel> {
   const format = modelFormatOf(path);
   if (format === 'retort') {
     const file = readModelFile(path); // read and checked once: spec, meta and tensors
-    const meta = file.meta as { mean?: unknown; std?: unknown };
-    const norm = { mean: typeof meta.mean === 'number' ? meta.mean : 0, std: typeof meta.std === 'number' && meta.std > 0 ? meta.std : 1 };
+    const norm = normFromMeta(file.meta, basename(path));
     const model = modelFromFile(core, file, basename(path));
     return { model, norm, format, layout: model.inputShape.length === 3 ? 'NHWC' : 'features' };
   }
@@ -78,4 +78,5 @@ async function loadUnchecked(core: Core, path: string): Promise<LoadedModel> {
   // a TF.js model records no input preparation unless Retort exported it: else the caller's (x/255, mean 0, std 1) is assumed
   return { model: imp.model, norm: imp.normalization ?? { mean: 0, std: 1 }, format, layout: imp.model.inputShape.length === 3 ? 'NHWC' : 'features' };
 }
+
 

@@ -17,7 +17,7 @@ import { fullView } from '../data/dataset.js';
 import { loadModel } from '../format/model-io.js';
 import { predictLogits } from '../train/predict.js';
 import { RUN_FILES, writeJsonAtomic, writeTextAtomic } from './run-dir.js';
-import { loadData, runJob, type JobKind, type RunEvent, type RunOptions, type RunReport } from './run.js';
+import { loadData, runJob, type DataOptionsConfig, type JobKind, type RunEvent, type RunOptions, type RunReport } from './run.js';
 
 export const COMPARE_DEFAULTS = {
   data: 'mnist',
@@ -38,6 +38,8 @@ export type CompareSettings = typeof COMPARE_DEFAULTS & {
   /** Train the teacher on only this many samples / test on only this many (quick runs and tests); all when absent. */
   trainSize?: number;
   testSize?: number;
+  /** How `data` is read and its test set found (test data, split, label column, image size). */
+  dataOptions?: DataOptionsConfig;
 };
 
 export interface CompareRow {
@@ -68,7 +70,7 @@ export async function compareJob(opts: CompareOptions): Promise<CompareResult> {
   const s: CompareSettings = { ...COMPARE_DEFAULTS, ...opts.settings };
   mkdirSync(opts.out, { recursive: true });
   const common: Partial<RunConfigInput> = {
-    data: s.data, batchSize: s.batchSize, seed: s.seed,
+    data: s.data, ...s.dataOptions, batchSize: s.batchSize, seed: s.seed,
     ...(s.trainSize ? { trainSize: s.trainSize } : {}), ...(s.testSize ? { testSize: s.testSize } : {}),
     optimizer: { type: 'adamw', lr: s.lr }, schedule: { type: 'cosine' },
   };
@@ -109,12 +111,12 @@ function row(name: CompareRow['name'], r: RunReport, agreement: number): Compare
 /** Top-1 agreement of two saved models on the test set (the baseline never saw the teacher). */
 async function testAgreement(s: CompareSettings, a: RunReport, b: RunReport, backend: RunOptions['backend']): Promise<number> {
   const core = await loadCore({ backend: backend ?? 'auto' });
-  const test = fullView(loadData({ data: s.data }).test);
+  const test = fullView(loadData({ data: s.data, ...s.dataOptions }).test);
   const view = a.config.testSize ? { ...test, indices: test.indices.subarray(0, a.config.testSize) } : test;
   const ma = loadModel(core, join(a.runDir, RUN_FILES.model));
   const mb = loadModel(core, join(b.runDir, RUN_FILES.model));
   try {
-    const norm = { mean: a.config.mean, std: a.config.std };
+    const norm = a.inputNorm ?? { mean: a.config.mean, std: a.config.std }; // reports before inputNorm
     const la = predictLogits(core, ma, view, norm), lb = predictLogits(core, mb, view, norm);
     const classes = ma.classes;
     let same = 0;

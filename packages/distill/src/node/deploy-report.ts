@@ -22,12 +22,14 @@ import type { Int8Model } from '../quant/int8-model.js';
 import { int8Bytes } from '../quant/plan.js';
 import { predictLogits } from '../train/predict.js';
 import { loadAnyModel, type LoadedModel } from './any-model.js';
-import { loadData } from './run.js';
+import { loadData, type DataOptionsConfig } from './run.js';
 
 export interface DeployReportOptions {
   student: string;
   teacher: string;
   data?: string;
+  /** How `data` is read and its test set found (test data, split, label column, image size). */
+  dataOptions?: DataOptionsConfig;
   /** Evaluate on the first testSize test images (all when absent). */
   testSize?: number;
   /** Training images held out (by `seed`) to calibrate the int8 activation scales; default 1000. */
@@ -85,7 +87,7 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
     if (teacher.classes !== student.classes) {
       throw new RangeError(`${basename(opts.student)} has ${student.classes} classes but the teacher ${basename(opts.teacher)} has ${teacher.classes}`);
     }
-    const data = loadData({ data: opts.data ?? 'mnist' });
+    const data = loadData({ data: opts.data ?? 'mnist', ...opts.dataOptions });
     for (const [m, f] of [[teacher, opts.teacher], [student, opts.student]] as const) {
       if (m.inputSize !== data.test.features) throw new RangeError(`${basename(f)} takes ${m.inputSize} inputs but ${data.test.name} samples have ${data.test.features}`);
     }

@@ -16,7 +16,7 @@ import { compileSpec, parseModelSpec, resolveModelSpec } from '../model/spec.js'
 import { bornAgainJob } from './born-again.js';
 import { meanStd, runOrResume } from './experiment.js';
 import { RUN_FILES, writeJsonAtomic, writeTextAtomic } from './run-dir.js';
-import type { RunEvent, RunOptions, RunReport } from './run.js';
+import type { DataOptionsConfig, RunEvent, RunOptions, RunReport } from './run.js';
 
 export const METHOD_COMPARE_DEFAULTS = {
   data: 'mnist',
@@ -38,7 +38,10 @@ export const METHOD_COMPARE_DEFAULTS = {
   testSize: 0,
 };
 
-export type MethodCompareSettings = typeof METHOD_COMPARE_DEFAULTS;
+export type MethodCompareSettings = typeof METHOD_COMPARE_DEFAULTS & {
+  /** How `data` is read and its test set found (test data, split, label column, image size). */
+  dataOptions?: DataOptionsConfig;
+};
 
 /** The smoke-run settings of --quick: seconds, not minutes; the numbers mean nothing. */
 export const METHOD_COMPARE_QUICK: Partial<MethodCompareSettings> = {
@@ -111,7 +114,7 @@ export async function compareMethods(opts: MethodCompareOptions): Promise<Method
       onEvent: (e) => opts.onEvent?.(name, e),
     });
   const common: Partial<RunConfigInput> = {
-    data: s.data, batchSize: s.batchSize, optimizer: { type: 'adamw', lr: s.lr }, schedule: { type: 'cosine' },
+    data: s.data, ...s.dataOptions, batchSize: s.batchSize, optimizer: { type: 'adamw', lr: s.lr }, schedule: { type: 'cosine' },
     ...(s.testSize ? { testSize: s.testSize } : {}),
   };
   const teacherCfg = (model: string, seed: number): RunConfigInput => ({ ...common, model, epochs: s.teacherEpochs, seed, ...(s.trainSize ? { trainSize: s.trainSize } : {}) });
@@ -230,7 +233,7 @@ export interface SweepResult {
  * Students 784-W-W-10 distilled at every temperature from `teacher` (a model file), over seeds.
  * Test errors of the last epoch.
  */
-export async function temperatureSweep(opts: { out: string; teacher: string; settings?: Partial<SweepSettings>; data?: string; fresh?: boolean; shouldStop?: () => boolean;
+export async function temperatureSweep(opts: { out: string; teacher: string; settings?: Partial<SweepSettings>; data?: string; dataOptions?: DataOptionsConfig; fresh?: boolean; shouldStop?: () => boolean;
                                                backend?: RunOptions['backend']; onEvent?: (run: string, e: RunEvent) => void }): Promise<SweepResult> {
   const t0 = Date.now();
   const s: SweepSettings = { ...SWEEP_DEFAULTS, ...opts.settings };
@@ -243,7 +246,7 @@ export async function temperatureSweep(opts: { out: string; teacher: string; set
       for (let seed = 1; seed <= s.seeds; seed++) {
         const name = `w${width}/T${T}/seed${seed}`;
         const r = await runOrResume(join(opts.out, name), 'distill', {
-          data: opts.data ?? 'mnist', model: `mlp:784-${width}-${width}-10`, epochs: s.studentEpochs, seed, batchSize: s.batchSize,
+          data: opts.data ?? 'mnist', ...opts.dataOptions, model: `mlp:784-${width}-${width}-10`, epochs: s.studentEpochs, seed, batchSize: s.batchSize,
           optimizer: { type: 'adamw', lr: s.lr }, schedule: { type: 'cosine' }, teacher: opts.teacher, temperature: T, alpha: s.alpha,
           ...(s.transferSize ? { trainSize: s.transferSize } : {}), ...(s.testSize ? { testSize: s.testSize } : {}),
         }, { ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.fresh ? { fresh: true } : {}), ...(opts.shouldStop ? { shouldStop: opts.shouldStop } : {}), onEvent: (e) => opts.onEvent?.(name, e) });

@@ -1,4 +1,5 @@
 // The readable report of a run (report.md); report.json holds the same data.
+import { describeNorm, describeTestSplit } from '../data/dataset.js';
 import type { RunReport } from './run.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(2)} %`;
@@ -18,6 +19,12 @@ export function renderReportMarkdown(r: RunReport): string {
   if (c.transfer) lines.push(`- transfer set: ${JSON.stringify(c.transfer)}`);
   const used = r.trainSamples ?? c.trainSize;
   lines.push(`- data: ${c.data}; ${c.validation} training samples held out for validation (seed ${c.seed})${used !== undefined ? `; ${used} used for training` : ''}`);
+  // older reports have no testSplit; the data's own test set goes without saying
+  if (r.testSplit && r.testSplit.kind !== 'given') lines.push(`- test set: ${describeTestSplit(r.testSplit)}`);
+  if (r.classNames) lines.push(`- classes: ${r.classNames.map((n, c) => `${c} = ${n}`).join(', ')}`);
+  if (r.inputNorm && (r.config.normalize || JSON.stringify(r.inputNorm) !== JSON.stringify({ mean: 0, std: 1 }))) {
+    lines.push(`- inputs: ${describeNorm(r.inputNorm)}${r.config.normalize ? ' (per channel, from the training split)' : ''}`);
+  }
   lines.push(`- optimizer: ${JSON.stringify(c.optimizer)}, schedule ${JSON.stringify(c.schedule)}, ${c.epochs} epochs of batch ${c.batchSize}, jitter ±${c.jitter} px`);
   lines.push(`- backend: ${r.backend}; training time ${r.trainSeconds.toFixed(1)} s`, '');
   lines.push('## Test set', '');

@@ -7,12 +7,12 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { loadCore, type BackendName, type Core } from '@retort/core-wasm';
 import { configHash, parseRunConfig, type RunConfig } from '../config.js';
-import { fullView, type Dataset, type DatasetView } from '../data/dataset.js';
-import { loadDataPath } from '../data/files.js';
+import { fullView, pairTrainTest, type Dataset, type DatasetView, type InputNorm, type TestSplit } from '../data/dataset.js';
+import { loadDataPath, loadTestData, type DataLoadOptions, type LoadedData } from '../data/files.js';
 import { loadMnist } from '../data/mnist.js';
 import { saveModel } from '../format/model-io.js';
 import { Model } from '../model/index.js';
-import { executeRun, teacherNorm, type RunEvent, type RunResult, type RunTeacher } from '../run/execute.js';
+import { executeRun, runNorm, teacherNorm, type RunEvent, type RunResult, type RunTeacher } from '../run/execute.js';
 import { checkTeacherFields, configTeachers, type RunKind } from '../run/terms.js';
 import { runModelSpec } from '../run/views.js';
 import type { TrainerState } from '../train/trainer.js';
@@ -40,14 +40,37 @@ export interface RunOptions {
   shouldStop?: () => boolean;
 }
 
-/** executeRun's report and the run directory it was written to. */
-export type RunReport = { kind: JobKind; runDir: string } & Omit<RunResult, 'kind'>;
+/**
+ * executeRun's report, the run directory it was written to, how the test set came about and the
+ * class names the labels index (null: the labels are class numbers).
+ */
+export type RunReport = { kind: JobKind; runDir: string; testSplit: TestSplit; classNames: string[] | null } & Omit<RunResult, 'kind'>;
 
 interface SavedConfig { kind: JobKind; hash: string; config: RunConfig }
 
-/** Loads the data a config names: the bundled MNIST, a folder of IDX files or a .npz archive. */
-export function loadData(config: Pick<RunConfig, 'data'>): { train: Dataset; test: Dataset } {
-  return config.data === 'mnist' ? loadMnist() : loadDataPath(resolve(config.data));
+/** The config fields beside `data` that say how the data is read and its test set found. */
+export type DataOptionsConfig = Partial<Pick<RunConfig, 'testData' | 'testFraction' | 'splitSeed' | 'labelColumn' | 'imageSize'>>;
+
+/** The config fields that say which data a run reads and how its test set is found. */
+export type DataConfig = Pick<RunConfig, 'data'> & DataOptionsConfig;
+
+/**
+ * Loads the data a config names (the bundled MNIST or any form loadDataPath reads) with its test
+ * set: its own, `testData`, or a seeded split that the result records.
+ */
+export function loadData(config: DataConfig): LoadedData {
+  const opts: DataLoadOptions = {
+    ...(config.testData !== undefined ? { testData: resolve(config.testData) } : {}),
+    ...(config.testFraction !== undefined ? { testFraction: config.testFraction } : {}),
+    ...(config.splitSeed !== undefined ? { splitSeed: config.splitSeed } : {}),
+    ...(config.labelColumn !== undefined ? { labelColumn: config.labelColumn } : {}),
+    ...(config.imageSize !== undefined ? { imageSize: config.imageSize } : {}),
+  };
+  if (config.data !== 'mnist') return loadDataPath(resolve(config.data), opts);
+  const mnist = loadMnist();
+  if (opts.testData === undefined) return { ...mnist, split: { kind: 'given' }, classNames: null };
+  const test = loadTestData(opts.testData, opts, { train: mnist.train, classNames: null });
+  return { ...pairTrainTest(mnist.train, test, opts.testData), split: { kind: 'file', path: opts.testData }, classNames: null };
 }
 
 export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): Promise<RunReport> {
@@ -97,7 +120,8 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
   let student: Model | undefined;
   try {
     const specs = configTeachers(config);
-    const tNorm = teacherNorm(config);
+    const norm = runNorm(config, data.train);
+    const tNorm = teacherNorm(config, norm);
     const teachers: RunTeacher[] = [];
     const tfjsCaches = new Map<number, (view: DatasetView, path: string) => Float32Array>();
     for (const t of specs) {
@@ -108,7 +132,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
         continue;
       }
       const common = { source: t.model, name: basename(t.model), weight: t.weight };
-      const loaded = await loadTeacher(core, t.model, config, emit, teacherModels, tfjsTeachers);
+      const loaded = await loadTeacher(core, t.model, config, norm, emit, teacherModels, tfjsTeachers);
       if (loaded.kind === 'model') teachers.push({ ...common, kind: 'model', model: loaded.model, release: loaded.release });
       else {
         tfjsCaches.set(teachers.length, loaded.cache);
@@ -138,10 +162,11 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
     });
     student = outcome.student;
     const { kind: _kind, ...rest } = outcome.report;
-    const report: RunReport = { kind, runDir: out, ...rest };
+    const report: RunReport = { kind, runDir: out, testSplit: data.split, classNames: data.classNames, ...rest };
     if (!report.stopped) {
       const test = report.test;
-      saveModel(join(out, RUN_FILES.model), student, { kind, configHash: hash, mean: config.mean, std: config.std, testErrors: test.errors, testAccuracy: test.accuracy });
+      saveModel(join(out, RUN_FILES.model), student, { kind, configHash: hash, mean: report.inputNorm.mean, std: report.inputNorm.std, testErrors: test.errors, testAccuracy: test.accuracy,
+        ...(data.classNames ? { classNames: data.classNames } : {}), testSplit: data.split });
       writeJsonAtomic(join(out, RUN_FILES.report), report);
       writeTextAtomic(join(out, RUN_FILES.reportMarkdown), renderReportMarkdown(report));
     }
@@ -161,12 +186,12 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
  * A teacher model file as the run uses it: a Retort model (a Retort file, an ONNX or TF.js model
  * Retort can represent), or else a TF.js model run by TensorFlow.js itself, which only gives logits.
  */
-async function loadTeacher(core: Core, file: string, config: RunConfig, emit: (e: RunEvent) => void,
+async function loadTeacher(core: Core, file: string, config: RunConfig, studentNorm: InputNorm, emit: (e: RunEvent) => void,
                            models: Model[], tfjs: TfjsTeacher[]): Promise<LoadedTeacher> {
   const path = resolve(file);
   emit({ type: 'phase', message: `loading teacher ${file}` });
   const ti = config.teacherInput;
-  const tfjsOnly = ti?.shape !== undefined || Array.isArray(ti?.mean) || Array.isArray(ti?.std) || ti?.scale !== undefined;
+  const tfjsOnly = ti?.shape !== undefined || ti?.scale !== undefined;
   let m: Model | null = null;
   if (modelFormatOf(path) === 'tfjs') {
     // a TF.js model Retort can represent becomes a Retort model (fast, and usable inside the step);
@@ -176,12 +201,12 @@ async function loadTeacher(core: Core, file: string, config: RunConfig, emit: (e
     }
     if (!m) {
       const { loadTfjsTeacher, cachedTfjsTeacherLogits } = await import('../interop/node.js'); // tfjs only for such a teacher
-      const teacher = await loadTfjsTeacher(path, { input: { ...(ti ?? { mean: config.mean, std: config.std }) } });
+      const teacher = await loadTfjsTeacher(path, { input: { ...(ti ?? { mean: studentNorm.mean, std: studentNorm.std }) } });
       tfjs.push(teacher);
       return { kind: 'predictor', predictor: teacher, cache: (view, cachePath) => cachedTfjsTeacherLogits(teacher, view, cachePath).logits };
     }
   } else {
-    if (tfjsOnly) throw new RangeError(`config.teacherInput: scale, shape and per-channel mean/std apply to TF.js teachers; ${basename(file)} is a Retort model (give one mean and std)`);
+    if (tfjsOnly) throw new RangeError(`config.teacherInput: scale and shape apply to TF.js teachers; ${basename(file)} is a Retort model (give mean and std)`);
     m = (await loadAnyModel(core, path)).model;
   }
   models.push(m);

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Core } from '@retort/core-wasm';
 import { DataFormatError } from '../data/errors.js';
-import { fingerprint, type DatasetView } from '../data/dataset.js';
+import { fingerprint, type DatasetView, type InputNorm } from '../data/dataset.js';
 import { readNpyFile, writeNpyFile } from '../data/files.js';
 import { Fnv1a64 } from '../data/hash.js';
 import { toFloat32 } from '../data/npy.js';
@@ -54,7 +54,7 @@ export interface CachedLogits { logits: Float32Array; fromCache: boolean }
  * fingerprints) when model and data still match, else computed and written atomically.
  */
 export function cachedTeacherLogits(core: Core, teacher: Model, view: DatasetView, cachePath: string,
-                                    opts: { mean: number; std: number }): CachedLogits {
+                                    opts: InputNorm): CachedLogits {
   const key = {
     model: modelFingerprint(teacher),
     data: fingerprint(view),

@@ -13,7 +13,7 @@
 // where events are shown, how the step loop yields and whether it should stop.
 import type { BackendName, Core } from '@retort/core-wasm';
 import type { RunConfig } from '../config.js';
-import type { DatasetView } from '../data/dataset.js';
+import { channelStats, checkInputNorm, type Dataset, type DatasetView, type InputNorm } from '../data/dataset.js';
 import { evaluateLogits, type EvalReport } from '../eval/metrics.js';
 import { describeLosses, FEATURE_TERMS, type LossTermConfig } from '../losses/config.js';
 import { createModel, type Model } from '../model/index.js';
@@ -72,6 +72,8 @@ export interface RunResult {
   model: { spec: string; params: number };
   teacher?: { source: string; params?: number; test?: { errors: number; accuracy: number } };
   config: RunConfig;
+  /** The input normalisation the student was trained with (the config's, or the data's per channel). */
+  inputNorm: InputNorm;
   history: EpochMetrics[];
   test: Omit<EvalReport, 'confusion'> & { confusion: number[][] };
   trainSeconds: number;
@@ -88,10 +90,20 @@ export interface RunOutcome {
   teacherTestLogits?: Float32Array;
 }
 
+/**
+ * The student's input normalisation: per-channel statistics of the training split with
+ * `normalize: 'channel'`, else the config's mean and std.
+ */
+export function runNorm(c: RunConfig, train: Dataset): InputNorm {
+  if (c.normalize !== 'channel') return { mean: c.mean, std: c.std };
+  if (c.mean !== 0 || c.std !== 1) throw new RangeError("config.normalize: 'channel' computes mean and std from the data; leave config.mean and config.std unset");
+  return channelStats(train);
+}
+
 /** The teacher's input preparation for Retort teachers: teacherInput's mean/std, else the student's. */
-export function teacherNorm(c: RunConfig): { mean: number; std: number } {
+export function teacherNorm(c: RunConfig, student: InputNorm): InputNorm {
   const ti = c.teacherInput;
-  return { mean: typeof ti?.mean === 'number' ? ti.mean : c.mean, std: typeof ti?.std === 'number' ? ti.std : c.std };
+  return { mean: ti?.mean ?? student.mean, std: ti?.std ?? student.std };
 }
 
 export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise<RunOutcome> {
@@ -107,7 +119,9 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
   let handedOver = false;
   try {
     hooks.onStudent?.(model);
-    const tNorm = teacherNorm(config);
+    const norm = runNorm(config, data.train);
+    checkInputNorm(norm, data.train.features, 'config.mean/std');
+    const tNorm = teacherNorm(config, norm);
     checkTeachers(teachers, data.train, model.classes);
     const firstModel = teachers.find((t) => t.kind === 'model');
     const terms = chooseTerms(kind, config, model, firstModel?.kind === 'model' ? firstModel.model : null, teachers.length, input.methodOptions);
@@ -119,7 +133,7 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
     const mixupError = config.mixup ? mixupTermError(terms) : null;
     if (mixupError) throw new RangeError(`config.${mixupError}`);
     if (needsInStep && teachers.some((t) => t.kind !== 'logits') &&
-        (tNorm.mean !== config.mean || tNorm.std !== config.std || teachers.some((t) => t.kind === 'predictor'))) {
+        (JSON.stringify(tNorm) !== JSON.stringify(norm) || teachers.some((t) => t.kind === 'predictor'))) {
       throw new RangeError(`config.teacherInput: ${config.jitter > 0 ? 'jitter' : config.mixup ? 'mixup' : 'a hint or rkd term'} runs the teacher inside the step on the student's batch, ` +
         'so the teacher must be a Retort model that takes the student\'s input preparation');
     }
@@ -144,7 +158,7 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
       core, model, train: transfer, validation: views.split.validation.indices.length > 0 ? views.split.validation : null,
       settings: {
         epochs: config.epochs, batchSize: config.batchSize, optimizer: config.optimizer, schedule: config.schedule,
-        seed: config.seed, jitter: config.jitter, mixup: config.mixup, mean: config.mean, std: config.std,
+        seed: config.seed, jitter: config.jitter, mixup: config.mixup, mean: norm.mean, std: norm.std,
       },
       objective,
       ...(peers.length ? { peers } : {}),
@@ -155,7 +169,7 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
       ...(hooks.yieldTo ? { yieldTo: hooks.yieldTo } : {}),
     });
 
-    const evaluated = evaluateRun(core, model, peers.map((p) => p.model), testView, config, teacherTestLogits);
+    const evaluated = evaluateRun(core, model, peers.map((p) => p.model), testView, norm, teacherTestLogits);
     if (teacherInfo && evaluated.teacherTest) teacherInfo.test = evaluated.teacherTest;
     const report: RunResult = {
       kind, backend: core.backend,
@@ -164,7 +178,7 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
       ...(evaluated.peers.length ? { peers: evaluated.peers } : {}),
       model: { spec: formatModelSpec(model.spec), params: model.paramCount },
       ...(teacherInfo ? { teacher: teacherInfo } : {}),
-      config, history: result.history, test: evaluated.test,
+      config, inputNorm: norm, history: result.history, test: evaluated.test,
       trainSeconds: result.history.reduce((s, h) => s + h.seconds, 0),
       stopped: result.stopped,
     };
@@ -180,8 +194,7 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
  * The student's test metrics as evaluateView computes them (its batch of 256), keeping the logits;
  * the (combined) teachers' and the cohort peers' test metrics.
  */
-function evaluateRun(core: Core, model: Model, peers: Model[], testView: DatasetView, config: RunConfig, teacherTestLogits: Float32Array | undefined) {
-  const norm = { mean: config.mean, std: config.std };
+function evaluateRun(core: Core, model: Model, peers: Model[], testView: DatasetView, norm: InputNorm, teacherTestLogits: Float32Array | undefined) {
   const labels = labelsOf(testView);
   const logits = predictLogits(core, model, testView, { batchSize: 256, ...norm });
   const test = evaluateLogits(core, logits, labels, model.classes, teacherTestLogits ? { teacherLogits: teacherTestLogits } : {});

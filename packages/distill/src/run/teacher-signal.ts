@@ -3,7 +3,7 @@
 // logits, or the model itself run inside every step (feature terms, jitter); and the teachers'
 // test-set logits, combined, for the report and the students' agreement.
 import type { Core } from '@retort/core-wasm';
-import type { Dataset, DatasetView } from '../data/dataset.js';
+import type { Dataset, DatasetView, InputNorm } from '../data/dataset.js';
 import { DataFormatError } from '../data/errors.js';
 import { combineTeachers, type CombineMode } from '../losses/targets.js';
 import type { Model } from '../model/model.js';
@@ -56,7 +56,7 @@ export interface SignalContext {
   /** Teacher models run inside the step (feature terms, jitter). */
   inStep: boolean;
   /** The teachers' input preparation. */
-  norm: { mean: number; std: number };
+  norm: InputNorm;
   classes: number;
   combine: CombineMode;
 }
@@ -114,7 +114,7 @@ export function teacherSignal(core: Core, teachers: readonly RunTeacher[], c: Si
 }
 
 /** Soft labels of the rows the run reads, scattered into [train count, classes] (the other rows stay 0). */
-function rowSoftLabels(core: Core, t: Exclude<RunTeacher, { kind: 'logits' }>, rows: DatasetView, norm: { mean: number; std: number },
+function rowSoftLabels(core: Core, t: Exclude<RunTeacher, { kind: 'logits' }>, rows: DatasetView, norm: InputNorm,
                        emit: (e: RunEvent) => void): Float32Array {
   emit({ type: 'phase', message: `computing the soft labels of ${t.name} on ${rows.indices.length} training samples` });
   if (t.kind === 'predictor') return scatterRows(rows, t.predictor.logits(rows), t.predictor.classes);

@@ -8,9 +8,9 @@ import type { Model } from '../model/model.js';
 export interface PredictOptions {
   /** Rows per forward; default: up to 256, fewer for a model whose activations of 256 rows would pass PREDICT_BUDGET_BYTES. */
   batchSize?: number;
-  /** Input normalisation for u8 samples: (x/255 - mean)/std. */
-  mean?: number;
-  std?: number;
+  /** Input normalisation (InputNorm in data/dataset.ts): one value or one per channel. */
+  mean?: number | number[];
+  std?: number | number[];
 }
 
 /** Activation memory a prediction plans by default (the batch shrinks to stay under it). */

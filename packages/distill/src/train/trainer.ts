@@ -55,9 +55,9 @@ export interface TrainSettings {
   jitter: number;
   /** Mixup of each batch with a permutation of itself (data/batches.ts); default false. */
   mixup?: boolean;
-  /** Input normalisation of u8 samples: (x/255 - mean)/std. */
-  mean: number;
-  std: number;
+  /** Input normalisation (InputNorm in data/dataset.ts): one value or one per channel. */
+  mean: number | number[];
+  std: number | number[];
 }
 
 export interface EpochMetrics {

@@ -1,7 +1,7 @@
 import { loadCore, type Core } from '@retort/core-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BatchLoader, shiftInto, type Batch } from '../../src/data/batches.js';
-import { fullView, makeDataset, slice, type Dataset, type DatasetView } from '../../src/data/dataset.js';
+import { fullView, makeDataset, normalisedRows, slice, type Dataset, type DatasetView } from '../../src/data/dataset.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { tinyDataset } from './helpers.js';
 
@@ -134,7 +134,7 @@ describe.each(['simd', 'js'] as const)('BatchLoader on %s', (backend) => {
     loader.free();
   });
 
-  it('copies f32 samples as stored and refuses jitter and mean/std for them', () => {
+  it('copies f32 samples as stored (or standardised by mean/std) and refuses jitter for them', () => {
     const f = makeDataset(Float32Array.from({ length: 12 }, (_, i) => i - 0.5), [4, 3], Int32Array.from([0, 1, 0, 1]), { xFile: 'x', yFile: 'y' });
     const loader = new BatchLoader(core, fullView(f), 3, { shuffle: false });
     const [b0, b1] = collect(loader, 0);
@@ -142,7 +142,32 @@ describe.each(['simd', 'js'] as const)('BatchLoader on %s', (backend) => {
     expect(b1!.x).toEqual([8.5, 9.5, 10.5]);
     loader.free();
     expect(() => new BatchLoader(core, fullView(f), 3, { jitter: 1 })).toThrow(/jitter needs u8 samples/);
-    expect(() => new BatchLoader(core, fullView(f), 3, { mean: 0.5 })).toThrow(/mean\/std apply to u8 samples/);
+    const scaled = new BatchLoader(core, fullView(f), 4, { shuffle: false, mean: 0.5, std: 2 });
+    expect(collect(scaled, 0)[0]!.x).toEqual(Array.from({ length: 12 }, (_, i) => (i - 1) / 2));
+    scaled.free();
+  });
+
+  it('normalises per channel (the last axis) exactly as normalisedRows, for u8 and f32 samples', () => {
+    // 5 images of 2x3x2 (channels last): channel 0 and 1 get their own mean and std
+    const u8 = makeDataset(Uint8Array.from({ length: 60 }, (_, i) => (i * 37) % 256), [5, 2, 3, 2], Int32Array.from([0, 1, 2, 0, 1]), { xFile: 'x', yFile: 'y' });
+    const norm = { mean: [0.25, 0.5], std: [0.5, 0.125] };
+    const loader = new BatchLoader(core, fullView(u8), 5, { shuffle: false, ...norm });
+    const got = collect(loader, 0)[0]!.x;
+    loader.free();
+    expect(got).toEqual(Array.from(normalisedRows(fullView(u8), norm)));
+    // element j is channel j mod 2
+    for (let j = 0; j < 60; j++) {
+      const c = j % 2;
+      expect(got[j]).toBe(Math.fround((Math.fround(u8.x[j]! / 255) - norm.mean[c]!) / norm.std[c]!));
+    }
+    const f = makeDataset(Float32Array.from({ length: 12 }, (_, i) => i), [4, 3], Int32Array.from([0, 1, 0, 1]), { xFile: 'x', yFile: 'y' });
+    const perFeature = { mean: [1, 2, 3], std: [1, 2, 4] };
+    const fl = new BatchLoader(core, fullView(f), 4, { shuffle: false, ...perFeature });
+    expect(collect(fl, 0)[0]!.x).toEqual(Array.from({ length: 12 }, (_, i) => (i - perFeature.mean[i % 3]!) / perFeature.std[i % 3]!));
+    fl.free();
+    expect(() => new BatchLoader(core, fullView(f), 4, { mean: [0, 1], std: 1 })).toThrow(/2 channels do not divide a sample of 3/);
+    expect(() => new BatchLoader(core, fullView(f), 4, { mean: [0, 1, 2], std: [1, 2] })).toThrow(/one length/);
+    expect(() => new BatchLoader(core, fullView(f), 4, { mean: 0, std: [1, 0, 1] })).toThrow(/std must be finite and > 0/);
   });
 
   it('validates options and releases its tensors', () => {

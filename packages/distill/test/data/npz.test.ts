@@ -98,8 +98,8 @@ describe('.npz dataset archives (Keras convention)', () => {
 
     it('a path that is neither a folder, nor a .npz, nor there', () => {
       const dir = tempDir();
-      const csv = put(dir, 'data.csv', new TextEncoder().encode('a,b\n'));
-      expectDataError(() => loadDataPath(csv), csv, /unsupported data file/);
+      const txt = put(dir, 'data.txt', new TextEncoder().encode('a,b\n'));
+      expectDataError(() => loadDataPath(txt), txt, /unsupported data file/);
       expectDataError(() => loadDataPath(`${dir}/none.npz`), `${dir}/none.npz`, /not found/);
     });
   });

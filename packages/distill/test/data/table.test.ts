@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { splitTestSet } from '../../src/data/dataset.js';
+import { channelStats, makeDataset, splitTestSet } from '../../src/data/dataset.js';
 import { csvDataset, parseCsv, textDatasetFromCsv, textDatasetFromJsonl } from '../../src/data/table.js';
 import { expectDataError, tinyDataset } from './helpers.js';
 
@@ -103,5 +103,24 @@ describe('splitTestSet', () => {
     expectDataError(() => splitTestSet(tinyDataset(2, 2, 2, 2), 0.2, 0), 'tiny', /cannot be split/);
     expect(() => splitTestSet(tinyDataset(10), 1, 0)).toThrow(RangeError);
     expect(() => splitTestSet(tinyDataset(10), 0, 0)).toThrow(RangeError);
+  });
+});
+
+describe('channelStats', () => {
+  it('gives per-channel mean and population std of images (channels last), rows (per feature) and grey images (one channel)', () => {
+    // 2 images 1x2x3: channel c holds c*10 + k over its 4 values, k = 0..3
+    const x = new Uint8Array(12);
+    for (let r = 0; r < 2; r++) for (let p = 0; p < 2; p++) for (let c = 0; c < 3; c++) x[r * 6 + p * 3 + c] = c * 10 + r * 2 + p;
+    const img = makeDataset(x, [2, 1, 2, 3], Int32Array.from([0, 1]), { xFile: 'x', yFile: 'y' });
+    const s = channelStats(img);
+    expect(s.mean.length).toBe(3);
+    for (let c = 0; c < 3; c++) {
+      expect(s.mean[c]).toBeCloseTo((c * 10 + 1.5) / 255, 12);
+      expect(s.std[c]).toBeCloseTo(Math.sqrt(1.25) / 255, 12); // values k = 0..3 around 1.5
+    }
+    const rows = makeDataset(Float32Array.from([1, 10, 3, 10]), [2, 2], Int32Array.from([0, 1]), { xFile: 'x', yFile: 'y' });
+    expect(channelStats(rows)).toEqual({ mean: [2, 10], std: [1, 1] }); // feature 1 has no spread: std 1, only centred
+    const grey = makeDataset(Uint8Array.from([0, 255, 0, 255]), [1, 2, 2], Int32Array.from([0]), { xFile: 'x', yFile: 'y' });
+    expect(channelStats(grey)).toEqual({ mean: [0.5], std: [0.5] });
   });
 });

@@ -318,7 +318,7 @@ function mutateSemantic(base: Uint8Array, r: ReturnType<typeof prng>): Uint8Arra
       } break;
       case 11: {
         const key = r.pick(['retort.spec', 'retort.input.mean', 'retort.input.std', 'other']);
-        m.metadataProps.push({ key, value: key === 'retort.spec' ? r.pick(SPECS) : r.pick(['0.5', '-1', '0', 'NaN', '', '1e400', 'x']) });
+        m.metadataProps.push({ key, value: key === 'retort.spec' ? r.pick(SPECS) : r.pick(['0.5', '-1', '0', 'NaN', '', '1e400', 'x', '[0.1,0.2]', '[1,0]', '[]', '[x]', '[1e400]']) });
         break;
       }
       case 12: m.opsetImport = r.pick([[], [{ domain: '', version: r.pick([0, 1, 7, 13, 2 ** 40]) }], [{ domain: 'com.x', version: 1 }], [{ domain: 'ai.onnx', version: 13 }]]); break;

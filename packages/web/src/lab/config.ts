@@ -3,7 +3,7 @@
 // RunConfig and method options of each run executeRun (packages/distill/src/run/execute.ts) makes.
 import {
   compileSpec, featureTaps, formatModelSpec, METHODS, parseRunConfig, resolveModelSpec, parseModelSpec, SpecError, tapName,
-  createModel, type Core, type MethodOptions, type Model, type ModelSpec, type RunConfig, type RunConfigInput,
+  createModel, type Core, type MethodOptions, type Model, type ModelSpec, type RunConfig, type RunConfigInput, type InputNorm,
 } from '@retort/distill';
 import type { LabConfig, ModelDescription, TapInfo } from './types.js';
 
@@ -12,7 +12,7 @@ export const CLASSES = 10;
 export const IMAGE: readonly number[] = [28, 28];
 export const INPUTS = 784;
 /** Students and the teachers trained here read pixels as x/255 (mean 0, std 1). */
-export const NORM = { mean: 0, std: 1 };
+export const NORM: InputNorm = { mean: 0, std: 1 };
 
 /** A model spec (an MLP, a preset with its width, a JSON graph) resolved against MNIST and checked to take its images. */
 export function labModelSpec(text: string | object, what: string): ModelSpec {
@@ -120,8 +120,8 @@ export function teacherRunConfig(cfg: LabConfig): RunConfig {
  * A student's run: `method` (the lab's, or none for the student alone, kd for a born-again
  * generation) on the transfer set; `teacherNorm` is a loaded teacher's input preparation.
  */
-export function studentRunConfig(cfg: LabConfig, method: string, teacherNorm = NORM): RunConfig {
-  const differs = teacherNorm.mean !== NORM.mean || teacherNorm.std !== NORM.std;
+export function studentRunConfig(cfg: LabConfig, method: string, teacherNorm: InputNorm = NORM): RunConfig {
+  const differs = JSON.stringify(teacherNorm) !== JSON.stringify(NORM);
   return parseRunConfig({
     ...common(cfg), epochs: cfg.epochs, trainSize: cfg.transferSize, method,
     ...(method === 'dml' ? { peers: cfg.peers } : {}),

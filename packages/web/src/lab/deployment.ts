@@ -5,7 +5,7 @@
 // (quantizeModel, packages/distill/src/quant/); a student it refuses gets the f32 figures and its reason.
 import {
   evaluateLogits, medianSeconds, normalisedRows, predictLogits, quantizeModel, slice, timeMlpForward,
-  type Core, type DatasetView, type Int8Model, type Model,
+  type Core, type DatasetView, type Int8Model, type Model, type InputNorm,
 } from '@retort/distill';
 import { CLASSES, INPUTS, NORM } from './config.js';
 import { yieldTurn } from './scheduler.js';
@@ -16,7 +16,7 @@ const time = (c: Core, m: Model, x: Float32Array, rows: number, minSeconds: numb
   timeMlpForward(c, m, x, rows, minSeconds, yieldTurn);
 
 export async function measureDeployment(c: Core, student: Model, calibration: DatasetView, testView: DatasetView, labels: Int32Array,
-                                        teacher: { model: Model; norm: { mean: number; std: number } } | undefined,
+                                        teacher: { model: Model; norm: InputNorm } | undefined,
                                         teacherTest: Float32Array | undefined, timingSeconds: number): Promise<{ deployment: Deployment; quantized?: Int8Model }> {
   const testX = normalisedRows(testView, NORM);
   const rows = Math.min(128, testView.indices.length);

@@ -8,9 +8,9 @@
 // (./deployment.ts), feature maps (./feature-maps.ts), drawings and exports.
 import { transfer as transferred } from 'comlink';
 import {
-  METHODS, evaluateLogits, executeRun, fullView, labelsOf, loadCore, modelTensors, encodeModelFile, predictLogits, runViews,
+  METHODS, applyChannelNorm, describeNorm, evaluateLogits, executeRun, fullView, labelsOf, loadCore, modelTensors, encodeModelFile, predictLogits, runViews,
   type Core, type Dataset, type EpochMetrics, type Int8Model, type LossTermConfig, type Model, type RunEvent, type RunHooks,
-  type RunTeacher,
+  type RunTeacher, type InputNorm,
 } from '@retort/distill';
 import {
   CLASSES, INPUTS, NORM, TAP_METHODS, checkConfig, describeSpec, labMethodOptions, labModelSpec, mapTapsOfSpec, specLabel, studentRunConfig,
@@ -31,7 +31,7 @@ export { scheduler } from './scheduler.js';
 
 // ---- state -----------------------------------------------------------------------------------------
 
-interface Trained { role: Role; model: Model; norm: { mean: number; std: number } }
+interface Trained { role: Role; model: Model; norm: InputNorm }
 
 let core: Core | undefined;
 let data: { train: Dataset; test: Dataset } | undefined;
@@ -117,7 +117,7 @@ function freeModels(keepTeacher: boolean): void {
 }
 
 /** The teacher of the last run (before any run: the loaded one) as a model, if it is one. */
-function teacherSide(): { model: Model; norm: { mean: number; std: number } } | undefined {
+function teacherSide(): { model: Model; norm: InputNorm } | undefined {
   const trained = teacherOfRun ? teacherOfRun === 'trained' : !loaded;
   const t = trained ? models.teacher : loaded?.model ? { model: loaded.model, norm: loaded.norm } : undefined;
   return t && !t.model.isFreed ? { model: t.model, norm: t.norm } : undefined;
@@ -148,8 +148,8 @@ async function runLab(cfg: LabConfig, cb: Remote<RunCallbacks>): Promise<RunSumm
   if (readsTaps && !cfg.teacher && !loaded?.model) {
     throw new RangeError(`${cfg.method} reads a layer of the teacher inside every step: it needs a Retort model as the teacher (trained here, a Retort file, or a TF.js model of Dense layers), not ${loaded?.info.kind === 'logits' ? 'a logits file' : 'this TF.js model'}`);
   }
-  if (readsTaps && loaded?.model && !cfg.teacher && (loaded.norm.mean !== NORM.mean || loaded.norm.std !== NORM.std)) {
-    throw new RangeError(`${cfg.method} runs the teacher on the student's batches, but the loaded teacher expects inputs normalised with mean ${loaded.norm.mean}, std ${loaded.norm.std}`);
+  if (readsTaps && loaded?.model && !cfg.teacher && JSON.stringify(loaded.norm) !== JSON.stringify(NORM)) {
+    throw new RangeError(`${cfg.method} runs the teacher on the student's batches, but the loaded teacher expects inputs normalised as ${describeNorm(loaded.norm)}`);
   }
   if (cfg.method === 'at') {
     const teacherMaps = cfg.teacher ? mapTapsOfSpec(labModelSpec(cfg.teacher.spec, 'teacher')) : (loaded?.info.taps ?? []).filter((t) => t.shape.length === 3).length;
@@ -363,9 +363,11 @@ export const lab = {
     if (!core || pixels.length !== INPUTS) return {};
     const out: Partial<Record<Role, Float32Array>> = {};
     const c = core;
-    const one = (m: Model, norm: { mean: number; std: number }): Float32Array | undefined => {
+    const one = (m: Model, norm: InputNorm): Float32Array | undefined => {
       if (m.isFreed) return undefined;
-      const x = c.fromArray(pixels.map((v) => (v - norm.mean) / norm.std));
+      const prepared = Float32Array.from(pixels);
+      applyChannelNorm(prepared, prepared.length, norm);
+      const x = c.fromArray(prepared);
       try {
         if (m.batchSize < 1) m.plan(1);
         return m.forward(x, 1, 'eval').view().slice(0, CLASSES);

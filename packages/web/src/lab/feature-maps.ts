@@ -5,8 +5,8 @@
 //     p = 2), one per tap pair of the method's terms (or per feature-map tap);
 //   - a few channels of a chosen tap, the strongest ones (by Σ F²) for this image.
 // Everything is scaled to [0, 1] for drawing; the page colours and draws it.
-import type { Core, LossTermConfig, Model } from '@retort/distill';
-import { tapName } from '@retort/distill';
+import type { Core, InputNorm, LossTermConfig, Model } from '@retort/distill';
+import { applyChannelNorm, tapName } from '@retort/distill';
 import type { ChannelMaps, FeatureMaps, HeatMap } from './types.js';
 
 /** Channels shown per model. */
@@ -87,12 +87,14 @@ export function resolutionPairs(student: Model | undefined, teacher: Model | und
   return pairs;
 }
 
-interface Side { model: Model; norm: { mean: number; std: number } }
+interface Side { model: Model; norm: InputNorm }
 
 /** Runs `side`'s model in eval mode on one image (784 values in [0, 1]) and copies out the taps asked for. */
 function tapsOn(core: Core, side: Side, pixels: Float32Array, taps: readonly string[]): Map<string, Float32Array> {
   const m = side.model;
-  const x = core.fromArray(pixels.map((v) => (v - side.norm.mean) / side.norm.std));
+  const prepared = Float32Array.from(pixels);
+  applyChannelNorm(prepared, prepared.length, side.norm);
+  const x = core.fromArray(prepared);
   try {
     if (m.batchSize < 1) m.plan(1);
     m.forward(x, 1, 'eval');

@@ -3,8 +3,8 @@
 // represent becomes a Retort model, usable inside the step; any other stays a TensorFlow.js model
 // that gives soft labels), or logits over the training set (.npy or .safetensors).
 import {
-  DataFormatError, checkFiniteParams, createModel, decodeModelFile, paramsFromTensors, readNpy, stateFromTensors, toFloat32,
-  type Core, type Model, type RunTeacher,
+  DataFormatError, checkFiniteParams, createModel, decodeModelFile, normFromMeta, paramsFromTensors, readNpy, stateFromTensors, toFloat32,
+  type Core, type InputNorm, type Model, type RunTeacher,
 } from '@retort/distill';
 import type { TfjsTeacher } from '@retort/distill/tfjs';
 import { CLASSES, INPUTS, labModelSpec, NORM, specLabel, tapsOf } from './config.js';
@@ -16,7 +16,7 @@ export interface LoadedTeacher {
   info: TeacherInfo;
   /** A Retort model: it predicts, and may run inside the step. */
   model?: Model;
-  norm: { mean: number; std: number };
+  norm: InputNorm;
   tfjs?: TfjsTeacher;
   /** A logits file: [train count, 10] over the training set in file order. */
   logits?: Float32Array;
@@ -59,11 +59,7 @@ export function loadRetortTeacher(c: Core, file: { name: string; bytes: Uint8Arr
     model.free();
     throw e;
   }
-  const meta = decoded.meta as { mean?: unknown; std?: unknown };
-  const norm = {
-    mean: typeof meta.mean === 'number' && Number.isFinite(meta.mean) ? meta.mean : 0,
-    std: typeof meta.std === 'number' && meta.std > 0 ? meta.std : 1,
-  };
+  const norm = normFromMeta(decoded.meta, file.name);
   const s = specLabel(spec);
   return {
     file: file.name, model, norm,

@@ -1,0 +1,171 @@
+// Every reader of user files, fuzzed: valid inputs mutated by a seeded PRNG (bytes flipped, set to
+// edge values, runs inserted, duplicated or cut, the tail truncated) must parse or fail with the
+// reader's typed error (DataFormatError, or ModelFormatError for model files) naming the input, never
+// another exception and never a hang (each format's cases run under the test's time limit).
+// RETORT_FUZZ_CASES sets the cases per format (default 10,000); a failure names the case, and
+// (format, case) reproduces it exactly.
+import { encode as encodePng } from 'fast-png';
+import jpeg from 'jpeg-js';
+import { zipSync } from 'fflate';
+import { describe, expect, it } from 'vitest';
+import { DataFormatError } from '../../src/data/errors.js';
+import { readIdx, writeIdx } from '../../src/data/idx.js';
+import { decodeImage } from '../../src/data/image.js';
+import { readNpy, writeNpy } from '../../src/data/npy.js';
+import { datasetsFromNpz, readNpz, readSafetensorsDataset } from '../../src/data/npz.js';
+import { Xoshiro128 } from '../../src/data/random.js';
+import { csvDataset, textDatasetFromCsv, textDatasetFromJsonl } from '../../src/data/table.js';
+import { decodeModelFile, encodeModelFile, ModelFormatError, modelTensors } from '../../src/format/model-file.js';
+import { readSafetensors, writeSafetensors } from '../../src/interop/safetensors.js';
+import { compileSpec, parseModelSpec } from '../../src/model/spec.js';
+
+const CASES = Number(process.env.RETORT_FUZZ_CASES ?? 10_000);
+const EDGE = [0x00, 0xff, 0x7f, 0x80, 0x01, 0x30, 0x39, 0x2c, 0x0a, 0x22, 0x7b, 0x5b];
+
+/** One mutation of `src` (1 to 4 edits), from the stream of (format, case). */
+function mutate(src: Uint8Array, rng: Xoshiro128): Uint8Array {
+  let b = src.slice();
+  const edits = 1 + rng.below(4);
+  for (let e = 0; e < edits; e++) {
+    const at = b.length ? rng.below(b.length) : 0;
+    switch (rng.below(6)) {
+      case 0: if (b.length) b[at] = b[at]! ^ (1 << rng.below(8)); break; // flip a bit
+      case 1: if (b.length) b[at] = EDGE[rng.below(EDGE.length)]!; break; // an edge value
+      case 2: { // insert a short run of random bytes
+        const run = Uint8Array.from({ length: 1 + rng.below(8) }, () => rng.below(256));
+        b = Uint8Array.from([...b.subarray(0, at), ...run, ...b.subarray(at)]);
+        break;
+      }
+      case 3: { // cut a run out
+        const n = Math.min(b.length - at, 1 + rng.below(16));
+        b = Uint8Array.from([...b.subarray(0, at), ...b.subarray(at + n)]);
+        break;
+      }
+      case 4: b = b.slice(0, at); break; // truncate
+      default: { // duplicate a run in place
+        const n = Math.min(b.length - at, 1 + rng.below(32));
+        b = Uint8Array.from([...b.subarray(0, at + n), ...b.subarray(at, at + n), ...b.subarray(at + n)]);
+      }
+    }
+  }
+  return b;
+}
+
+const text = new TextEncoder();
+const asText = (b: Uint8Array): string => new TextDecoder('utf-8').decode(b); // invalid bytes become U+FFFD
+
+/** The valid inputs each reader starts from, and how a case is read. */
+const FORMATS: { name: string; seeds: Uint8Array[]; read: (b: Uint8Array, label: string) => unknown; errors: (new (...a: never[]) => Error)[] }[] = [];
+
+function format(name: string, seeds: Uint8Array[], read: (b: Uint8Array, label: string) => unknown,
+                errors: (new (...a: never[]) => Error)[] = [DataFormatError]): void {
+  FORMATS.push({ name, seeds, read, errors });
+}
+
+const u8 = (n: number, f: (i: number) => number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => f(i));
+
+format('idx', [
+  writeIdx({ type: 'u8', dims: [3, 4, 4], data: u8(48, (i) => i * 5) }),
+  writeIdx({ type: 'i32', dims: [5], data: Int32Array.from([0, 1, 2, 1, 0]) }),
+  writeIdx({ type: 'f32', dims: [2, 3], data: Float32Array.from([1, -2, 3.5, 0, 7, 8]) }),
+], (b, l) => readIdx(b, l));
+
+format('npy', [
+  writeNpy({ dtype: 'u1', shape: [2, 3, 3], data: u8(18, (i) => i) }),
+  writeNpy({ dtype: 'f4', shape: [4], data: Float32Array.from([1, 2, 3, 4]) }),
+  writeNpy({ dtype: 'i4', shape: [3, 1], data: Int32Array.from([0, 2, 1]) }),
+], (b, l) => readNpy(b, l));
+
+const npzArrays = {
+  x_train: writeNpy({ dtype: 'u1', shape: [4, 2, 2], data: u8(16, (i) => i * 9) }),
+  y_train: writeNpy({ dtype: 'i4', shape: [4], data: Int32Array.from([0, 1, 0, 1]) }),
+  x_test: writeNpy({ dtype: 'u1', shape: [2, 2, 2], data: u8(8, (i) => i) }),
+  y_test: writeNpy({ dtype: 'i4', shape: [2, 1], data: Int32Array.from([1, 0]) }),
+};
+format('npz', [
+  zipSync(Object.fromEntries(Object.entries(npzArrays).map(([k, v]) => [`${k}.npy`, v])), { level: 0 }),
+  zipSync(Object.fromEntries(Object.entries(npzArrays).map(([k, v]) => [`${k}.npy`, v])), { level: 6 }),
+], (b, l) => datasetsFromNpz(readNpz(b, l), l));
+
+/** Raw safetensors of any dtype (the writer stores floats only). */
+function rawSafetensors(tensors: Record<string, { dtype: string; shape: number[]; bytes: Uint8Array }>): Uint8Array {
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const [k, t] of Object.entries(tensors)) { header[k] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.bytes.length] }; offset += t.bytes.length; }
+  const json = text.encode(JSON.stringify(header));
+  const out = new Uint8Array(8 + json.length + offset);
+  new DataView(out.buffer).setUint32(0, json.length, true);
+  out.set(json, 8);
+  let at = 8 + json.length;
+  for (const t of Object.values(tensors)) { out.set(t.bytes, at); at += t.bytes.length; }
+  return out;
+}
+const i64 = (v: number[]): Uint8Array => new Uint8Array(BigInt64Array.from(v.map(BigInt)).buffer);
+format('safetensors-dataset', [rawSafetensors({
+  x_train: { dtype: 'U8', shape: [3, 2], bytes: u8(6, (i) => i) }, y_train: { dtype: 'I64', shape: [3], bytes: i64([0, 1, 1]) },
+  x_test: { dtype: 'U8', shape: [1, 2], bytes: u8(2, (i) => i) }, y_test: { dtype: 'I64', shape: [1], bytes: i64([1]) },
+})], (b, l) => datasetsFromNpz(readSafetensorsDataset(b, l), l));
+
+format('safetensors', [writeSafetensors({ logits: { shape: [3, 4], data: Float32Array.from({ length: 12 }, (_, i) => i - 6) } }, { note: 'x' })],
+  (b, l) => readSafetensors(b, l));
+
+const greyPng = encodePng({ width: 5, height: 3, data: u8(15, (i) => i * 17), channels: 1, depth: 8 });
+const rgbaPng = encodePng({ width: 3, height: 3, data: u8(36, (i) => i * 7), channels: 4, depth: 8 });
+const palPng = encodePng({ width: 4, height: 2, data: u8(8, (i) => i % 2), channels: 1, depth: 8, palette: [[1, 2, 3], [200, 100, 0]] });
+const bitPng = encodePng({ width: 5, height: 2, data: u8(2, (i) => 0xa5 ^ i), channels: 1, depth: 1 });
+format('png', [greyPng, rgbaPng, palPng, bitPng], (b, l) => decodeImage(b, l));
+
+const rgba = u8(8 * 8 * 4, (i) => (i % 4 === 3 ? 255 : (i * 31) % 256));
+format('jpeg', [new Uint8Array(jpeg.encode({ width: 8, height: 8, data: rgba }, 90).data)], (b, l) => decodeImage(b, l));
+
+format('csv', [
+  text.encode('a,b,label\n1,2,0\n3.5,-4,1\n"5",6e1,2\n'),
+  text.encode('x,species\n1,setosa\n2,virginica\n'),
+], (b, l) => csvDataset(asText(b), l, { labelColumn: /species/.test(asText(b)) ? 'species' : 'label' }));
+
+format('text-csv', [text.encode('text,label\n"hello, world",pos\nbye,neg\n')], (b, l) => textDatasetFromCsv(asText(b), l));
+
+format('jsonl', [text.encode('{"text":"good","label":"pos"}\n{"text":"bad","label":0}\n{"text":"x","label":"neg"}\n')],
+  (b, l) => textDatasetFromJsonl(asText(b), l));
+
+const spec = parseModelSpec('mlp:4-3-2');
+const params = Float32Array.from({ length: compileSpec(spec).paramCount }, (_, i) => (i % 7) / 10 - 0.3);
+format('retort-model', [encodeModelFile({ spec, tensors: modelTensors(spec, params), meta: { mean: 0.1, note: 'seed' } })],
+  (b, l) => decodeModelFile(b, l), [ModelFormatError]);
+
+/** Runs `cases` mutations of format `f` (stream `index`); throws at the first untyped or unnamed error. */
+function fuzz(f: (typeof FORMATS)[number], index: number, cases: number): { refused: number } {
+  let refused = 0;
+  for (let c = 0; c < cases; c++) {
+    const rng = new Xoshiro128(c, index, 0xf022);
+    const input = mutate(f.seeds[rng.below(f.seeds.length)]!, rng);
+    const label = `${f.name}#${c}`;
+    try {
+      f.read(input, label);
+    } catch (e) {
+      const typed = f.errors.some((E) => e instanceof E);
+      if (!typed || !(e as Error).message.startsWith(label)) {
+        throw new Error(`${label}: ${typed ? 'error does not name the input' : `untyped ${(e as Error)?.constructor?.name}`}: ${(e as Error)?.message}`);
+      }
+      refused++;
+    }
+  }
+  return { refused };
+}
+
+describe.each(FORMATS.map((f, i) => [f.name, i] as const))('fuzzing the %s reader', (name, index) => {
+  it(`${CASES} mutated inputs: each parses or is one typed error naming the input`, () => {
+    const f = FORMATS[index]!;
+    for (const seed of f.seeds) f.read(seed, 'seed'); // the seeds themselves are valid
+    const { refused } = fuzz(f, index, CASES);
+    // the mutations reach the readers' checks: many inputs are refused, not all pass untouched
+    expect(refused).toBeGreaterThan(CASES / 4);
+  }, 120_000);
+});
+
+it('the harness fails on a reader that lets an untyped error out, or names the wrong input', () => {
+  const seeds = [text.encode('{"a": [1, 2, {"b": "c"}]}')];
+  expect(() => fuzz({ name: 'raw-json', seeds, read: (b) => JSON.parse(asText(b)), errors: [DataFormatError] }, 99, 200)).toThrow(/raw-json#\d+: untyped SyntaxError/);
+  const misnamed = (b: Uint8Array): unknown => { try { return JSON.parse(asText(b)); } catch { throw new DataFormatError('other', 'bad'); } };
+  expect(() => fuzz({ name: 'named', seeds, read: misnamed, errors: [DataFormatError] }, 99, 200)).toThrow(/does not name the input/);
+});
