@@ -38,6 +38,21 @@ describe('retort compare', () => {
     expect(cfg('alone').trainSize).toBe(600);
     expect(cfg('distilled').teacher).toBe(join(out, 'teacher', 'model.retort'));
     for (const d of ['teacher', 'distilled', 'alone']) expect(existsSync(join(out, d, 'model.retort'))).toBe(true);
+    // T and alpha are chosen by the search by default: every candidate scored on validation, the choice in the table's note
+    const tune = (JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8')) as { autoTune: { candidates: { validationErrors: number }[]; chosen: { temperature: number; alpha: number } } }).autoTune;
+    expect(tune.candidates).toHaveLength(9);
+    expect(r.stdout).toContain(`T = ${tune.chosen.temperature}, alpha = ${tune.chosen.alpha} (soft weight), chosen on the validation split from 9 candidates`);
+    expect(readFileSync(join(out, 'distilled', 'report.md'), 'utf8')).toMatch(/chosen on the validation split \(\d+ rows; the test set is not read\)/);
+  });
+
+  it('takes a fixed T and alpha instead, and refuses auto with --methods', () => {
+    const fixed = join(tmp.dir, 'fixed');
+    const r = retort([...args.slice(0, -1), fixed, '--temperature', '4', '--alpha', '0.5']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Distillation: T = 4, alpha = 0.5 \(soft weight\), T² scaling on/);
+    expect(JSON.parse(readFileSync(join(fixed, 'comparison.json'), 'utf8')).autoTune).toBeUndefined();
+    expectOneLineError(retort(['compare', '--methods', 'kd', '--temperature', 'auto']), [/--temperature: auto chooses T and alpha of the main comparison/], 2);
+    expectOneLineError(retort(['distill', '--temperature', 'hot']), [/--temperature: expected 'auto' or a number \(must be a number\), got 'hot'/], 2);
   });
 
   it('refuses to overwrite its runs without --force, and replaces them with it', () => {

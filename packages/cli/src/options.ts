@@ -4,8 +4,8 @@
 // resumes from any working directory.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { Command } from 'commander';
-import { parseModelSpec, parseRunConfig, SpecError, type RunConfig } from '@retort/distill';
+import { Option, type Command } from 'commander';
+import { parseModelSpec, parseRunConfig, runConfigSchema, SpecError, type RunConfig } from '@retort/distill';
 import type { DataConfig, DataOptionsConfig } from '@retort/distill/node';
 import { UsageError } from './errors.js';
 
@@ -37,6 +37,46 @@ export function numberArg(flag: string, bounds: Bounds = {}): (value: string) =>
     }
     return v;
   };
+}
+
+/**
+ * A commander parser for a number flag that sets a RunConfig field: its bounds are the config
+ * schema's (config.ts), declared once, and so is the message ("--epochs: must be a positive
+ * integer, got '0'").
+ */
+export function configArg(flag: string, key: keyof typeof runConfigSchema.shape): (value: string) => number {
+  const schema = runConfigSchema.shape[key];
+  return (value) => {
+    const v = NUMBER.test(value.trim()) ? Number(value) : NaN;
+    const r = Number.isFinite(v) ? schema.safeParse(v) : null;
+    if (!r?.success) throw new UsageError(`${flag}: ${r ? r.error.issues[0]?.message ?? 'out of range' : 'must be a number'}, got '${value}'`);
+    return v;
+  };
+}
+
+/** configArg, or the word 'auto' (chosen by the search on the validation split). */
+export function configOrAutoArg(flag: string, key: 'temperature' | 'alpha'): (value: string) => number | 'auto' {
+  const num = configArg(flag, key);
+  return (value) => {
+    if (value.trim() === 'auto') return 'auto';
+    try {
+      return num(value);
+    } catch (e) {
+      throw new UsageError(`${flag}: expected 'auto' or a number (${(e as Error).message.replace(`${flag}: `, '').replace(/, got '.*'$/s, '')}), got '${value}'`);
+    }
+  };
+}
+
+const BACKEND_NAMES = ['auto', 'simd', 'scalar', 'js'] as const;
+
+/** --backend, the same on every command that computes. */
+export function backendOption(): Option {
+  return new Option('--backend <name>', 'auto (default), simd, scalar or js').argParser(choiceArg('--backend', BACKEND_NAMES));
+}
+
+/** --json, the same flag on every command; what it prints depends on the command. */
+export function jsonOption(prints: 'events' | 'object' | 'list'): Option {
+  return new Option('--json', prints === 'events' ? 'print every event as one JSON object per line' : prints === 'object' ? 'print one JSON object' : 'print them as JSON');
 }
 
 /** A commander parser for an integer flag within bounds. */
@@ -103,9 +143,9 @@ export function addDataOptions(cmd: Command, opts: { dataHelp?: string; withData
   return cmd
     .option('--test-data <path>', "a test set of your own, in any form --data takes (replaces the data's own test set)")
     .option('--test-fraction <f>', 'when the data has no test set: the fraction of each class held out to test on (default 0.2)',
-      numberArg('--test-fraction', { above: 0, below: 1 }))
+      configArg('--test-fraction', 'testFraction'))
     .option('--split-seed <n>', 'the seed of that held-out split (default 0; apart from --seed, so every run tests on the same rows)',
-      intArg('--split-seed', { min: 0, max: 2 ** 32 - 1 }))
+      configArg('--split-seed', 'splitSeed'))
     .option('--label-column <name>', "a CSV table's label column (default 'label')")
     .option('--image-size <HxW>', "the size images of an image folder are resized to (default the first image's)", imageSizeArg);
 }
@@ -141,8 +181,9 @@ export interface RunFlags extends DataFlags {
   model?: string;
   teacher?: string;
   teacherLogits?: string;
-  temperature?: number;
-  alpha?: number;
+  temperature?: number | 'auto';
+  alpha?: number | 'auto';
+  tuneEpochs?: number;
   t2Scaling?: boolean;
   epochs?: number;
   batchSize?: number;
@@ -230,8 +271,19 @@ export function buildRunConfig(kind: 'train' | 'distill', flags: RunFlags, cwd =
     }
   }
   const set = (key: string, value: unknown): void => { if (value !== undefined) cfg[key] = value; };
-  set('temperature', flags.temperature);
-  set('alpha', flags.alpha);
+  // 'auto': chosen by the search of run/auto-tune.ts (config.autoTune); a number replaces a search from the file
+  const auto: Obj = isObj(cfg.autoTune) ? { ...cfg.autoTune } : {};
+  for (const key of ['temperature', 'alpha'] as const) {
+    const v = flags[key];
+    if (v === 'auto') auto[key] = true;
+    else if (v !== undefined) { cfg[key] = v; delete auto[key]; }
+  }
+  if (flags.tuneEpochs !== undefined) {
+    if (auto.temperature === undefined && auto.alpha === undefined) throw new UsageError('--tune-epochs: only applies with --temperature auto or --alpha auto');
+    auto.epochs = flags.tuneEpochs;
+  }
+  if (Object.keys(auto).length) cfg.autoTune = auto;
+  else if (isObj(cfg.autoTune)) delete cfg.autoTune;
   if (flags.t2Scaling === false) cfg.scaleT2 = false;
   set('epochs', flags.epochs);
   set('batchSize', flags.batchSize);

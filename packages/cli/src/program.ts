@@ -14,7 +14,7 @@ import { bornAgainCommand, methodsCompareCommand, sweepCommand, type BornAgainFl
 import { COMPARED_METHODS } from '@retort/distill/node';
 import { runCommand } from './commands/run.js';
 import { describeError, EXIT, UsageError } from './errors.js';
-import { addDataOptions, choiceArg, DATA_HELP, intArg, listArg, numberArg, scheduleArg, type DataFlags, type RunFlags } from './options.js';
+import { addDataOptions, backendOption, choiceArg, configArg, configOrAutoArg, DATA_HELP, intArg, jsonOption, listArg, numberArg, scheduleArg, type DataFlags, type RunFlags } from './options.js';
 import { METHOD_NAMES } from '@retort/distill';
 
 export const VERSION = '0.1.0';
@@ -26,8 +26,6 @@ export interface Io {
   isTTY?: boolean;
   stream?: NodeJS.WritableStream;
 }
-
-const BACKENDS = ['auto', 'simd', 'scalar', 'js'] as const;
 
 const HELP_AFTER = `
 Run directories (--out, default runs/<command>-YYYYMMDD-HHMMSS) hold config.json,
@@ -61,39 +59,42 @@ function addRunOptions(cmd: Command, kind: JobKind): Command {
       .option('--combine <how>', 'combine teachers by averaging probabilities (default) or logits', choiceArg('--combine', ['probabilities', 'logits'] as const));
   }
   cmd
-    .option('--temperature <T>', 'temperature T > 0 of the soft terms (kd, tfkd; default 4)', numberArg('--temperature', { above: 0 }))
-    .option('--alpha <a>', 'soft weight a in [0, 1] of kd, tfkd, fitnets, adaptive: a·soft + (1 - a)·ce (default 0.9)', numberArg('--alpha', { min: 0, max: 1 }))
+    .option('--temperature <T|auto>', 'temperature T > 0 of the soft terms (kd, tfkd; default 4); auto: chosen from 1, 2, 4, 8 on the validation split (kd)',
+      configOrAutoArg('--temperature', 'temperature'))
+    .option('--alpha <a|auto>', 'soft weight a in [0, 1] of kd, tfkd, fitnets, adaptive: a·soft + (1 - a)·ce (default 0.9); auto: chosen from 0, 0.5, 0.9 on the validation split (kd)',
+      configOrAutoArg('--alpha', 'alpha'))
+    .option('--tune-epochs <n>', 'with auto: epochs of each candidate of the search (default --epochs)', intArg('--tune-epochs', { min: 1 }))
     .option('--no-t2-scaling', 'do not multiply the soft terms by T^2')
     .option('--method <name>', `distillation method (see 'retort methods'): ${METHOD_NAMES.filter((m) => m !== 'born-again').join(', ')} (default: kd for distill, none for train)`,
       choiceArg('--method', METHOD_NAMES.filter((m) => m !== 'born-again')))
     .option('--losses <json|file>', 'loss terms written out, as JSON text or a JSON file (overrides --method)')
-    .option('--peers <n>', 'further students trained together (Deep Mutual Learning; default 1 with --method dml)', intArg('--peers', { min: 0, max: 15 }))
+    .option('--peers <n>', 'further students trained together (Deep Mutual Learning; default 1 with --method dml)', configArg('--peers', 'peers'))
     .option('--transfer-fraction <f>', 'train on this fraction of the training samples, chosen by seed', numberArg('--transfer-fraction', { above: 0, max: 1 }))
     .option('--transfer-classes <list>', 'train only on samples of these classes (e.g. 0,1,2)', listArg('--transfer-classes', true, { min: 0 }))
     .option('--omit-classes <list>', 'never show the student samples of these classes (e.g. 3)', listArg('--omit-classes', true, { min: 0 }))
     .option('--no-labels', 'the student never reads a label: soft targets alone');
   return cmd
-    .option('--epochs <n>', 'epochs (default 10)', intArg('--epochs', { min: 1 }))
-    .option('--batch-size <n>', 'batch size (default 128)', intArg('--batch-size', { min: 1, max: 65536 }))
+    .option('--epochs <n>', 'epochs (default 10)', configArg('--epochs', 'epochs'))
+    .option('--batch-size <n>', 'batch size (default 128)', configArg('--batch-size', 'batchSize'))
     .option('--lr <x>', 'learning rate (default 1e-3 for adamw, 0.1 for sgd)', numberArg('--lr', { min: 0 }))
     .option('--optimizer <name>', 'adamw (default) or sgd (momentum 0.9 unless --momentum)', choiceArg('--optimizer', ['adamw', 'sgd'] as const))
     .option('--momentum <m>', 'SGD momentum in [0, 1)', numberArg('--momentum', { min: 0, below: 1 }))
     .option('--weight-decay <x>', 'decoupled (adamw) or L2 (sgd) weight decay', numberArg('--weight-decay', { min: 0 }))
     .option('--schedule <s>', 'learning-rate schedule: cosine (default), constant or step:EVERY:GAMMA', scheduleArg)
     .option('--warmup <steps>', 'linear warm-up steps', intArg('--warmup', { min: 0 }))
-    .option('--seed <n>', 'seed of initialisation, split, shuffling, dropout and jitter (default 1)', intArg('--seed', { min: 0, max: 2 ** 32 - 1 }))
-    .option('--validation <n>', 'training samples held out for validation (default 5000)', intArg('--validation', { min: 0 }))
-    .option('--train-size <n>', 'train on only this many samples', intArg('--train-size', { min: 1 }))
-    .option('--test-size <n>', 'test on only the first n test samples', intArg('--test-size', { min: 1 }))
-    .option('--jitter <px>', 'random shifts of up to ±px pixels (default 0)', intArg('--jitter', { min: 0, max: 8 }))
+    .option('--seed <n>', 'seed of initialisation, split, shuffling, dropout and jitter (default 1)', configArg('--seed', 'seed'))
+    .option('--validation <n>', 'training samples held out for validation (default 5000)', configArg('--validation', 'validation'))
+    .option('--train-size <n>', 'train on only this many samples', configArg('--train-size', 'trainSize'))
+    .option('--test-size <n>', 'test on only the first n test samples', configArg('--test-size', 'testSize'))
+    .option('--jitter <px>', 'random shifts of up to ±px pixels (default 0)', configArg('--jitter', 'jitter'))
     .option('--normalize <how>', "'channel': standardise inputs per channel (per feature of a table) with the training split's mean and std, recorded in the model file",
       choiceArg('--normalize', ['channel'] as const))
     .option('--mixup', 'mix each batch with a permutation of itself (one weight per batch, labels mixed alike; a teacher sees the mixed inputs)')
     .option('--out <dir>', 'run directory (default runs/<command>-YYYYMMDD-HHMMSS)')
     .option('--force', 'replace an existing run directory')
     .option('--resume <dir>', 'continue the run in <dir> from its last checkpoint (with --json/--backend only)')
-    .option('--json', 'print every event as one JSON object per line')
-    .option('--backend <name>', 'auto (default), simd, scalar or js', choiceArg('--backend', BACKENDS));
+    .addOption(jsonOption('events'))
+    .addOption(backendOption());
 }
 
 /** Flags the user typed (not defaults), by commander's attribute name. */
@@ -131,26 +132,31 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--second-teacher-model <spec>', 'with --methods: the second teacher of the two-teacher row (default mlp:784-800-800-10,dropout=0.1/0.3)')
     .option('--model <spec>', 'student spec (default mlp:784-800-800-10)')
     .option('--teacher-epochs <n>', 'teacher epochs (default 8)', intArg('--teacher-epochs', { min: 1 }))
-    .option('--epochs <n>', 'student epochs, distilled and alone (default 10)', intArg('--epochs', { min: 1 }))
+    .option('--epochs <n>', 'student epochs, distilled and alone (default 10)', configArg('--epochs', 'epochs'))
     .option('--transfer-size <n>', 'training images the students learn from; the teacher uses all (default 5000; 0 = all)', intArg('--transfer-size', { min: 0 }))
-    .option('--batch-size <n>', 'batch size (default 128)', intArg('--batch-size', { min: 1, max: 65536 }))
+    .option('--batch-size <n>', 'batch size (default 128)', configArg('--batch-size', 'batchSize'))
     .option('--lr <x>', 'AdamW learning rate (default 1e-3)', numberArg('--lr', { min: 0 }))
-    .option('--temperature <T>', 'distillation temperature (default 8)', numberArg('--temperature', { above: 0 }))
-    .option('--alpha <a>', 'weight of the soft term in [0, 1] (default 0.9)', numberArg('--alpha', { min: 0, max: 1 }))
-    .option('--seed <n>', 'seed shared by all three runs (default 1)', intArg('--seed', { min: 0, max: 2 ** 32 - 1 }))
-    .option('--train-size <n>', 'train the teacher on only this many samples', intArg('--train-size', { min: 1 }))
-    .option('--test-size <n>', 'test on only the first n test samples', intArg('--test-size', { min: 1 }))
+    .option('--temperature <T|auto>', 'distillation temperature (default auto: chosen from 1, 2, 4, 8 on the validation split)', configOrAutoArg('--temperature', 'temperature'))
+    .option('--alpha <a|auto>', 'weight of the soft term in [0, 1] (default auto: chosen from 0, 0.5, 0.9 on the validation split)', configOrAutoArg('--alpha', 'alpha'))
+    .option('--seed <n>', 'seed shared by all three runs (default 1)', configArg('--seed', 'seed'))
+    .option('--train-size <n>', 'train the teacher on only this many samples', configArg('--train-size', 'trainSize'))
+    .option('--test-size <n>', 'test on only the first n test samples', configArg('--test-size', 'testSize'))
+    .option('--validation <n>', 'training samples every run holds out for validation (default 5000)', configArg('--validation', 'validation'))
     .option('--methods <list>', `compare distillation methods instead: all, or a comma-separated list of ${COMPARED_METHODS.map((c) => c.name).join(', ')}; its defaults differ: student mlp:784-300-300-10, T 4, transfer set 10000, teachers 784-1200-1200-10 and 784-800-800-10`)
     .option('--seeds <n>', 'with --methods: seeds per method (default 3)', intArg('--seeds', { min: 1, max: 100 }))
     .option('--quick', 'with --methods: a tiny smoke run (seconds; the numbers mean nothing)')
     .option('--fresh', 'with --methods: rerun finished runs instead of reading them back')
-    .option('--json', 'print every event as one JSON object per line')
-    .option('--backend <name>', 'auto (default), simd, scalar or js', choiceArg('--backend', BACKENDS))
-    .action(async (opts: CompareFlags & MethodsCompareFlags) => {
+    .addOption(jsonOption('events'))
+    .addOption(backendOption())
+    .action(async (opts: CompareFlags & Omit<MethodsCompareFlags, 'temperature' | 'alpha'>) => {
       if (opts.methods !== undefined) {
         if (opts.force) throw new UsageError('--force: with --methods, finished runs are read back; use --fresh to rerun them');
         if (opts.seed !== undefined) throw new UsageError('--seed: with --methods, use --seeds N (seeds 1..N)');
-        setExit(await methodsCompareCommand(opts, io));
+        if (opts.validation !== undefined) throw new UsageError('--validation: applies to the main comparison, not with --methods');
+        for (const [flag, v] of [['--temperature', opts.temperature], ['--alpha', opts.alpha]] as const) {
+          if (v === 'auto') throw new UsageError(`${flag}: auto chooses T and alpha of the main comparison; --methods compares each method at one setting (give a number)`);
+        }
+        setExit(await methodsCompareCommand(opts as MethodsCompareFlags, io));
         return;
       }
       for (const [flag, v] of [['--seeds', opts.seeds], ['--quick', opts.quick], ['--fresh', opts.fresh]] as const) {
@@ -168,7 +174,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--fresh', 'rerun finished generations instead of reading them back')
     .action(async (opts: BornAgainFlags) => { setExit(await bornAgainCommand(opts, io)); });
   // born-again sets each generation's loss itself: these run flags are refused, so not listed
-  for (const o of bornAgain.options) if (['--method', '--losses', '--peers', '--no-labels', '--resume'].includes(o.long ?? '')) o.hideHelp();
+  for (const o of bornAgain.options) if (['--method', '--losses', '--peers', '--no-labels', '--resume', '--tune-epochs'].includes(o.long ?? '')) o.hideHelp();
 
   addDataOptions(program
     .command('sweep-temperature')
@@ -178,13 +184,13 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--widths <list>', 'hidden widths W of 784-W-W-10 students (default 30,300,800)', listArg('--widths', true, { min: 1 }))
     .option('--temperatures <list>', 'temperatures (default 1,2,2.5,4,8,20)', listArg('--temperatures', false, { above: 0 }))
     .option('--seeds <n>', 'seeds per cell (default 2)', intArg('--seeds', { min: 1, max: 100 }))
-    .option('--epochs <n>', 'student epochs (default 10)', intArg('--epochs', { min: 1 }))
+    .option('--epochs <n>', 'student epochs (default 10)', configArg('--epochs', 'epochs'))
     .option('--transfer-size <n>', 'training images the students learn from (default 20000; 0 = all)', intArg('--transfer-size', { min: 0 }))
     .option('--alpha <a>', 'soft weight (default 0.9)', numberArg('--alpha', { min: 0, max: 1 }))
-    .option('--test-size <n>', 'test on only the first n test samples', intArg('--test-size', { min: 1 }))
+    .option('--test-size <n>', 'test on only the first n test samples', configArg('--test-size', 'testSize'))
     .option('--fresh', 'rerun finished runs instead of reading them back')
-    .option('--json', 'print every event as one JSON object per line')
-    .option('--backend <name>', 'auto (default), simd, scalar or js', choiceArg('--backend', BACKENDS))
+    .addOption(jsonOption('events'))
+    .addOption(backendOption())
     .action(async (opts: SweepFlags) => { setExit(await sweepCommand(opts, io)); });
 
   program
@@ -193,18 +199,18 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .argument('<experiment>', 'hinton-mnist or cnn-mnist')
     .option('--out <dir>', 'folder of the experiment\'s runs (default runs/EXPERIMENT); rerun to resume')
     .option('--epoch-scale <x>', 'scale every epoch count (e.g. 0.05 for a smoke run)', numberArg('--epoch-scale', { above: 0 }))
-    .option('--json', 'print every event as one JSON object per line')
-    .option('--backend <name>', 'auto (default), simd, scalar or js', choiceArg('--backend', BACKENDS))
+    .addOption(jsonOption('events'))
+    .addOption(backendOption())
     .action(async (experiment: string, opts: ReproFlags) => { setExit(await reproCommand(experiment, opts, io)); });
 
   addDataOptions(program
     .command('eval')
     .description('test-set metrics of a model file: errors, accuracy, per-class errors, confusion, ECE, agreement'))
     .argument('<model>', 'model file (.retort)')
-    .option('--test-size <n>', 'only the first n test samples', intArg('--test-size', { min: 1 }))
+    .option('--test-size <n>', 'only the first n test samples', configArg('--test-size', 'testSize'))
     .option('--teacher <file>', 'a teacher model: also report top-1 agreement with it')
-    .option('--json', 'print one JSON object')
-    .option('--backend <name>', 'auto (default), simd, scalar or js', choiceArg('--backend', BACKENDS))
+    .addOption(jsonOption('object'))
+    .addOption(backendOption())
     .action(async (model: string, opts: EvalFlags) => { setExit(await evalCommand(model, opts, io)); });
 
   addDataOptions(program
@@ -212,12 +218,12 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .description('the deployment report: size, latency, throughput, accuracy and agreement of a student (f32 and int8) beside its teacher'))
     .argument('<student>', 'student model (.retort, .onnx, or a TF.js model.json / folder)')
     .option('--teacher <model>', 'teacher model (same formats)')
-    .option('--test-size <n>', 'only the first n test samples', intArg('--test-size', { min: 1 }))
+    .option('--test-size <n>', 'only the first n test samples', configArg('--test-size', 'testSize'))
     .option('--calibration <n>', 'training images held out to calibrate the int8 scales (default 1000)', intArg('--calibration', { min: 1 }))
     .option('--timing <seconds>', 'length of each of the 5 timing rounds (default 0.25)', numberArg('--timing', { above: 0, max: 60 }))
     .option('--out <dir>', 'where report.json and report.md go (default runs/report-YYYYMMDD-HHMMSS)')
-    .option('--json', 'print one JSON object')
-    .option('--backend <name>', 'auto (default), simd, scalar or js', choiceArg('--backend', BACKENDS))
+    .addOption(jsonOption('object'))
+    .addOption(backendOption())
     .action(async (student: string, opts: ReportFlags) => { setExit(await reportCommand(student, opts, io)); });
 
   program
@@ -243,14 +249,14 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .argument('<model>', 'model (.retort, .onnx, or a TF.js model.json / folder)')
     .option('--out <file>', 'the int8 model file to write (loaded by @retort/core-wasm/infer)')
     .option('--calibration <n>', 'training images held out to calibrate the activation scales (default 1000)', intArg('--calibration', { min: 1 }))
-    .option('--seed <n>', 'which images are held out (default 1)', intArg('--seed', { min: 0, max: 2 ** 32 - 1 }))
+    .option('--seed <n>', 'which images are held out (default 1)', configArg('--seed', 'seed'))
     .option('--force', 'replace an existing --out')
     .action(async (model: string, opts: QuantizeFlags) => { setExit(await quantizeCommand(model, opts, io)); });
 
   program
     .command('methods')
     .description('list the distillation methods with their loss terms, parameters and defaults')
-    .option('--json', 'print them as JSON')
+    .addOption(jsonOption('list'))
     .action((opts: { json?: boolean }) => { setExit(methodsCommand(opts, io)); });
 
   program
@@ -259,7 +265,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--input <HxWxC>', 'the input shape to size them for (default 28x28x1, MNIST)')
     .option('--classes <n>', 'the class count (default 10)', intArg('--classes', { min: 1 }))
     .option('--width <w>', 'width multiplier of channels and units (default 1)', numberArg('--width', { above: 0, max: 64 }))
-    .option('--json', 'print them as JSON')
+    .addOption(jsonOption('list'))
     .action((opts: ModelsFlags) => { setExit(modelsCommand(opts, io)); });
 
   addDataOptions(program
@@ -268,20 +274,20 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .command('inspect')
     .description('counts, shapes, element types, class balance and value ranges of each split, and anything suspicious')
     .argument('<path>', `${DATA_HELP}, or text as .jsonl / a .csv with a 'text' column`), { withData: false })
-    .option('--json', 'print one JSON object')
+    .addOption(jsonOption('object'))
     .action((path: string, opts: DataFlags & { json?: boolean }) => { setExit(dataInspectCommand(path, opts, io)); });
 
   program
     .command('info')
     .description('what a file holds: a Retort model, checkpoint or int8 model, IDX, .npy, .safetensors, .onnx or a TF.js model.json')
     .argument('<file>', 'the file to describe')
-    .option('--json', 'print one JSON object')
+    .addOption(jsonOption('object'))
     .action(async (file: string, opts: { json?: boolean }) => { setExit(await infoCommand(file, opts, io)); });
 
   program
     .command('backends')
     .description('list the compute backends this runtime supports and check each one runs')
-    .option('--json', 'print one JSON object instead of a table')
+    .addOption(jsonOption('object'))
     .action(async (opts: { json?: boolean }) => {
       const rows: { backend: BackendName; available: boolean; check: string }[] = [];
       for (const backend of ['simd', 'scalar', 'js'] as const) {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
-import { buildRunConfig, defaultRunDir, intArg, numberArg, scheduleArg } from '../src/options.js';
+import { buildRunConfig, configArg, configOrAutoArg, defaultRunDir, intArg, numberArg, scheduleArg } from '../src/options.js';
 
 describe('strict number flags', () => {
   it('accepts numbers within bounds', () => {
@@ -21,6 +21,18 @@ describe('strict number flags', () => {
   it('rejects non-integers and out-of-range integers', () => {
     for (const v of ['2.5', '1e3', '-1', '0', 'ten', '']) expect(() => intArg('--epochs', { min: 1 })(v)).toThrow(UsageError);
     expect(() => numberArg('--temperature', { above: 0 })('0')).toThrow(/--temperature: expected a number > 0/);
+  });
+
+  it('run flags take their bounds and messages from the config schema, declared once', () => {
+    expect(configArg('--epochs', 'epochs')('12')).toBe(12);
+    expect(() => configArg('--epochs', 'epochs')('0')).toThrow(/^--epochs: must be a positive integer, got '0'$/);
+    expect(() => configArg('--epochs', 'epochs')('2.5')).toThrow(/^--epochs: must be a positive integer, got '2.5'$/);
+    expect(() => configArg('--batch-size', 'batchSize')('70000')).toThrow(/^--batch-size: must be at most 65536/);
+    expect(() => configArg('--alpha', 'alpha')('1.5')).toThrow(/^--alpha: must be a number in \[0, 1\], got '1.5'$/);
+    expect(() => configArg('--jitter', 'jitter')('ten')).toThrow(/^--jitter: must be a number, got 'ten'$/);
+    expect(configOrAutoArg('--temperature', 'temperature')('auto')).toBe('auto');
+    expect(configOrAutoArg('--temperature', 'temperature')('2.5')).toBe(2.5);
+    expect(() => configOrAutoArg('--temperature', 'temperature')('0')).toThrow(/^--temperature: expected 'auto' or a number \(must be a number > 0\), got '0'$/);
   });
 
   it('parses schedules', () => {

@@ -71,6 +71,8 @@ export const runConfigSchema = z.strictObject({
     mean: z.union([z.number().finite(), z.array(z.number().finite()).min(1)], { error: 'must be a number or a list of numbers' }).optional(),
     std: z.union([z.number().positive().finite(), z.array(z.number().positive().finite()).min(1)], { error: 'must be a number > 0 or a list of them' }).optional(),
     shape: z.array(z.number().int().positive(), { error: 'must be a list of positive integers' }).min(1).optional(),
+    /** How an ONNX teacher run by onnxruntime takes images: 'nchw' (PyTorch) or 'nhwc'; default read from its input shape. */
+    layout: z.enum(['nchw', 'nhwc'], { error: 'must be "nchw" or "nhwc"' }).optional(),
   }).optional(),
   /** Distillation: the teacher model file, or its logits over the training set (.npy [N, classes]). */
   teacher: z.string().min(1).optional(),
@@ -79,6 +81,16 @@ export const runConfigSchema = z.strictObject({
   temperature: z.number({ error: 'must be a number > 0' }).positive({ error: 'must be a number > 0' }).finite().default(4),
   /** Weight of the soft (teacher) term; the hard (label) term gets 1 - alpha. */
   alpha: z.number({ error: 'must be a number in [0, 1]' }).min(0, { error: 'must be a number in [0, 1]' }).max(1, { error: 'must be a number in [0, 1]' }).default(0.9),
+  /**
+   * Choose T and/or alpha by a short seeded search on the validation split before the run
+   * (run/auto-tune.ts): true tries the defaults (T 1, 2, 4, 8; alpha 0, 0.5, 0.9), a list tries
+   * those; `epochs` is each candidate's budget (default the run's). Method kd only.
+   */
+  autoTune: z.strictObject({
+    temperature: z.union([z.literal(true), z.array(z.number().positive().finite()).min(1)], { error: 'must be true or a list of temperatures > 0' }).optional(),
+    alpha: z.union([z.literal(true), z.array(z.number().min(0).max(1)).min(1)], { error: 'must be true or a list of numbers in [0, 1]' }).optional(),
+    epochs: positiveInt.optional(),
+  }).optional(),
   /** Multiply the soft term by T^2 (Hinton et al.). */
   scaleT2: z.boolean({ error: 'must be true or false' }).default(true),
   /**

@@ -12,7 +12,7 @@ import type { Io } from '../program.js';
 export interface CompareFlags extends DataFlags {
   out?: string; force?: boolean; json?: boolean; backend?: 'auto' | BackendName;
   teacherModel?: string; model?: string; teacherEpochs?: number; epochs?: number; batchSize?: number; lr?: number;
-  temperature?: number; alpha?: number; seed?: number; trainSize?: number; testSize?: number; transferSize?: number;
+  temperature?: number | 'auto'; alpha?: number | 'auto'; seed?: number; validation?: number; trainSize?: number; testSize?: number; transferSize?: number;
 }
 
 /** Shared plumbing: a reporter, a header per sub-run, and Ctrl-C = stop after the current step. */
@@ -51,6 +51,7 @@ export async function compareCommand(flags: CompareFlags, io: Io): Promise<numbe
   set('teacherEpochs', flags.teacherEpochs); set('studentEpochs', flags.epochs); set('batchSize', flags.batchSize);
   set('lr', flags.lr); set('temperature', flags.temperature); set('alpha', flags.alpha); set('seed', flags.seed);
   set('trainSize', flags.trainSize); set('testSize', flags.testSize); set('transferSize', flags.transferSize);
+  set('validation', flags.validation);
   const m = multiRun(flags, io);
   try {
     const result = await compareJob({

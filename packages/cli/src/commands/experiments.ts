@@ -78,6 +78,9 @@ export async function bornAgainCommand(flags: BornAgainFlags, io: Io): Promise<n
     if (given !== undefined) throw new UsageError(`${flag}: born-again sets each generation's loss itself (labels only, then kd from the previous generation)`);
   }
   if (flags.labels === false) throw new UsageError('--no-labels: generation 0 of born-again learns from the labels');
+  for (const [flag, v] of [['--temperature', flags.temperature], ['--alpha', flags.alpha]] as const) {
+    if (v === 'auto') throw new UsageError(`${flag}: born-again distils every generation at one T and alpha; give a number`);
+  }
   const config: RunConfig = buildRunConfig('train', flags);
   const out = resolve(flags.out ?? defaultRunDir('born-again'));
   return experiment(flags, io, out, 'bornAgain', (m) => bornAgainJob({

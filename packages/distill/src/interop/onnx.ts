@@ -13,6 +13,7 @@ export {
 } from './onnx-format.js';
 export { exportOnnx, type OnnxExportOptions, type OnnxExportSource, type OnnxInputLayout } from './onnx-export.js';
 export { importOnnx, type OnnxImport, type OnnxImportLayout } from './onnx-import.js';
+export { OnnxTeacher, type OnnxTeacherInput } from './onnx-teacher.js';
 
 /** A Model built from ONNX bytes (see importOnnx), parameters and state loaded. The caller owns it (free()). */
 export function onnxToModel(core: Core, bytes: Uint8Array, fileName = '<onnx bytes>'): Model {

@@ -17,6 +17,7 @@ import { fullView } from '../data/dataset.js';
 import { loadModel } from '../format/model-io.js';
 import { predictLogits } from '../train/predict.js';
 import { RUN_FILES, writeJsonAtomic, writeTextAtomic } from './run-dir.js';
+import type { AutoTuneResult } from '../run/auto-tune.js';
 import { loadData, runJob, type DataOptionsConfig, type JobKind, type RunEvent, type RunOptions, type RunReport } from './run.js';
 
 export const COMPARE_DEFAULTS = {
@@ -29,8 +30,11 @@ export const COMPARE_DEFAULTS = {
   transferSize: 5000,
   batchSize: 128,
   lr: 1e-3,
-  temperature: 8,
-  alpha: 0.9,
+  /** Training images held out for validation (chosen by seed), by every run (the search scores on them). */
+  validation: 5000,
+  /** 'auto': chosen with alpha by a short search on the validation split (run/auto-tune.ts). */
+  temperature: 'auto' as number | 'auto',
+  alpha: 'auto' as number | 'auto',
   seed: 1,
 };
 
@@ -54,7 +58,13 @@ export interface CompareRow {
   runDir: string;
 }
 
-export interface CompareResult { settings: CompareSettings; rows: CompareRow[]; wallSeconds: number }
+export interface CompareResult {
+  settings: CompareSettings;
+  rows: CompareRow[];
+  wallSeconds: number;
+  /** The distilled student's search for T and alpha, when they were 'auto'. */
+  autoTune?: AutoTuneResult;
+}
 
 export interface CompareOptions {
   out: string;
@@ -70,7 +80,7 @@ export async function compareJob(opts: CompareOptions): Promise<CompareResult> {
   const s: CompareSettings = { ...COMPARE_DEFAULTS, ...opts.settings };
   mkdirSync(opts.out, { recursive: true });
   const common: Partial<RunConfigInput> = {
-    data: s.data, ...s.dataOptions, batchSize: s.batchSize, seed: s.seed,
+    data: s.data, ...s.dataOptions, batchSize: s.batchSize, seed: s.seed, validation: s.validation,
     ...(s.trainSize ? { trainSize: s.trainSize } : {}), ...(s.testSize ? { testSize: s.testSize } : {}),
     optimizer: { type: 'adamw', lr: s.lr }, schedule: { type: 'cosine' },
   };
@@ -86,7 +96,10 @@ export async function compareJob(opts: CompareOptions): Promise<CompareResult> {
   const transfer = s.transferSize > 0 ? Math.min(s.transferSize, s.trainSize ?? Infinity) : s.trainSize;
   const student = { ...common, model: s.studentModel, epochs: s.studentEpochs, ...(transfer ? { trainSize: transfer } : { trainSize: undefined }) };
   const distilled = await run('distilled student', 'distilled', 'distill', {
-    ...student, teacher: join(teacher.runDir, RUN_FILES.model), temperature: s.temperature, alpha: s.alpha,
+    ...student, teacher: join(teacher.runDir, RUN_FILES.model),
+    ...(s.temperature === 'auto' ? {} : { temperature: s.temperature }), ...(s.alpha === 'auto' ? {} : { alpha: s.alpha }),
+    ...(s.temperature === 'auto' || s.alpha === 'auto'
+      ? { autoTune: { ...(s.temperature === 'auto' ? { temperature: true as const } : {}), ...(s.alpha === 'auto' ? { alpha: true as const } : {}) } } : {}),
   });
   const alone = await run('student alone', 'alone', 'train', student);
 
@@ -95,7 +108,7 @@ export async function compareJob(opts: CompareOptions): Promise<CompareResult> {
     row('distilled student', distilled, distilled.test.agreement ?? NaN),
     row('student alone', alone, await testAgreement(s, teacher, alone, opts.backend)),
   ];
-  const result: CompareResult = { settings: s, rows, wallSeconds: (Date.now() - t0) / 1000 };
+  const result: CompareResult = { settings: s, rows, wallSeconds: (Date.now() - t0) / 1000, ...(distilled.autoTune ? { autoTune: distilled.autoTune } : {}) };
   writeJsonAtomic(join(opts.out, 'comparison.json'), result);
   writeTextAtomic(join(opts.out, 'comparison.md'), renderComparison(result));
   return result;
@@ -136,6 +149,15 @@ function argmax(x: Float32Array, from: number, n: number): number {
   return best;
 }
 
+/** "T = 8, alpha = 0.9 (soft weight)", and how they were chosen when the search chose them. */
+function describeTuning(s: CompareSettings, t: AutoTuneResult | undefined): string {
+  if (!t) return `T = ${s.temperature}, alpha = ${s.alpha} (soft weight)`;
+  const secs = t.candidates.reduce((n, c) => n + c.seconds, 0);
+  return `T = ${t.chosen.temperature}, alpha = ${t.chosen.alpha} (soft weight), chosen on the validation split from ` +
+    `${t.candidates.length} candidates of ${t.epochs} epoch${t.epochs > 1 ? 's' : ''} each (${secs.toFixed(1)} s; ` +
+    `validation errors ${t.candidates.map((c) => `T ${c.temperature}/α ${c.alpha}: ${c.validationErrors}`).join(', ')})`;
+}
+
 export function renderComparison(r: CompareResult): string {
   const head = ['model', 'spec', 'parameters', 'test errors', 'accuracy', 'agreement with teacher', 'training time'];
   const body = r.rows.map((x) => [
@@ -145,7 +167,7 @@ export function renderComparison(r: CompareResult): string {
   const s = r.settings;
   return [
     `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...body.map((b) => `| ${b.join(' | ')} |`), '',
-    `Distillation: T = ${s.temperature}, alpha = ${s.alpha} (soft weight), T² scaling on; ${s.teacherEpochs} teacher epochs, ` +
+    `Distillation: ${describeTuning(s, r.autoTune)}, T² scaling on; ${s.teacherEpochs} teacher epochs, ` +
     `${s.studentEpochs} student epochs on ${s.transferSize > 0 ? `a ${s.transferSize.toLocaleString('en-US')}-image transfer set` : 'the full training set'}, ` +
     `batch ${s.batchSize}, AdamW lr ${s.lr} with cosine decay, seed ${s.seed}. ` +
     `Wall time ${(r.wallSeconds / 60).toFixed(1)} min.`, '',

@@ -25,6 +25,12 @@ export function renderReportMarkdown(r: RunReport): string {
   if (r.inputNorm && (r.config.normalize || JSON.stringify(r.inputNorm) !== JSON.stringify({ mean: 0, std: 1 }))) {
     lines.push(`- inputs: ${describeNorm(r.inputNorm)}${r.config.normalize ? ' (per channel, from the training split)' : ''}`);
   }
+  if (r.autoTune) {
+    const t = r.autoTune;
+    lines.push(`- T = ${t.chosen.temperature}, alpha = ${t.chosen.alpha} chosen on the validation split (${t.validationCount} rows; the test set is not read) from ` +
+      `${t.candidates.length} candidates trained ${t.epochs} epoch${t.epochs > 1 ? 's' : ''} each: ` +
+      t.candidates.map((c) => `T ${c.temperature}, alpha ${c.alpha}: ${c.validationErrors} errors (loss ${c.validationLoss.toFixed(4)})`).join('; '));
+  }
   lines.push(`- optimizer: ${JSON.stringify(c.optimizer)}, schedule ${JSON.stringify(c.schedule)}, ${c.epochs} epochs of batch ${c.batchSize}, jitter ±${c.jitter} px`);
   lines.push(`- backend: ${r.backend}; training time ${r.trainSeconds.toFixed(1)} s`, '');
   lines.push('## Test set', '');

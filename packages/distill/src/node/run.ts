@@ -21,7 +21,9 @@ import { renderReportMarkdown } from './report.js';
 import { appendJsonLine, createRunDir, RUN_FILES, RunDirError, truncateMetrics, writeJsonAtomic, writeTextAtomic } from './run-dir.js';
 import { cachedTeacherLogits } from './teacher-logits.js';
 import { readTeacherLogitsFile } from '../interop/files-node.js';
-import type { TfjsTeacher } from '../interop/tfjs-layers.js';
+import type { LogitsPredictor } from '../run/teacher-signal.js';
+import type { OnnxTeacher as OnnxTeacherType } from '../interop/onnx-teacher.js';
+import { readWholeFile } from '../data/files.js';
 import { loadAnyModel, modelFormatOf } from './any-model.js';
 import { DataFormatError } from '../data/errors.js';
 
@@ -116,7 +118,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
   const data = loadData(config);
   runModelSpec(config, data); // a bad model spec is named before any teacher file is read
   const teacherModels: Model[] = [];
-  const tfjsTeachers: TfjsTeacher[] = [];
+  const tfjsTeachers: { dispose(): void }[] = [];
   let student: Model | undefined;
   try {
     const specs = configTeachers(config);
@@ -132,7 +134,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
         continue;
       }
       const common = { source: t.model, name: basename(t.model), weight: t.weight };
-      const loaded = await loadTeacher(core, t.model, config, norm, emit, teacherModels, tfjsTeachers);
+      const loaded = await loadTeacher(core, t.model, config, norm, data, emit, teacherModels, tfjsTeachers);
       if (loaded.kind === 'model') teachers.push({ ...common, kind: 'model', model: loaded.model, release: loaded.release });
       else {
         tfjsCaches.set(teachers.length, loaded.cache);
@@ -147,7 +149,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
       softLabels: (t, k) => {
         prepareRunDir();
         if (t.kind === 'predictor') {
-          emit({ type: 'phase', message: `computing soft labels of the TensorFlow.js teacher ${t.name} (cached in the run directory)` });
+          emit({ type: 'phase', message: `computing soft labels of teacher ${t.name} (cached in the run directory)` });
           return tfjsCaches.get(k)!(fullView(data.train), join(out, cacheName(k)));
         }
         emit({ type: 'phase', message: `computing teacher soft labels${specs.length > 1 ? ` (teacher ${k + 1} of ${specs.length})` : ''} (cached in the run directory)` });
@@ -186,8 +188,8 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
  * A teacher model file as the run uses it: a Retort model (a Retort file, an ONNX or TF.js model
  * Retort can represent), or else a TF.js model run by TensorFlow.js itself, which only gives logits.
  */
-async function loadTeacher(core: Core, file: string, config: RunConfig, studentNorm: InputNorm, emit: (e: RunEvent) => void,
-                           models: Model[], tfjs: TfjsTeacher[]): Promise<LoadedTeacher> {
+async function loadTeacher(core: Core, file: string, config: RunConfig, studentNorm: InputNorm, data: LoadedData, emit: (e: RunEvent) => void,
+                           models: Model[], predictors: { dispose(): void }[]): Promise<LoadedTeacher> {
   const path = resolve(file);
   emit({ type: 'phase', message: `loading teacher ${file}` });
   const ti = config.teacherInput;
@@ -202,8 +204,35 @@ async function loadTeacher(core: Core, file: string, config: RunConfig, studentN
     if (!m) {
       const { loadTfjsTeacher, cachedTfjsTeacherLogits } = await import('../interop/node.js'); // tfjs only for such a teacher
       const teacher = await loadTfjsTeacher(path, { input: { ...(ti ?? { mean: studentNorm.mean, std: studentNorm.std }) } });
-      tfjs.push(teacher);
+      predictors.push(teacher);
       return { kind: 'predictor', predictor: teacher, cache: (view, cachePath) => cachedTfjsTeacherLogits(teacher, view, cachePath).logits };
+    }
+  } else if (modelFormatOf(path) === 'onnx') {
+    // an ONNX graph Retort can represent becomes a Retort model; any other runs in onnxruntime-web
+    // for its logits (interop/onnx-teacher.ts), its input prepared as teacherInput declares
+    const ortOnly = ti?.scale !== undefined || ti?.layout !== undefined;
+    if (ti?.shape !== undefined) throw new RangeError(`config.teacherInput.shape applies to TF.js teachers; an ONNX teacher's input shape is read from its graph (give layout nchw or nhwc)`);
+    let importError: unknown = null;
+    if (!ortOnly) {
+      try { m = (await loadAnyModel(core, path)).model; } catch (e) { if (!(e instanceof DataFormatError)) throw e; importError = e; }
+    }
+    if (!m) {
+      const { OnnxTeacher } = await import('../interop/onnx-teacher.js'); // onnxruntime-web only for such a teacher
+      let teacher: OnnxTeacherType;
+      try {
+        teacher = await OnnxTeacher.load(readWholeFile(path), basename(file), data.train.sampleShape, data.train.classes, {
+          ...(ti?.scale !== undefined ? { scale: ti.scale } : {}), ...(ti?.layout ? { layout: ti.layout } : {}),
+          mean: ti?.mean ?? studentNorm.mean, std: ti?.std ?? studentNorm.std,
+        });
+      } catch (e) {
+        // a file onnxruntime cannot load either: the importer's error says more
+        if (importError && e instanceof DataFormatError) throw importError;
+        throw e;
+      }
+      predictors.push(teacher);
+      emit({ type: 'phase', message: `running teacher ${file} in onnxruntime-web (${importError ? (importError as Error).message.replace(/^[^:]*: /, '') : 'teacherInput asks for it'}), ${teacher.layout === 'flat' ? 'rows' : teacher.layout.toUpperCase()} input` });
+      await teacher.prepare([data.train, data.test]);
+      return { kind: 'predictor', predictor: teacher, cache: (view) => teacher.logits(view) };
     }
   } else {
     if (tfjsOnly) throw new RangeError(`config.teacherInput: scale and shape apply to TF.js teachers; ${basename(file)} is a Retort model (give mean and std)`);
@@ -218,7 +247,7 @@ async function loadTeacher(core: Core, file: string, config: RunConfig, studentN
 type LoadedTeacher =
   | { kind: 'model'; model: Model; release: () => void }
   /** `cache`: its soft labels over a view, cached in a file (with the fingerprint of model and data). */
-  | { kind: 'predictor'; predictor: TfjsTeacher; cache: (view: DatasetView, path: string) => Float32Array };
+  | { kind: 'predictor'; predictor: LogitsPredictor; cache: (view: DatasetView, path: string) => Float32Array };
 
 function readSavedConfig(out: string): SavedConfig {
   const path = join(out, RUN_FILES.config);

@@ -21,8 +21,9 @@ import { formatModelSpec } from '../model/spec.js';
 import { mixupTermError, validateObjective, type ObjectiveSettings } from '../train/objective.js';
 import { predictLogits } from '../train/predict.js';
 import { evaluateView, train, type EpochMetrics, type TrainerState } from '../train/trainer.js';
+import { autoTune, type AutoTuneResult } from './auto-tune.js';
 import { checkTeachers, teacherSignal, type RunEvent, type RunTeacher, type SoftLabels } from './teacher-signal.js';
-import { checkTeacherKinds, chooseTerms, type MethodOptions, type RunKind } from './terms.js';
+import { checkTeacherKinds, chooseTerms, runMethod, type MethodOptions, type RunKind } from './terms.js';
 import { checkModelFitsData, labelsOf, runModelSpec, runViews, transferView, type RunData } from './views.js';
 
 export type { LogitsPredictor, RunEvent, RunTeacher } from './teacher-signal.js';
@@ -74,6 +75,8 @@ export interface RunResult {
   config: RunConfig;
   /** The input normalisation the student was trained with (the config's, or the data's per channel). */
   inputNorm: InputNorm;
+  /** With config.autoTune: every candidate (T, alpha) and its validation score, and the one chosen. */
+  autoTune?: AutoTuneResult;
   history: EpochMetrics[];
   test: Omit<EvalReport, 'confusion'> & { confusion: number[][] };
   trainSeconds: number;
@@ -88,6 +91,16 @@ export interface RunOutcome {
   /** The student's test-set logits [test rows, classes], and the (combined) teachers' when every teacher gives some. */
   testLogits: Float32Array;
   teacherTestLogits?: Float32Array;
+}
+
+/** autoTune searches T and alpha of method kd, on a validation split. */
+function checkAutoTune(kind: RunKind, c: RunConfig, validationRows: number): void {
+  const method = runMethod(kind, c);
+  if (kind !== 'distill' || c.losses || method !== 'kd') {
+    throw new RangeError(`config.autoTune: chooses T and alpha of method kd (Hinton distillation), not of ${c.losses ? 'written-out losses' : kind === 'train' ? 'a run without a teacher' : `method ${method}`}`);
+  }
+  if (c.autoTune!.temperature === undefined && c.autoTune!.alpha === undefined) throw new RangeError('config.autoTune: give temperature and/or alpha to search');
+  if (validationRows === 0) throw new RangeError('config.autoTune: the search scores candidates on the validation split; --validation must be > 0');
 }
 
 /**
@@ -124,7 +137,8 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
     const tNorm = teacherNorm(config, norm);
     checkTeachers(teachers, data.train, model.classes);
     const firstModel = teachers.find((t) => t.kind === 'model');
-    const terms = chooseTerms(kind, config, model, firstModel?.kind === 'model' ? firstModel.model : null, teachers.length, input.methodOptions);
+    let terms = chooseTerms(kind, config, model, firstModel?.kind === 'model' ? firstModel.model : null, teachers.length, input.methodOptions);
+    if (config.autoTune) checkAutoTune(kind, config, views.split.validation.indices.length);
     const peerCount = config.peers ?? (!config.losses && config.method === 'dml' ? 1 : 0);
     for (let i = 1; i <= peerCount; i++) peers.push({ model: createModel(core, spec), seed: (config.seed + i) >>> 0 });
     checkModelFitsData(model, data.train, 'model');
@@ -151,15 +165,27 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
     const signal = teacherSignal(core, teachers, { rows, test: testView, inStep: needsInStep, norm: tNorm, classes: model.classes, combine: config.combine },
       hooks.softLabels, emit);
     const teacherInfo = signal.info, teacherTestLogits = signal.testLogits;
-    const objective: ObjectiveSettings = { terms, teachers: signal.teachers, combine: config.combine };
+    let objective: ObjectiveSettings = { terms, teachers: signal.teachers, combine: config.combine };
+    const settings = {
+      epochs: config.epochs, batchSize: config.batchSize, optimizer: config.optimizer, schedule: config.schedule,
+      seed: config.seed, jitter: config.jitter, mixup: config.mixup, mean: norm.mean, std: norm.std,
+    };
+    let tuned: AutoTuneResult | undefined;
+    if (config.autoTune) {
+      const validation = views.split.validation;
+      const objectiveFor = (c: { temperature: number; alpha: number }): ObjectiveSettings => ({
+        terms: chooseTerms(kind, { ...config, ...c }, model, firstModel?.kind === 'model' ? firstModel.model : null, teachers.length, input.methodOptions),
+        teachers: signal.teachers, combine: config.combine,
+      });
+      tuned = await autoTune({ core, spec, config, transfer, validation, settings, objectiveFor, emit, ...(hooks.yieldTo ? { yieldTo: hooks.yieldTo } : {}) });
+      objective = objectiveFor(tuned.chosen);
+      terms = objective.terms;
+    }
 
     hooks.beforeTraining?.();
     const result = await train({
       core, model, train: transfer, validation: views.split.validation.indices.length > 0 ? views.split.validation : null,
-      settings: {
-        epochs: config.epochs, batchSize: config.batchSize, optimizer: config.optimizer, schedule: config.schedule,
-        seed: config.seed, jitter: config.jitter, mixup: config.mixup, mean: norm.mean, std: norm.std,
-      },
+      settings,
       objective,
       ...(peers.length ? { peers } : {}),
       ...(input.resume ? { resume: input.resume } : {}),
@@ -178,7 +204,7 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
       ...(evaluated.peers.length ? { peers: evaluated.peers } : {}),
       model: { spec: formatModelSpec(model.spec), params: model.paramCount },
       ...(teacherInfo ? { teacher: teacherInfo } : {}),
-      config, inputNorm: norm, history: result.history, test: evaluated.test,
+      config, inputNorm: norm, ...(tuned ? { autoTune: tuned } : {}), history: result.history, test: evaluated.test,
       trainSeconds: result.history.reduce((s, h) => s + h.seconds, 0),
       stopped: result.stopped,
     };
