@@ -79,7 +79,7 @@ export { transferSubset } from './data/dataset.js';
 // one run (spec, models, objective, views, teacher signal, training, report): the orchestration
 // the Node commands and the web lab share
 export {
-  executeRun, teacherNorm, runNorm, autoTune, autoTuneCandidates, autoTuneEpochs, AUTO_ALPHAS, AUTO_TEMPERATURES, chooseTerms, featureTaps, tapName, checkTeacherFields, checkTeacherKinds, configTeachers, runMethod,
+  executeRun, teacherNorm, runNorm, autoTune, clearlyBetter, autoTuneCandidates, autoTuneEpochs, AUTO_ALPHAS, AUTO_TEMPERATURES, chooseTerms, featureTaps, tapName, checkTeacherFields, checkTeacherKinds, configTeachers, runMethod,
   runModelSpec, runViews, transferView, checkModelFitsData, labelsOf, scatterRows,
   type RunInput, type RunHooks, type RunOutcome, type RunResult, type RunTeacher, type RunEvent, type LogitsPredictor,
   type MethodOptions, type RunKind, type RunData, type RunViews, type SoftLabels, type AutoTuneCandidate, type AutoTuneResult,

@@ -8,5 +8,5 @@ export {
   chooseTerms, featureTaps, tapName, checkTeacherFields, checkTeacherKinds, configTeachers, runMethod,
   type MethodOptions, type RunKind,
 } from './terms.js';
-export { autoTune, autoTuneCandidates, autoTuneEpochs, AUTO_ALPHAS, AUTO_TEMPERATURES, type AutoTuneCandidate, type AutoTuneResult } from './auto-tune.js';
+export { autoTune, clearlyBetter, autoTuneCandidates, autoTuneEpochs, AUTO_ALPHAS, AUTO_TEMPERATURES, type AutoTuneCandidate, type AutoTuneResult } from './auto-tune.js';
 export { runModelSpec, runViews, transferView, checkModelFitsData, labelsOf, scatterRows, type RunData, type RunViews } from './views.js';
