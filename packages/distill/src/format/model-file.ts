@@ -297,6 +297,9 @@ export function stateFromTensors(spec: ModelSpec, tensors: Record<string, NamedT
  * export) is named by tensor and index — for an MLP "layer 1 weights[5, 7] is NaN (NaN or Inf)",
  * otherwise "tensor 'conv1.w'[0, 2, 0, 5] is NaN (NaN or Inf)".
  */
+/** A model file whose parameters or state hold NaN or Inf: the file is bad, whatever reads it. */
+export class NonFiniteWeightError extends DataFormatError {}
+
 export function checkFiniteParams(model: Pick<Model, 'params' | 'state' | 'paramLayout' | 'stateLayout'>, fileName: string): void {
   const check = (values: Float32Array, decls: readonly TensorDecl[]): void => {
     for (const d of decls) {
@@ -306,9 +309,9 @@ export function checkFiniteParams(model: Pick<Model, 'params' | 'state' | 'param
         const mlp = /^layer(\d+)\.([wb])$/.exec(d.name);
         if (mlp) {
           const at = mlp[2] === 'w' ? `[${Math.floor(k / d.shape[1]!)}, ${k % d.shape[1]!}]` : `[${k}]`;
-          throw new DataFormatError(fileName, `layer ${Number(mlp[1]) + 1} ${mlp[2] === 'w' ? 'weights' : 'bias'}${at} is ${v} (NaN or Inf)`);
+          throw new NonFiniteWeightError(fileName, `layer ${Number(mlp[1]) + 1} ${mlp[2] === 'w' ? 'weights' : 'bias'}${at} is ${v} (NaN or Inf)`);
         }
-        throw new DataFormatError(fileName, `tensor '${d.name}'[${unravel(k, d.shape).join(', ')}] is ${v} (NaN or Inf)`);
+        throw new NonFiniteWeightError(fileName, `tensor '${d.name}'[${unravel(k, d.shape).join(', ')}] is ${v} (NaN or Inf)`);
       }
     }
   };

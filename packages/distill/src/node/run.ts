@@ -10,6 +10,7 @@ import { configHash, parseRunConfig, type RunConfig } from '../config.js';
 import { fullView, pairTrainTest, type Dataset, type DatasetView, type InputNorm, type TestSplit } from '../data/dataset.js';
 import { loadDataPath, loadTestData, type DataLoadOptions, type LoadedData } from '../data/files.js';
 import { loadMnist } from '../data/mnist.js';
+import { NonFiniteWeightError } from '../format/model-file.js';
 import { saveModel } from '../format/model-io.js';
 import { Model } from '../model/index.js';
 import { executeRun, runNorm, teacherNorm, type RunEvent, type RunResult, type RunTeacher } from '../run/execute.js';
@@ -214,7 +215,8 @@ async function loadTeacher(core: Core, file: string, config: RunConfig, studentN
     if (ti?.shape !== undefined) throw new RangeError(`config.teacherInput.shape applies to TF.js teachers; an ONNX teacher's input shape is read from its graph (give layout nchw or nhwc)`);
     let importError: unknown = null;
     if (!ortOnly) {
-      try { m = (await loadAnyModel(core, path)).model; } catch (e) { if (!(e instanceof DataFormatError)) throw e; importError = e; }
+      // a graph Retort cannot represent goes to onnxruntime; one with NaN/Inf weights is a bad file either way
+      try { m = (await loadAnyModel(core, path)).model; } catch (e) { if (!(e instanceof DataFormatError) || e instanceof NonFiniteWeightError) throw e; importError = e; }
     }
     if (!m) {
       const { OnnxTeacher } = await import('../interop/onnx-teacher.js'); // onnxruntime-web only for such a teacher
