@@ -8,7 +8,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { bytesOf, product, toHostOrder } from './bytes.js';
 import { datasetFromIdx, datasetFromNpy, DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION, pairTrainTest, splitTestSet, type Dataset, type DatasetOptions, type TestSplit } from './dataset.js';
 import { IMAGE_EXTENSIONS, imageFolderDataset, isImageName, type ImageEntry } from './image.js';
-import { csvDataset, DEFAULT_LABEL_COLUMN, DEFAULT_TEXT_COLUMN, textDatasetFromCsv, textDatasetFromJsonl, type TextDataset } from './table.js';
+import { csvDataset, csvHeaderNames, DEFAULT_LABEL_COLUMN, DEFAULT_TEXT_COLUMN, textDatasetFromCsv, textDatasetFromJsonl, type TextDataset } from './table.js';
 import { DataFormatError } from './errors.js';
 import { allocIdxData, IDX_ITEM_SIZE, IDX_MAX_HEADER_BYTES, parseIdxHeader, writeIdx, type IdxArray, type IdxInput } from './idx.js';
 import { datasetsFromNpz, NPZ_DATASET_KEYS, readNpz, readSafetensorsDataset, type NpzDatasetOptions } from './npz.js';
@@ -223,9 +223,9 @@ export function loadImageFolder(dir: string, opts: ImageFolderLoadOptions = {}):
   }
   const train = imageFolderDataset(join(dir, 'train'), imageEntries(join(dir, 'train')), {
     ...(size ? { size } : {}), ...(like ? { classNames: like.classNames, channels: like.channels } : {}), name: `${base}/train` });
-  const [, H, W, C] = [train.dataset.count, ...train.dataset.sampleShape] as number[];
+  const [H, W, C] = train.dataset.sampleShape as [number, number, 1 | 3];
   const test = imageFolderDataset(join(dir, 'test'), imageEntries(join(dir, 'test')), {
-    size: [H!, W!], classNames: train.classNames, channels: C as 1 | 3, name: `${base}/test` });
+    size: [H, W], classNames: train.classNames, channels: C, name: `${base}/test` });
   return { train: train.dataset, test: test.dataset, classNames: train.classNames };
 }
 
@@ -256,10 +256,6 @@ interface Source { train: Dataset; test?: Dataset; classNames: string[] | null }
 
 const ACCEPTED = 'mnist, a folder of IDX or .npy files, an image folder (one sub-folder per class), a .npz archive, a .safetensors file or a .csv table';
 
-function isTextTable(path: string): boolean {
-  return /\.jsonl$/i.test(path);
-}
-
 /** Reads what one path holds; `like` makes a test source follow its training source. */
 function readSource(path: string, opts: DataLoadOptions, like?: { train: Dataset; classNames: string[] | null }): Source {
   if (existsSync(path) && statSync(path).isDirectory()) {
@@ -272,12 +268,11 @@ function readSource(path: string, opts: DataLoadOptions, like?: { train: Dataset
   }
   if (/\.npz$/i.test(path)) return { ...loadNpzFile(path, opts), classNames: null };
   if (/\.safetensors$/i.test(path)) return { ...loadSafetensorsDataset(path, opts), classNames: null };
-  if (/\.csv$/i.test(path) || isTextTable(path)) {
-    const text = readTextFile(path);
-    if (isTextTable(path) || parseCsvHeaderHasText(text)) {
+  if (/\.csv$/i.test(path) || /\.jsonl$/i.test(path)) {
+    if (isTextDataPath(path)) {
       throw new DataFormatError(path, `holds text ('${DEFAULT_TEXT_COLUMN}' and '${DEFAULT_LABEL_COLUMN}' fields): 'retort data inspect' reads it; training on text needs a text model, which Retort does not have yet`);
     }
-    const t = csvDataset(text, path, { ...(opts.labelColumn ? { labelColumn: opts.labelColumn } : {}), ...(like ? { classNames: like.classNames } : {}),
+    const t = csvDataset(readTextFile(path), path, { ...(opts.labelColumn ? { labelColumn: opts.labelColumn } : {}), ...(like ? { classNames: like.classNames } : {}),
       ...(opts.name ? { name: opts.name } : {}) });
     return { train: t.dataset, classNames: t.classNames };
   }
@@ -289,9 +284,20 @@ function hasSubfolders(dir: string): boolean {
   return readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory() && !e.name.startsWith('.'));
 }
 
-function parseCsvHeaderHasText(text: string): boolean {
-  const first = text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '';
-  return first.split(',').map((h) => h.trim().replace(/^"|"$/g, '')).includes(DEFAULT_TEXT_COLUMN);
+/** The first line of a file, read only as far as its first line break (64 KiB at a time). */
+function firstLine(path: string): string {
+  return withFile(path, path, (fd, size) => {
+    const chunks: Uint8Array[] = [];
+    for (let at = 0; at < size;) {
+      const chunk = new Uint8Array(Math.min(1 << 16, size - at));
+      readExact(path, fd, chunk, at);
+      const nl = chunk.indexOf(0x0a);
+      chunks.push(nl < 0 ? chunk : chunk.subarray(0, nl));
+      if (nl >= 0) break;
+      at += chunk.length;
+    }
+    return new TextDecoder().decode(Buffer.concat(chunks));
+  });
 }
 
 /**
@@ -339,9 +345,9 @@ export function loadTextPath(path: string, opts: Pick<DataLoadOptions, 'labelCol
   return opts.testData ? { train, test: read(opts.testData, train.classNames) } : { train };
 }
 
-/** Whether `path` names text data (a .jsonl file, or a .csv whose header has a 'text' column). */
+/** Whether `path` names text data (a .jsonl file, or a .csv whose header has a 'text' column); reads the header line only. */
 export function isTextDataPath(path: string): boolean {
   if (/\.jsonl$/i.test(path)) return true;
   if (!/\.csv$/i.test(path) || !existsSync(path)) return false;
-  return parseCsvHeaderHasText(readTextFile(path));
+  return csvHeaderNames(firstLine(path))?.includes(DEFAULT_TEXT_COLUMN) ?? false;
 }

@@ -54,6 +54,16 @@ export function parseCsv(text: string, file: string): CsvTable {
   return { header, rows };
 }
 
+/** The column names of a CSV header line (as csv-parse reads it: quotes, BOM), or null when it does not parse. */
+export function csvHeaderNames(line: string): string[] | null {
+  try {
+    const [header] = parse(line, { bom: true, to_line: 1 }) as string[][];
+    return header ? header.map((h) => h.trim()) : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Labels as classes: class numbers when no names are given and every label is a non-negative
  * integer, else indices into `classNames` (given, or the sorted distinct labels).

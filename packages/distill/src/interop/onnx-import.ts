@@ -23,10 +23,10 @@ import { compileSpec, parseModelSpec, SpecError, type ModelSpec } from '../model
 import { DataFormatError } from '../data/errors.js';
 import { asMlpImport, buildGraph, graphDifference, type ImportOp } from './graph-import.js';
 import {
-  checkInitializerInput, DT, dtypeName, FLOAT_BYTES, int64, MAX_ONNX_BYTES, ONNX_METADATA_KEYS, proto, q, tensorType, type onnx,
+  checkInitializerInput, DT, dtypeName, FLOAT_BYTES, int64, MAX_ONNX_BYTES, ONNX_METADATA_KEYS, q, tensorType, type onnx,
 } from './onnx-format.js';
 import { onnxDims, readNode, type DataValue, type ImportContext } from './onnx-nodes.js';
-import { checkWire } from './onnx-wire.js';
+import { decodeModelProto } from './onnx-wire.js';
 import { parseNormValue, type InputNorm } from '../data/dataset.js';
 
 /** Gemm without `broadcast`, Relu without `consumed_inputs`, Reshape with a shape input: opset 7 on. */
@@ -73,17 +73,8 @@ export function importOnnx(bytes: Uint8Array, fileName = '<onnx bytes>'): OnnxIm
   if (bytes.length > MAX_ONNX_BYTES) fail(`${bytes.length} bytes is larger than the ${MAX_ONNX_BYTES}-byte limit for an ONNX model`);
   if (bytes.length === 0) fail('empty file (not an ONNX model)');
 
-  // the wire format first: protobufjs's generated decoder trusts wire types (reading a known field
-  // with the wrong one misparses what follows), so every field must have its schema's wire type
-  // and every nested message must end exactly where its length says
-  checkWire(bytes, fail);
-  let model: onnx.ModelProto;
-  try {
-    model = proto.ModelProto.decode(bytes);
-  } catch (e) {
-    // protobufjs throws RangeError (truncated), Error (bad wire type), or overflows the stack on deep nesting
-    return fail(`not a valid ONNX protobuf (${e instanceof Error ? e.message : String(e)})`);
-  }
+  // the wire format first: protobufjs's generated decoder trusts wire types (onnx-wire.ts)
+  const model = decodeModelProto(bytes, fail);
   const notes: string[] = [];
 
   // ---- model-level fields

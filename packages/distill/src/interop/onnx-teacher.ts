@@ -12,8 +12,8 @@ import type { Dataset, DatasetView } from '../data/dataset.js';
 import { DataFormatError } from '../data/errors.js';
 import { Fnv1a64 } from '../data/hash.js';
 import type { LogitsPredictor } from '../run/teacher-signal.js';
-import { int64, proto, q, type onnx } from './onnx-format.js';
-import { checkWire } from './onnx-wire.js';
+import { int64, q, type onnx } from './onnx-format.js';
+import { decodeModelProto } from './onnx-wire.js';
 
 export interface OnnxTeacherInput {
   /** Multiplies each raw value first; default 1/255 for u8 samples, 1 for f32. */
@@ -31,14 +31,7 @@ interface GraphIo { input: string; inputDims: (number | null)[]; output: string;
 
 function graphIo(bytes: Uint8Array, file: string): GraphIo {
   const fail = (p: string): never => { throw new DataFormatError(file, p); };
-  checkWire(bytes, fail);
-  let model: onnx.ModelProto;
-  try {
-    model = proto.ModelProto.decode(bytes);
-  } catch (e) {
-    return fail(`not a valid ONNX protobuf (${e instanceof Error ? e.message : String(e)})`);
-  }
-  const g = model.graph ?? fail('no graph (not an ONNX model, or a truncated one)');
+  const g = decodeModelProto(bytes, fail).graph ?? fail('no graph (not an ONNX model, or a truncated one)');
   const inits = new Set((g.initializer ?? []).map((t) => t.name ?? ''));
   const inputs = (g.input ?? []).filter((v) => !inits.has(v.name ?? ''));
   if (inputs.length !== 1) fail(`a teacher takes one input; the graph has ${inputs.length} (${inputs.map((v) => q(v.name ?? '')).join(', ')})`);

@@ -4,6 +4,8 @@
 // exactly where its length says, and a singular field may not repeat — so that this reader and
 // onnxruntime's C++ protobuf see the same model.
 
+import { proto, type onnx } from './onnx-format.js';
+
 /**
  * Wire kinds of every ONNX message's fields (onnx.proto as compiled into onnx-proto, plus the
  * fields later ONNX releases added: overload, metadata_props, device configurations, opaque types): varint,
@@ -143,4 +145,15 @@ export function checkWire(bytes: Uint8Array, fail: (p: string) => never): void {
     }
   };
   walk(0, bytes.length, 'ModelProto', 0);
+}
+
+/** A ModelProto from bytes: the wire format checked (checkWire), then decoded; every failure goes to `fail`. */
+export function decodeModelProto(bytes: Uint8Array, fail: (p: string) => never): onnx.ModelProto {
+  checkWire(bytes, fail);
+  try {
+    return proto.ModelProto.decode(bytes);
+  } catch (e) {
+    // protobufjs throws RangeError (truncated), Error (bad wire type), or overflows the stack on deep nesting
+    return fail(`not a valid ONNX protobuf (${e instanceof Error ? e.message : String(e)})`);
+  }
 }

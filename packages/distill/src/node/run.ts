@@ -119,14 +119,15 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
   const data = loadData(config);
   runModelSpec(config, data); // a bad model spec is named before any teacher file is read
   const teacherModels: Model[] = [];
-  const tfjsTeachers: { dispose(): void }[] = [];
+  // teachers that only give logits (TF.js run by TensorFlow.js, ONNX run by onnxruntime)
+  const predictors: { dispose(): void }[] = [];
   let student: Model | undefined;
   try {
     const specs = configTeachers(config);
     const norm = runNorm(config, data.train);
     const tNorm = teacherNorm(config, norm);
     const teachers: RunTeacher[] = [];
-    const tfjsCaches = new Map<number, (view: DatasetView, path: string) => Float32Array>();
+    const predictorCaches = new Map<number, (view: DatasetView, path: string) => Float32Array>();
     for (const t of specs) {
       if (!t.model) {
         const path = resolve(t.logits!);
@@ -135,15 +136,15 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
         continue;
       }
       const common = { source: t.model, name: basename(t.model), weight: t.weight };
-      const loaded = await loadTeacher(core, t.model, config, norm, data, emit, teacherModels, tfjsTeachers);
+      const loaded = await loadTeacher(core, t.model, config, norm, data, emit, teacherModels, predictors);
       if (loaded.kind === 'model') teachers.push({ ...common, kind: 'model', model: loaded.model, release: loaded.release });
       else {
-        tfjsCaches.set(teachers.length, loaded.cache);
+        predictorCaches.set(teachers.length, loaded.cache);
         teachers.push({ ...common, kind: 'predictor', predictor: loaded.predictor });
       }
     }
     const cacheName = (k: number): string => (k === 0 ? RUN_FILES.teacherLogits : RUN_FILES.teacherLogits.replace(/\.npy$/, `-${k}.npy`));
-    const outcome = await executeRun({ core, kind, config, data, teachers, ...(resumeState ? { resume: resumeState } : {}) }, {
+    const outcome = await executeRun({ core, kind, config, data, teachers, inputNorm: norm, ...(resumeState ? { resume: resumeState } : {}) }, {
       onEvent: emit,
       ...(opts.shouldStop ? { shouldStop: opts.shouldStop } : {}),
       // the soft labels over the whole training set, cached in the run directory (a stale cache is recomputed)
@@ -151,7 +152,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
         prepareRunDir();
         if (t.kind === 'predictor') {
           emit({ type: 'phase', message: `computing soft labels of teacher ${t.name} (cached in the run directory)` });
-          return tfjsCaches.get(k)!(fullView(data.train), join(out, cacheName(k)));
+          return predictorCaches.get(k)!(fullView(data.train), join(out, cacheName(k)));
         }
         emit({ type: 'phase', message: `computing teacher soft labels${specs.length > 1 ? ` (teacher ${k + 1} of ${specs.length})` : ''} (cached in the run directory)` });
         return cachedTeacherLogits(core, t.model, fullView(data.train), join(out, cacheName(k)), tNorm).logits;
@@ -181,7 +182,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
   } finally {
     student?.free();
     for (const m of teacherModels) m.free();
-    for (const t of tfjsTeachers) t.dispose();
+    for (const t of predictors) t.dispose();
   }
 }
 

@@ -39,6 +39,8 @@ export interface RunInput {
   methodOptions?: MethodOptions;
   /** Continue from a checkpoint instead of initialising from the seed. */
   resume?: TrainerState;
+  /** runNorm(config, data.train) when the caller has it already (per-channel statistics are a pass over the data). */
+  inputNorm?: InputNorm;
 }
 
 export interface RunHooks {
@@ -132,7 +134,7 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
   let handedOver = false;
   try {
     hooks.onStudent?.(model);
-    const norm = runNorm(config, data.train);
+    const norm = input.inputNorm ?? runNorm(config, data.train);
     checkInputNorm(norm, data.train.features, 'config.mean/std');
     const tNorm = teacherNorm(config, norm);
     checkTeachers(teachers, data.train, model.classes);

@@ -14,6 +14,7 @@ import { decodeImage } from '../../src/data/image.js';
 import { readNpy, writeNpy } from '../../src/data/npy.js';
 import { datasetsFromNpz, readNpz, readSafetensorsDataset } from '../../src/data/npz.js';
 import { Xoshiro128 } from '../../src/data/random.js';
+import { i64, rawSafetensors } from './helpers.js';
 import { csvDataset, textDatasetFromCsv, textDatasetFromJsonl } from '../../src/data/table.js';
 import { decodeModelFile, encodeModelFile, ModelFormatError, modelTensors } from '../../src/format/model-file.js';
 import { readSafetensors, writeSafetensors } from '../../src/interop/safetensors.js';
@@ -87,20 +88,6 @@ format('npz', [
   zipSync(Object.fromEntries(Object.entries(npzArrays).map(([k, v]) => [`${k}.npy`, v])), { level: 6 }),
 ], (b, l) => datasetsFromNpz(readNpz(b, l), l));
 
-/** Raw safetensors of any dtype (the writer stores floats only). */
-function rawSafetensors(tensors: Record<string, { dtype: string; shape: number[]; bytes: Uint8Array }>): Uint8Array {
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  for (const [k, t] of Object.entries(tensors)) { header[k] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.bytes.length] }; offset += t.bytes.length; }
-  const json = text.encode(JSON.stringify(header));
-  const out = new Uint8Array(8 + json.length + offset);
-  new DataView(out.buffer).setUint32(0, json.length, true);
-  out.set(json, 8);
-  let at = 8 + json.length;
-  for (const t of Object.values(tensors)) { out.set(t.bytes, at); at += t.bytes.length; }
-  return out;
-}
-const i64 = (v: number[]): Uint8Array => new Uint8Array(BigInt64Array.from(v.map(BigInt)).buffer);
 format('safetensors-dataset', [rawSafetensors({
   x_train: { dtype: 'U8', shape: [3, 2], bytes: u8(6, (i) => i) }, y_train: { dtype: 'I64', shape: [3], bytes: i64([0, 1, 1]) },
   x_test: { dtype: 'U8', shape: [1, 2], bytes: u8(2, (i) => i) }, y_test: { dtype: 'I64', shape: [1], bytes: i64([1]) },

@@ -40,3 +40,23 @@ export function tinyDataset(n: number, h = 4, w = 4, classes = 3): Dataset {
   const y = Int32Array.from({ length: n }, (_, s) => s % classes);
   return makeDataset(x, [n, h, w], y, { xFile: 'x', yFile: 'y' }, { name: 'tiny', classes });
 }
+
+/** A .safetensors file of raw little-endian tensors of any dtype (the writer stores floats only). */
+export function rawSafetensors(tensors: Record<string, { dtype: string; shape: number[]; bytes: Uint8Array }>): Uint8Array {
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.bytes.length] };
+    offset += t.bytes.length;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(8 + json.length + offset);
+  new DataView(out.buffer).setUint32(0, json.length, true);
+  out.set(json, 8);
+  let at = 8 + json.length;
+  for (const t of Object.values(tensors)) { out.set(t.bytes, at); at += t.bytes.length; }
+  return out;
+}
+
+/** The int64 bytes of `v`, in host order (little-endian wherever these tests run). */
+export const i64 = (v: number[]): Uint8Array => new Uint8Array(BigInt64Array.from(v.map(BigInt)).buffer);

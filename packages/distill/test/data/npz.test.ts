@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { loadDataPath, loadNpzFile, writeNpyFile } from '../../src/data/files.js';
 import { writeNpy, type NpyInput } from '../../src/data/npy.js';
 import { datasetsFromNpz, readNpz, readSafetensorsDataset } from '../../src/data/npz.js';
-import { expectDataError, put, tempDir } from './helpers.js';
+import { expectDataError, i64, put, rawSafetensors, tempDir } from './helpers.js';
 
 // Archives written by numpy 2.4 (see fixtures/README.md).
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -111,29 +111,12 @@ describe('.npz dataset archives (Keras convention)', () => {
   });
 });
 
-/** A .safetensors file of raw little-endian tensors of any dtype (the writer stores floats only). */
-function safetensors(tensors: Record<string, { dtype: string; shape: number[]; bytes: Uint8Array }>): Uint8Array {
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  for (const [name, t] of Object.entries(tensors)) {
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.bytes.length] };
-    offset += t.bytes.length;
-  }
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const out = new Uint8Array(8 + json.length + offset);
-  new DataView(out.buffer).setUint32(0, json.length, true);
-  out.set(json, 8);
-  let at = 8 + json.length;
-  for (const t of Object.values(tensors)) { out.set(t.bytes, at); at += t.bytes.length; }
-  return out;
-}
-const i64 = (v: number[]): Uint8Array => new Uint8Array(BigInt64Array.from(v.map(BigInt)).buffer);
 const f32 = (v: number[]): Uint8Array => new Uint8Array(Float32Array.from(v).buffer);
 
 describe('other dataset forms in the Keras convention', () => {
   it('a .safetensors file: U8 samples stay bytes, I64 and U8 labels become classes', () => {
     const dir = tempDir();
-    const path = put(dir, 'd.safetensors', safetensors({
+    const path = put(dir, 'd.safetensors', rawSafetensors({
       x_train: { dtype: 'U8', shape: [4, 2, 2], bytes: Uint8Array.from({ length: 16 }, (_, i) => i * 9) },
       y_train: { dtype: 'I64', shape: [4], bytes: i64([0, 2, 1, 2]) },
       x_test: { dtype: 'U8', shape: [2, 2, 2], bytes: Uint8Array.from({ length: 8 }, (_, i) => 255 - i) },
@@ -150,12 +133,12 @@ describe('other dataset forms in the Keras convention', () => {
 
   it('a .safetensors file: F32 samples as they are; float labels, missing tensors and a torn file refused', () => {
     const x = { dtype: 'F32', shape: [2, 3], bytes: f32([0.5, -1, 2, 3, 4, 5]) };
-    const ok = safetensors({ x_train: x, y_train: { dtype: 'I64', shape: [2], bytes: i64([1, 0]) }, x_test: x, y_test: { dtype: 'I64', shape: [2], bytes: i64([0, 1]) } });
+    const ok = rawSafetensors({ x_train: x, y_train: { dtype: 'I64', shape: [2], bytes: i64([1, 0]) }, x_test: x, y_test: { dtype: 'I64', shape: [2], bytes: i64([0, 1]) } });
     const { train } = datasetsFromNpz(readSafetensorsDataset(ok, 's.safetensors'), 's.safetensors');
     expect([...train.x]).toEqual([0.5, -1, 2, 3, 4, 5]);
-    const floatLabels = safetensors({ x_train: x, y_train: { dtype: 'F32', shape: [2], bytes: f32([1, 0]) }, x_test: x, y_test: { dtype: 'I64', shape: [2], bytes: i64([0, 1]) } });
+    const floatLabels = rawSafetensors({ x_train: x, y_train: { dtype: 'F32', shape: [2], bytes: f32([1, 0]) }, x_test: x, y_test: { dtype: 'I64', shape: [2], bytes: i64([0, 1]) } });
     expectDataError(() => datasetsFromNpz(readSafetensorsDataset(floatLabels, 's.safetensors'), 's.safetensors'), 's.safetensors:y_train', /labels must be integers/);
-    expectDataError(() => readSafetensorsDataset(safetensors({ weight: x }), 'w.safetensors'), 'w.safetensors', /no dataset tensors: .*holds 'weight'/);
+    expectDataError(() => readSafetensorsDataset(rawSafetensors({ weight: x }), 'w.safetensors'), 'w.safetensors', /no dataset tensors: .*holds 'weight'/);
     expectDataError(() => readSafetensorsDataset(ok.subarray(0, ok.length - 4), 't.safetensors'), 't.safetensors', /data_offsets|past|truncated/);
   });
 
