@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadInference } from '@retort/core-wasm/infer';
 import { createModel, fullView, loadCore, slice } from '@retort/distill';
-import { loadData, loadModel, normalisedRows, readNpyFile, saveModel, writeSafetensorsFile } from '@retort/distill/node';
+import { allRows, loadData, loadModel, normalisedRows, readNpyFile, saveModel, ShardedLogitTable, writeSafetensorsFile } from '@retort/distill/node';
 import { exportOnnxFile } from '@retort/distill/interop';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -278,14 +278,14 @@ describe('teachers from elsewhere', () => {
     const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { teacher: { test: { errors: number } }; test: { agreement: number } };
     expect(rep.teacher.test.errors).toBeGreaterThan(0);  // an untrained conv net: many errors, but it ran
     expect(rep.test.agreement).toBeGreaterThanOrEqual(0);
-    const cached = readNpyFile(join(out, 'teacher-logits.npy'));
-    expect(cached.shape).toEqual([60000, 10]);
+    const cached = ShardedLogitTable.open(join(out, 'teacher-outputs'));
+    expect([cached.rows, cached.classes]).toEqual([60000, 10]);
   }, 120_000);
 
   it('teacher logits from safetensors (F16), and a NaN in them is named', () => {
-    const logits = readNpyFile(join(d('from-conv'), 'teacher-logits.npy'));
+    const logits = { data: allRows(ShardedLogitTable.open(join(d('from-conv'), 'teacher-outputs'))) };
     const good = d('logits.safetensors');
-    writeSafetensorsFile(good, { logits: { dtype: 'F16', shape: [60000, 10], data: logits.data as Float32Array } });
+    writeSafetensorsFile(good, { logits: { dtype: 'F16', shape: [60000, 10], data: logits.data } });
     const r = retort(['distill', '--teacher-logits', good, '--model', 'mlp:784-16-10', ...SMALL, '--out', d('from-st')]);
     expect(r.status, r.stderr).toBe(0);
     const bad = Float32Array.from(logits.data as Float32Array);

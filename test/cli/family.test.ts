@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readNpyFile, writeSafetensorsFile } from '@retort/distill/node';
+import { allRows, ShardedLogitTable, writeSafetensorsFile } from '@retort/distill/node';
 import { expectOneLineError, retort, SMALL, tempDir } from './helpers.js';
 
 const tmp = tempDir('family');
@@ -76,8 +76,8 @@ describe('retort distill --method', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(report(out).losses).toBe('0.9·kd(T=4)');
     const st = d('t2.safetensors');
-    const logits = readNpyFile(d('m-kd', 'teacher-logits.npy'));
-    writeSafetensorsFile(st, { logits: { dtype: 'BF16', shape: logits.shape as number[], data: logits.data as Float32Array } });
+    const logits = allRows(ShardedLogitTable.open(d('m-kd', 'teacher-outputs')));
+    writeSafetensorsFile(st, { logits: { dtype: 'BF16', shape: [logits.length / 10, 10], data: logits } });
     const r2 = retort(['distill', '--teachers', `${teacher},${st}`, ...STUDENT, ...SMALL, '--out', d('st-teachers')]);
     expect(r2.status, r2.stderr).toBe(0);
   });
@@ -108,7 +108,7 @@ describe('invalid combinations fail before training, and write nothing', () => {
     ['a transfer class the data lacks', ['distill', '--teacher', 'T', '--transfer-classes', '0,1,11'], /config\.transfer\.classes: class 11 is not in/, 1],
   ] as const)('%s', (_, args, pattern, code) => {
     const out = d('never', String(Math.random()).slice(2));
-    const full = args.map((a) => (a === 'T' ? teacher : a === 'L' ? d('m-kd', 'teacher-logits.npy') : a));
+    const full = args.map((a) => (a === 'T' ? teacher : a === 'L' ? d('m-kd', 'teacher-outputs') : a));
     const r = retort([...full, ...STUDENT, ...SMALL, '--out', out]);
     expectOneLineError(r, [pattern], code);
     expect(existsSync(out)).toBe(false);

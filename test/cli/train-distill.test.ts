@@ -3,7 +3,7 @@
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mnistDataDir } from '@retort/distill/node';
+import { allRows, mnistDataDir, ShardedLogitTable, writeNpyFile } from '@retort/distill/node';
 import { jsonLines, retort, retortAsync, SMALL, tempDir } from './helpers.js';
 
 const RUN_FILES = ['config.json', 'metrics.jsonl', 'checkpoint.retort', 'model.retort', 'report.json', 'report.md'];
@@ -65,7 +65,7 @@ describe('retort distill', () => {
       '--temperature', '4', '--alpha', '0.7', '--out', studentDir]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/agreement with the teacher/);
-    for (const f of [...RUN_FILES, 'teacher-logits.npy']) expect(existsSync(join(studentDir, f)), f).toBe(true);
+    for (const f of [...RUN_FILES, 'teacher-outputs/index.json']) expect(existsSync(join(studentDir, f)), f).toBe(true);
     const report = readJson(join(studentDir, 'report.json'));
     expect(report.kind).toBe('distill');
     expect(report.config).toMatchObject({ temperature: 4, alpha: 0.7, scaleT2: true });
@@ -73,16 +73,19 @@ describe('retort distill', () => {
     expect(report.teacher.test.errors).toBe(readJson(join(teacherDir, 'report.json')).test.errors);
   });
 
-  it('distills from a teacher-logits .npy (here: the teacher logits cached by the run above)', () => {
+  it('distills from a teacher-logits .npy and from a teacher-outputs directory (the soft labels cached by the run above): the same student', () => {
+    const outputs = join(studentDir, 'teacher-outputs');
     const logits = join(tmp.dir, 'teacher-logits.npy');
-    copyFileSync(join(studentDir, 'teacher-logits.npy'), logits);
-    const out = join(tmp.dir, 'from-logits');
-    const r = retort(['distill', '--teacher-logits', logits, '--model', 'mlp:784-32-10', ...SMALL, '--no-t2-scaling', '--out', out]);
+    writeNpyFile(logits, { dtype: 'f4', shape: [60000, 10], data: allRows(ShardedLogitTable.open(outputs)) });
+    const fromNpy = join(tmp.dir, 'from-logits'), fromDir = join(tmp.dir, 'from-outputs');
+    const r = retort(['distill', '--teacher-logits', logits, '--model', 'mlp:784-32-10', ...SMALL, '--no-t2-scaling', '--out', fromNpy]);
     expect(r.status, r.stderr).toBe(0);
-    const report = readJson(join(out, 'report.json'));
+    const report = readJson(join(fromNpy, 'report.json'));
     expect(report.teacher.source).toBe(logits);
     expect(report.config.scaleT2).toBe(false);
-    expect(existsSync(join(out, 'model.retort'))).toBe(true);
+    const r2 = retort(['distill', '--teacher-logits', join(outputs, 'index.json'), '--model', 'mlp:784-32-10', ...SMALL, '--no-t2-scaling', '--out', fromDir]);
+    expect(r2.status, r2.stderr).toBe(0);
+    expect(readJson(join(fromDir, 'report.json')).test).toEqual(report.test);
   });
 });
 
@@ -110,7 +113,7 @@ describe('retort eval and info', () => {
     expect(ck.meta.epoch).toBe(2);
     // a .npy under a misleading name is still recognised
     const disguised = join(tmp.dir, 'logits.bin');
-    copyFileSync(join(studentDir, 'teacher-logits.npy'), disguised);
+    copyFileSync(join(tmp.dir, 'teacher-logits.npy'), disguised);
     const npy = JSON.parse(retort(['info', disguised, '--json']).stdout) as Record<string, any>;
     expect(npy).toMatchObject({ kind: 'npy', dtype: 'f4', shape: [60000, 10], nanCount: 0, infCount: 0 });
     const idx = retort(['info', join(mnistDataDir(), 't10k-images-idx3-ubyte')]);

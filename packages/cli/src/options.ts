@@ -2,8 +2,8 @@
 // ("--alpha abc" is an error naming --alpha); flags override config-file fields; paths are
 // stored absolute (relative ones in a config file are relative to that file), so a run
 // resumes from any working directory.
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { parseModelSpec, parseRunConfig, runConfigSchema, SpecError, type RunConfig } from '@retort/distill';
 import type { DataConfig, DataOptionsConfig } from '@retort/distill/node';
@@ -181,6 +181,8 @@ export interface RunFlags extends DataFlags {
   model?: string;
   teacher?: string;
   teacherLogits?: string;
+  topK?: number;
+  shuffleBuffer?: number;
   temperature?: number | 'auto';
   alpha?: number | 'auto';
   tuneEpochs?: number;
@@ -215,6 +217,12 @@ export interface RunFlags extends DataFlags {
   force?: boolean;
   json?: boolean;
   backend?: 'auto' | 'simd' | 'scalar' | 'js';
+}
+
+/** Whether a --teachers entry is precomputed outputs (a .npy / .safetensors file, a teacher-outputs index or directory) rather than a model. */
+function isLogitsPath(path: string): boolean {
+  if (/\.(npy|safetensors)$/i.test(path) || /(^|[\\/])index\.json$/i.test(path)) return true;
+  return existsSync(join(path, 'index.json')) && statSync(path).isDirectory();
 }
 
 /** Default learning rates when --optimizer picks the type (SGD also gets momentum 0.9). */
@@ -301,6 +309,8 @@ export function buildRunConfig(kind: 'train' | 'distill', flags: RunFlags, cwd =
   set('method', flags.method);
   set('combine', flags.combine);
   set('peers', flags.peers);
+  set('topK', flags.topK);
+  set('shuffleBuffer', flags.shuffleBuffer);
   if (flags.losses !== undefined) {
     cfg.losses = readLossesArg(flags.losses, cwd);
     delete cfg.method;
@@ -310,7 +320,7 @@ export function buildRunConfig(kind: 'train' | 'distill', flags: RunFlags, cwd =
     if (files.length === 0) throw new UsageError('--teachers: expected a comma-separated list of model files (.retort) or logits (.npy)');
     const weights = flags.teacherWeights ?? files.map(() => 1);
     if (weights.length !== files.length) throw new UsageError(`--teacher-weights: ${weights.length} weights for ${files.length} teachers`);
-    cfg.teachers = files.map((f, k) => ({ [/\.(npy|safetensors)$/i.test(f) ? 'logits' : 'model']: resolve(cwd, f), weight: weights[k] }));
+    cfg.teachers = files.map((f, k) => ({ [isLogitsPath(resolve(cwd, f)) ? 'logits' : 'model']: resolve(cwd, f), weight: weights[k] }));
     delete cfg.teacher; delete cfg.teacherLogits;
   } else if (flags.teacherWeights !== undefined) {
     throw new UsageError('--teacher-weights: only applies with --teachers');

@@ -4,7 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { hasSimd, loadCore, type BackendName } from '@retort/core-wasm';
 import type { JobKind } from '@retort/distill/node';
 import { compareCommand, reproCommand, type CompareFlags, type ReproFlags } from './commands/compare.js';
-import { dataInspectCommand } from './commands/data.js';
+import { dataInspectCommand, dataShardCommand, type DataShardFlags } from './commands/data.js';
 import { evalCommand, type EvalFlags } from './commands/eval.js';
 import { infoCommand } from './commands/info.js';
 import { methodsCommand } from './commands/methods.js';
@@ -53,8 +53,10 @@ function addRunOptions(cmd: Command, kind: JobKind): Command {
   if (kind === 'distill') {
     cmd
       .option('--teacher <file>', 'teacher model file (.retort)')
-      .option('--teacher-logits <file.npy>', 'teacher logits over the training set, [samples, classes] float32/64')
-      .option('--teachers <files>', 'several teachers: comma-separated model files (.retort, .onnx, TF.js model.json) and/or logits (.npy, .safetensors)')
+      .option('--teacher-logits <path>', 'teacher outputs over the training set: a .npy or .safetensors [samples, classes] of logits, or a teacher-outputs directory (sharded logits or top-k; see the README)')
+      .option('--teachers <files>', 'several teachers: comma-separated model files (.retort, .onnx, TF.js model.json) and/or logits (.npy, .safetensors, teacher-outputs directories)')
+      .option('--shuffle-buffer <n>', 'rows of the shuffle buffer a training set streamed from shards passes through (default 16384)', configArg('--shuffle-buffer', 'shuffleBuffer'))
+      .option('--top-k <k>', "cache a teacher model's soft labels as its k largest logits per row instead of all (for many classes; the rest of the mass is spread evenly)", configArg('--top-k', 'topK'))
       .option('--teacher-weights <w,...>', 'weights of --teachers (default all 1)', listArg('--teacher-weights', false, { min: 0 }))
       .option('--combine <how>', 'combine teachers by averaging probabilities (default) or logits', choiceArg('--combine', ['probabilities', 'logits'] as const));
   }
@@ -268,14 +270,25 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .addOption(jsonOption('list'))
     .action((opts: ModelsFlags) => { setExit(modelsCommand(opts, io)); });
 
-  addDataOptions(program
-    .command('data')
-    .description('look at a dataset before training on it')
+  const data = program.command('data').description('look at a dataset before training on it, or write it as shards to stream from disk');
+  addDataOptions(data
     .command('inspect')
     .description('counts, shapes, element types, class balance and value ranges of each split, and anything suspicious')
     .argument('<path>', `${DATA_HELP}, or text as .jsonl / a .csv with a 'text' column`), { withData: false })
     .addOption(jsonOption('object'))
     .action((path: string, opts: DataFlags & { json?: boolean }) => { setExit(dataInspectCommand(path, opts, io)); });
+
+  addDataOptions(data
+    .command('shard')
+    .description('write a dataset as safetensors shards with an index, which train and distill stream from disk in a seeded order (for transfer sets larger than memory)')
+    .argument('<path>', DATA_HELP), { withData: false })
+    .requiredOption('--out <dir>', 'the new directory for index.json and the shards')
+    .option('--shard-rows <n>', 'rows per shard (default 65536)', intArg('--shard-rows', { min: 1 }))
+    .option('--shifts <k>', 'also write k copies of every training image, each shifted by a seeded offset (a transfer set enlarged by augmentation; default 0)', intArg('--shifts', { min: 0 }))
+    .option('--shift-pixels <p>', 'largest shift of --shifts, in pixels (default 2)', intArg('--shift-pixels', { min: 1 }))
+    .option('--seed <n>', 'seed of the shifts (default 0)', intArg('--seed', { min: 0 }))
+    .addOption(jsonOption('object'))
+    .action((path: string, opts: DataShardFlags) => { setExit(dataShardCommand(path, opts, io)); });
 
   program
     .command('info')

@@ -74,9 +74,19 @@ export const runConfigSchema = z.strictObject({
     /** How an ONNX teacher run by onnxruntime takes images: 'nchw' (PyTorch) or 'nhwc'; default read from its input shape. */
     layout: z.enum(['nchw', 'nhwc'], { error: 'must be "nchw" or "nhwc"' }).optional(),
   }).optional(),
-  /** Distillation: the teacher model file, or its logits over the training set (.npy [N, classes]). */
+  /**
+   * Distillation: the teacher model file, or its outputs over the training set (a .npy or
+   * .safetensors [N, classes] of logits, or a sharded teacher-outputs directory: full logits or top-k).
+   */
   teacher: z.string().min(1).optional(),
   teacherLogits: z.string().min(1).optional(),
+  /**
+   * Cache a teacher model's soft labels as the k largest logits per row (with their classes and the
+   * row's log-sum-exp) instead of all of them: for class counts where full logits do not fit.
+   */
+  topK: positiveInt.optional(),
+  /** Rows of the shuffle buffer a training set streamed from shards passes through (default 16384). */
+  shuffleBuffer: positiveInt.optional(),
   /** T > 0 softens teacher and student in the soft term. */
   temperature: z.number({ error: 'must be a number > 0' }).positive({ error: 'must be a number > 0' }).finite().default(4),
   /** Weight of the soft (teacher) term; the hard (label) term gets 1 - alpha. */

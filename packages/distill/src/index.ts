@@ -8,6 +8,10 @@ export { DataFormatError } from './data/errors.js';
 export { readIdx, writeIdx, type IdxArray, type IdxInput, type IdxType } from './data/idx.js';
 export { readNpy, writeNpy, toFloat32, type NpyArray, type NpyInput, type NpyDType } from './data/npy.js';
 export { readNpz, readSafetensorsDataset, datasetsFromNpz, NPZ_DATASET_KEYS, type NpzDatasetOptions } from './data/npz.js';
+export {
+  memoryLogitTable, tableRows, topKRows, expandTopK, parseTeacherOutputsIndex, TEACHER_OUTPUTS_FORMAT, TEACHER_OUTPUTS_INDEX,
+  type LogitTable, type TeacherOutputsIndex,
+} from './data/teacher-outputs.js';
 export { decodeImage, resizeRgb, imageFolderDataset, isImageName, IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, type ImageEntry, type ImageFolderOptions, type NamedDataset, type RgbImage } from './data/image.js';
 export { parseCsv, csvDataset, textDatasetFromCsv, textDatasetFromJsonl, DEFAULT_LABEL_COLUMN, DEFAULT_TEXT_COLUMN, type CsvTable, type TableDataset, type TableOptions, type TextDataset, type TextOptions } from './data/table.js';
 export { summarizeData, summarizeSplit, summarizeText, IMBALANCE_RATIO, type DataSummary, type SplitSummary, type TextDataSummary, type TextSplitSummary } from './data/inspect.js';

@@ -5,6 +5,11 @@ export { writeFileAtomic } from './io/atomic.js';
 export { saveModel, loadModel, readModelFile, modelTensors, paramsFromTensors } from './format/model-io.js';
 export { saveCheckpoint, loadCheckpoint, type LoadedCheckpoint } from './node/checkpoint.js';
 export { readTeacherLogits, cachedTeacherLogits, modelFingerprint } from './node/teacher-logits.js';
+export { ShardedDataset, writeDatasetShards, datasetShardsIndexPath, DATASET_SHARDS_FORMAT, DEFAULT_SHUFFLE_BUFFER, type DatasetShardsIndex, type WriteShardsOptions } from './node/shard-data.js';
+export {
+  ShardedLogitTable, writeTeacherOutputs, cachedTeacherOutputs, allRows, isTeacherOutputsPath, teacherOutputsIndexPath,
+  type CachedOutputs, type ShardedLogitTableOptions, type WriteTeacherOutputsOptions, type WriteTeacherOutputsResult,
+} from './node/teacher-outputs.js';
 export { createRunDir, RunDirError, RUN_FILES, appendJsonLine, truncateMetrics, writeJsonAtomic, writeTextAtomic } from './node/run-dir.js';
 export { runJob, loadData, type DataConfig, type DataOptionsConfig, type JobKind, type RunEvent, type RunOptions, type RunReport } from './node/run.js';
 export { renderReportMarkdown } from './node/report.js';

@@ -3,7 +3,7 @@
 // one-line error.
 import { resolve } from 'node:path';
 import { describeTestSplit, summarizeData, summarizeText, type DataSummary, type TestSplit, type TextDataSummary } from '@retort/distill';
-import { isTextDataPath, loadData, loadTextPath } from '@retort/distill/node';
+import { isTextDataPath, loadData, loadTextPath, writeDatasetShards } from '@retort/distill/node';
 import { dataOptionsFromFlags, type DataFlags } from '../options.js';
 import type { Io } from '../program.js';
 
@@ -54,4 +54,25 @@ function inspectText(path: string, flags: DataFlags & { json?: boolean }, io: Io
 
 function printWarnings(warnings: readonly string[], io: Io): void {
   io.out(warnings.length ? `warnings:\n${warnings.map((w) => `  - ${w}`).join('\n')}` : 'nothing suspicious found');
+}
+
+export interface DataShardFlags extends DataFlags { out: string; shardRows?: number; shifts?: number; shiftPixels?: number; seed?: number; json?: boolean }
+
+/** `retort data shard PATH --out DIR`: the dataset (its train and test sets) as shards with an index (node/shard-data.ts). */
+export function dataShardCommand(path: string, flags: DataShardFlags, io: Io): number {
+  const data = path === 'mnist' ? 'mnist' : resolve(path);
+  const { train, test, classNames } = loadData({ data, ...dataOptionsFromFlags(flags) });
+  const out = resolve(flags.out);
+  const t0 = performance.now();
+  const r = writeDatasetShards(out, train, test, {
+    ...(flags.shardRows !== undefined ? { shardRows: flags.shardRows } : {}),
+    ...(flags.shifts !== undefined ? { shifts: flags.shifts } : {}),
+    ...(flags.shiftPixels !== undefined ? { shiftPixels: flags.shiftPixels } : {}),
+    ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+    classNames,
+  });
+  const result = { index: r.indexPath, trainRows: r.rows, trainShards: r.shards, testRows: test.count, seconds: (performance.now() - t0) / 1000 };
+  if (flags.json) io.out(JSON.stringify(result));
+  else io.out(`${r.indexPath}: ${r.rows} training rows in ${r.shards} shards, ${test.count} test rows (${result.seconds.toFixed(1)} s); train with --data ${out}`);
+  return 0;
 }

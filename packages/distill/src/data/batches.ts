@@ -61,7 +61,37 @@ export interface Batch {
 /** How a mixup batch was mixed: row i is λ·(its sample) + (1 − λ)·(sample of label y2[i]). */
 export interface BatchMix { lambda: number; y2: Tensor<'i32'> }
 
-export class BatchLoader {
+/** What the trainer draws its batches from: a BatchLoader over rows in memory, or a stream of shards. */
+export interface EpochLoader {
+  /** Batches per epoch. */
+  readonly batchCount: number;
+  /** The batches of epoch `e` (from batch `fromBatch`); the same (seed, e) gives the same batches. */
+  epoch(e: number, fromBatch?: number): Generator<Batch>;
+  free(): void;
+}
+
+/**
+ * A training set too large for memory, read as a stream (data/shards in node/shard-data.ts): what
+ * the trainer needs to know of it, and its loader.
+ */
+export interface StreamedSet {
+  readonly kind: 'stream';
+  readonly name: string;
+  readonly sampleShape: number[];
+  readonly features: number;
+  readonly classes: number;
+  /** Rows a training epoch visits (the store's, less any held out). */
+  readonly count: number;
+  /** Rows of the store: row ids (and teacher outputs) range over [0, rows). */
+  readonly rows: number;
+  loader(core: Core, batchSize: number, options: BatchLoaderOptions): EpochLoader;
+}
+
+export function isStreamedSet(x: unknown): x is StreamedSet {
+  return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'stream';
+}
+
+export class BatchLoader implements EpochLoader {
   readonly batchSize: number;
   /** Batches per epoch (counting a partial last batch unless dropLast). */
   readonly batchCount: number;
@@ -143,6 +173,18 @@ export class BatchLoader {
       yield { x: this.x, y: this.y, size, indices, positions: positions.subarray(start, start + size), index: b,
         ...(this.y2 ? { mix: { lambda: this.lambda, y2: this.y2 } } : {}) };
     }
+  }
+
+  /**
+   * Batch `b` of epoch `e` made of dataset rows `rows` (its jitter and mixup drawn from (seed, e, b)),
+   * reported under row ids `ids` (default `rows`): for loaders that choose the rows themselves.
+   */
+  batchOf(rows: Int32Array, e: number, b: number, ids: Int32Array = rows): Batch {
+    if (this.freed) throw new RangeError('BatchLoader: used after free()');
+    if (rows.length > this.batchSize) throw new RangeError(`BatchLoader.batchOf: ${rows.length} rows exceed the batch size ${this.batchSize}`);
+    this.fill(rows, e, b);
+    return { x: this.x, y: this.y, size: rows.length, indices: ids, positions: ids, index: b,
+      ...(this.y2 ? { mix: { lambda: this.lambda, y2: this.y2 } } : {}) };
   }
 
   /** Copies the samples of dataset rows `indices` (with jitter) and their labels into the tensors. */

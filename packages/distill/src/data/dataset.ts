@@ -30,6 +30,11 @@ export interface Dataset {
 export interface DatasetView {
   dataset: Dataset;
   indices: Int32Array;
+  /**
+   * The rows' numbers in the training set the teacher outputs cover, when the dataset holds a copy
+   * of some of its rows (a validation split read from shards); default `indices`.
+   */
+  ids?: Int32Array;
 }
 
 export interface DatasetOptions {
@@ -342,24 +347,50 @@ export function channelCount(sampleShape: readonly number[]): number {
  * summed in f64 in row order; a channel with no spread gets std 1, so it is only centred.
  */
 export function channelStats(ds: Dataset): { mean: number[]; std: number[] } {
-  const C = channelCount(ds.sampleShape), F = ds.features;
-  const sum = new Float64Array(C), sq = new Float64Array(C);
-  const scale = ds.x instanceof Uint8Array ? 1 / 255 : 1;
-  for (let r = 0; r < ds.count; r++) {
-    const base = r * F;
-    for (let j = 0; j < F; j++) {
-      const v = ds.x[base + j]! * scale, c = j % C;
-      sum[c]! += v;
-      sq[c]! += v * v;
-    }
+  const acc = new ChannelStats(ds.sampleShape);
+  acc.add(ds.x, ds.count);
+  return acc.result();
+}
+
+/** channelStats over samples given a part at a time (a dataset streamed from shards); the same sums in the same order. */
+export class ChannelStats {
+  private readonly C: number;
+  private readonly F: number;
+  private readonly sum: Float64Array;
+  private readonly sq: Float64Array;
+  private rows = 0;
+
+  constructor(sampleShape: readonly number[]) {
+    this.C = channelCount(sampleShape);
+    this.F = sampleShape.reduce((p, d) => p * d, 1);
+    this.sum = new Float64Array(this.C);
+    this.sq = new Float64Array(this.C);
   }
-  const n = ds.count * (F / C);
-  const mean = Array.from(sum, (s) => s / n);
-  const std = Array.from(sq, (q, c) => {
-    const sd = Math.sqrt(Math.max(0, q / n - mean[c]! * mean[c]!));
-    return sd > 1e-12 ? sd : 1;
-  });
-  return { mean, std };
+
+  /** Adds `count` samples of `x` ([count, features]; u8 counts as x/255). */
+  add(x: Uint8Array | Float32Array, count: number): void {
+    const { C, F, sum, sq } = this;
+    const scale = x instanceof Uint8Array ? 1 / 255 : 1;
+    for (let r = 0; r < count; r++) {
+      const base = r * F;
+      for (let j = 0; j < F; j++) {
+        const v = x[base + j]! * scale, c = j % C;
+        sum[c]! += v;
+        sq[c]! += v * v;
+      }
+    }
+    this.rows += count;
+  }
+
+  result(): { mean: number[]; std: number[] } {
+    const n = this.rows * (this.F / this.C);
+    const mean = Array.from(this.sum, (s) => s / n);
+    const std = Array.from(this.sq, (q, c) => {
+      const sd = Math.sqrt(Math.max(0, q / n - mean[c]! * mean[c]!));
+      return sd > 1e-12 ? sd : 1;
+    });
+    return { mean, std };
+  }
 }
 
 /**

@@ -14,12 +14,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { Core } from '@retort/core-wasm';
-import { fingerprint as dataFingerprint, type DatasetView } from '../data/dataset.js';
+import { fingerprint as dataFingerprint, slice, type DatasetView } from '../data/dataset.js';
 import { DataFormatError } from '../data/errors.js';
 import { writeNpyFile } from '../data/files.js';
 import { Fnv1a64 } from '../data/hash.js';
 import { syncDirectory, writeFileAtomic } from '../io/atomic.js';
-import { readTeacherLogits, type CachedLogits } from '../node/teacher-logits.js';
+import { cachedTeacherOutputs, type CachedOutputs } from '../node/teacher-outputs.js';
 import { readExact, readWholeFile, withFile } from '../data/files.js';
 
 // the safetensors and teacher-logit file functions live in files-node.ts (no tfjs); re-exported here
@@ -161,12 +161,12 @@ export async function loadTfjsTeacher(path: string, opts: TfjsTeacherOptions = {
 }
 
 /**
- * The teacher's logits over `view`, from `cachePath` (.npy, beside `cachePath + '.json'` with
- * the fingerprints of model files, input preparation and data) when they still match, else
- * computed and written atomically. The teacher must come from loadTfjsTeacher (it has a
- * fingerprint).
+ * The teacher's logits over `view`, cached in the directory `cacheDir` as sharded teacher outputs
+ * (node/teacher-outputs.ts) under the fingerprints of model files, input preparation and data:
+ * read when they still match, else computed. The teacher must come from loadTfjsTeacher (it has
+ * a fingerprint).
  */
-export function cachedTfjsTeacherLogits(teacher: TfjsTeacher, view: DatasetView, cachePath: string, opts: { batchSize?: number } = {}): CachedLogits {
+export function cachedTfjsTeacherLogits(teacher: TfjsTeacher, view: DatasetView, cacheDir: string, opts: { batchSize?: number; topK?: number } = {}): CachedOutputs {
   if (!teacher.fingerprint) throw new RangeError('cachedTfjsTeacherLogits: the teacher has no fingerprint (load it with loadTfjsTeacher)');
   const input = teacher.input;
   const key = {
@@ -181,21 +181,9 @@ export function cachedTfjsTeacherLogits(teacher: TfjsTeacher, view: DatasetView,
     output: teacher.outputKind,
     shape: [view.indices.length, teacher.classes],
   };
-  const metaPath = cachePath + '.json';
-  if (existsSync(cachePath) && existsSync(metaPath)) {
-    try {
-      const saved = JSON.parse(readFileUtf8(metaPath)) as unknown;
-      if (JSON.stringify(saved) === JSON.stringify(key)) {
-        return { logits: readTeacherLogits(cachePath, view.indices.length, teacher.classes), fromCache: true };
-      }
-    } catch {
-      // an unreadable or corrupt cache is recomputed below
-    }
-  }
-  const logits = teacher.logits(view, opts);
-  writeNpyFile(cachePath, { dtype: 'f4', shape: [view.indices.length, teacher.classes], data: logits });
-  writeFileAtomic(metaPath, new TextEncoder().encode(JSON.stringify(key) + '\n'));
-  return { logits, fromCache: false };
+  return cachedTeacherOutputs(cacheDir, key, view.indices.length, teacher.classes,
+    (start, count) => teacher.logits(slice(view, count, start), opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+    opts.topK !== undefined ? { topK: opts.topK } : {});
 }
 
 function readFileUtf8(path: string): string {

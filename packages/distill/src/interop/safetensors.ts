@@ -21,7 +21,8 @@ import { decodeBf16, decodeF16, numberToBf16Bits, numberToF16Bits } from './fp16
 /** Dtypes this reader converts to float32. */
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 /** Dtypes the writer stores. */
-export type SafetensorsWriteDType = 'F64' | 'F32' | 'F16' | 'BF16';
+export type SafetensorsWriteDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'U16' | 'U8';
+const WRITABLE = new Set<string>(['F64', 'F32', 'F16', 'BF16', 'I64', 'I32', 'I16', 'U16', 'U8']);
 
 /** Bytes per element of every dtype the format defines (the F8 ones validate but do not decode). */
 export const SAFETENSORS_DTYPE_SIZE: Readonly<Record<string, number>> = Object.freeze({
@@ -271,31 +272,19 @@ export function writeSafetensors(tensors: Record<string, SafetensorsInput>, meta
     for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw new RangeError(`writeSafetensors: metadata '${k}' must be a string`);
     header.__metadata__ = metadata;
   }
-  const parts: { bytes: number; write: (out: DataView, at: number) => void }[] = [];
+  const parts: { bytes: number; write: (out: Uint8Array, at: number) => void }[] = [];
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
     if (name === '__metadata__') throw new RangeError('writeSafetensors: "__metadata__" cannot name a tensor');
     const dtype = t.dtype ?? 'F32';
     const size = SAFETENSORS_DTYPE_SIZE[dtype];
-    if (size === undefined || !['F64', 'F32', 'F16', 'BF16'].includes(dtype)) throw new RangeError(`writeSafetensors: ${name}: dtype must be F32, F16, BF16 or F64, got ${String(dtype)}`);
+    if (size === undefined || !WRITABLE.has(dtype)) throw new RangeError(`writeSafetensors: ${name}: dtype must be one of ${[...WRITABLE].join(', ')}, got ${String(dtype)}`);
     for (const d of t.shape) if (!Number.isSafeInteger(d) || d < 0) throw new RangeError(`writeSafetensors: ${name}: bad dimension ${d}`);
     const n = t.shape.reduce((p, d) => p * d, 1);
     if (t.data.length !== n) throw new RangeError(`writeSafetensors: ${name}: ${t.data.length} values for shape [${t.shape.join(', ')}] (${n})`);
     const bytes = n * size;
     header[name] = { dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes] };
-    const data = t.data;
-    parts.push({
-      bytes,
-      write: (dv, at) => {
-        for (let i = 0; i < n; i++) {
-          const v = data[i]!;
-          if (dtype === 'F32') dv.setFloat32(at + 4 * i, v, true);
-          else if (dtype === 'F64') dv.setFloat64(at + 8 * i, v, true);
-          else if (dtype === 'F16') dv.setUint16(at + 2 * i, numberToF16Bits(v), true);
-          else dv.setUint16(at + 2 * i, numberToBf16Bits(v), true);
-        }
-      },
-    });
+    parts.push({ bytes, write: (out, at) => encodeInto(out, at, dtype, t.data, n, name) });
     offset += bytes;
   }
   let json = new TextEncoder().encode(JSON.stringify(header));
@@ -311,6 +300,36 @@ export function writeSafetensors(tensors: Record<string, SafetensorsInput>, meta
   dv.setUint32(4, 0, true);
   out.set(json, 8);
   let at = 8 + json.length;
-  for (const p of parts) { p.write(dv, at); at += p.bytes; }
+  for (const p of parts) { p.write(out, at); at += p.bytes; }
   return out;
+}
+
+/** Same-typed arrays on a little-endian host are copied as bytes; anything else is converted value by value. */
+function encodeInto(out: Uint8Array, at: number, dtype: SafetensorsWriteDType, data: ArrayLike<number>, n: number, name: string): void {
+  const same = (dtype === 'F32' && data instanceof Float32Array) || (dtype === 'F64' && data instanceof Float64Array) ||
+    (dtype === 'I32' && data instanceof Int32Array) || (dtype === 'I16' && data instanceof Int16Array) ||
+    (dtype === 'U16' && data instanceof Uint16Array) || (dtype === 'U8' && data instanceof Uint8Array);
+  if (same && HOST_LITTLE_ENDIAN) {
+    const v = data as unknown as ArrayBufferView;
+    out.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), at);
+    return;
+  }
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const intRange: Record<string, [number, number]> = { I32: [-(2 ** 31), 2 ** 31 - 1], I16: [-32768, 32767], U16: [0, 65535], U8: [0, 255], I64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER] };
+  const range = intRange[dtype];
+  for (let i = 0; i < n; i++) {
+    const v = data[i]!;
+    if (range && !(Number.isInteger(v) && v >= range[0] && v <= range[1])) throw new RangeError(`writeSafetensors: ${name}[${i}] = ${v} is not a ${dtype} value`);
+    switch (dtype) {
+      case 'F32': dv.setFloat32(at + 4 * i, v, true); break;
+      case 'F64': dv.setFloat64(at + 8 * i, v, true); break;
+      case 'F16': dv.setUint16(at + 2 * i, numberToF16Bits(v), true); break;
+      case 'BF16': dv.setUint16(at + 2 * i, numberToBf16Bits(v), true); break;
+      case 'I64': dv.setBigInt64(at + 8 * i, BigInt(v), true); break;
+      case 'I32': dv.setInt32(at + 4 * i, v, true); break;
+      case 'I16': dv.setInt16(at + 2 * i, v, true); break;
+      case 'U16': dv.setUint16(at + 2 * i, v, true); break;
+      case 'U8': out[at + i] = v; break;
+    }
+  }
 }

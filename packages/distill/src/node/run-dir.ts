@@ -12,7 +12,7 @@ export const RUN_FILES = {
   model: 'model.retort',
   report: 'report.json',
   reportMarkdown: 'report.md',
-  teacherLogits: 'teacher-logits.npy',
+  teacherOutputs: 'teacher-outputs',
 } as const;
 
 export class RunDirError extends Error {

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { loadCore, type BackendName, type Core } from '@retort/core-wasm';
 import { configHash, parseRunConfig, type RunConfig } from '../config.js';
-import { fullView, pairTrainTest, type Dataset, type DatasetView, type InputNorm, type TestSplit } from '../data/dataset.js';
+import { fingerprint, fullView, pairTrainTest, slice, type Dataset, type DatasetView, type InputNorm, type TestSplit } from '../data/dataset.js';
 import { loadDataPath, loadTestData, type DataLoadOptions, type LoadedData } from '../data/files.js';
 import { loadMnist } from '../data/mnist.js';
 import { NonFiniteWeightError } from '../format/model-file.js';
@@ -15,12 +15,18 @@ import { saveModel } from '../format/model-io.js';
 import { Model } from '../model/index.js';
 import { executeRun, runNorm, teacherNorm, type RunEvent, type RunResult, type RunTeacher } from '../run/execute.js';
 import { checkTeacherFields, configTeachers, type RunKind } from '../run/terms.js';
-import { runModelSpec } from '../run/views.js';
+import { isStreamedTrain, runModelSpec, type StreamedTrain } from '../run/views.js';
+import { datasetShardsIndexPath, ShardedDataset } from './shard-data.js';
+import { modelFingerprint } from './teacher-logits.js';
+import { predictLogits } from '../train/predict.js';
 import type { TrainerState } from '../train/trainer.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { renderReportMarkdown } from './report.js';
 import { appendJsonLine, createRunDir, RUN_FILES, RunDirError, truncateMetrics, writeJsonAtomic, writeTextAtomic } from './run-dir.js';
 import { cachedTeacherLogits } from './teacher-logits.js';
+import { allRows, cachedTeacherOutputs, isTeacherOutputsPath, ShardedLogitTable, type CachedOutputs } from './teacher-outputs.js';
+import type { LogitTable } from '../data/teacher-outputs.js';
+import { Fnv1a64 } from '../data/hash.js';
 import { readTeacherLogitsFile } from '../interop/files-node.js';
 import type { LogitsPredictor } from '../run/teacher-signal.js';
 import type { OnnxTeacher as OnnxTeacherType } from '../interop/onnx-teacher.js';
@@ -116,7 +122,10 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
 
   const core = opts.core ?? await loadCore({ backend: opts.backend ?? 'auto' });
   emit({ type: 'phase', message: `loading data (${config.data})` });
-  const data = loadData(config);
+  // a dataset in shards is streamed (node/shard-data.ts); anything else is read into memory
+  const shardsIndex = config.data !== 'mnist' ? datasetShardsIndexPath(resolve(config.data)) : null;
+  const store = shardsIndex ? ShardedDataset.open(shardsIndex) : null;
+  const data: RunInputData = store ? streamedData(store, config) : loadData(config);
   runModelSpec(config, data); // a bad model spec is named before any teacher file is read
   const teacherModels: Model[] = [];
   // teachers that only give logits (TF.js run by TensorFlow.js, ONNX run by onnxruntime)
@@ -127,12 +136,12 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
     const norm = runNorm(config, data.train);
     const tNorm = teacherNorm(config, norm);
     const teachers: RunTeacher[] = [];
-    const predictorCaches = new Map<number, (view: DatasetView, path: string) => Float32Array>();
+    const predictorCaches = new Map<number, PredictorCache>();
     for (const t of specs) {
       if (!t.model) {
         const path = resolve(t.logits!);
         teachers.push({ kind: 'logits', source: t.logits!, name: basename(t.logits!), weight: t.weight,
-          read: (count, classes) => readTeacherLogitsFile(path, count, classes) });
+          read: (count, classes) => (isTeacherOutputsPath(path) ? openTeacherOutputs(path, count, classes) : readTeacherLogitsFile(path, count, classes)) });
         continue;
       }
       const common = { source: t.model, name: basename(t.model), weight: t.weight };
@@ -143,19 +152,29 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
         teachers.push({ ...common, kind: 'predictor', predictor: loaded.predictor });
       }
     }
-    const cacheName = (k: number): string => (k === 0 ? RUN_FILES.teacherLogits : RUN_FILES.teacherLogits.replace(/\.npy$/, `-${k}.npy`));
+    const cacheName = (k: number): string => (k === 0 ? RUN_FILES.teacherOutputs : `${RUN_FILES.teacherOutputs}-${k}`);
+    const outputs = config.topK !== undefined ? { topK: config.topK } : {};
+    // full logits are read into memory once (fast to gather); top-k rows, and any of a streamed set, are read as batches need them
+    const soft = (c: CachedOutputs): Float32Array | LogitTable => (config.topK !== undefined || store ? c.table : allRows(c.table));
     const outcome = await executeRun({ core, kind, config, data, teachers, inputNorm: norm, ...(resumeState ? { resume: resumeState } : {}) }, {
       onEvent: emit,
       ...(opts.shouldStop ? { shouldStop: opts.shouldStop } : {}),
       // the soft labels over the whole training set, cached in the run directory (a stale cache is recomputed)
       softLabels: (t, k) => {
         prepareRunDir();
+        if (store) {
+          if (t.kind === 'predictor') throw new RangeError(`teacher ${t.name}: a model run by its own runtime (TF.js, onnxruntime) cannot follow a training set streamed from shards; write its outputs as teacher-output shards and give them as --teacher-logits`);
+          emit({ type: 'phase', message: `computing teacher soft labels over the ${store.rows} streamed rows (cached in the run directory)` });
+          const key = { model: modelFingerprint(t.model), data: store.fingerprint(), mean: tNorm.mean, std: tNorm.std, shape: [store.rows, t.model.classes] };
+          return soft(cachedTeacherOutputs(join(out, cacheName(k)), key, store.rows, t.model.classes,
+            (start, count) => predictLogits(core, t.model, fullView(store.readRange(start, count)), tNorm), { ...outputs, shardRows: 65536 }));
+        }
         if (t.kind === 'predictor') {
           emit({ type: 'phase', message: `computing soft labels of teacher ${t.name} (cached in the run directory)` });
-          return predictorCaches.get(k)!(fullView(data.train), join(out, cacheName(k)));
+          return soft(predictorCaches.get(k)!(fullView(memoryTrain(data)), join(out, cacheName(k)), outputs));
         }
         emit({ type: 'phase', message: `computing teacher soft labels${specs.length > 1 ? ` (teacher ${k + 1} of ${specs.length})` : ''} (cached in the run directory)` });
-        return cachedTeacherLogits(core, t.model, fullView(data.train), join(out, cacheName(k)), tNorm).logits;
+        return soft(cachedTeacherLogits(core, t.model, fullView(memoryTrain(data)), join(out, cacheName(k)), tNorm, outputs));
       },
       beforeTraining: () => { prepareRunDir(); trainingStarted = true; },
       checkpoint: (state, model) => {
@@ -190,7 +209,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
  * A teacher model file as the run uses it: a Retort model (a Retort file, an ONNX or TF.js model
  * Retort can represent), or else a TF.js model run by TensorFlow.js itself, which only gives logits.
  */
-async function loadTeacher(core: Core, file: string, config: RunConfig, studentNorm: InputNorm, data: LoadedData, emit: (e: RunEvent) => void,
+async function loadTeacher(core: Core, file: string, config: RunConfig, studentNorm: InputNorm, data: RunInputData, emit: (e: RunEvent) => void,
                            models: Model[], predictors: { dispose(): void }[]): Promise<LoadedTeacher> {
   const path = resolve(file);
   emit({ type: 'phase', message: `loading teacher ${file}` });
@@ -207,7 +226,7 @@ async function loadTeacher(core: Core, file: string, config: RunConfig, studentN
       const { loadTfjsTeacher, cachedTfjsTeacherLogits } = await import('../interop/node.js'); // tfjs only for such a teacher
       const teacher = await loadTfjsTeacher(path, { input: { ...(ti ?? { mean: studentNorm.mean, std: studentNorm.std }) } });
       predictors.push(teacher);
-      return { kind: 'predictor', predictor: teacher, cache: (view, cachePath) => cachedTfjsTeacherLogits(teacher, view, cachePath).logits };
+      return { kind: 'predictor', predictor: teacher, cache: (view, dir, store) => cachedTfjsTeacherLogits(teacher, view, dir, store) };
     }
   } else if (modelFormatOf(path) === 'onnx') {
     // an ONNX graph Retort can represent becomes a Retort model; any other runs in onnxruntime-web
@@ -222,11 +241,13 @@ async function loadTeacher(core: Core, file: string, config: RunConfig, studentN
     if (!m) {
       const { OnnxTeacher } = await import('../interop/onnx-teacher.js'); // onnxruntime-web only for such a teacher
       let teacher: OnnxTeacherType;
+      const bytes = readWholeFile(path);
+      const input = {
+        ...(ti?.scale !== undefined ? { scale: ti.scale } : {}), ...(ti?.layout ? { layout: ti.layout } : {}),
+        mean: ti?.mean ?? studentNorm.mean, std: ti?.std ?? studentNorm.std,
+      };
       try {
-        teacher = await OnnxTeacher.load(readWholeFile(path), basename(file), data.train.sampleShape, data.train.classes, {
-          ...(ti?.scale !== undefined ? { scale: ti.scale } : {}), ...(ti?.layout ? { layout: ti.layout } : {}),
-          mean: ti?.mean ?? studentNorm.mean, std: ti?.std ?? studentNorm.std,
-        });
+        teacher = await OnnxTeacher.load(bytes, basename(file), data.train.sampleShape, data.train.classes, input);
       } catch (e) {
         // a file onnxruntime cannot load either: the importer's error says more
         if (importError && e instanceof DataFormatError) throw importError;
@@ -234,8 +255,18 @@ async function loadTeacher(core: Core, file: string, config: RunConfig, studentN
       }
       predictors.push(teacher);
       emit({ type: 'phase', message: `running teacher ${file} in onnxruntime-web (${importError ? (importError as Error).message.replace(/^[^:]*: /, '') : 'teacherInput asks for it'}), ${teacher.layout === 'flat' ? 'rows' : teacher.layout.toUpperCase()} input` });
+      if (isStreamedTrain(data.train)) {
+        teacher.dispose();
+        throw new RangeError(`teacher ${basename(file)}: a model run by onnxruntime cannot follow a training set streamed from shards; write its outputs as teacher-output shards (see the README) and give them as --teacher-logits`);
+      }
       await teacher.prepare([data.train, data.test]);
-      return { kind: 'predictor', predictor: teacher, cache: (view) => teacher.logits(view) };
+      const onnx = new Fnv1a64().update(bytes).digest();
+      const t = teacher;
+      return {
+        kind: 'predictor', predictor: teacher,
+        cache: (view, dir, store) => cachedTeacherOutputs(dir, { onnx, input, layout: t.layout, data: fingerprint(view), shape: [view.indices.length, t.classes] },
+          view.indices.length, t.classes, (start, count) => t.logits(slice(view, count, start)), store),
+      };
     }
   } else {
     if (tfjsOnly) throw new RangeError(`config.teacherInput: scale and shape apply to TF.js teachers; ${basename(file)} is a Retort model (give mean and std)`);
@@ -247,10 +278,54 @@ async function loadTeacher(core: Core, file: string, config: RunConfig, studentN
   return { kind: 'model', model, release: () => { model.free(); models.splice(models.indexOf(model), 1); } };
 }
 
+/** A predictor's soft labels over a view, cached in a teacher-outputs directory (under the fingerprint of model, input preparation and data). */
+type PredictorCache = (view: DatasetView, dir: string, store: { topK?: number }) => CachedOutputs;
+
+/** A run's data as runJob holds it: in memory (LoadedData), or a training set streamed from shards with its test set in memory. */
+type RunInputData = Omit<LoadedData, 'train'> & { train: Dataset | StreamedTrain };
+
+function memoryTrain(data: RunInputData): Dataset {
+  if (isStreamedTrain(data.train)) throw new RangeError('internal: the training set is streamed');
+  return data.train;
+}
+
+/** A dataset-shards directory as a run's data: its train shards streamed, its test shards (or testData) in memory. */
+function streamedData(store: ShardedDataset, config: RunConfig): RunInputData {
+  for (const [field, given] of [['labelColumn', config.labelColumn], ['imageSize', config.imageSize], ['testFraction', config.testFraction]] as const) {
+    if (given !== undefined) throw new RangeError(`config.${field}: does not apply to a dataset in shards (${store.indexPath})`);
+  }
+  let test = store.testSet();
+  let split: TestSplit = { kind: 'given' };
+  if (config.testData !== undefined) {
+    const path = resolve(config.testData);
+    const like: Dataset = store.emptyDataset(0, 'train');
+    test = loadTestData(path, {}, { train: { ...like, count: 1 }, classNames: store.index.classNames ?? null });
+    split = { kind: 'file', path };
+  }
+  if (!test) throw new DataFormatError(store.indexPath, 'lists no test shards: give a test set with --test-data (a seeded split of a streamed set is not made)');
+  if (test.sampleShape.join('x') !== store.sampleShape.join('x')) throw new DataFormatError(config.testData ?? store.indexPath, `test samples are ${test.sampleShape.join('x')}, train samples are ${store.sampleShape.join('x')}`);
+  const train: StreamedTrain = {
+    kind: 'shards', name: store.name, sampleShape: store.sampleShape, features: store.features, classes: Math.max(store.classes, test.classes), rows: store.rows,
+    split: (validationCount, seed) => {
+      const { validation, mask } = store.holdOut(validationCount, seed);
+      return { train: store.stream(mask, config.shuffleBuffer), validation };
+    },
+    channelStats: () => store.channelStats(null),
+  };
+  return { train, test: { ...test, classes: train.classes }, split, classNames: store.index.classNames ?? null };
+}
+
 type LoadedTeacher =
   | { kind: 'model'; model: Model; release: () => void }
-  /** `cache`: its soft labels over a view, cached in a file (with the fingerprint of model and data). */
-  | { kind: 'predictor'; predictor: LogitsPredictor; cache: (view: DatasetView, path: string) => Float32Array };
+  | { kind: 'predictor'; predictor: LogitsPredictor; cache: PredictorCache };
+
+/** A teacher-outputs directory given as a teacher's logits: it must cover the training set's rows and the student's classes. */
+function openTeacherOutputs(path: string, count: number, classes: number): LogitTable {
+  const table = ShardedLogitTable.open(path);
+  if (table.rows !== count) throw new DataFormatError(table.indexPath, `the teacher outputs cover ${table.rows} rows but the training set has ${count}`);
+  if (table.classes !== classes) throw new DataFormatError(table.indexPath, `the teacher outputs have ${table.classes} classes but the student has ${classes}`);
+  return table;
+}
 
 function readSavedConfig(out: string): SavedConfig {
   const path = join(out, RUN_FILES.config);

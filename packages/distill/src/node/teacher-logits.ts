@@ -1,16 +1,15 @@
 // Teacher soft labels on disk (Node): read any [N, classes] .npy of logits (for example
 // saved from PyTorch with numpy.save), validated for shape and finite values; or compute
-// them once from a teacher model and cache them as .npy beside a JSON fingerprint of
-// model and data, so that a stale cache is detected and recomputed.
-import { existsSync, readFileSync } from 'node:fs';
+// them once from a teacher model and cache them as sharded teacher outputs under a
+// fingerprint of model and data, so that a stale cache is detected and recomputed.
 import { basename } from 'node:path';
 import type { Core } from '@retort/core-wasm';
 import { DataFormatError } from '../data/errors.js';
-import { fingerprint, type DatasetView, type InputNorm } from '../data/dataset.js';
-import { readNpyFile, writeNpyFile } from '../data/files.js';
+import { fingerprint, slice, type DatasetView, type InputNorm } from '../data/dataset.js';
+import { readNpyFile } from '../data/files.js';
 import { Fnv1a64 } from '../data/hash.js';
 import { toFloat32 } from '../data/npy.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { cachedTeacherOutputs, type CachedOutputs } from './teacher-outputs.js';
 import type { Model } from '../model/model.js';
 import { predictLogits } from '../train/predict.js';
 
@@ -47,33 +46,22 @@ export function modelFingerprint(model: Model): string {
   return h.digest();
 }
 
-export interface CachedLogits { logits: Float32Array; fromCache: boolean }
+export type { CachedOutputs } from './teacher-outputs.js';
 
 /**
- * Teacher logits over `view`, from `cachePath` (.npy, with `cachePath + '.json'` holding the
- * fingerprints) when model and data still match, else computed and written atomically.
+ * Teacher logits over `view`, cached in the directory `cacheDir` as sharded teacher outputs
+ * (node/teacher-outputs.ts) under the fingerprints of model, data and input preparation: read
+ * when they still match (finished if a run was killed while writing them), else computed.
+ * `topK` stores the k largest logits per row instead of all.
  */
-export function cachedTeacherLogits(core: Core, teacher: Model, view: DatasetView, cachePath: string,
-                                    opts: InputNorm): CachedLogits {
+export function cachedTeacherLogits(core: Core, teacher: Model, view: DatasetView, cacheDir: string,
+                                    opts: InputNorm, store: { topK?: number } = {}): CachedOutputs {
   const key = {
     model: modelFingerprint(teacher),
     data: fingerprint(view),
     mean: opts.mean, std: opts.std,
     shape: [view.indices.length, teacher.classes],
   };
-  const metaPath = cachePath + '.json';
-  if (existsSync(cachePath) && existsSync(metaPath)) {
-    try {
-      const saved = JSON.parse(readFileSync(metaPath, 'utf8')) as unknown;
-      if (JSON.stringify(saved) === JSON.stringify(key)) {
-        return { logits: readTeacherLogits(cachePath, view.indices.length, teacher.classes), fromCache: true };
-      }
-    } catch {
-      // an unreadable or corrupt cache is recomputed below
-    }
-  }
-  const logits = predictLogits(core, teacher, view, { mean: opts.mean, std: opts.std });
-  writeNpyFile(cachePath, { dtype: 'f4', shape: [view.indices.length, teacher.classes], data: logits });
-  writeFileAtomic(metaPath, new TextEncoder().encode(JSON.stringify(key) + '\n'));
-  return { logits, fromCache: false };
+  return cachedTeacherOutputs(cacheDir, key, view.indices.length, teacher.classes,
+    (start, count) => predictLogits(core, teacher, slice(view, count, start), { mean: opts.mean, std: opts.std }), store);
 }

@@ -24,7 +24,8 @@ import { evaluateView, train, type EpochMetrics, type TrainerState } from '../tr
 import { autoTune, type AutoTuneResult } from './auto-tune.js';
 import { checkTeachers, teacherSignal, type RunEvent, type RunTeacher, type SoftLabels } from './teacher-signal.js';
 import { checkTeacherKinds, chooseTerms, runMethod, type MethodOptions, type RunKind } from './terms.js';
-import { checkModelFitsData, labelsOf, runModelSpec, runViews, transferView, type RunData } from './views.js';
+import { checkModelFitsData, isStreamedTrain, labelsOf, runModelSpec, runViews, streamViews, transferView, type RunData, type StreamedTrain } from './views.js';
+import { isStreamedSet, type StreamedSet } from '../data/batches.js';
 
 export type { LogitsPredictor, RunEvent, RunTeacher } from './teacher-signal.js';
 
@@ -109,10 +110,10 @@ function checkAutoTune(kind: RunKind, c: RunConfig, validationRows: number): voi
  * The student's input normalisation: per-channel statistics of the training split with
  * `normalize: 'channel'`, else the config's mean and std.
  */
-export function runNorm(c: RunConfig, train: Dataset): InputNorm {
+export function runNorm(c: RunConfig, train: Dataset | StreamedTrain): InputNorm {
   if (c.normalize !== 'channel') return { mean: c.mean, std: c.std };
   if (c.mean !== 0 || c.std !== 1) throw new RangeError("config.normalize: 'channel' computes mean and std from the data; leave config.mean and config.std unset");
-  return channelStats(train);
+  return isStreamedTrain(train) ? train.channelStats() : channelStats(train);
 }
 
 /** The teacher's input preparation for Retort teachers: teacherInput's mean/std, else the student's. */
@@ -126,8 +127,13 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
   const teachers = input.teachers ?? [];
   const emit = hooks.onEvent ?? (() => {});
   checkTeacherKinds(kind, config, teachers.map((t) => t.kind));
-  const views = runViews(config, data);
-  const testView = views.test;
+  const streamed = isStreamedTrain(data.train) ? data.train : null;
+  const memory = streamed ? null : data as { train: Dataset; test: Dataset };
+  // in memory: the validation split, trainSize and the transfer set are views; streamed: the validation rows are read, the rest streamed
+  const views = memory ? runViews(config, memory) : null;
+  const sv = streamed ? streamViews(config, streamed, data.test) : null;
+  const validation = views ? views.split.validation : sv!.validation;
+  const testView = views ? views.test : sv!.test;
   const spec = runModelSpec(config, data);
   const model = createModel(core, spec);
   const peers: { model: Model; seed: number }[] = [];
@@ -140,7 +146,10 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
     checkTeachers(teachers, data.train, model.classes);
     const firstModel = teachers.find((t) => t.kind === 'model');
     let terms = chooseTerms(kind, config, model, firstModel?.kind === 'model' ? firstModel.model : null, teachers.length, input.methodOptions);
-    if (config.autoTune) checkAutoTune(kind, config, views.split.validation.indices.length);
+    if (config.autoTune) {
+      if (streamed) throw new RangeError(`config.autoTune: the search trains each candidate on the training set; it does not apply to one streamed from shards (${streamed.name}): give temperature and alpha`);
+      checkAutoTune(kind, config, validation.indices.length);
+    }
     const peerCount = config.peers ?? (!config.losses && config.method === 'dml' ? 1 : 0);
     for (let i = 1; i <= peerCount; i++) peers.push({ model: createModel(core, spec), seed: (config.seed + i) >>> 0 });
     checkModelFitsData(model, data.train, 'model');
@@ -160,12 +169,16 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
         weight: t.weight, source: needsInStep && t.kind === 'model' ? { kind: 'model', model: t.model } : { kind: 'logits', logits: new Float32Array(0) },
       })),
     }, [model, ...peers.map((p) => p.model)]);
-    const transfer = transferView(config, views.train);
+    const transfer: DatasetView | StreamedSet = memory ? transferView(config, views!.train) : sv!.train;
 
     // the teacher signal: each teacher's soft labels over the rows the students read, or the model in the step
-    const rows: DatasetView = { dataset: data.train, indices: Int32Array.from(new Set([...transfer.indices, ...views.split.validation.indices])) };
-    const signal = teacherSignal(core, teachers, { rows, test: testView, inStep: needsInStep, norm: tNorm, classes: model.classes, combine: config.combine },
-      hooks.softLabels, emit);
+    const rows: DatasetView = memory && !isStreamedSet(transfer)
+      ? { dataset: memory.train, indices: Int32Array.from(new Set([...transfer.indices, ...validation.indices])) }
+      : validation;
+    const trainRows = streamed ? streamed.rows : memory!.train.count;
+    const signal = teacherSignal(core, teachers, {
+      rows, test: testView, inStep: needsInStep, norm: tNorm, classes: model.classes, combine: config.combine, trainRows, ...(streamed ? { streamed: true } : {}),
+    }, hooks.softLabels, emit);
     const teacherInfo = signal.info, teacherTestLogits = signal.testLogits;
     let objective: ObjectiveSettings = { terms, teachers: signal.teachers, combine: config.combine };
     const settings = {
@@ -173,8 +186,7 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
       seed: config.seed, jitter: config.jitter, mixup: config.mixup, mean: norm.mean, std: norm.std,
     };
     let tuned: AutoTuneResult | undefined;
-    if (config.autoTune) {
-      const validation = views.split.validation;
+    if (config.autoTune && !isStreamedSet(transfer)) {
       const objectiveFor = (c: { temperature: number; alpha: number }): ObjectiveSettings => ({
         terms: chooseTerms(kind, { ...config, ...c }, model, firstModel?.kind === 'model' ? firstModel.model : null, teachers.length, input.methodOptions),
         teachers: signal.teachers, combine: config.combine,
@@ -186,7 +198,7 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
 
     hooks.beforeTraining?.();
     const result = await train({
-      core, model, train: transfer, validation: views.split.validation.indices.length > 0 ? views.split.validation : null,
+      core, model, train: transfer, validation: validation.indices.length > 0 ? validation : null,
       settings,
       objective,
       ...(peers.length ? { peers } : {}),
@@ -202,7 +214,7 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
     const report: RunResult = {
       kind, backend: core.backend,
       losses: describeLosses(terms),
-      trainSamples: transfer.indices.length,
+      trainSamples: isStreamedSet(transfer) ? transfer.count : transfer.indices.length,
       ...(evaluated.peers.length ? { peers: evaluated.peers } : {}),
       model: { spec: formatModelSpec(model.spec), params: model.paramCount },
       ...(teacherInfo ? { teacher: teacherInfo } : {}),

@@ -3,14 +3,15 @@
 // logits, or the model itself run inside every step (feature terms, jitter); and the teachers'
 // test-set logits, combined, for the report and the students' agreement.
 import type { Core } from '@retort/core-wasm';
-import type { Dataset, DatasetView, InputNorm } from '../data/dataset.js';
+import type { DatasetView, InputNorm } from '../data/dataset.js';
+import type { LogitTable } from '../data/teacher-outputs.js';
 import { DataFormatError } from '../data/errors.js';
 import { combineTeachers, type CombineMode } from '../losses/targets.js';
 import type { Model } from '../model/model.js';
 import type { WeightedTeacher } from '../train/objective.js';
 import { predictLogits } from '../train/predict.js';
 import type { TrainEvent } from '../train/trainer.js';
-import { checkModelFitsData, scatterRows } from './views.js';
+import { checkModelFitsData, scatterRows, type DataShape } from './views.js';
 
 export type RunEvent = TrainEvent | { type: 'phase'; message: string };
 
@@ -34,14 +35,20 @@ export type RunTeacher = TeacherCommon & (
   /** A Retort model: its soft labels, or itself inside each step (feature terms, jitter). */
   | { kind: 'model'; model: Model; release?: () => void }
   | { kind: 'predictor'; predictor: LogitsPredictor }
-  /** Logits over the whole training set ([train count, classes]), read when the run needs them. */
-  | { kind: 'logits'; read: (count: number, classes: number) => Float32Array });
+  /**
+   * Logits over the whole training set ([train count, classes]), read when the run needs them: in
+   * memory, or a table that reads its rows on demand (sharded teacher outputs).
+   */
+  | { kind: 'logits'; read: (count: number, classes: number) => Float32Array | LogitTable });
 
-/** Soft labels of a teacher that does not run inside the step: [train count, classes], of which the rows of `rows` are read. */
-export type SoftLabels = (teacher: Exclude<RunTeacher, { kind: 'logits' }>, index: number, rows: DatasetView) => Float32Array;
+/**
+ * Soft labels of a teacher that does not run inside the step: [train count, classes] (in memory, or
+ * a table read on demand), of which the rows of `rows` are read.
+ */
+export type SoftLabels = (teacher: Exclude<RunTeacher, { kind: 'logits' }>, index: number, rows: DatasetView) => Float32Array | LogitTable;
 
 /** Each teacher takes the data's samples (a model) and gives the student's classes; errors name it. */
-export function checkTeachers(teachers: readonly RunTeacher[], train: Dataset, classes: number): void {
+export function checkTeachers(teachers: readonly RunTeacher[], train: DataShape, classes: number): void {
   for (const [k, t] of teachers.entries()) {
     if (t.kind === 'model') checkModelFitsData(t.model, train, `teacher ${t.name}`);
     const c = t.kind === 'model' ? t.model.classes : t.kind === 'predictor' ? t.predictor.classes : classes;
@@ -59,6 +66,10 @@ export interface SignalContext {
   norm: InputNorm;
   classes: number;
   combine: CombineMode;
+  /** Rows of the training set the teachers' outputs cover (more than `rows` holds when it is streamed). */
+  trainRows: number;
+  /** The training set is streamed from shards: soft labels come from the caller's cache (softLabels), over all its rows. */
+  streamed?: boolean;
 }
 
 export interface TeacherSignal {
@@ -71,6 +82,9 @@ export interface TeacherSignal {
 
 export function teacherSignal(core: Core, teachers: readonly RunTeacher[], c: SignalContext, softLabels: SoftLabels | undefined,
                               emit: (e: RunEvent) => void): TeacherSignal {
+  if (c.streamed && !softLabels && teachers.some((t) => t.kind !== 'logits') && !c.inStep) {
+    throw new RangeError('a training set streamed from shards takes its soft labels from a cache of teacher outputs (Node runs write one); give teacher outputs (teacherLogits) or run in Node');
+  }
   const soft: SoftLabels = softLabels ?? ((t, _k, rows) => rowSoftLabels(core, t, rows, c.norm, emit));
   const weighted: WeightedTeacher[] = [];
   const testLogits: Float32Array[] = [];
@@ -78,14 +92,15 @@ export function teacherSignal(core: Core, teachers: readonly RunTeacher[], c: Si
     if (t.kind === 'predictor') {
       const logits = soft(t, k, c.rows);
       const test = t.predictor.logits(c.test);
-      for (const [what, arr] of [['training', logits], ['test', test]] as const) {
+      const checked = logits instanceof Float32Array ? logits : new Float32Array(0); // a table checks its rows as it reads them
+      for (const [what, arr] of [['training', checked], ['test', test]] as const) {
         const bad = arr.findIndex((v) => !Number.isFinite(v));
         if (bad >= 0) {
           throw new DataFormatError(t.name, `the teacher's logit [${Math.floor(bad / c.classes)}, ${bad % c.classes}] on the ${what} set is ${arr[bad]} (NaN or Inf weights?)`);
         }
       }
       testLogits.push(test);
-      weighted.push({ source: { kind: 'logits', logits }, weight: t.weight });
+      weighted.push({ source: sourceOf(logits), weight: t.weight });
     } else if (t.kind === 'model') {
       // the teacher's test-set logits now, while it is loaded: the final comparison needs no teacher
       testLogits.push(predictLogits(core, t.model, c.test, c.norm));
@@ -93,12 +108,12 @@ export function teacherSignal(core: Core, teachers: readonly RunTeacher[], c: Si
         // augmented batches are new every epoch, and feature terms read hidden layers: the teacher runs inside each step
         weighted.push({ source: { kind: 'model', model: t.model }, weight: t.weight });
       } else {
-        weighted.push({ source: { kind: 'logits', logits: soft(t, k, c.rows) }, weight: t.weight });
+        weighted.push({ source: sourceOf(soft(t, k, c.rows)), weight: t.weight });
         // the soft labels (and the test logits taken above) are all the run needs of this teacher
         t.release?.();
       }
     } else {
-      weighted.push({ source: { kind: 'logits', logits: t.read(c.rows.dataset.count, c.classes) }, weight: t.weight });
+      weighted.push({ source: sourceOf(t.read(c.trainRows, c.classes)), weight: t.weight });
     }
   }
   if (teachers.length === 0) return { teachers: weighted };
@@ -111,6 +126,10 @@ export function teacherSignal(core: Core, teachers: readonly RunTeacher[], c: Si
   const combined = new Float32Array(rows * c.classes);
   combineTeachers(combined, testLogits, teachers.map((t) => t.weight), rows, c.classes, 1, c.combine);
   return { teachers: weighted, info, testLogits: combined };
+}
+
+function sourceOf(logits: Float32Array | LogitTable): WeightedTeacher['source'] {
+  return logits instanceof Float32Array ? { kind: 'logits', logits } : { kind: 'table', table: logits };
 }
 
 /** Soft labels of the rows the run reads, scattered into [train count, classes] (the other rows stay 0). */

@@ -5,10 +5,46 @@ import type { RunConfig } from '../config.js';
 import { fullView, slice, splitValidation, transferSubset, type Dataset, type DatasetView } from '../data/dataset.js';
 import { shapeText } from '../model/graph.js';
 import type { Model } from '../model/model.js';
+import type { StreamedSet } from '../data/batches.js';
 import { parseModelSpec, resolveModelSpec, type ModelSpec } from '../model/spec.js';
 
-/** A run's data: the training set (validation is split from it by seed) and the test set. */
-export interface RunData { train: Dataset; test: Dataset }
+/**
+ * A training set read from shards, too large for memory (node/shard-data.ts): a validation split
+ * held out by seed and read into memory, the rest streamed.
+ */
+export interface StreamedTrain {
+  readonly kind: 'shards';
+  readonly name: string;
+  readonly sampleShape: number[];
+  readonly features: number;
+  readonly classes: number;
+  /** Rows of the store. */
+  readonly rows: number;
+  /** Holds out `validationCount` rows chosen by `seed` (a view of them in memory, `ids` their row numbers) and streams the rest. */
+  split(validationCount: number, seed: number): { train: StreamedSet; validation: DatasetView };
+  /** Per-channel mean and std of every row (a pass over the shards). */
+  channelStats(): { mean: number[]; std: number[] };
+}
+
+export function isStreamedTrain(x: unknown): x is StreamedTrain {
+  return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'shards';
+}
+
+/** What is checked of a training set's samples: its name, shape and classes. */
+export type DataShape = Pick<Dataset, 'name' | 'sampleShape' | 'features' | 'classes'>;
+
+/** A run's data: the training set (validation is split from it by seed; in memory, or streamed from shards) and the test set. */
+export interface RunData { train: Dataset | StreamedTrain; test: Dataset }
+
+/** The views of a run whose training set is streamed: trainSize and the transfer-set filters do not apply. */
+export function streamViews(config: RunConfig, train: StreamedTrain, test: Dataset): { train: StreamedSet; validation: DatasetView; test: DatasetView } {
+  for (const [field, given] of [['trainSize', config.trainSize !== undefined], ['transfer', config.transfer !== undefined]] as const) {
+    if (given) throw new RangeError(`config.${field}: does not apply to a training set streamed from shards (${train.name}); write the shards you want to train on`);
+  }
+  const { train: stream, validation } = train.split(Math.min(config.validation, train.rows - 1), config.seed);
+  const testView = config.testSize ? slice(fullView(test), Math.min(config.testSize, test.count)) : fullView(test);
+  return { train: stream, validation, test: testView };
+}
 
 export interface RunViews {
   /** The validation split (chosen by seed) and the rest of the training set. */
@@ -24,7 +60,7 @@ export function runModelSpec(config: Pick<RunConfig, 'model'>, data: RunData): M
   return resolveModelSpec(parseModelSpec(config.model), { inputShape: data.train.sampleShape, classes: data.train.classes });
 }
 
-export function runViews(config: RunConfig, data: RunData): RunViews {
+export function runViews(config: RunConfig, data: { train: Dataset; test: Dataset }): RunViews {
   const split = splitValidation(data.train, Math.min(config.validation, data.train.count - 1), config.seed);
   const train = config.trainSize ? slice(split.train, Math.min(config.trainSize, split.train.indices.length)) : split.train;
   const test = config.testSize ? slice(fullView(data.test), Math.min(config.testSize, data.test.count)) : fullView(data.test);
@@ -44,7 +80,7 @@ export function transferView(config: RunConfig, train: DatasetView): DatasetView
 }
 
 /** Refuses a model whose input is not the data's samples or that has fewer classes; `what` names it. */
-export function checkModelFitsData(model: Model, ds: Dataset, what: string): void {
+export function checkModelFitsData(model: Model, ds: DataShape, what: string): void {
   const input = model.inputShape, sample = ds.sampleShape;
   // channels last: an [H, W] image is [H, W, 1]; flat features of the same size are taken as they are
   const image = sample.length === 2 ? [...sample, 1] : sample;

@@ -23,6 +23,7 @@ import { combineTeachers, virtualTeacherLogits, type CombineMode } from '../loss
 import type { Model } from '../model/model.js';
 import { isMlp } from '../model/mlp.js';
 import { shapeText, type Shape } from '../model/graph.js';
+import type { LogitTable } from '../data/teacher-outputs.js';
 
 /** Where one teacher's outputs come from. */
 export type TeacherSource =
@@ -31,6 +32,11 @@ export type TeacherSource =
    * row i (as a teacher saved them with numpy.save), so any view or slice of the data indexes them.
    */
   | { kind: 'logits'; logits: Float32Array }
+  /**
+   * The same, from a table that reads rows on demand (teacher outputs in shards on disk, full
+   * logits or top-k: data/teacher-outputs.ts), for caches larger than memory.
+   */
+  | { kind: 'table'; table: LogitTable }
   /** A teacher model run in eval mode inside each step, on the same (possibly jittered) batch. */
   | { kind: 'model'; model: Model };
 
@@ -119,7 +125,7 @@ export class Objective {
     for (let k = 0; k < this.teachers.length; k++) {
       const src = this.teachers[k]!.source;
       // a teacher model's logits are read straight from its plan; cached logits are gathered here
-      this.teacherLogits.push(src.kind === 'logits' ? this.alloc(batchSize * this.classes) : (null as unknown as Tensor<'f32'>));
+      this.teacherLogits.push(src.kind !== 'model' ? this.alloc(batchSize * this.classes) : (null as unknown as Tensor<'f32'>));
     }
     this.virtual = this.terms.some((t) => t.type === 'tfkd') ? this.alloc(batchSize * this.classes) : null;
     this.terms.forEach((t, ti) => {
@@ -161,6 +167,8 @@ export class Objective {
       const src = this.teachers[k]!.source;
       if (src.kind === 'model') {
         this.teacherLogits[k] = src.model.forward(batch.x, batch.rows, 'eval');
+      } else if (src.kind === 'table') {
+        src.table.gather(batch.indices, batch.rows, this.teacherLogits[k]!.view());
       } else {
         const dst = this.teacherLogits[k]!.view();
         for (let i = 0; i < batch.rows; i++) {
@@ -346,6 +354,9 @@ export function validateObjective(settings: ObjectiveSettings, students: readonl
       const m = t.source.model;
       if (m.classes !== student.classes) throw new RangeError(`teachers[${k}]: the teacher has ${m.classes} classes but the student has ${student.classes}`);
       if (m.inputSize !== student.inputSize) throw new RangeError(`teachers[${k}]: the teacher takes ${shapeText(m.inputShape)} inputs but the student takes ${shapeText(student.inputShape)}`);
+    }
+    if (t.source.kind === 'table' && t.source.table.classes !== student.classes) {
+      throw new RangeError(`teachers[${k}]: the teacher outputs have ${t.source.table.classes} classes but the student has ${student.classes}`);
     }
   });
   if (hasTeacher && !(teachers.reduce((s, t) => s + t.weight, 0) > 0)) throw new RangeError('teachers: the teacher weights sum to 0');

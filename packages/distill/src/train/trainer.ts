@@ -8,7 +8,7 @@
 // checkpoint at the end of epoch e therefore resumes bit-identically: epoch e + 1 of a
 // resumed run is the same computation as in an uninterrupted one.
 import type { Core, Tensor } from '@retort/core-wasm';
-import { BatchLoader } from '../data/batches.js';
+import { BatchLoader, isStreamedSet, type EpochLoader, type StreamedSet } from '../data/batches.js';
 import type { DatasetView } from '../data/dataset.js';
 import { evaluateLogits, type EvalReport } from '../eval/metrics.js';
 import type { Model } from '../model/model.js';
@@ -17,6 +17,7 @@ import { lrSchedule, type ScheduleConfig } from '../optim/schedule.js';
 import { valueAt, type ScheduleContext } from '../losses/scheduled.js';
 import { Objective, termActive, type ObjectiveSettings, type TeacherSource } from './objective.js';
 import { predictLogits } from './predict.js';
+import { tableRows } from '../data/teacher-outputs.js';
 
 export type { TeacherSource, ObjectiveSettings };
 
@@ -103,7 +104,8 @@ export type TrainEvent =
 export interface TrainJob {
   core: Core;
   model: Model;
-  train: DatasetView;
+  /** The rows to learn from: a view of a dataset in memory, or a stream of shards larger than memory. */
+  train: DatasetView | StreamedSet;
   validation: DatasetView | null;
   settings: TrainSettings;
   /** Classic Hinton distillation (shorthand); ignored when `objective` is given. */
@@ -168,7 +170,9 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const { core, model, settings: s } = job;
   const classes = model.classes;
   validateJob(job);
-  const loader = new BatchLoader(core, job.train, s.batchSize, { shuffle: true, seed: s.seed, jitter: s.jitter, mixup: s.mixup ?? false, mean: s.mean, std: s.std });
+  const loaderOptions = { shuffle: true, seed: s.seed, jitter: s.jitter, mixup: s.mixup ?? false, mean: s.mean, std: s.std };
+  const loader: EpochLoader = isStreamedSet(job.train) ? job.train.loader(core, s.batchSize, loaderOptions) : new BatchLoader(core, job.train, s.batchSize, loaderOptions);
+  const trainCount = isStreamedSet(job.train) ? job.train.count : job.train.indices.length;
   const totalSteps = s.epochs * loader.batchCount;
   const lrAt = lrSchedule(s.schedule, totalSteps, s.optimizer.lr);
   const emit = job.onEvent ?? (() => {});
@@ -224,10 +228,10 @@ export async function train(job: TrainJob): Promise<TrainResult> {
       objective.init(s.seed);
     }
     const kdValidation = settings.teachers.length > 0 && job.validation
-      ? objective.combineForAgreement(settings.teachers.map((t) => teacherLogitsOver(core, t.source, job.validation!, s)), job.validation.indices.length)
+      ? objective.combineForAgreement(settings.teachers.map((t) => teacherLogitsOver(core, t.source, job.validation!, job.train, s)), job.validation.indices.length)
       : undefined;
     if (objective.usesAgreement && !kdValidation) throw new RangeError("train: an 'agreement' schedule needs a validation split to measure the student's agreement with the teacher");
-    emit({ type: 'start', epochs: s.epochs, startEpoch, batchesPerEpoch: loader.batchCount, samplesPerEpoch: job.train.indices.length });
+    emit({ type: 'start', epochs: s.epochs, startEpoch, batchesPerEpoch: loader.batchCount, samplesPerEpoch: trainCount });
 
     const logits: Tensor<'f32'>[] = new Array<Tensor<'f32'>>(members.length);
     for (let epoch = startEpoch; epoch < s.epochs && !stopped; epoch++) {
@@ -271,7 +275,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
         lossSum += loss * rows; correct += hits; seen += rows;
         const elapsed = (performance.now() - te) / 1000;
         const rate = seen / Math.max(elapsed, 1e-9);
-        const remaining = (s.epochs - epoch - 1) * job.train.indices.length + (job.train.indices.length - seen);
+        const remaining = (s.epochs - epoch - 1) * trainCount + (trainCount - seen);
         emit({ type: 'step', epoch, batch: batch.index, batches: loader.batchCount, step, loss, accuracy: hits / rows,
           lr, samplesPerSec: rate, etaSeconds: remaining / rate });
         // let timers, signals and messages run (the loop is otherwise synchronous), so that a
@@ -338,12 +342,14 @@ export function evaluateView(core: Core, model: Model, view: DatasetView, s: Pic
 }
 
 /** The teacher's logits for the rows of `view` (for the agreement metric). */
-function teacherLogitsOver(core: Core, teacher: TeacherSource, view: DatasetView, s: TrainSettings): Float32Array {
+function teacherLogitsOver(core: Core, teacher: TeacherSource, view: DatasetView, train: TrainJob['train'], s: TrainSettings): Float32Array {
   if (teacher.kind === 'model') return predictLogits(core, teacher.model, view, { mean: s.mean, std: s.std });
-  const classes = teacher.logits.length / view.dataset.count;
-  const out = new Float32Array(view.indices.length * classes);
-  for (let i = 0; i < view.indices.length; i++) {
-    const from = view.indices[i]! * classes;
+  const ids = view.ids ?? view.indices;
+  if (teacher.kind === 'table') return tableRows(teacher.table, ids);
+  const classes = teacher.logits.length / (isStreamedSet(train) ? train.rows : train.dataset.count);
+  const out = new Float32Array(ids.length * classes);
+  for (let i = 0; i < ids.length; i++) {
+    const from = ids[i]! * classes;
     out.set(teacher.logits.subarray(from, from + classes), i * classes);
   }
   return out;
@@ -351,7 +357,9 @@ function teacherLogitsOver(core: Core, teacher: TeacherSource, view: DatasetView
 
 function validateJob(job: TrainJob): void {
   const { model, settings: s } = job;
-  const ds = job.train.dataset;
+  // what is checked of the training rows: their shape and classes, and how many rows teacher outputs must cover
+  const ds = isStreamedSet(job.train) ? { ...job.train, count: job.train.rows } : job.train.dataset;
+  const trainCount = isStreamedSet(job.train) ? job.train.count : job.train.indices.length;
   if (ds.features !== model.inputSize) {
     throw new RangeError(`train: the model takes ${model.inputSize} inputs but ${ds.name} samples have ${ds.features} features`);
   }
@@ -359,7 +367,7 @@ function validateJob(job: TrainJob): void {
     throw new RangeError(`train: ${ds.name} has ${ds.classes} classes but the model outputs ${model.classes}`);
   }
   if (!Number.isInteger(s.epochs) || s.epochs < 1) throw new RangeError(`train: epochs must be a positive integer, got ${s.epochs}`);
-  if (job.train.indices.length === 0) throw new RangeError('train: the training set is empty');
+  if (trainCount === 0) throw new RangeError('train: the training set is empty');
   const kd = job.objective ? undefined : job.distill;
   if (kd) {
     if (!(kd.temperature > 0) || !Number.isFinite(kd.temperature)) throw new RangeError(`distill: temperature must be > 0, got ${kd.temperature}`);
@@ -371,6 +379,9 @@ function validateJob(job: TrainJob): void {
       const t = source.model;
       if (t.classes !== model.classes) throw new RangeError(`${who} has ${t.classes} classes but the student has ${model.classes}`);
       if (t.inputSize !== model.inputSize) throw new RangeError(`${who} takes ${t.inputSize} inputs but the student takes ${model.inputSize}`);
+    } else if (source.kind === 'table') {
+      if (source.table.rows !== ds.count) throw new RangeError(`${kd ? 'distill: teacher outputs' : `teachers[${k}]: outputs`} cover ${source.table.rows} rows but ${ds.name} has ${ds.count}`);
+      if (source.table.classes !== model.classes) throw new RangeError(`${kd ? 'distill: teacher outputs' : `teachers[${k}]: outputs`} have ${source.table.classes} classes but the model outputs ${model.classes}`);
     } else {
       const want = ds.count * model.classes;
       if (source.logits.length !== want) {

@@ -7,7 +7,12 @@
 import { encode as encodePng } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { zipSync } from 'fflate';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseTeacherOutputsIndex, topKRows } from '../../src/data/teacher-outputs.js';
+import { allRows, ShardedLogitTable } from '../../src/node/teacher-outputs.js';
 import { DataFormatError } from '../../src/data/errors.js';
 import { readIdx, writeIdx } from '../../src/data/idx.js';
 import { decodeImage } from '../../src/data/image.js';
@@ -119,6 +124,30 @@ const spec = parseModelSpec('mlp:4-3-2');
 const params = Float32Array.from({ length: compileSpec(spec).paramCount }, (_, i) => (i % 7) / 10 - 0.3);
 format('retort-model', [encodeModelFile({ spec, tensors: modelTensors(spec, params), meta: { mean: 0.1, note: 'seed' } })],
   (b, l) => decodeModelFile(b, l), [ModelFormatError]);
+
+// teacher outputs: the index JSON, and a shard read through the file reader (its name is the case's label)
+const outputsIndex = text.encode(JSON.stringify({
+  format: 'retort-teacher-outputs', version: 1, kind: 'topk', rows: 6, classes: 5, k: 2, complete: true, shards: [{ file: 'a.safetensors', rows: 4 }, { file: 'b', rows: 2 }],
+}));
+format('teacher-outputs-index', [outputsIndex], (b, l) => {
+  let raw: unknown;
+  try { raw = JSON.parse(asText(b)); } catch { throw new DataFormatError(l, 'not valid JSON'); }
+  return parseTeacherOutputsIndex(raw, l);
+});
+const shardDir = mkdtempSync(join(tmpdir(), 'retort-fuzz-outputs-'));
+afterAll(() => rmSync(shardDir, { recursive: true, force: true }));
+const topk = topKRows(Float32Array.from({ length: 30 }, (_, i) => Math.sin(i) * 3), 6, 5, 2);
+format('teacher-outputs-shard', [
+  writeSafetensors({ values: { shape: [6, 2], data: topk.values }, indices: { dtype: 'U16', shape: [6, 2], data: Uint16Array.from(topk.indices) }, logsumexp: { shape: [6], data: topk.logsumexp } }),
+], (b, l) => {
+  writeFileSync(join(shardDir, l), b);
+  writeFileSync(join(shardDir, 'index.json'), JSON.stringify({ format: 'retort-teacher-outputs', version: 1, kind: 'topk', rows: 6, classes: 5, k: 2, shards: [{ file: l, rows: 6 }] }));
+  try {
+    return allRows(ShardedLogitTable.open(shardDir, { blockRows: 4 }));
+  } finally {
+    rmSync(join(shardDir, l), { force: true });
+  }
+});
 
 /** Runs `cases` mutations of format `f` (stream `index`); throws at the first untyped or unnamed error. */
 function fuzz(f: (typeof FORMATS)[number], index: number, cases: number): { refused: number } {

@@ -12,6 +12,7 @@ import { numberToF16Bits } from '../../src/interop/fp16.js';
 import {
   cachedTfjsTeacherLogits, exportTfjsModel, importTfjsMlp, loadTfjsModel, loadTfjsTeacher, readTfjsModel, tfjsFileHandler, useTfjsBackend,
 } from '../../src/interop/node.js';
+import { allRows } from '../../src/node/teacher-outputs.js';
 import { mlpFromTfjsModel, mlpToModelArtifacts, parseTfjsModelJson } from '../../src/interop/tfjs-layers.js';
 import { expectDataError as expectFileError, tempDir } from '../data/helpers.js';
 import { rand } from '../helpers/random.js';
@@ -220,13 +221,13 @@ describe('tfjs LayersModel teachers', () => {
     const path = join(dir, 'cached');
     await saveTfjs(m, path);
     const ds = images(10, 2, 2, 3);
-    const cache = join(dir, 'cached-logits.npy');
+    const cache = join(dir, 'cached-outputs');
     const t = await loadTfjsTeacher(path);
     const first = cachedTfjsTeacherLogits(t, fullView(ds), cache);
     expect(first.fromCache).toBe(false);
     const again = cachedTfjsTeacherLogits(t, fullView(ds), cache);
     expect(again.fromCache).toBe(true);
-    expect(again.logits).toEqual(first.logits);
+    expect(allRows(again.table)).toEqual(allRows(first.table));
     t.dispose();
     const other = await loadTfjsTeacher(path, { input: { mean: 0.5 } });
     expect(cachedTfjsTeacherLogits(other, fullView(ds), cache).fromCache).toBe(false);

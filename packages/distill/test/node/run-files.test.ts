@@ -9,6 +9,7 @@ import { Mlp } from '../../src/model/mlp.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/node/checkpoint.js';
 import { appendJsonLine, createRunDir, truncateMetrics } from '../../src/node/run-dir.js';
 import { cachedTeacherLogits, readTeacherLogits } from '../../src/node/teacher-logits.js';
+import { allRows } from '../../src/node/teacher-outputs.js';
 
 let dir: string;
 beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'retort-node-')); });
@@ -91,16 +92,16 @@ describe('teacher logits', () => {
     const ds = makeDataset(x, [6, 2, 2], Int32Array.from([0, 1, 2, 0, 1, 2]), { xFile: 'x', yFile: 'y' });
     const teacher = new Mlp(core, 'mlp:4-5-3');
     teacher.init(1);
-    const path = join(dir, 'teacher-logits.npy');
+    const path = join(dir, 'teacher-outputs');
     const first = cachedTeacherLogits(core, teacher, fullView(ds), path, { mean: 0, std: 1 });
     expect(first.fromCache).toBe(false);
     const again = cachedTeacherLogits(core, teacher, fullView(ds), path, { mean: 0, std: 1 });
     expect(again.fromCache).toBe(true);
-    expect(Array.from(again.logits)).toEqual(Array.from(first.logits));
+    expect(allRows(again.table)).toEqual(allRows(first.table));
     teacher.init(2); // a different teacher: the cache is stale
     const other = cachedTeacherLogits(core, teacher, fullView(ds), path, { mean: 0, std: 1 });
     expect(other.fromCache).toBe(false);
-    expect(Array.from(other.logits)).not.toEqual(Array.from(first.logits));
+    expect(allRows(other.table)).not.toEqual(allRows(first.table));
     x[0] = x[0]! ^ 1; // different data: stale too
     expect(cachedTeacherLogits(core, teacher, fullView(ds), path, { mean: 0, std: 1 }).fromCache).toBe(false);
     teacher.free();
