@@ -144,6 +144,10 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
     checkInputNorm(norm, data.train.features, 'config.mean/std');
     const tNorm = teacherNorm(config, norm);
     checkTeachers(teachers, data.train, model.classes);
+    if (config.topK !== undefined) {
+      if (!(config.topK <= model.classes)) throw new RangeError(`config.topK: top-k keeps k of the ${model.classes} classes; k must be in [1, ${model.classes}], got ${config.topK}`);
+      if (!teachers.some((t) => t.kind !== 'logits')) throw new RangeError('config.topK: applies to the soft labels a run computes from a teacher model; precomputed teacher outputs are used as they are');
+    }
     const firstModel = teachers.find((t) => t.kind === 'model');
     let terms = chooseTerms(kind, config, model, firstModel?.kind === 'model' ? firstModel.model : null, teachers.length, input.methodOptions);
     if (config.autoTune) {

@@ -7,12 +7,13 @@
 import { encode as encodePng } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { zipSync } from 'fflate';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseTeacherOutputsIndex, topKRows } from '../../src/data/teacher-outputs.js';
 import { allRows, ShardedLogitTable } from '../../src/node/teacher-outputs.js';
+import { ShardedDataset } from '../../src/node/shard-data.js';
 import { DataFormatError } from '../../src/data/errors.js';
 import { readIdx, writeIdx } from '../../src/data/idx.js';
 import { decodeImage } from '../../src/data/image.js';
@@ -146,6 +147,37 @@ format('teacher-outputs-shard', [
     return allRows(ShardedLogitTable.open(shardDir, { blockRows: 4 }));
   } finally {
     rmSync(join(shardDir, l), { force: true });
+  }
+});
+
+// dataset shards: the index (the shard it names is valid) and a shard read through the streaming reader
+const dataShard = writeSafetensors({ x: { dtype: 'U8', shape: [5, 2, 2], data: u8(20, (i) => i * 11) }, y: { dtype: 'I32', shape: [5], data: Int32Array.from([0, 2, 1, 1, 0]) } });
+const shardsIndex = (file: string) => ({ format: 'retort-dataset-shards', version: 1, sampleShape: [2, 2], dtype: 'u8', classes: 3, train: [{ file, rows: 5 }] });
+format('dataset-shards-index', [text.encode(JSON.stringify(shardsIndex('s.safetensors')))], (b, l) => {
+  const dir = join(shardDir, 'idx');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 's.safetensors'), dataShard);
+  writeFileSync(join(dir, l), b);
+  try {
+    return ShardedDataset.open(join(dir, l)).readRange(0, 5);
+  } catch (e) {
+    // the reader names the index by its path; the harness wants the case's label
+    if (e instanceof DataFormatError && e.file === join(dir, l)) throw new DataFormatError(l, e.problem);
+    // an index that disagrees with its (valid) shard: the error names the shard
+    if (e instanceof DataFormatError && e.file === 's.safetensors') throw new DataFormatError(l, e.message);
+    throw e;
+  }
+});
+format('dataset-shard', [dataShard], (b, l) => {
+  const dir = join(shardDir, 'data');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, l), b);
+  writeFileSync(join(dir, 'index.json'), JSON.stringify(shardsIndex(l)));
+  try {
+    const set = ShardedDataset.open(dir);
+    return set.readRange(0, set.rows);
+  } finally {
+    rmSync(join(dir, l), { force: true });
   }
 });
 
