@@ -37,6 +37,24 @@ describe('an ONNX teacher Retort cannot import', () => {
     expect(Math.abs(report(d('ort')).test.errors - report(d('native')).test.errors)).toBeLessThanOrEqual(2);
   }, 180_000);
 
+  it('lends its named intermediate tensors as hint and RKD taps (run inside every step), the same as the teacher run natively; an unknown tensor is refused', () => {
+    const slice = ['--train-size', '1000', '--validation', '200', '--test-size', '300', '--batch-size', '50', '--epochs', '1'];
+    const hint = (teacherLayer: string) => JSON.stringify([{ type: 'ce', weight: 0.5 }, { type: 'hint', studentLayer: 'conv1', teacherLayer, weight: 0.5 },
+      { type: 'rkd', studentLayer: 'logits', teacherLayer: teacherLayer === 'conv1.y' ? 'fc1.y' : teacherLayer, weight: 0.1 }]);
+    const student = ['distill', '--model', 'lenet5:width=0.5', ...slice];
+    let r = retort([...student, '--teacher', d('leaky.onnx'), '--losses', hint('conv1.y'), '--out', d('ort-hint')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(d('ort-hint'), 'report.json'), 'utf8')).losses).toMatch(/hint.*rkd/);
+    // natively the same layers are the taps conv1 and fc1: the students agree to a few test errors
+    const native = JSON.stringify([{ type: 'ce', weight: 0.5 }, { type: 'hint', studentLayer: 'conv1', teacherLayer: 'conv1', weight: 0.5 },
+      { type: 'rkd', studentLayer: 'logits', teacherLayer: 'fc1', weight: 0.1 }]);
+    r = retort([...student, '--teacher', d('teacher', 'model.retort'), '--losses', native, '--out', d('native-hint')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(Math.abs(report(d('ort-hint')).test.errors - report(d('native-hint')).test.errors)).toBeLessThanOrEqual(3);
+    expectOneLineError(retort([...student, '--teacher', d('leaky.onnx'), '--losses', hint('no.such'), '--out', d('no-tensor')]), ["no tensor 'no.such'", "'conv1.y'"], 1);
+    expect(existsSync(d('no-tensor'))).toBe(false);
+  }, 180_000);
+
   it('refuses a teacher whose input does not fit the data, naming both shapes, before a run directory exists', () => {
     const dir = d('rows');
     mkdirSync(dir);

@@ -60,7 +60,7 @@ export {
   type QuantizeOptions, type QuantizedGraph, type QuantizedOp, type QuantizedSize, type CalibrationInfo, type DecodedInt8File,
   type Int8Plan, type PlannedOp,
 } from './quant/index.js';
-export { evaluateLogits, type EvalReport, type EvalOptions } from './eval/metrics.js';
+export { evaluateLogits, confusionLines, CONFUSION_MATRIX_MAX_CLASSES, type EvalReport, type EvalOptions } from './eval/metrics.js';
 export { medianSeconds, timeMlpForward } from './eval/timing.js';
 export { runConfigSchema, parseRunConfig, configHash, type RunConfig, type RunConfigInput } from './config.js';
 

@@ -2,7 +2,7 @@
 // errors, confusion, calibration; agreement when a teacher is given).
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { evaluateView, formatModelSpec, fullView, loadCore, predictLogits, slice, type EvalReport, type InputNorm, type Model, normFromMeta } from '@retort/distill';
+import { confusionLines, evaluateView, formatModelSpec, fullView, loadCore, predictLogits, slice, type EvalReport, type InputNorm, type Model, normFromMeta } from '@retort/distill';
 import { loadAnyModel, loadData, readModelFile } from '@retort/distill/node';
 import { dataConfigFromFlags, type DataFlags } from '../options.js';
 import type { Io } from '../program.js';
@@ -85,9 +85,6 @@ function evalLines(r: EvalReport & { model: string; spec: string; params: number
   ];
   if (r.agreement !== undefined) lines.push(`top-1 agreement with the teacher: ${pct(r.agreement)}`);
   lines.push(`errors per true class: ${r.perClassErrors.map((e, i) => `${i}: ${e}`).join(', ')}`);
-  lines.push('confusion matrix (rows: true class, columns: predicted):');
-  const w = Math.max(...r.confusion.flat().map((v) => String(v).length), 2);
-  lines.push('     ' + r.confusion.map((_, j) => String(j).padStart(w)).join(' '));
-  for (const [i, row] of r.confusion.entries()) lines.push(String(i).padStart(3) + '  ' + row.map((v) => String(v).padStart(w)).join(' '));
+  lines.push(...confusionLines(r.confusion));
   return lines;
 }

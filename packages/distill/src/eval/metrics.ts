@@ -93,3 +93,28 @@ export function evaluateLogits(core: Core, logits: Float32Array, labels: Int32Ar
     for (const t of [z, probs, y, pred, teacher, teacherPred]) if (t) core.free(t);
   }
 }
+
+/** Largest class count whose whole confusion matrix is printed; above it, the most frequent confusions are. */
+export const CONFUSION_MATRIX_MAX_CLASSES = 20;
+
+/**
+ * A confusion matrix as text lines (rows: true class, columns: predicted) for up to
+ * CONFUSION_MATRIX_MAX_CLASSES classes; for more, the `top` most frequent confusions (true ->
+ * predicted: count), largest first, ties by true then predicted class. Class names label them when given.
+ */
+export function confusionLines(confusion: readonly (readonly number[])[], names: readonly string[] | null = null, top = 20): string[] {
+  const label = (c: number): string => names?.[c] ?? String(c);
+  if (confusion.length <= CONFUSION_MATRIX_MAX_CLASSES) {
+    let w = 2;
+    for (const row of confusion) for (const v of row) w = Math.max(w, String(v).length);
+    const lines = ['confusion matrix (rows: true class, columns: predicted):'];
+    lines.push('     ' + confusion.map((_, j) => String(j).padStart(w)).join(' '));
+    for (const [i, row] of confusion.entries()) lines.push(String(i).padStart(3) + '  ' + row.map((v) => String(v).padStart(w)).join(' '));
+    return lines;
+  }
+  const pairs: [number, number, number][] = [];
+  confusion.forEach((row, i) => row.forEach((v, j) => { if (i !== j && v > 0) pairs.push([v, i, j]); }));
+  pairs.sort((a, b) => b[0] - a[0] || a[1] - b[1] || a[2] - b[2]);
+  return [`most frequent confusions of ${confusion.length} classes (true -> predicted: count):`,
+    ...(pairs.length ? pairs.slice(0, top).map(([v, i, j]) => `  ${label(i)} -> ${label(j)}: ${v}`) : ['  none'])];
+}

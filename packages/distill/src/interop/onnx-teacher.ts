@@ -12,7 +12,8 @@ import type { Dataset, DatasetView } from '../data/dataset.js';
 import { DataFormatError } from '../data/errors.js';
 import { Fnv1a64 } from '../data/hash.js';
 import type { LogitsPredictor } from '../run/teacher-signal.js';
-import { int64, q, type onnx } from './onnx-format.js';
+import type { StepTeacher } from '../train/objective.js';
+import { int64, proto, q, type onnx } from './onnx-format.js';
 import { decodeModelProto } from './onnx-wire.js';
 
 export interface OnnxTeacherInput {
@@ -105,6 +106,8 @@ export class OnnxTeacher implements LogitsPredictor {
     classes: number,
     /** A hash of the graph's bytes and the input preparation (teacher-logit caches key on it). */
     readonly fingerprint: string,
+    /** Intermediate tensors fetched as taps (stepTeacher). */
+    readonly taps: readonly string[] = [],
   ) {
     this.classes = classes;
   }
@@ -113,7 +116,8 @@ export class OnnxTeacher implements LogitsPredictor {
    * A teacher from an ONNX file's bytes for samples of `sampleShape` and `classes` classes; every
    * mismatch (inputs, outputs, shapes, class count, preparation) is an error before any training.
    */
-  static async load(bytes: Uint8Array, file: string, sampleShape: readonly number[], classes: number, input: OnnxTeacherInput = {}): Promise<OnnxTeacher> {
+  static async load(bytes: Uint8Array, file: string, sampleShape: readonly number[], classes: number, input: OnnxTeacherInput = {},
+                    taps: readonly string[] = []): Promise<OnnxTeacher> {
     const io = graphIo(bytes, file);
     const layout = chooseLayout(io.inputDims, sampleShape, input.layout, file);
     const s = sampleForm(sampleShape);
@@ -128,14 +132,91 @@ export class OnnxTeacher implements LogitsPredictor {
     const ort = await loadOrt();
     let session: import('onnxruntime-web').InferenceSession;
     try {
-      session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], logSeverityLevel: 3 });
+      session = await ort.InferenceSession.create(taps.length ? withOutputs(bytes, file, taps) : bytes, { executionProviders: ['wasm'], logSeverityLevel: 3 });
     } catch (e) {
+      if (e instanceof RangeError) throw e;
       throw new DataFormatError(file, `onnxruntime cannot load it: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
     }
     const h = new Fnv1a64();
     h.update(bytes);
     h.updateString(JSON.stringify({ layout, scale: input.scale ?? null, mean: input.mean ?? null, std: input.std ?? null }));
-    return new OnnxTeacher(ort, session, file, io, layout, input, sampleShape, classes, h.digest());
+    return new OnnxTeacher(ort, session, file, io, layout, input, sampleShape, classes, h.digest(), [...taps]);
+  }
+
+  /**
+   * This teacher run on the student's own batches inside every step, giving its logits and the
+   * named intermediate tensors (`taps` of load) for hint, attention-transfer and RKD terms. The
+   * batches come prepared as the student's inputs, so the teacher's preparation must be the
+   * student's (the caller's check). `probe` (one prepared sample, channels last) runs once to learn
+   * each tap's shape: [C, H, W] maps become [H, W, C] (channels last, as Retort's taps), others stay flat.
+   */
+  async stepTeacher(probe: Float32Array): Promise<StepTeacher> {
+    const first = await this.runPrepared(probe, 1);
+    const shapes = new Map<string, number[]>();
+    for (const name of this.taps) {
+      const dims = first.taps.get(name)!.dims;
+      shapes.set(name, dims.length === 4 ? [dims[2]!, dims[3]!, dims[1]!] : [dims.slice(1).reduce((p, d) => p * d, 1)]);
+    }
+    return {
+      name: this.file, classes: this.classes, tapNames: this.taps,
+      tapShape: (name) => {
+        const shape = shapes.get(name);
+        if (!shape) throw new RangeError(`the teacher ${this.file} has no tap '${name}'; its taps are ${this.taps.join(', ') || '(none: name its tensors in the loss terms)'} and 'logits'`);
+        return shape;
+      },
+      run: async (x, rows) => {
+        const r = await this.runPrepared(x, rows);
+        const taps = new Map<string, Float32Array>();
+        for (const [name, t] of r.taps) taps.set(name, t.dims.length === 4 ? nchwToNhwc(t.data, t.dims) : t.data);
+        return { logits: r.logits, taps };
+      },
+    };
+  }
+
+  /** Runs rows already prepared (channels last) through the graph: its logits and tap tensors. */
+  private async runPrepared(x: Float32Array, rows: number): Promise<{ logits: Float32Array; taps: Map<string, { data: Float32Array; dims: number[] }> }> {
+    if (this.disposed) throw new RangeError(`OnnxTeacher ${this.file}: disposed`);
+    const F = this.sampleShape.reduce((p, d) => p * d, 1), C = this.classes;
+    const s = sampleForm(this.sampleShape);
+    let input = x.subarray(0, rows * F);
+    if (this.layout === 'nchw' && s.kind === 'image') {
+      const t = new Float32Array(rows * F), hw = s.h * s.w;
+      for (let r = 0; r < rows; r++) for (let p = 0; p < hw; p++) for (let c = 0; c < s.c; c++) t[r * F + c * hw + p] = input[r * F + p * s.c + c]!;
+      input = t;
+    } else {
+      input = input.slice();
+    }
+    const shape = this.feedShape(rows, F);
+    let result;
+    try {
+      result = await this.session.run({ [this.io.input]: new this.ort.Tensor('float32', input, shape) });
+    } catch (e) {
+      throw new RangeError(`teacher ${this.file}: onnxruntime could not run it on ${fmt(shape)}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    }
+    const y = result[this.io.output]!;
+    const values = y.data as Float32Array;
+    if (y.type !== 'float32' || values.length !== rows * C) throw new RangeError(`teacher ${this.file} returned ${y.type} ${fmt(y.dims as number[])} for ${rows} rows; a teacher returns float32 [batch, ${C}]`);
+    const logits = new Float32Array(rows * C);
+    for (let k = 0; k < rows * C; k++) {
+      const v = values[k]!;
+      if (!Number.isFinite(v) || (this.io.softmax && v < 0)) throw new RangeError(`teacher ${this.file} gave ${v} for a sample of the batch`);
+      logits[k] = this.io.softmax ? Math.log(Math.max(v, 1e-45)) : v;
+    }
+    const taps = new Map<string, { data: Float32Array; dims: number[] }>();
+    for (const name of this.taps) {
+      const t = result[name];
+      if (!t || t.type !== 'float32' || t.dims[0] !== rows) throw new RangeError(`teacher ${this.file}: tensor '${name}' is ${t ? `${t.type} ${fmt(t.dims as number[])}` : 'missing'}; a tap is float32 with the batch first`);
+      const data = t.data as Float32Array;
+      const bad = data.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw new RangeError(`teacher ${this.file}: tensor '${name}' holds ${data[bad]} (NaN or Inf)`);
+      taps.set(name, { data, dims: [...t.dims] });
+    }
+    return { logits, taps };
+  }
+
+  private feedShape(rows: number, F: number): number[] {
+    const s = sampleForm(this.sampleShape), dims = this.io.inputDims;
+    return [rows, ...(this.layout === 'flat' ? dims.slice(1).map((d, i) => d ?? (dims.length === 2 ? F : this.sampleShape[i]!)) : this.layout === 'nchw' && s.kind === 'image' ? [s.c, s.h, s.w] : s.kind === 'image' ? [s.h, s.w, s.c] : [F])];
   }
 
   /** Computes (once) the logits of every sample of each dataset, `batchSize` rows per run (default 256). */
@@ -210,6 +291,34 @@ export class OnnxTeacher implements LogitsPredictor {
     }
     return out;
   }
+}
+
+/** [n, C, H, W] to [n, H, W, C]. */
+function nchwToNhwc(data: Float32Array, dims: readonly number[]): Float32Array {
+  const [n, c, h, w] = dims as [number, number, number, number];
+  const out = new Float32Array(data.length), hw = h * w;
+  for (let r = 0; r < n; r++) for (let ch = 0; ch < c; ch++) for (let p = 0; p < hw; p++) out[(r * hw + p) * c + ch] = data[(r * c + ch) * hw + p]!;
+  return out;
+}
+
+/**
+ * The graph with `names` added to its outputs, so onnxruntime returns them: each must be the
+ * output of one of its nodes (an error lists some that are).
+ */
+function withOutputs(bytes: Uint8Array, file: string, names: readonly string[]): Uint8Array {
+  const fail = (p: string): never => { throw new DataFormatError(file, p); };
+  const model = decodeModelProto(bytes, fail);
+  const g = model.graph!;
+  const produced = new Set((g.node ?? []).flatMap((n) => n.output ?? []));
+  const outputs = new Set((g.output ?? []).map((o) => o.name));
+  for (const name of names) {
+    if (!produced.has(name)) {
+      const some = [...produced].slice(0, 8).map((n) => `'${n}'`).join(', ');
+      throw new RangeError(`teacher ${file} has no tensor '${name}' to use as a tap; its nodes produce ${some}${produced.size > 8 ? `, … (${produced.size})` : ''}`);
+    }
+    if (!outputs.has(name)) g.output = [...(g.output ?? []), proto.ValueInfoProto.create({ name, type: { tensorType: { elemType: 1 } } })];
+  }
+  return proto.ModelProto.encode(model).finish();
 }
 
 function perChannel(v: number | readonly number[] | undefined, channels: number, fallback: number): number[] {

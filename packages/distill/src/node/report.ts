@@ -1,5 +1,6 @@
 // The readable report of a run (report.md); report.json holds the same data.
 import { describeNorm, describeTestSplit } from '../data/dataset.js';
+import { confusionLines } from '../eval/metrics.js';
 import type { RunReport } from './run.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(2)} %`;
@@ -42,10 +43,8 @@ export function renderReportMarkdown(r: RunReport): string {
   if (r.test.agreement !== undefined) lines.push(`| top-1 agreement with the teacher | ${pct(r.test.agreement)} |`);
   if (r.teacher?.test) lines.push(`| teacher errors | ${r.teacher.test.errors} |`);
   lines.push('', 'Errors per true class: ' + r.test.perClassErrors.map((e, i) => `${i}: ${e}`).join(', '), '');
-  lines.push('Confusion matrix (rows: true class, columns: predicted):', '', '```');
-  const w = Math.max(...r.test.confusion.flat().map((v) => String(v).length), 2);
-  lines.push('     ' + r.test.confusion.map((_, j) => String(j).padStart(w)).join(' '));
-  for (const [i, row] of r.test.confusion.entries()) lines.push(String(i).padStart(3) + '  ' + row.map((v) => String(v).padStart(w)).join(' '));
+  const [title, ...body] = confusionLines(r.test.confusion, r.classNames ?? null);
+  lines.push(title!.charAt(0).toUpperCase() + title!.slice(1), '', '```', ...body);
   lines.push('```', '', '## Epochs', '');
   lines.push('| epoch | lr | train loss | train acc | val loss | val acc | val errors | samples/s | s |', '|---|---|---|---|---|---|---|---|---|');
   for (const h of r.history) {

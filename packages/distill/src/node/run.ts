@@ -19,6 +19,8 @@ import { isStreamedTrain, runModelSpec, type StreamedTrain } from '../run/views.
 import { datasetShardsIndexPath, ShardedDataset } from './shard-data.js';
 import { modelFingerprint } from './teacher-logits.js';
 import { predictLogits } from '../train/predict.js';
+import type { StepTeacher } from '../train/objective.js';
+import { normalisedRows } from '../data/dataset.js';
 import type { TrainerState } from '../train/trainer.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { renderReportMarkdown } from './report.js';
@@ -145,11 +147,11 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
         continue;
       }
       const common = { source: t.model, name: basename(t.model), weight: t.weight };
-      const loaded = await loadTeacher(core, t.model, config, norm, data, emit, teacherModels, predictors);
+      const loaded = await loadTeacher(core, t.model, config, norm, data, emit, teacherModels, predictors, teacherTensorNames(config, teachers.length));
       if (loaded.kind === 'model') teachers.push({ ...common, kind: 'model', model: loaded.model, release: loaded.release });
       else {
         predictorCaches.set(teachers.length, loaded.cache);
-        teachers.push({ ...common, kind: 'predictor', predictor: loaded.predictor });
+        teachers.push({ ...common, kind: 'predictor', predictor: loaded.predictor, ...(loaded.step ? { step: loaded.step } : {}) });
       }
     }
     const cacheName = (k: number): string => (k === 0 ? RUN_FILES.teacherOutputs : `${RUN_FILES.teacherOutputs}-${k}`);
@@ -210,7 +212,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
  * Retort can represent), or else a TF.js model run by TensorFlow.js itself, which only gives logits.
  */
 async function loadTeacher(core: Core, file: string, config: RunConfig, studentNorm: InputNorm, data: RunInputData, emit: (e: RunEvent) => void,
-                           models: Model[], predictors: { dispose(): void }[]): Promise<LoadedTeacher> {
+                           models: Model[], predictors: { dispose(): void }[], tensorNames: string[] = []): Promise<LoadedTeacher> {
   const path = resolve(file);
   emit({ type: 'phase', message: `loading teacher ${file}` });
   const ti = config.teacherInput;
@@ -237,6 +239,13 @@ async function loadTeacher(core: Core, file: string, config: RunConfig, studentN
     if (!ortOnly) {
       // a graph Retort cannot represent goes to onnxruntime; one with NaN/Inf weights is a bad file either way
       try { m = (await loadAnyModel(core, path)).model; } catch (e) { if (!(e instanceof DataFormatError) || e instanceof NonFiniteWeightError) throw e; importError = e; }
+      // loss terms that name tensors of the graph the imported model has no taps for: onnxruntime fetches them
+      const missing = m ? tensorNames.filter((n) => !m!.hasTap(n)) : [];
+      if (m && missing.length) {
+        m.free();
+        m = null;
+        importError = new DataFormatError(basename(file), `the loss terms read its tensors ${missing.map((n) => `'${n}'`).join(', ')}, which onnxruntime fetches`);
+      }
     }
     if (!m) {
       const { OnnxTeacher } = await import('../interop/onnx-teacher.js'); // onnxruntime-web only for such a teacher
@@ -247,7 +256,7 @@ async function loadTeacher(core: Core, file: string, config: RunConfig, studentN
         mean: ti?.mean ?? studentNorm.mean, std: ti?.std ?? studentNorm.std,
       };
       try {
-        teacher = await OnnxTeacher.load(bytes, basename(file), data.train.sampleShape, data.train.classes, input);
+        teacher = await OnnxTeacher.load(bytes, basename(file), data.train.sampleShape, data.train.classes, input, tensorNames);
       } catch (e) {
         // a file onnxruntime cannot load either: the importer's error says more
         if (importError && e instanceof DataFormatError) throw importError;
@@ -260,10 +269,15 @@ async function loadTeacher(core: Core, file: string, config: RunConfig, studentN
         throw new RangeError(`teacher ${basename(file)}: a model run by onnxruntime cannot follow a training set streamed from shards; write its outputs as teacher-output shards (see the README) and give them as --teacher-logits`);
       }
       await teacher.prepare([data.train, data.test]);
+      // inside the step (feature terms on its tensors, jitter, mixup) it takes the student's batches,
+      // which is only right when its input preparation is the student's
+      const sameInput = ti?.scale === undefined && JSON.stringify(input.mean) === JSON.stringify(studentNorm.mean) && JSON.stringify(input.std) === JSON.stringify(studentNorm.std);
+      const step = sameInput && (tensorNames.length > 0 || config.jitter > 0 || config.mixup)
+        ? await teacher.stepTeacher(normalisedRows({ dataset: data.train, indices: Int32Array.of(0) }, studentNorm)) : undefined;
       const onnx = new Fnv1a64().update(bytes).digest();
       const t = teacher;
       return {
-        kind: 'predictor', predictor: teacher,
+        kind: 'predictor', predictor: teacher, ...(step ? { step } : {}),
         cache: (view, dir, store) => cachedTeacherOutputs(dir, { onnx, input, layout: t.layout, data: fingerprint(view), shape: [view.indices.length, t.classes] },
           view.indices.length, t.classes, (start, count) => t.logits(slice(view, count, start)), store),
       };
@@ -317,7 +331,16 @@ function streamedData(store: ShardedDataset, config: RunConfig): RunInputData {
 
 type LoadedTeacher =
   | { kind: 'model'; model: Model; release: () => void }
-  | { kind: 'predictor'; predictor: LogitsPredictor; cache: PredictorCache };
+  | { kind: 'predictor'; predictor: LogitsPredictor; cache: PredictorCache; step?: StepTeacher };
+
+/** The tensor names the config's loss terms read of teacher k (layers named by string, not 'logits'). */
+function teacherTensorNames(config: RunConfig, k: number): string[] {
+  const names = new Set<string>();
+  for (const t of config.losses ?? []) {
+    if ((t.type === 'hint' || t.type === 'at' || t.type === 'rkd') && t.teacher === k && typeof t.teacherLayer === 'string' && t.teacherLayer !== 'logits') names.add(t.teacherLayer);
+  }
+  return [...names];
+}
 
 /** A teacher-outputs directory given as a teacher's logits: it must cover the training set's rows and the student's classes. */
 function openTeacherOutputs(path: string, count: number, classes: number): LogitTable {

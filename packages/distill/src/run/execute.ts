@@ -161,16 +161,18 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
     const needsInStep = augmented || terms.some((t) => FEATURE_TERMS.has(t.type));
     const mixupError = config.mixup ? mixupTermError(terms) : null;
     if (mixupError) throw new RangeError(`config.${mixupError}`);
-    if (needsInStep && teachers.some((t) => t.kind !== 'logits') &&
-        (JSON.stringify(tNorm) !== JSON.stringify(norm) || teachers.some((t) => t.kind === 'predictor'))) {
+    if (needsInStep && (teachers.some((t) => t.kind === 'model') && JSON.stringify(tNorm) !== JSON.stringify(norm) ||
+        teachers.some((t) => t.kind === 'predictor' && !t.step))) {
       throw new RangeError(`config.teacherInput: ${config.jitter > 0 ? 'jitter' : config.mixup ? 'mixup' : 'a hint or rkd term'} runs the teacher inside the step on the student's batch, ` +
-        'so the teacher must be a Retort model that takes the student\'s input preparation');
+        'so the teacher must take the student\'s input preparation and run there: a Retort model, or an ONNX graph in onnxruntime whose teacherInput is the student\'s');
     }
     // every check of the objective against the models, each teacher as it will be used
     validateObjective({
       terms, combine: config.combine,
       teachers: teachers.map((t) => ({
-        weight: t.weight, source: needsInStep && t.kind === 'model' ? { kind: 'model', model: t.model } : { kind: 'logits', logits: new Float32Array(0) },
+        weight: t.weight,
+        source: needsInStep && t.kind === 'model' ? { kind: 'model', model: t.model }
+          : needsInStep && t.kind === 'predictor' && t.step ? { kind: 'step', teacher: t.step } : { kind: 'logits', logits: new Float32Array(0) },
       })),
     }, [model, ...peers.map((p) => p.model)]);
     const transfer: DatasetView | StreamedSet = memory ? transferView(config, views!.train) : sv!.train;

@@ -8,7 +8,7 @@ import type { LogitTable } from '../data/teacher-outputs.js';
 import { DataFormatError } from '../data/errors.js';
 import { combineTeachers, type CombineMode } from '../losses/targets.js';
 import type { Model } from '../model/model.js';
-import type { WeightedTeacher } from '../train/objective.js';
+import type { StepTeacher, WeightedTeacher } from '../train/objective.js';
 import { predictLogits } from '../train/predict.js';
 import type { TrainEvent } from '../train/trainer.js';
 import { checkModelFitsData, scatterRows, type DataShape } from './views.js';
@@ -34,7 +34,8 @@ interface TeacherCommon {
 export type RunTeacher = TeacherCommon & (
   /** A Retort model: its soft labels, or itself inside each step (feature terms, jitter). */
   | { kind: 'model'; model: Model; release?: () => void }
-  | { kind: 'predictor'; predictor: LogitsPredictor }
+  /** `step`: the same teacher run on the student's batches inside each step (its taps for feature terms), when it can be. */
+  | { kind: 'predictor'; predictor: LogitsPredictor; step?: StepTeacher }
   /**
    * Logits over the whole training set ([train count, classes]), read when the run needs them: in
    * memory, or a table that reads its rows on demand (sharded teacher outputs).
@@ -89,7 +90,10 @@ export function teacherSignal(core: Core, teachers: readonly RunTeacher[], c: Si
   const weighted: WeightedTeacher[] = [];
   const testLogits: Float32Array[] = [];
   for (const [k, t] of teachers.entries()) {
-    if (t.kind === 'predictor') {
+    if (t.kind === 'predictor' && c.inStep && t.step) {
+      testLogits.push(t.predictor.logits(c.test));
+      weighted.push({ source: { kind: 'step', teacher: t.step }, weight: t.weight });
+    } else if (t.kind === 'predictor') {
       const logits = soft(t, k, c.rows);
       const test = t.predictor.logits(c.test);
       const checked = logits instanceof Float32Array ? logits : new Float32Array(0); // a table checks its rows as it reads them

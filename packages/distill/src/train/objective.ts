@@ -38,7 +38,31 @@ export type TeacherSource =
    */
   | { kind: 'table'; table: LogitTable }
   /** A teacher model run in eval mode inside each step, on the same (possibly jittered) batch. */
-  | { kind: 'model'; model: Model };
+  | { kind: 'model'; model: Model }
+  /** A teacher run by another runtime inside each step (asynchronously, before the step): its logits and named tensors. */
+  | { kind: 'step'; teacher: StepTeacher };
+
+/**
+ * A teacher that runs on the student's batches inside each step but is not a Retort model (an ONNX
+ * graph in onnxruntime, interop/onnx-teacher.ts): its logits and named intermediate tensors (taps,
+ * per-sample shape channels last) for hint, attention-transfer and RKD terms.
+ */
+export interface StepTeacher {
+  readonly name: string;
+  readonly classes: number;
+  readonly tapNames: readonly string[];
+  /** A tap's per-sample shape; throws naming the taps there are. */
+  tapShape(name: string): Shape;
+  /** Logits [rows, classes] and every tap [rows, ...shape] for `rows` rows of the student's prepared inputs. */
+  run(x: Float32Array, rows: number): Promise<{ logits: Float32Array; taps: ReadonlyMap<string, Float32Array> }>;
+}
+
+/** A step teacher's layer: 'logits' or one of its taps, with its per-sample shape. */
+export function stepTeacherLayer(t: StepTeacher, layer: LayerRef): { tap: string; shape: Shape } {
+  if (layer === 'logits') return { tap: 'logits', shape: [t.classes] };
+  if (typeof layer === 'number') throw new RangeError(`the teacher ${t.name} is run by another runtime: name its tensor (${t.tapNames.join(', ') || 'none fetched'}) or 'logits', not a layer number`);
+  return { tap: layer, shape: t.tapShape(layer) };
+}
 
 export interface WeightedTeacher { source: TeacherSource; weight: number }
 
@@ -112,6 +136,8 @@ export class Objective {
   private readonly scratch: Tensor<'f32'>[] = [];
   private readonly virtual: Tensor<'f32'> | null;
   private stepCombined = new Map<number, Tensor<'f32'>>();
+  /** Step teachers' taps in module memory, by 'teacher/tap'. */
+  private readonly stepTaps = new Map<string, Tensor<'f32'>>();
   private batch: ObjectiveBatch | null = null;
 
   constructor(readonly core: Core, settings: ObjectiveSettings, readonly students: readonly Model[], readonly batchSize: number) {
@@ -129,9 +155,9 @@ export class Objective {
     }
     this.virtual = this.terms.some((t) => t.type === 'tfkd') ? this.alloc(batchSize * this.classes) : null;
     this.terms.forEach((t, ti) => {
+      if ((t.type === 'hint' || t.type === 'at' || t.type === 'rkd')) this.planTeacherTap(t.teacher, t.teacherLayer, batchSize);
       if (t.type === 'hint' || t.type === 'at') {
-        const teacher = (this.teachers[t.teacher]!.source as { model: Model }).model;
-        const tShape = resolveLayer(teacher, t.teacherLayer, 'teacher').shape;
+        const tShape = this.teacherLayerShape(t.teacher, t.teacherLayer);
         students.forEach((s, si) => {
           const sShape = resolveLayer(s, t.studentLayer, 'student').shape;
           if (t.type === 'at') { this.at.set(`${ti}/${si}`, new AttentionTransfer(core, { student: sShape, teacher: tShape })); return; }
@@ -158,6 +184,32 @@ export class Objective {
     for (const r of this.regressors.values()) r.init((seed + 0x5bd1e995 * ++i) >>> 0);
   }
 
+  /** Whether a teacher runs in another runtime before each step (runStepTeachers). */
+  get hasStepTeachers(): boolean {
+    return this.teachers.some((t) => t.source.kind === 'step');
+  }
+
+  /**
+   * Runs the step teachers on the batch (await it before prepare): their logits and taps are
+   * copied into module memory, where the terms read them as they read a Retort teacher's.
+   */
+  async runStepTeachers(x: Tensor<'f32'>, rows: number): Promise<void> {
+    const F = x.length / this.batchSize;
+    const input = x.view().slice(0, rows * F); // a copy: module memory may move while we wait
+    for (let k = 0; k < this.teachers.length; k++) {
+      const src = this.teachers[k]!.source;
+      if (src.kind !== 'step') continue;
+      const r = await src.teacher.run(input, rows);
+      this.teacherLogits[k]!.view().set(r.logits.subarray(0, rows * this.classes));
+      for (const [name, tensor] of this.stepTaps) {
+        const [kk, tap] = splitKey(name);
+        if (kk !== k) continue;
+        const data = r.taps.get(tap)!;
+        tensor.view().set(data.subarray(0, tensor.length / this.batchSize * rows));
+      }
+    }
+  }
+
   /** Runs the teachers on (or gathers their logits for) a batch; call once per step, before loss(). */
   prepare(batch: ObjectiveBatch): void {
     this.batch = batch;
@@ -167,6 +219,8 @@ export class Objective {
       const src = this.teachers[k]!.source;
       if (src.kind === 'model') {
         this.teacherLogits[k] = src.model.forward(batch.x, batch.rows, 'eval');
+      } else if (src.kind === 'step') {
+        // filled by runStepTeachers
       } else if (src.kind === 'table') {
         src.table.gather(batch.indices, batch.rows, this.teacherLogits[k]!.view());
       } else {
@@ -256,20 +310,20 @@ export class Objective {
         }
         case 'hint': {
           const s = this.resolve(student, t.studentLayer, z, dz);
-          const h = this.resolve(this.teacherModel(t.teacher), t.teacherLayer, null, null);
+          const h = this.teacherTap(t.teacher, t.teacherLayer);
           total += wt * this.regressors.get(`${ti}/${si}`)!.compute(s.grad, s.ptr, h.ptr, rows, wt);
           break;
         }
         case 'at': {
           const s = this.resolve(student, t.studentLayer, z, dz);
-          const h = this.resolve(this.teacherModel(t.teacher), t.teacherLayer, null, null);
+          const h = this.teacherTap(t.teacher, t.teacherLayer);
           total += wt * this.at.get(`${ti}/${si}`)!.compute(s.grad, s.ptr, h.ptr, rows, wt);
           break;
         }
         case 'rkd': {
           if (rows < 2) break;
           const s = this.resolve(student, t.studentLayer, z, dz);
-          const h = this.resolve(this.teacherModel(t.teacher), t.teacherLayer, null, null);
+          const h = this.teacherTap(t.teacher, t.teacherLayer);
           const r = this.rkd.get(ti)!.compute(s.grad === null ? null : { ptr: s.grad }, { ptr: s.ptr }, s.dim,
             { ptr: h.ptr }, h.dim, rows, { distance: t.distance, angle: t.angle }, wt);
           total += wt * (t.distance * r.distance + t.angle * r.angle);
@@ -313,8 +367,30 @@ export class Objective {
     return out;
   }
 
-  private teacherModel(k: number): Model {
-    return (this.teachers[k]!.source as { model: Model }).model;
+  /** Where teacher k's layer is in module memory: a Retort teacher's tap, or a step teacher's copy of it. */
+  private teacherTap(k: number, layer: LayerRef): Resolved {
+    const src = this.teachers[k]!.source;
+    if (src.kind === 'model') return this.resolve(src.model, layer, null, null);
+    if (src.kind !== 'step') throw new RangeError(`teachers[${k}] has no layers (precomputed logits)`);
+    if (layer === 'logits') return { ptr: this.teacherLogits[k]!.ptr, grad: null, dim: this.classes };
+    const t = this.stepTaps.get(`${k}/${String(layer)}`)!;
+    return { ptr: t.ptr, grad: null, dim: t.length / this.batchSize };
+  }
+
+  /** A teacher layer's per-sample shape, whichever kind of teacher. */
+  private teacherLayerShape(k: number, layer: LayerRef): Shape {
+    const src = this.teachers[k]!.source;
+    return src.kind === 'step' ? stepTeacherLayer(src.teacher, layer).shape : resolveLayer((src as { model: Model }).model, layer, 'teacher').shape;
+  }
+
+  /** Memory for a step teacher's tap, once per (teacher, tap). */
+  private planTeacherTap(k: number, layer: LayerRef, batchSize: number): void {
+    const src = this.teachers[k]?.source;
+    if (src?.kind !== 'step' || layer === 'logits') return;
+    const key = `${k}/${String(layer)}`;
+    if (this.stepTaps.has(key)) return;
+    const shape = stepTeacherLayer(src.teacher, layer).shape;
+    this.stepTaps.set(key, this.alloc(batchSize * shape.reduce((p, d) => p * d, 1)));
   }
 
   private resolve(model: Model, layer: LayerRef, z: Tensor<'f32'> | null, dz: Tensor<'f32'> | null): Resolved {
@@ -332,6 +408,11 @@ export class Objective {
     this.scratch.push(t);
     return t;
   }
+}
+
+function splitKey(key: string): [number, string] {
+  const at = key.indexOf('/');
+  return [Number(key.slice(0, at)), key.slice(at + 1)];
 }
 
 /** Whether a term is switched on in `epoch` (1-based) by its fromEpoch / untilEpoch window. */
@@ -354,6 +435,9 @@ export function validateObjective(settings: ObjectiveSettings, students: readonl
       const m = t.source.model;
       if (m.classes !== student.classes) throw new RangeError(`teachers[${k}]: the teacher has ${m.classes} classes but the student has ${student.classes}`);
       if (m.inputSize !== student.inputSize) throw new RangeError(`teachers[${k}]: the teacher takes ${shapeText(m.inputShape)} inputs but the student takes ${shapeText(student.inputShape)}`);
+    }
+    if (t.source.kind === 'step' && t.source.teacher.classes !== student.classes) {
+      throw new RangeError(`teachers[${k}]: the teacher has ${t.source.teacher.classes} classes but the student has ${student.classes}`);
     }
     if (t.source.kind === 'table' && t.source.table.classes !== student.classes) {
       throw new RangeError(`teachers[${k}]: the teacher outputs have ${t.source.table.classes} classes but the student has ${student.classes}`);
@@ -385,10 +469,13 @@ export function validateObjective(settings: ObjectiveSettings, students: readonl
       case 'hint': case 'rkd': case 'at': {
         const teacher = teachers[t.teacher];
         if (!teacher) throw new RangeError(`${where}: names teacher ${t.teacher} but there ${teachers.length === 1 ? 'is 1 teacher' : `are ${teachers.length} teachers`}`);
-        if (teacher.source.kind !== 'model') {
+        if (teacher.source.kind !== 'model' && teacher.source.kind !== 'step') {
           throw new RangeError(`${where}: reads the teacher's layers, so teacher ${t.teacher} must be a model file, not precomputed logits`);
         }
-        const tShape = checkLayer(where, teacher.source.model, t.teacherLayer, 'teacher');
+        const src = teacher.source;
+        const tShape = src.kind === 'step'
+          ? (() => { try { return stepTeacherLayer(src.teacher, t.teacherLayer).shape; } catch (e) { throw new RangeError(`${where}: ${(e as Error).message}`); } })()
+          : checkLayer(where, src.model, t.teacherLayer, 'teacher');
         for (const s of students) {
           const sShape = checkLayer(where, s, t.studentLayer, 'student');
           try {

@@ -18,6 +18,7 @@ import { valueAt, type ScheduleContext } from '../losses/scheduled.js';
 import { Objective, termActive, type ObjectiveSettings, type TeacherSource } from './objective.js';
 import { predictLogits } from './predict.js';
 import { tableRows } from '../data/teacher-outputs.js';
+import { normalisedRows } from '../data/dataset.js';
 
 export type { TeacherSource, ObjectiveSettings };
 
@@ -228,7 +229,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
       objective.init(s.seed);
     }
     const kdValidation = settings.teachers.length > 0 && job.validation
-      ? objective.combineForAgreement(settings.teachers.map((t) => teacherLogitsOver(core, t.source, job.validation!, job.train, s)), job.validation.indices.length)
+      ? objective.combineForAgreement(await Promise.all(settings.teachers.map((t) => teacherLogitsOver(core, t.source, job.validation!, job.train, s))), job.validation.indices.length)
       : undefined;
     if (objective.usesAgreement && !kdValidation) throw new RangeError("train: an 'agreement' schedule needs a validation split to measure the student's agreement with the teacher");
     emit({ type: 'start', epochs: s.epochs, startEpoch, batchesPerEpoch: loader.batchCount, samplesPerEpoch: trainCount });
@@ -248,6 +249,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
           const m = members[i]!;
           logits[i] = m.model.forward(batch.x, rows, 'train', m.model.usesDropout ? m.rng : undefined);
         }
+        if (objective.hasStepTeachers) await objective.runStepTeachers(batch.x, rows);
         objective.prepare({ x: batch.x, y: batch.y, indices: batch.indices, rows, ...(batch.mix ? { mix: batch.mix } : {}) });
         for (const a of objective.aux) a.zeroGrad();
         let loss = 0;
@@ -342,8 +344,19 @@ export function evaluateView(core: Core, model: Model, view: DatasetView, s: Pic
 }
 
 /** The teacher's logits for the rows of `view` (for the agreement metric). */
-function teacherLogitsOver(core: Core, teacher: TeacherSource, view: DatasetView, train: TrainJob['train'], s: TrainSettings): Float32Array {
+async function teacherLogitsOver(core: Core, teacher: TeacherSource, view: DatasetView, train: TrainJob['train'], s: TrainSettings): Promise<Float32Array> {
   if (teacher.kind === 'model') return predictLogits(core, teacher.model, view, { mean: s.mean, std: s.std });
+  if (teacher.kind === 'step') {
+    // the student's prepared inputs, a batch at a time through the other runtime
+    const x = normalisedRows(view, { mean: s.mean, std: s.std });
+    const F = x.length / Math.max(1, view.indices.length), C = teacher.teacher.classes, n = view.indices.length;
+    const out = new Float32Array(n * C);
+    for (let start = 0; start < n; start += s.batchSize) {
+      const rows = Math.min(s.batchSize, n - start);
+      out.set((await teacher.teacher.run(x.subarray(start * F, (start + rows) * F), rows)).logits.subarray(0, rows * C), start * C);
+    }
+    return out;
+  }
   const ids = view.ids ?? view.indices;
   if (teacher.kind === 'table') return tableRows(teacher.table, ids);
   const classes = teacher.logits.length / (isStreamedSet(train) ? train.rows : train.dataset.count);
@@ -382,6 +395,8 @@ function validateJob(job: TrainJob): void {
     } else if (source.kind === 'table') {
       if (source.table.rows !== ds.count) throw new RangeError(`${kd ? 'distill: teacher outputs' : `teachers[${k}]: outputs`} cover ${source.table.rows} rows but ${ds.name} has ${ds.count}`);
       if (source.table.classes !== model.classes) throw new RangeError(`${kd ? 'distill: teacher outputs' : `teachers[${k}]: outputs`} have ${source.table.classes} classes but the model outputs ${model.classes}`);
+    } else if (source.kind === 'step') {
+      if (source.teacher.classes !== model.classes) throw new RangeError(`${who} has ${source.teacher.classes} classes but the student has ${model.classes}`);
     } else {
       const want = ds.count * model.classes;
       if (source.logits.length !== want) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadCore } from '@retort/core-wasm';
-import { evaluateLogits } from '../../src/eval/metrics.js';
+import { confusionLines, evaluateLogits } from '../../src/eval/metrics.js';
 
 describe.each(['simd', 'scalar', 'js'] as const)('evaluateLogits on %s', (backend) => {
   it('counts errors, per-class errors, the confusion matrix and agreement', async () => {
@@ -50,5 +50,17 @@ describe.each(['simd', 'scalar', 'js'] as const)('evaluateLogits on %s', (backen
     expect(() => evaluateLogits(core, new Float32Array(5), Int32Array.from([0, 1]), 3)).toThrow(/logits has 5 values/);
     expect(() => evaluateLogits(core, new Float32Array(6), Int32Array.from([0, 1]), 3, { teacherLogits: new Float32Array(3) }))
       .toThrow(/teacher logits have 3 values/);
+  });
+});
+
+describe('confusionLines', () => {
+  it('prints the whole matrix for few classes, the most frequent confusions for many (1000 classes without overflowing the stack)', () => {
+    const small = confusionLines([[5, 1], [0, 7]]);
+    expect(small).toEqual(['confusion matrix (rows: true class, columns: predicted):', '      0  1', '  0   5  1', '  1   0  7']);
+    const C = 1000;
+    const big = Array.from({ length: C }, (_, i) => { const r = new Array<number>(C).fill(0); r[i] = 3; return r; });
+    big[7]![9] = 4; big[2]![5] = 4; big[500]![1] = 1;
+    const lines = confusionLines(big, null, 2);
+    expect(lines).toEqual(['most frequent confusions of 1000 classes (true -> predicted: count):', '  2 -> 5: 4', '  7 -> 9: 4']);
   });
 });

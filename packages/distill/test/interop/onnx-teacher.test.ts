@@ -5,7 +5,7 @@
 // a graph whose input or output does not fit the data is refused, naming both shapes.
 import { loadCore, type Core } from '@retort/core-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fullView, makeDataset, type Dataset } from '../../src/data/dataset.js';
+import { fullView, makeDataset, normalisedRows, type Dataset } from '../../src/data/dataset.js';
 import { DataFormatError } from '../../src/data/errors.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { exportOnnx } from '../../src/interop/onnx-export.js';
@@ -81,6 +81,32 @@ describe('OnnxTeacher', () => {
         for (let c = 0; c < 10; c++) logSoftmax[r * 10 + c] = row[c]! - lse;
       }
       expect(maxDiff(t.logits(fullView(mnist)), logSoftmax)).toBeLessThan(1e-5);
+      t.dispose();
+    } finally {
+      m.free();
+    }
+  });
+
+  it('run inside the step, gives its logits and named intermediate tensors (NCHW maps as NHWC taps) as the native model does', async () => {
+    const m = model('lenet5:width=0.5', 6);
+    try {
+      const t = await OnnxTeacher.load(unrepresentable(m), 'cnn.onnx', mnist.sampleShape, 10, {}, ['conv1.y', 'fc1.y']);
+      const view = { dataset: mnist, indices: Int32Array.from([0, 1, 2, 3, 4]) };
+      const x = normalisedRows(view, { mean: 0, std: 1 });
+      const step = await t.stepTeacher(x.subarray(0, 784));
+      expect([step.tapShape('conv1.y'), step.tapShape('fc1.y')]).toEqual([m.tapShape('conv1'), m.tapShape('fc1')]);
+      expect(() => step.tapShape('fc2.y')).toThrow(/no tap 'fc2.y'/);
+      const r = await step.run(x, 5);
+      m.plan(5);
+      const xt = core.alloc(5 * 784);
+      xt.view().set(x);
+      const z = m.forward(xt, 5, 'eval');
+      expect(maxDiff(r.logits, z.view().slice(0, 50))).toBeLessThan(1e-5);
+      for (const [onnxName, tap] of [['conv1.y', 'conv1'], ['fc1.y', 'fc1']] as const) {
+        expect(maxDiff(r.taps.get(onnxName)!, m.tapValues(tap, 5).slice())).toBeLessThan(1e-5);
+      }
+      core.free(xt);
+      await expect(OnnxTeacher.load(unrepresentable(m), 'cnn.onnx', mnist.sampleShape, 10, {}, ['nope'])).rejects.toThrow(/cnn\.onnx has no tensor 'nope' to use as a tap; its nodes produce 'conv2d1\.y'/);
       t.dispose();
     } finally {
       m.free();
