@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { parseModelSpec, parseRunConfig, runConfigSchema, SpecError, type RunConfig } from '@retort/distill';
+import { configFieldProblem, parseModelSpec, parseRunConfig, runConfigSchema, SpecError, type RunConfig } from '@retort/distill';
 import type { DataConfig, DataOptionsConfig } from '@retort/distill/node';
 import { UsageError } from './errors.js';
 
@@ -45,11 +45,10 @@ export function numberArg(flag: string, bounds: Bounds = {}): (value: string) =>
  * integer, got '0'").
  */
 export function configArg(flag: string, key: keyof typeof runConfigSchema.shape): (value: string) => number {
-  const schema = runConfigSchema.shape[key];
   return (value) => {
     const v = NUMBER.test(value.trim()) ? Number(value) : NaN;
-    const r = Number.isFinite(v) ? schema.safeParse(v) : null;
-    if (!r?.success) throw new UsageError(`${flag}: ${r ? r.error.issues[0]?.message ?? 'out of range' : 'must be a number'}, got '${value}'`);
+    const problem = Number.isFinite(v) ? configFieldProblem(key, v) : 'must be a number';
+    if (problem) throw new UsageError(`${flag}: ${problem}, got '${value}'`);
     return v;
   };
 }

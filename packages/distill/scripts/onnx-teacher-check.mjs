@@ -27,7 +27,14 @@ const a = ort.logits(fullView(train)), b = predictLogits(core, native, fullView(
 let max = 0;
 for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
 console.log(`${train.count} rows: max |onnxruntime - native| = ${max.toExponential(2)} (onnxruntime ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-const student = { model: 'mlp:784-800-800-10', trainSize: 5000, epochs: 10, temperature: 8, alpha: 0.9, seed: 1 };
-const r1 = await runJob('distill', { ...student, teacher: teacherFile }, { out: join(out, 'native'), force: true });
-const r2 = await runJob('distill', { ...student, teacher: onnxFile }, { out: join(out, 'onnxruntime'), force: true });
-console.log(`distilled students' test errors: native teacher ${r1.test.errors}, onnxruntime teacher ${r2.test.errors}`);
+// a 1e-5 change of soft labels moves one student as a change of seed does: the students are compared over 3 seeds
+const student = { model: 'mlp:784-800-800-10', trainSize: 5000, epochs: 10, temperature: 8, alpha: 0.9 };
+const errors = { native: [], onnxruntime: [] };
+for (const seed of [1, 2, 3]) {
+  const r1 = await runJob('distill', { ...student, seed, teacher: teacherFile }, { out: join(out, `native-${seed}`), force: true });
+  const r2 = await runJob('distill', { ...student, seed, teacher: onnxFile }, { out: join(out, `onnxruntime-${seed}`), force: true });
+  errors.native.push(r1.test.errors); errors.onnxruntime.push(r2.test.errors);
+  console.log(`seed ${seed}: distilled students' test errors: native teacher ${r1.test.errors}, onnxruntime teacher ${r2.test.errors}`);
+}
+const mean = (v) => v.reduce((a, b) => a + b, 0) / v.length;
+console.log(`mean of 3 seeds: native ${mean(errors.native).toFixed(1)}, onnxruntime ${mean(errors.onnxruntime).toFixed(1)} (difference ${(mean(errors.onnxruntime) - mean(errors.native)).toFixed(1)})`);

@@ -138,6 +138,15 @@ export const runConfigSchema = z.strictObject({
 export type RunConfig = z.infer<typeof runConfigSchema>;
 export type RunConfigInput = z.input<typeof runConfigSchema>;
 
+/**
+ * What is wrong with `value` as RunConfig field `key` (the schema's message, e.g. "must be a positive
+ * integer"), or null: the one statement of each field's bounds, for the CLI's flags and the lab's form.
+ */
+export function configFieldProblem(key: keyof typeof runConfigSchema.shape, value: unknown): string | null {
+  const r = runConfigSchema.shape[key].safeParse(value);
+  return r.success ? null : r.error.issues[0]?.message ?? 'out of range';
+}
+
 /** Validates a config; errors name the field ("config.alpha: must be a number in [0, 1]"). */
 export function parseRunConfig(input: unknown, root = 'config'): RunConfig {
   return parseWith(runConfigSchema, input, root);

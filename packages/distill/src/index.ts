@@ -62,7 +62,7 @@ export {
 } from './quant/index.js';
 export { evaluateLogits, confusionLines, CONFUSION_MATRIX_MAX_CLASSES, type EvalReport, type EvalOptions } from './eval/metrics.js';
 export { medianSeconds, timeMlpForward } from './eval/timing.js';
-export { runConfigSchema, parseRunConfig, configHash, type RunConfig, type RunConfigInput } from './config.js';
+export { runConfigSchema, parseRunConfig, configFieldProblem, configHash, type RunConfig, type RunConfigInput } from './config.js';
 
 // the distillation family: loss terms, methods, teacher ensembles, schedules
 export {

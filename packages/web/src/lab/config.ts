@@ -2,7 +2,7 @@
 // the worker's own guard), a model spec checked against MNIST, and a LabConfig turned into the
 // RunConfig and method options of each run executeRun (packages/distill/src/run/execute.ts) makes.
 import {
-  compileSpec, featureTaps, formatModelSpec, METHODS, parseRunConfig, resolveModelSpec, parseModelSpec, SpecError, tapName,
+  compileSpec, configFieldProblem, featureTaps, formatModelSpec, METHODS, parseRunConfig, resolveModelSpec, parseModelSpec, SpecError, tapName,
   createModel, type Core, type MethodOptions, type Model, type ModelSpec, type RunConfig, type RunConfigInput, type InputNorm,
 } from '@retort/distill';
 import type { LabConfig, ModelDescription, TapInfo } from './types.js';
@@ -65,8 +65,16 @@ export function checkConfig(cfg: LabConfig, trainCount: number, testCount: numbe
   const int = (v: number, name: string, min: number, max = Number.MAX_SAFE_INTEGER): void => {
     if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${name} must be a whole number in [${min}, ${max}], got ${v}`);
   };
-  if (!(Number.isFinite(cfg.temperature) && cfg.temperature > 0)) throw new RangeError(`temperature must be a number > 0, got ${cfg.temperature}`);
-  if (!(cfg.alpha >= 0 && cfg.alpha <= 1)) throw new RangeError(`α (the soft weight) must be in [0, 1], got ${cfg.alpha}`);
+  // the bounds a run's config states (config.ts), with the lab's names for the fields
+  const field = (key: Parameters<typeof configFieldProblem>[0], v: number, name: string): void => {
+    const problem = configFieldProblem(key, v);
+    if (problem) throw new RangeError(`${name} ${problem}, got ${v}`);
+  };
+  field('temperature', cfg.temperature, 'temperature');
+  field('alpha', cfg.alpha, 'α (the soft weight)');
+  field('epochs', cfg.epochs, 'epochs');
+  field('seed', cfg.seed, 'seed');
+  field('batchSize', cfg.batchSize, 'batch size');
   if (!METHODS.some((m) => m.name === cfg.method)) throw new RangeError(`unknown method '${cfg.method}'`);
   int(cfg.epochs, 'epochs', 1, 1000);
   int(cfg.seed, 'seed', 0, 2 ** 32 - 1);
