@@ -7,9 +7,9 @@
 // samples their class's + N(0, 3²)), so a class's confusable neighbours are the other nine of
 // its group: the dark knowledge top-k keeps. 60 training and 10 test samples per class, written
 // as a .safetensors dataset (x_train, y_train, x_test, y_test). Teacher mlp:64-512-512-1000
-// (10 epochs); students mlp:64-128-1000 (10 epochs, T = 4, alpha = 0.9), from full logits and
+// (10 epochs); students mlp:64-128-1000 (10 epochs, T = argv[3] (default 4), alpha = 0.9), from full logits and
 // from --top-k 32, seeds 1, 2, 3, and the student alone for reference.
-// Usage: node packages/distill/scripts/topk-check.mjs [WORKDIR] (default /tmp/retort-topk-check)
+// Usage: node packages/distill/scripts/topk-check.mjs [WORKDIR [T]] (default /tmp/retort-topk-check 4)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { writeSafetensorsFile } from '@retort/distill/node';
 
 const work = resolve(process.argv[2] ?? '/tmp/retort-topk-check');
+const T = process.argv[3] ?? '4';
 const bin = fileURLToPath(new URL('../../cli/dist/bin.js', import.meta.url));
 const NOISE = 3; // sibling classes ~11 apart against a noise of 3 per dimension: a teacher errs, and knows which sibling it would confuse
 const GROUPS = 100, PER_GROUP = 10, CLASSES = GROUPS * PER_GROUP, D = 64, TRAIN = 60, TEST = 10, K = 32;
@@ -71,13 +72,13 @@ const rows = [];
 for (const seed of [1, 2, 3]) {
   const student = ['--model', 'mlp:64-128-1000', ...common, '--seed', String(seed)];
   const runs = {
-    full: ['distill', '--teacher', join(teacher, 'model.retort'), '--temperature', '4', '--alpha', '0.9', ...student],
-    topk: ['distill', '--teacher', join(teacher, 'model.retort'), '--top-k', String(K), '--temperature', '4', '--alpha', '0.9', ...student],
+    full: ['distill', '--teacher', join(teacher, 'model.retort'), '--temperature', T, '--alpha', '0.9', ...student],
+    topk: ['distill', '--teacher', join(teacher, 'model.retort'), '--top-k', String(K), '--temperature', T, '--alpha', '0.9', ...student],
     alone: ['train', ...student],
   };
   const row = { seed };
   for (const [name, args] of Object.entries(runs)) {
-    const out = join(work, `${name}-${seed}`);
+    const out = join(work, `${name}-${seed}${name === 'alone' ? '' : `-T${T}`}`);
     retort([...args, '--out', out]);
     row[name] = report(out).test.accuracy * 100;
     if (name !== 'alone') row[`${name}Bytes`] = dirBytes(join(out, 'teacher-outputs'));

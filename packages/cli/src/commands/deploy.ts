@@ -58,7 +58,7 @@ export async function exportCommand(model: string, flags: ExportFlags, io: Io): 
       io.out(`exported ${basename(model)} to ONNX (opset ${opset}): ${out}`);
       shape = image ? `NCHW [batch, ${c}, ${h}, ${w}] (channels first)` : `[batch, ${m.inputSize}]`;
     } else {
-      const files = exportTfjsModel(out, m, { normalization: norm });
+      const files = await exportTfjsModel(out, m, { normalization: norm });
       io.out(`exported ${basename(model)} as a TensorFlow.js LayersModel: ${files.modelJson}`);
       shape = image ? `NHWC [batch, ${h}, ${w}, ${c}] (channels last)` : `[batch, ${m.inputSize}]`;
     }

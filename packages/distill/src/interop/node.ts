@@ -201,10 +201,12 @@ function readFileUtf8(path: string): string {
  * reader sees the old export or the new one, never a mix. An existing `dir` holding anything
  * but model.json and .bin files is refused rather than replaced.
  */
-export function exportTfjsModel(dir: string, model: TfjsExportSource, opts: TfjsExportOptions = {}): { modelJson: string; weights: string } {
+export async function exportTfjsModel(dir: string, model: TfjsExportSource, opts: TfjsExportOptions = {}): Promise<{ modelJson: string; weights: string }> {
   const target = resolve(dir);
   const parent = dirname(target);
-  const { modelJson, weightData } = modelToTfjs(model, opts);
+  // tfjs-layers builds and saves the model: a backend first (the wasm one, unless one is already in use)
+  if ((tf.engine() as unknown as { backendName: string | null }).backendName == null) await useTfjsBackend();
+  const { modelJson, weightData } = await modelToTfjs(model, opts);
   mkdirSync(parent, { recursive: true });
   let replacing = false;
   if (existsSync(target)) {

@@ -27,16 +27,21 @@ import { Model } from '../model/model.js';
 import { pairOf } from '../model/layer-spec.js';
 import type { GraphNode } from '../model/graph.js';
 import { compileSpec, formatModelSpec, parseModelSpec, type ModelSpec } from '../model/spec.js';
-import { mlpToTfjs, TFJS_EXPORT_WEIGHTS_FILE, type TfjsExport, type TfjsExportOptions } from './tfjs-layers.js';
+import { disposeTfjsModel, mlpToTfjs, savedModel, type TfjsExport, type TfjsExportOptions } from './tfjs-layers.js';
 import { checkInputNorm } from '../data/dataset.js';
 
 /** A model to export: a Model, or a spec with its flat params (and state when it has batch norm). */
 export type TfjsExportSource = Model | { spec: ModelSpec | string | object; params: Float32Array; state?: Float32Array };
 
-interface KerasLayer { name: string; class_name: string; config: Record<string, unknown>; inbound: string[] }
+/** How a node's output is made in tfjs-layers: one or two layers, and the weights to set on each. */
+interface PlannedLayer { layer: tfl.layers.Layer; weights: { shape: number[]; values: Float32Array }[] }
 
-/** The LayersModel of any Retort model (see the top of this file); the same model always gives the same files. */
-export function modelToTfjs(model: TfjsExportSource, opts: TfjsExportOptions = {}): TfjsExport {
+/**
+ * The LayersModel of any Retort model (see the top of this file), built by tfjs-layers itself and
+ * saved through a save handler, so the Keras JSON, the weight manifest and the weight buffer are
+ * tfjs's own; the same model always gives the same files. Needs a tfjs backend (awaits tf.ready()).
+ */
+export async function modelToTfjs(model: TfjsExportSource, opts: TfjsExportOptions = {}): Promise<TfjsExport> {
   if (opts.normalization !== undefined) {
     checkInputNorm(opts.normalization, undefined, 'modelToTfjs: normalization');
   }
@@ -51,6 +56,17 @@ export function modelToTfjs(model: TfjsExportSource, opts: TfjsExportOptions = {
   if (g.stateCount > 0 && (!(state instanceof Float32Array) || state.length !== g.stateCount)) {
     throw new RangeError(`modelToTfjs: ${formatModelSpec(spec).slice(0, 80)} has ${g.stateCount} state values (batch-norm running statistics) but got ${state instanceof Float32Array ? state.length : 'none'}`);
   }
+  // every check before tfjs builds anything
+  const refuse = (n: GraphNode, why: string): never => { throw new RangeError(`modelToTfjs: ${n.spec.type} '${n.name}' ${why}`); };
+  for (const n of g.nodes) {
+    const s = n.spec;
+    if ((s.type === 'conv2d' || s.type === 'depthwiseConv2d') && s.type === 'conv2d' && !(s.groups === n.inShape[2]! && n.inShape[2]! > 1) && s.groups !== 1) {
+      refuse(n, `has ${s.groups} groups of ${n.params[0]!.shape[2]} channels: tfjs-layers has no grouped convolution (only depthwise, one group per channel)`);
+    }
+    if ((s.type === 'maxPool2d' || s.type === 'avgPool2d') && typeof s.padding === 'number' && s.padding > 0) {
+      refuse(n, `pads ${s.padding} pixels: Keras pools over 'valid' or 'same' windows only, and ZeroPadding2D would let the padding ${s.type === 'maxPool2d' ? 'win the max' : 'count in the average'}`);
+    }
+  }
   const taken = new Set(g.nodes.map((n) => n.name));
   const fresh = (base: string): string => {
     let name = base;
@@ -59,140 +75,106 @@ export function modelToTfjs(model: TfjsExportSource, opts: TfjsExportOptions = {
     return name;
   };
   const inputName = fresh('input');
-  const layers: KerasLayer[] = [];
-  const weights: { name: string; shape: number[]; values: Float32Array }[] = [];
-  const outOf: string[] = [];
-  const nameOf = (i: number): string => (i < 0 ? inputName : outOf[i]!);
   const tensor = (n: GraphNode, kind: string, from: 'params' | 'state' = 'params'): Float32Array => {
     const d = (from === 'params' ? n.params : n.state).find((t) => t.name === `${n.name}.${kind}`)!;
     return (from === 'params' ? params : state!).subarray(d.offset, d.offset + d.length);
   };
-  const refuse = (n: GraphNode, why: string): never => { throw new RangeError(`modelToTfjs: ${n.spec.type} '${n.name}' ${why}`); };
-  const channelsLast = { data_format: 'channels_last' };
-
-  for (const n of g.nodes) {
+  const channelsLast = { dataFormat: 'channelsLast' as const };
+  // a chain of single-input layers is a Sequential (its first layer takes the batch input shape); residual adds make a functional Model
+  const chain = g.nodes.every((n, i) => n.inputs.length === 1 && n.inputs[0] === i - 1);
+  let first = chain;
+  const arg = <T extends object>(cfg: T): T => {
+    if (!first) return cfg;
+    first = false;
+    return { ...cfg, batchInputShape: [null, ...g.inputShape] };
+  };
+  /** The layers of one node, in order (none for dropout). */
+  const layersOf = (n: GraphNode): PlannedLayer[] => {
     const s = n.spec;
-    if (s.type === 'dropout') { outOf.push(nameOf(n.inputs[0]!)); continue; }
-    let inbound = n.inputs.map(nameOf);
-    const add = (class_name: string, config: Record<string, unknown>, name = n.name): void => {
-      layers.push({ name, class_name, config: { name, trainable: true, ...config }, inbound });
-      inbound = [name];
-    };
-    const weight = (layer: string, kind: string, shape: readonly number[], values: Float32Array): void => {
-      weights.push({ name: `${layer}/${kind}`, shape: [...shape], values });
-    };
+    const w = (shape: readonly number[], values: Float32Array) => ({ shape: [...shape], values });
     switch (s.type) {
+      case 'dropout': return [];
       case 'dense':
-        add('Dense', { units: s.units, activation: 'linear', use_bias: s.bias });
-        weight(n.name, 'kernel', n.params[0]!.shape, tensor(n, 'w'));
-        if (s.bias) weight(n.name, 'bias', [s.units], tensor(n, 'b'));
-        break;
+        return [{ layer: tfl.layers.dense(arg({ name: n.name, units: s.units, activation: 'linear', useBias: s.bias })),
+          weights: [w(n.params[0]!.shape, tensor(n, 'w')), ...(s.bias ? [w([s.units], tensor(n, 'b'))] : [])] }];
       case 'conv2d': case 'depthwiseConv2d': {
         const [KH, KW, Cg, O] = n.params[0]!.shape as [number, number, number, number];
         const C = n.inShape[2]!;
         const depthwise = s.type === 'depthwiseConv2d' || (s.groups === C && C > 1);
-        if (!depthwise && s.groups !== 1) {
-          refuse(n, `has ${s.groups} groups of ${Cg} channels: tfjs-layers has no grouped convolution (only depthwise, one group per channel)`);
-        }
+        const out: PlannedLayer[] = [];
         let padding = s.padding;
         if (typeof padding === 'number') {
-          if (padding > 0) add('ZeroPadding2D', { padding: [[padding, padding], [padding, padding]], ...channelsLast }, fresh(`${n.name}_pad`));
+          if (padding > 0) out.push({ layer: tfl.layers.zeroPadding2d(arg({ name: fresh(`${n.name}_pad`), padding: [[padding, padding], [padding, padding]] as [[number, number], [number, number]], ...channelsLast })), weights: [] });
           padding = 'valid';
         }
-        const common = { kernel_size: [KH, KW], strides: pairOf(s.stride), padding, ...channelsLast, dilation_rate: [1, 1], activation: 'linear', use_bias: s.bias };
-        if (depthwise) {
-          add('DepthwiseConv2D', { ...common, depth_multiplier: O / C });
-          weight(n.name, 'depthwise_kernel', [KH, KW, C, O / C], tensor(n, 'w'));
-        } else {
-          add('Conv2D', { ...common, filters: O });
-          weight(n.name, 'kernel', [KH, KW, Cg, O], tensor(n, 'w'));
-        }
-        if (s.bias) weight(n.name, 'bias', [O], tensor(n, 'b'));
-        break;
+        const common = { name: n.name, kernelSize: [KH, KW] as [number, number], strides: pairOf(s.stride), padding, ...channelsLast, dilationRate: [1, 1] as [number, number], activation: 'linear' as const, useBias: s.bias };
+        const bias = s.bias ? [w([O], tensor(n, 'b'))] : [];
+        out.push(depthwise
+          ? { layer: tfl.layers.depthwiseConv2d(arg({ ...common, depthMultiplier: O / C })), weights: [w([KH, KW, C, O / C], tensor(n, 'w')), ...bias] }
+          : { layer: tfl.layers.conv2d(arg({ ...common, filters: O })), weights: [w([KH, KW, Cg, O], tensor(n, 'w')), ...bias] });
+        return out;
       }
       case 'maxPool2d': case 'avgPool2d': {
-        if (typeof s.padding === 'number' && s.padding > 0) {
-          refuse(n, `pads ${s.padding} pixels: Keras pools over 'valid' or 'same' windows only, and ZeroPadding2D would let the padding ${s.type === 'maxPool2d' ? 'win the max' : 'count in the average'}`);
-        }
-        add(s.type === 'maxPool2d' ? 'MaxPooling2D' : 'AveragePooling2D', {
-          pool_size: pairOf(s.size), strides: pairOf(s.stride ?? s.size), padding: s.padding === 'same' ? 'same' : 'valid', ...channelsLast,
-        });
-        break;
+        const cfg = { name: n.name, poolSize: pairOf(s.size), strides: pairOf(s.stride ?? s.size), padding: s.padding === 'same' ? 'same' as const : 'valid' as const, ...channelsLast };
+        return [{ layer: s.type === 'maxPool2d' ? tfl.layers.maxPooling2d(arg(cfg)) : tfl.layers.averagePooling2d(arg(cfg)), weights: [] }];
       }
       case 'globalAvgPool':
-        add('GlobalAveragePooling2D', { ...channelsLast });
-        break;
+        return [{ layer: tfl.layers.globalAveragePooling2d(arg({ name: n.name, ...channelsLast })), weights: [] }];
       case 'batchNorm': {
-        add('BatchNormalization', { axis: -1, momentum: Number((1 - s.momentum).toPrecision(12)), epsilon: s.eps, center: true, scale: true });
         const c = n.outShape[n.outShape.length - 1]!;
-        weight(n.name, 'gamma', [c], tensor(n, 'gamma'));
-        weight(n.name, 'beta', [c], tensor(n, 'beta'));
-        weight(n.name, 'moving_mean', [c], tensor(n, 'running_mean', 'state'));
-        weight(n.name, 'moving_variance', [c], tensor(n, 'running_var', 'state'));
-        break;
+        return [{ layer: tfl.layers.batchNormalization(arg({ name: n.name, axis: -1, momentum: Number((1 - s.momentum).toPrecision(12)), epsilon: s.eps, center: true, scale: true })),
+          weights: [w([c], tensor(n, 'gamma')), w([c], tensor(n, 'beta')), w([c], tensor(n, 'running_mean', 'state')), w([c], tensor(n, 'running_var', 'state'))] }];
       }
       case 'layerNorm': {
-        add('LayerNormalization', { axis: -1, epsilon: s.eps, center: true, scale: true });
         const c = n.outShape[n.outShape.length - 1]!;
-        weight(n.name, 'gamma', [c], tensor(n, 'gamma'));
-        weight(n.name, 'beta', [c], tensor(n, 'beta'));
-        break;
+        return [{ layer: tfl.layers.layerNormalization(arg({ name: n.name, axis: -1, epsilon: s.eps, center: true, scale: true })), weights: [w([c], tensor(n, 'gamma')), w([c], tensor(n, 'beta'))] }];
       }
       case 'relu': case 'gelu':
-        add('Activation', { activation: s.type });
-        break;
+        return [{ layer: tfl.layers.activation(arg({ name: n.name, activation: s.type as 'relu' })), weights: [] }];
       case 'flatten':
-        add('Flatten', {});
-        break;
+        return [{ layer: tfl.layers.flatten(arg({ name: n.name })), weights: [] }];
       case 'add':
-        add('Add', {});
-        break;
+        return [{ layer: tfl.layers.add(arg({ name: n.name })), weights: [] }];
     }
-    outOf.push(inbound[0]!);
-  }
-
-  const output = nameOf(g.nodes.length - 1);
-  if (output === inputName) throw new RangeError('modelToTfjs: the graph has no layer to export');
-  const chain = layers.every((l) => l.inbound.length === 1) && layers.every((l, i) => l.inbound[0] === (i === 0 ? inputName : layers[i - 1]!.name))
-    && output === layers[layers.length - 1]!.name;
-  const batchShape = [null, ...g.inputShape];
-  const name = opts.name ?? 'retort';
-  const modelTopology = chain
-    ? {
-      class_name: 'Sequential',
-      config: { name, layers: layers.map((l, i) => ({ class_name: l.class_name, config: { ...l.config, ...(i === 0 ? { batch_input_shape: batchShape } : {}) } })) },
-    }
-    : {
-      class_name: 'Model',
-      config: {
-        name,
-        layers: [
-          { name: inputName, class_name: 'InputLayer', config: { batch_input_shape: batchShape, dtype: 'float32', sparse: false, name: inputName }, inbound_nodes: [] },
-          ...layers.map((l) => ({ name: l.name, class_name: l.class_name, config: l.config, inbound_nodes: [l.inbound.map((x) => [x, 0, 0, {}])] })),
-        ],
-        input_layers: [[inputName, 0, 0]],
-        output_layers: [[output, 0, 0]],
-      },
-    };
-  const total = weights.reduce((a, w) => a + w.values.length, 0);
-  const weightData = new Uint8Array(4 * total);
-  const dv = new DataView(weightData.buffer);
-  let at = 0;
-  for (const w of weights) for (const v of w.values) { dv.setFloat32(at, v, true); at += 4; }
-  const modelJson = {
-    format: 'layers-model',
-    generatedBy: 'Retort (@retort/distill)',
-    convertedBy: null,
-    modelTopology: { ...modelTopology, keras_version: `tfjs-layers ${tfl.version_layers}`, backend: 'tensor_flow.js' },
-    weightsManifest: [{ paths: [TFJS_EXPORT_WEIGHTS_FILE], weights: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })) }],
-    userDefinedMetadata: { retort: { spec, ...(opts.normalization ? { normalization: opts.normalization } : {}), inputLayout: 'NHWC' } },
+    return refuse(n, 'has no TensorFlow.js layer');
   };
-  return { modelJson, weightData };
+
+  await tf.ready();
+  const planned = g.nodes.map(layersOf);
+  if (planned.every((p) => p.length === 0)) throw new RangeError('modelToTfjs: the graph has no layer to export');
+  const name = opts.name ?? 'retort';
+  let built: tfl.LayersModel;
+  if (chain) {
+    const layers = planned.flat().map((p) => p.layer);
+    built = tfl.sequential({ name, layers });
+  } else {
+    const input = tfl.input({ name: inputName, shape: [...g.inputShape] });
+    const outOf: tfl.SymbolicTensor[] = [];
+    g.nodes.forEach((n, i) => {
+      let x: tfl.SymbolicTensor | tfl.SymbolicTensor[] = n.inputs.map((j) => (j < 0 ? input : outOf[j]!));
+      if (x.length === 1) x = x[0]!;
+      for (const p of planned[i]!) x = p.layer.apply(x) as tfl.SymbolicTensor;
+      outOf.push(x as tfl.SymbolicTensor);
+    });
+    built = tfl.model({ name, inputs: input, outputs: outOf[outOf.length - 1]! });
+  }
+  try {
+    for (const p of planned.flat()) {
+      if (p.weights.length === 0) continue;
+      const ts = p.weights.map((x) => tf.tensor(x.values, x.shape, 'float32'));
+      p.layer.setWeights(ts);
+      tf.dispose(ts);
+    }
+    built.setUserDefinedMetadata({ retort: { spec, ...(opts.normalization ? { normalization: opts.normalization } : {}), inputLayout: 'NHWC' } } as {});
+    return await savedModel(built);
+  } finally {
+    disposeTfjsModel(built);
+  }
 }
 
 /** The export as ModelArtifacts, e.g. for tf.loadLayersModel(tf.io.fromMemory(...)) in a browser. */
-export function modelToModelArtifacts(model: TfjsExportSource, opts: TfjsExportOptions = {}): tf.io.ModelArtifacts {
-  const { modelJson, weightData } = modelToTfjs(model, opts);
+export async function modelToModelArtifacts(model: TfjsExportSource, opts: TfjsExportOptions = {}): Promise<tf.io.ModelArtifacts> {
+  const { modelJson, weightData } = await modelToTfjs(model, opts);
   const manifest = modelJson.weightsManifest as { weights: tf.io.WeightsManifestEntry[] }[];
   return {
     modelTopology: modelJson.modelTopology as {},

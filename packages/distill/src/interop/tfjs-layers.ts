@@ -36,7 +36,6 @@ import type { DatasetView, InputNorm } from '../data/dataset.js';
 import { DataFormatError } from '../data/errors.js';
 import { Mlp } from '../model/mlp.js';
 import { paramCount, paramLayout, parseModelSpec, type ModelSpec, asMlpSpec, type MlpSpec } from '../model/spec.js';
-import { f16Table32, decodeF16 } from './fp16.js';
 import { quoteName } from './safetensors.js';
 
 /** model.json files larger than this are refused before reading. */
@@ -532,43 +531,19 @@ export function tfjsArtifacts(json: TfjsModelJson, shards: TfjsShardSource, file
     return bytes;
   });
 
+  // the model's weights as stored (optimizer weights dropped), each with its spec: tfjs's
+  // decodeWeights dequantises uint8 / uint16 / float16 storage when the model is built
   const weights = json.groups.flatMap((g, gi) => g.weights.map((w) => ({ w, bytes: raw[gi]! }))).filter(({ w }) => w.group !== 'optimizer');
-  const outBytes = weights.reduce((s, { w }) => s + 4 * w.elements, 0);
-  const out = new Uint8Array(outBytes);
-  const specs: tf.io.WeightsManifestEntry[] = [];
-  let at = 0;
-  if (weights.some(({ w }) => w.storage === 'float16')) f16Table32();
-  for (const { w, bytes } of weights) {
-    const src = bytes.subarray(w.offset, w.offset + w.byteLength);
-    const dst = out.subarray(at, at + 4 * w.elements);
-    const n = w.elements;
-    if (w.storage === 'float32' || w.storage === 'int32') {
-      dst.set(src); // tfjs reads weight data in host order; every supported host is little-endian
-    } else {
-      const f32 = new Float32Array(out.buffer, at, n);
-      if (w.storage === 'float16') {
-        decodeF16(src, 0, n, f32);
-      } else {
-        const q = w.storage === 'uint8' ? src : new Uint16Array(n);
-        if (w.storage === 'uint16') {
-          const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
-          for (let i = 0; i < n; i++) (q as Uint16Array)[i] = dv.getUint16(2 * i, true);
-        }
-        if (w.dtype === 'int32') {
-          const i32 = new Int32Array(out.buffer, at, n);
-          for (let i = 0; i < n; i++) i32[i] = Math.round(q[i]! * w.scale + w.min);
-        } else {
-          for (let i = 0; i < n; i++) f32[i] = q[i]! * w.scale + w.min;
-        }
-      }
-    }
-    specs.push({ name: w.name, shape: w.shape.slice(), dtype: w.dtype });
-    at += 4 * n;
-  }
+  const specs: tf.io.WeightsManifestEntry[] = weights.map(({ w }) => ({
+    name: w.name, shape: w.shape.slice(), dtype: w.dtype,
+    ...(w.storage === 'float16' ? { quantization: { dtype: 'float16' as const } }
+      : w.storage === 'uint8' || w.storage === 'uint16' ? { quantization: { dtype: w.storage, scale: w.scale, min: w.min } } : {}),
+  }));
+  const out = tf.io.concatenateArrayBuffers(weights.map(({ w, bytes }) => bytes.slice(w.offset, w.offset + w.byteLength).buffer));
   const artifacts: tf.io.ModelArtifacts = {
     modelTopology: json.modelTopology,
     weightSpecs: specs,
-    weightData: out.buffer,
+    weightData: out,
     format: json.format ?? 'layers-model',
     ...(json.generatedBy !== undefined ? { generatedBy: json.generatedBy } : {}),
     ...(json.convertedBy !== undefined ? { convertedBy: json.convertedBy } : {}),
@@ -604,14 +579,15 @@ export async function buildTfjsModel(artifacts: tf.io.ModelArtifacts, file: stri
   const topology = withoutConstraints(artifacts.modelTopology, file);
   const specs = (artifacts.weightSpecs ?? []).filter((s) => s.group !== 'optimizer');
   const data = artifacts.weightData;
-  const buffer = data === undefined ? new ArrayBuffer(0) : data instanceof ArrayBuffer ? data : concatBuffers(data);
+  const buffer = data === undefined ? new ArrayBuffer(0) : data instanceof ArrayBuffer ? data : tf.io.concatenateArrayBuffers(data);
   let maxElements = 0, totalElements = 0, needBytes = 0;
   for (const s of artifacts.weightSpecs ?? []) {
-    if (s.quantization || (s.dtype !== 'float32' && s.dtype !== 'int32')) {
-      throw new DataFormatError(file, `weight ${quoteName(s.name)}: ${s.quantization ? 'quantized' : s.dtype} weights must be decoded first (tfjsArtifacts does)`);
+    const q = s.quantization?.dtype;
+    if ((s.dtype !== 'float32' && s.dtype !== 'int32') || (q !== undefined && q !== 'uint8' && q !== 'uint16' && q !== 'float16')) {
+      throw new DataFormatError(file, `weight ${quoteName(s.name)}: ${q ? `${q} quantization` : s.dtype} is not supported (float32 and int32, stored as they are or quantized to uint8, uint16 or float16)`);
     }
     const n = s.shape.reduce((p, d) => p * d, 1);
-    needBytes += 4 * n;
+    needBytes += (q === 'uint8' ? 1 : q === 'uint16' || q === 'float16' ? 2 : 4) * n;
     if (s.group === 'optimizer') continue;
     maxElements = Math.max(maxElements, n);
     totalElements += n;
@@ -722,12 +698,6 @@ function withoutConstraints(topology: Record<string, unknown>, file: string): Re
   return copy(topology, 0) as Record<string, unknown>;
 }
 
-function concatBuffers(parts: ArrayBuffer[]): ArrayBuffer {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) { out.set(new Uint8Array(p), at); at += p.byteLength; }
-  return out.buffer;
-}
 
 // ---- teachers ------------------------------------------------------------------------------------
 
@@ -952,51 +922,59 @@ function mlpParts(model: Mlp | { spec: ModelSpec | string | object; params: Floa
 
 /**
  * A Retort MLP as a tfjs LayersModel: a Sequential of Dense layers named dense_0, dense_1,
- * ... (ReLU on every hidden layer, linear logits last), one weight shard. Dropout and maxNorm
- * are training-time only and are not layers; the spec travels in userDefinedMetadata.retort.
+ * ... (ReLU on every hidden layer, linear logits last), one weight shard, built and saved by
+ * tfjs-layers itself. Dropout and maxNorm are training-time only and are not layers; the spec
+ * travels in userDefinedMetadata.retort. Needs a tfjs backend (awaits tf.ready()).
  */
-export function mlpToTfjs(model: Mlp | { spec: ModelSpec | string | object; params: Float32Array }, opts: TfjsExportOptions = {}): TfjsExport {
+export async function mlpToTfjs(model: Mlp | { spec: ModelSpec | string | object; params: Float32Array }, opts: TfjsExportOptions = {}): Promise<TfjsExport> {
   const { spec, params } = mlpParts(model);
   const layout = paramLayout(spec);
-  const layers = layout.map((l, i) => ({
-    class_name: 'Dense',
-    config: {
-      units: l.outputs,
-      activation: i < layout.length - 1 ? 'relu' : 'linear',
-      use_bias: true,
-      name: `dense_${i}`,
-      trainable: true,
-      dtype: 'float32',
-      ...(i === 0 ? { batch_input_shape: [null, l.inputs] } : {}),
-    },
+  await tf.ready();
+  const layers = layout.map((l, i) => tfl.layers.dense({
+    name: `dense_${i}`, units: l.outputs, activation: i < layout.length - 1 ? 'relu' : 'linear', useBias: true, ...(i === 0 ? { batchInputShape: [null, l.inputs] } : {}),
   }));
-  const weights = layout.flatMap((l, i) => [
-    { name: `dense_${i}/kernel`, shape: [l.inputs, l.outputs], dtype: 'float32' },
-    { name: `dense_${i}/bias`, shape: [l.outputs], dtype: 'float32' },
-  ]);
+  const built = tfl.sequential({ name: opts.name ?? 'retort_mlp', layers });
+  try {
+    // the flat params are layer by layer W (inputs x outputs, row-major) then b: tfjs's Dense order
+    let at = 0;
+    layout.forEach((l, i) => {
+      const w = tf.tensor(params.subarray(at, at + l.inputs * l.outputs), [l.inputs, l.outputs], 'float32');
+      at += l.inputs * l.outputs;
+      const b = tf.tensor(params.subarray(at, at + l.outputs), [l.outputs], 'float32');
+      at += l.outputs;
+      layers[i]!.setWeights([w, b]);
+      tf.dispose([w, b]);
+    });
+    built.setUserDefinedMetadata({ retort: { spec, ...(opts.normalization ? { normalization: opts.normalization } : {}) } } as {});
+    return await savedModel(built);
+  } finally {
+    disposeTfjsModel(built);
+  }
+}
+
+/** What model.save gives a save handler, as model.json (one weight shard, TFJS_EXPORT_WEIGHTS_FILE) and the shard's bytes. */
+export async function savedModel(model: tfl.LayersModel): Promise<TfjsExport> {
+  let saved: tf.io.ModelArtifacts | null = null;
+  await model.save(tf.io.withSaveHandler(async (a) => {
+    saved = a;
+    return { modelArtifactsInfo: { dateSaved: new Date(0), modelTopologyType: 'JSON' } };
+  }));
+  const a = saved as unknown as tf.io.ModelArtifacts;
+  const data = a.weightData === undefined ? new ArrayBuffer(0) : Array.isArray(a.weightData) ? tf.io.concatenateArrayBuffers(a.weightData) : a.weightData;
   const modelJson = {
-    format: 'layers-model',
-    generatedBy: 'Retort (@retort/distill)',
+    format: a.format ?? 'layers-model',
+    generatedBy: `Retort (@retort/distill) with ${a.generatedBy ?? `tfjs-layers ${tfl.version_layers}`}`,
     convertedBy: null,
-    modelTopology: {
-      class_name: 'Sequential',
-      config: { name: opts.name ?? 'retort_mlp', layers },
-      keras_version: `tfjs-layers ${tfl.version_layers}`,
-      backend: 'tensor_flow.js',
-    },
-    weightsManifest: [{ paths: [TFJS_EXPORT_WEIGHTS_FILE], weights }],
-    userDefinedMetadata: { retort: { spec, ...(opts.normalization ? { normalization: opts.normalization } : {}) } },
+    modelTopology: a.modelTopology as Record<string, unknown>,
+    weightsManifest: [{ paths: [TFJS_EXPORT_WEIGHTS_FILE], weights: a.weightSpecs ?? [] }],
+    userDefinedMetadata: a.userDefinedMetadata,
   };
-  // the flat params are layer by layer W (inputs x outputs, row-major) then b: tfjs's Dense order
-  const weightData = new Uint8Array(params.length * 4);
-  const dv = new DataView(weightData.buffer);
-  for (let i = 0; i < params.length; i++) dv.setFloat32(4 * i, params[i]!, true);
-  return { modelJson, weightData };
+  return { modelJson, weightData: new Uint8Array(data) };
 }
 
 /** The export as ModelArtifacts, e.g. for tf.loadLayersModel(tf.io.fromMemory(...)) in a browser. */
-export function mlpToModelArtifacts(model: Mlp | { spec: ModelSpec | string | object; params: Float32Array }, opts: TfjsExportOptions = {}): tf.io.ModelArtifacts {
-  const { modelJson, weightData } = mlpToTfjs(model, opts);
+export async function mlpToModelArtifacts(model: Mlp | { spec: ModelSpec | string | object; params: Float32Array }, opts: TfjsExportOptions = {}): Promise<tf.io.ModelArtifacts> {
+  const { modelJson, weightData } = await mlpToTfjs(model, opts);
   const manifest = modelJson.weightsManifest as { weights: tf.io.WeightsManifestEntry[] }[];
   return {
     modelTopology: modelJson.modelTopology as {},

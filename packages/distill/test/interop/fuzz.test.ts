@@ -322,9 +322,9 @@ describe('fuzz: tfjs model.json + shard loader', () => {
       const ok = tfjsArtifacts(parseTfjsModelJson(new TextEncoder().encode(base.json), 'model.json'), memoryShards(base.shards), 'model.json');
       (await buildTfjsModel(ok.artifacts, 'model.json')).dispose();
     }
-    // the allocation tracker sees the reader's allocations
+    // the allocation tracker sees the reader's allocations: the weights as stored (tfjs dequantises the float16 one when it builds the model)
     const probe = measured(() => tfjsArtifacts(parseTfjsModelJson(new TextEncoder().encode(bases[0]!.json), 'model.json'), memoryShards(bases[0]!.shards), 'model.json'));
-    expect(probe.largest).toBeGreaterThanOrEqual(4 * (30 + 5 + 15 + 3));
+    expect(probe.largest).toBeGreaterThanOrEqual(4 * (30 + 5 + 3) + 2 * 15);
 
     const r = new Rng(0x7f15 ^ SEED);
     const t: Tally = { parsed: 0, rejected: 0, failures: [], slowest: 0 };

@@ -59,7 +59,7 @@ describe('graph exports load in tfjs-layers and predict Retort\'s logits', () =>
         const x = gauss(rand(40 + k), rows * model.inputSize);
         const retort = retortLogits(core, model, x, rows);
         const out = join(dir, c.name);
-        exportTfjsModel(out, model, { normalization: { mean: 0.5, std: 0.25 } });
+        await exportTfjsModel(out, model, { normalization: { mean: 0.5, std: 0.25 } });
         const loaded = await tfl.loadLayersModel(tfjsFileHandler(out));
         const json = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')) as { modelTopology: { class_name: string } };
         expect(json.modelTopology.class_name).toBe(model.graph.nodes.some((n) => n.spec.type === 'add') ? 'Model' : 'Sequential');
@@ -67,7 +67,7 @@ describe('graph exports load in tfjs-layers and predict Retort\'s logits', () =>
         console.log(`${c.name}: max |tfjs - retort| = ${err.toExponential(2)} (logit scale ${scale.toFixed(2)})`);
         expect(err).toBeLessThanOrEqual(TOLERANCE * scale);
         // in memory (browsers: tf.io.fromMemory) the same
-        const mem = await tfl.loadLayersModel(tf.io.fromMemory(modelToModelArtifacts(model)));
+        const mem = await tfl.loadLayersModel(tf.io.fromMemory(await modelToModelArtifacts(model)));
         expect(bits(predict(mem, x, model.inputShape, rows))).toEqual(bits(predict(loaded, x, model.inputShape, rows)));
 
         // back: the same spec, parameters, running statistics and normalisation
@@ -89,12 +89,12 @@ describe('graph exports load in tfjs-layers and predict Retort\'s logits', () =>
     });
   }
 
-  it('refuses a grouped convolution that is not depthwise, and pooling over padding pixels', () => {
+  it('refuses a grouped convolution that is not depthwise, and pooling over padding pixels', async () => {
     const grouped = createModel(core, { type: 'graph', input: [4, 4, 4], layers: [{ type: 'conv2d', filters: 4, kernel: 1, groups: 2, name: 'g' }, { type: 'flatten' }, { type: 'dense', units: 2 }] });
     const pooled = createModel(core, { type: 'graph', input: [4, 4, 1], layers: [{ type: 'maxPool2d', size: 2, padding: 1, name: 'p' }, { type: 'flatten' }, { type: 'dense', units: 2 }] });
     try {
-      expect(() => modelToTfjs(grouped)).toThrow(/^modelToTfjs: conv2d 'g' has 2 groups of 2 channels: tfjs-layers has no grouped convolution/);
-      expect(() => modelToTfjs(pooled)).toThrow(/^modelToTfjs: maxPool2d 'p' pads 1 pixels: Keras pools over 'valid' or 'same' windows only/);
+      await expect(modelToTfjs(grouped)).rejects.toThrow(/^modelToTfjs: conv2d 'g' has 2 groups of 2 channels: tfjs-layers has no grouped convolution/);
+      await expect(modelToTfjs(pooled)).rejects.toThrow(/^modelToTfjs: maxPool2d 'p' pads 1 pixels: Keras pools over 'valid' or 'same' windows only/);
     } finally {
       grouped.free();
       pooled.free();
@@ -106,12 +106,12 @@ describe('graph exports load in tfjs-layers and predict Retort\'s logits', () =>
       { type: 'conv2d', filters: 3, kernel: 3, stride: 2, padding: 1, name: 'c' }, { type: 'globalAvgPool' }, { type: 'dense', units: 2 },
     ] }, 3);
     try {
-      const { modelJson } = modelToTfjs(m);
+      const { modelJson } = await modelToTfjs(m);
       const layers = (modelJson.modelTopology as { config: { layers: { class_name: string; config: Record<string, unknown> }[] } }).config.layers;
       expect(layers.map((l) => l.class_name)).toEqual(['ZeroPadding2D', 'Conv2D', 'GlobalAveragePooling2D', 'Dense']);
       expect(layers[0]!.config.padding).toEqual([[1, 1], [1, 1]]);
       expect(layers[1]!.config.padding).toBe('valid');
-      const tfm = await tfl.loadLayersModel(tf.io.fromMemory(modelToModelArtifacts(m)));
+      const tfm = await tfl.loadLayersModel(tf.io.fromMemory(await modelToModelArtifacts(m)));
       const x = gauss(rand(4), 3 * 60);
       const { err, scale } = maxError(predict(tfm, x, [5, 6, 2], 3), retortLogits(core, m, x, 3));
       expect(err).toBeLessThanOrEqual(TOLERANCE * scale);

@@ -341,7 +341,7 @@ describe('Retort MLP -> tfjs LayersModel -> Retort MLP', () => {
   it('exports a model that tf.loadLayersModel loads unchanged, predicting as Retort does (1e-5)', async () => {
     const mlp = randomMlp([36, 24, 16, 7], 11, { dropout: { input: 0.2, hidden: 0.5 }, maxNorm: 3 });
     const out = join(dir, 'student');
-    const written = exportTfjsModel(out, mlp);
+    const written = await exportTfjsModel(out, mlp);
     expect(readdirSync(out).sort()).toEqual(['model.json', 'weights.bin']);
     expect(written.modelJson).toBe(join(out, 'model.json'));
     const json = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };
@@ -354,7 +354,7 @@ describe('Retort MLP -> tfjs LayersModel -> Retort MLP', () => {
     const tfjs = tf.tidy(() => (model.predict(prepared(ds, 1 / 255, 0.1307, 0.3081, [36])) as tf.Tensor).dataSync());
     expect(maxAbsDiff(tfjs, retort)).toBeLessThan(1e-5);
     // the in-memory artifacts load the same way (browsers: tf.io.fromMemory)
-    const mem = await tfl.loadLayersModel(tf.io.fromMemory(mlpToModelArtifacts(mlp)));
+    const mem = await tfl.loadLayersModel(tf.io.fromMemory(await mlpToModelArtifacts(mlp)));
     const tfjs2 = tf.tidy(() => (mem.predict(prepared(ds, 1 / 255, 0.1307, 0.3081, [36])) as tf.Tensor).dataSync());
     expect(maxAbsDiff(tfjs2, retort)).toBeLessThan(1e-5);
 
@@ -369,17 +369,17 @@ describe('Retort MLP -> tfjs LayersModel -> Retort MLP', () => {
     mlp.free();
   });
 
-  it('replaces an earlier export atomically and refuses folders holding other files', () => {
+  it('replaces an earlier export atomically and refuses folders holding other files', async () => {
     const out = join(dir, 'again');
     const a = randomMlp([4, 3, 2], 1), b = randomMlp([4, 5, 2], 2);
-    exportTfjsModel(out, a);
-    exportTfjsModel(out, b);
+    await exportTfjsModel(out, a);
+    await exportTfjsModel(out, b);
     expect(readTfjsModel(out).artifacts.weightSpecs!.map((s) => s.shape)).toEqual([[4, 5], [5], [5, 2], [2]]);
     expect(readdirSync(dir).filter((f) => f.startsWith('.'))).toEqual([]); // no temporary folders left
     const other = join(dir, 'other');
     mkdirSync(other);
     writeFileSync(join(other, 'notes.txt'), 'keep me');
-    expect(() => exportTfjsModel(other, a)).toThrow(/holds other files \(notes.txt\)/);
+    await expect(exportTfjsModel(other, a)).rejects.toThrow(/holds other files \(notes.txt\)/);
     expect(existsSync(join(other, 'notes.txt'))).toBe(true);
     a.free(); b.free();
   });

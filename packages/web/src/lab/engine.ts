@@ -417,8 +417,10 @@ export const lab = {
       files = [{ name: 'student.retort', mime: 'application/octet-stream', bytes: encodeModelFile({ spec: m.spec, tensors, meta }) }];
     } else if (format === 'tfjs') {
       // any model: Dense, Conv2D, DepthwiseConv2D, pooling, BatchNormalization, Add layers (an MLP as before)
-      const { modelToTfjs } = await import('@retort/distill/tfjs');
-      const e = modelToTfjs(m, { name: 'retort_student' });
+      // tfjs-layers builds and saves it: the wasm backend first
+      const [{ modelToTfjs }, { tfjsReady }] = await Promise.all([import('@retort/distill/tfjs'), import('./tfjs-setup.js')]);
+      await tfjsReady();
+      const e = await modelToTfjs(m, { name: 'retort_student' });
       files = [
         { name: 'model.json', mime: 'application/json', bytes: new TextEncoder().encode(JSON.stringify(e.modelJson)) },
         { name: 'weights.bin', mime: 'application/octet-stream', bytes: e.weightData },
