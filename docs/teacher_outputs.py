@@ -69,7 +69,9 @@ class TeacherOutputsWriter:
             idx = np.argsort(-z, axis=1, kind='stable')[:, :self.top_k]
             m = z.max(axis=1, keepdims=True)
             lse = (m[:, 0].astype(np.float64) + np.log(np.exp((z - m).astype(np.float64)).sum(axis=1))).astype(np.float32)
-            tensors = {'values': np.take_along_axis(z, idx, axis=1), 'indices': idx.astype(np.int64), 'logsumexp': lse}
+            kept = np.take_along_axis(z, idx, axis=1)
+            tail = ((z.astype(np.float64).sum(axis=1) - kept.astype(np.float64).sum(axis=1)) / max(1, self.classes - self.top_k)).astype(np.float32)
+            tensors = {'values': kept, 'indices': idx.astype(np.int64), 'logsumexp': lse, 'tailmean': tail}
         save_safetensors(os.path.join(self.out_dir, name), tensors)
         self.shards.append({'file': name, 'rows': int(z.shape[0])})
 

@@ -14,10 +14,15 @@
 //     kind topk:       "values"    [n, K]  the row's K largest logits (any float dtype, any order)
 //                      "indices"   [n, K]  their classes (any integer dtype), distinct, in [0, C)
 //                      "logsumexp" [n]     log Σ_c exp(logit_c) of the full row
-// A top-k row is expanded to C logits (expandTopK): the K classes keep their logits, and the rest
-// of the probability mass, 1 − Σ_j exp(values_j − logsumexp), is spread evenly over the other
-// C − K classes. At T = 1 the K probabilities are exactly the teacher's; at other temperatures
-// the tail is an even one (its classes share their logit), which is what a top-k cache can say.
+//                      "tailmean"  [n]     optional: the mean logit of the other C − K classes
+// A top-k row is expanded to C logits (expandTopK): the K classes keep their logits and the other
+// C − K share one logit c. At T = 1, c = logsumexp + log(rest / (C − K)) with rest = 1 −
+// Σ_j exp(values_j − logsumexp): the rest of the probability mass spread evenly, so the K
+// probabilities are exactly the teacher's. A softer term (T > 1) sees more of the tail, whose
+// spread one shared logit cannot show; with the tail's mean μ stored, the shared logit moves
+// toward it as c_T = μ + (c − μ) / T (exact at T = 1, the tail's mean as T grows), which keeps
+// the tail's mass at T close to the true one (README: "Teacher outputs ..."). Without tailmean
+// c is used at every temperature.
 
 import { z } from 'zod';
 import { DataFormatError } from './errors.js';
@@ -27,8 +32,13 @@ export interface LogitTable {
   /** Rows the table covers (the training set's count). */
   readonly rows: number;
   readonly classes: number;
-  /** Writes the logits of dataset rows ids[0..n) into out[i * classes ...]. */
-  gather(ids: ArrayLike<number>, n: number, out: Float32Array): void;
+  /**
+   * Writes the logits of dataset rows ids[0..n) into out[i * classes ...], as the soft term at
+   * `temperature` (default 1) will read them: only a top-k table with tail means depends on it.
+   */
+  gather(ids: ArrayLike<number>, n: number, out: Float32Array, temperature?: number): void;
+  /** Whether gather depends on the temperature (then a term at T gathers at T). */
+  readonly temperatureAware?: boolean;
 }
 
 /** A table over logits held in memory, [rows, classes] row-major. */
@@ -48,14 +58,14 @@ export function memoryLogitTable(logits: Float32Array, classes: number): LogitTa
 }
 
 /** Every row of a table, [rows, classes] (for tables that fit in memory). */
-export function tableRows(table: LogitTable, ids: ArrayLike<number>): Float32Array {
+export function tableRows(table: LogitTable, ids: ArrayLike<number>, temperature = 1): Float32Array {
   const out = new Float32Array(ids.length * table.classes);
   const chunk = 4096;
   const buf = new Float32Array(chunk * table.classes);
   for (let start = 0; start < ids.length; start += chunk) {
     const n = Math.min(chunk, ids.length - start);
     const part = Array.from({ length: n }, (_, i) => ids[start + i]!);
-    table.gather(part, n, buf);
+    table.gather(part, n, buf, temperature);
     out.set(buf.subarray(0, n * table.classes), start * table.classes);
   }
   return out;
@@ -114,9 +124,9 @@ export function parseTeacherOutputsIndex(raw: unknown, file: string): TeacherOut
  * The k largest logits of each of `n` rows of `logits` ([n, classes]), largest first (ties: the
  * lower class first), with their classes and each row's log-sum-exp (in f64, stored as f32).
  */
-export function topKRows(logits: Float32Array, n: number, classes: number, k: number): { values: Float32Array; indices: Int32Array; logsumexp: Float32Array } {
+export function topKRows(logits: Float32Array, n: number, classes: number, k: number): { values: Float32Array; indices: Int32Array; logsumexp: Float32Array; tailmean: Float32Array } {
   if (!Number.isInteger(k) || k < 1 || k > classes) throw new RangeError(`topKRows: k must be an integer in [1, ${classes}], got ${k}`);
-  const values = new Float32Array(n * k), indices = new Int32Array(n * k), logsumexp = new Float32Array(n);
+  const values = new Float32Array(n * k), indices = new Int32Array(n * k), logsumexp = new Float32Array(n), tailmean = new Float32Array(n);
   const heap = new Int32Array(k); // a min-heap of classes by (logit, then higher class is "smaller")
   for (let r = 0; r < n; r++) {
     const row = logits.subarray(r * classes, (r + 1) * classes);
@@ -149,18 +159,22 @@ export function topKRows(logits: Float32Array, n: number, classes: number, k: nu
     for (let c = 0; c < classes; c++) sum += Math.exp(row[c]! - max);
     logsumexp[r] = max + Math.log(sum);
     const kept = Array.from(heap.subarray(0, k)).sort((a, b) => (below(a, b) ? 1 : below(b, a) ? -1 : 0));
-    for (let j = 0; j < k; j++) { indices[r * k + j] = kept[j]!; values[r * k + j] = row[kept[j]!]!; }
+    let keptSum = 0, all = 0;
+    for (let j = 0; j < k; j++) { indices[r * k + j] = kept[j]!; values[r * k + j] = row[kept[j]!]!; keptSum += row[kept[j]!]!; }
+    for (let c = 0; c < classes; c++) all += row[c]!;
+    tailmean[r] = k < classes ? (all - keptSum) / (classes - k) : 0;
   }
-  return { values, indices, logsumexp };
+  return { values, indices, logsumexp, tailmean };
 }
 
 /**
  * Expands one top-k row to `classes` logits in `out` (see the header): the kept classes keep their
- * logits; every other class gets log(rest / (classes − k)) + logsumexp, the rest of the mass
- * spread evenly (never above the smallest kept logit; a rest of 0 counts as 1e-30).
+ * logits; every other class gets c = log(rest / (classes − k)) + logsumexp, the rest of the mass
+ * spread evenly (a rest of 0 counts as 1e-30), or with `tail` (the tail's mean logit, and the
+ * temperature the logits are for) c_T = mean + (c − mean) / T; never above the smallest kept logit.
  */
 export function expandTopK(values: ArrayLike<number>, indices: ArrayLike<number>, from: number, k: number, logsumexp: number,
-                           classes: number, out: Float32Array, at: number): void {
+                           classes: number, out: Float32Array, at: number, tail?: { mean: number; temperature: number }): void {
   if (k < classes) {
     let kept = 0, min = Infinity;
     for (let j = 0; j < k; j++) {
@@ -169,8 +183,9 @@ export function expandTopK(values: ArrayLike<number>, indices: ArrayLike<number>
       if (v < min) min = v;
     }
     const rest = Math.max(1 - kept, 1e-30);
-    const fill = Math.min(logsumexp + Math.log(rest / (classes - k)), min);
-    out.fill(fill, at, at + classes);
+    let fill = logsumexp + Math.log(rest / (classes - k));
+    if (tail && tail.temperature !== 1) fill = tail.mean + (fill - tail.mean) / tail.temperature;
+    out.fill(Math.min(fill, min), at, at + classes);
   }
   for (let j = 0; j < k; j++) out[at + indices[from + j]!] = values[from + j]!;
 }

@@ -58,7 +58,7 @@ interface ShardInfo {
   start: number;
   rows: number;
   headerBytes: number;
-  /** kind logits: [logits]; kind topk: [values, indices, logsumexp]. */
+  /** kind logits: [logits]; kind topk: [values, indices, logsumexp, tailmean?]. */
   entries: SafetensorsEntry[];
 }
 
@@ -78,6 +78,11 @@ function openShard(dir: string, s: { file: string; rows: number }, start: number
     const want: [string, number[], Set<string>][] = idx.kind === 'logits'
       ? [['logits', [s.rows, idx.classes], FLOAT_DTYPES]]
       : [['values', [s.rows, idx.k!], FLOAT_DTYPES], ['indices', [s.rows, idx.k!], INT_DTYPES], ['logsumexp', [s.rows], FLOAT_DTYPES]];
+    const tail = idx.kind === 'topk' ? header.entries.find((x) => x.name === 'tailmean') : undefined;
+    if (tail) {
+      if (!FLOAT_DTYPES.has(tail.dtype)) throw new DataFormatError(s.file, `tensor 'tailmean' is ${tail.dtype}; it must be a float type`);
+      if (tail.shape.join(',') !== String(s.rows)) throw new DataFormatError(s.file, `tensor 'tailmean' has shape [${tail.shape.join(', ')}] but the index says [${s.rows}]`);
+    }
     const entries = want.map(([name, shape, dtypes]) => {
       const e = header.entries.find((x) => x.name === name);
       if (!e) throw new DataFormatError(s.file, `no tensor '${name}' (a ${idx.kind} shard holds ${want.map((w) => `'${w[0]}'`).join(', ')})`);
@@ -87,14 +92,14 @@ function openShard(dir: string, s: { file: string; rows: number }, start: number
       }
       return e;
     });
-    return { file: s.file, path, start, rows: s.rows, headerBytes: 8 + n, entries };
+    return { file: s.file, path, start, rows: s.rows, headerBytes: 8 + n, entries: tail ? [...entries, tail] : entries };
   } finally {
     closeSync(fd);
   }
 }
 
 /** A decoded block of rows: full logits, or top-k values, classes and log-sum-exps. */
-interface Block { bytes: number; logits?: Float32Array; values?: Float32Array; indices?: Float32Array; lse?: Float32Array }
+interface Block { bytes: number; logits?: Float32Array; values?: Float32Array; indices?: Float32Array; lse?: Float32Array; tail?: Float32Array }
 
 export interface ShardedLogitTableOptions {
   /** Bytes of decoded blocks kept in memory (default 64 MiB). */
@@ -147,7 +152,12 @@ export class ShardedLogitTable implements LogitTable {
     return this.index.kind === 'topk' ? `top-${this.index.k} soft labels` : 'logits';
   }
 
-  gather(ids: ArrayLike<number>, n: number, out: Float32Array): void {
+  /** Top-k shards that hold their tails' means: the shared tail logit depends on the temperature. */
+  get temperatureAware(): boolean {
+    return this.shards.some((s) => s.entries.length === 4);
+  }
+
+  gather(ids: ArrayLike<number>, n: number, out: Float32Array, temperature = 1): void {
     const C = this.classes, k = this.index.k ?? 0;
     for (let i = 0; i < n; i++) {
       const id = ids[i]!;
@@ -159,7 +169,7 @@ export class ShardedLogitTable implements LogitTable {
       const block = this.block(s, b);
       const r = local - b * this.blockRows;
       if (block.logits) out.set(block.logits.subarray(r * C, (r + 1) * C), i * C);
-      else expandTopK(block.values!, block.indices!, r * k, k, block.lse![r]!, C, out, i * C);
+      else expandTopK(block.values!, block.indices!, r * k, k, block.lse![r]!, C, out, i * C, block.tail ? { mean: block.tail[r]!, temperature } : undefined);
     }
   }
 
@@ -214,11 +224,13 @@ export class ShardedLogitTable implements LogitTable {
       }
       const k = this.index.k!;
       const values = part(shard.entries[0]!, k), indices = part(shard.entries[1]!, k), lse = part(shard.entries[2]!, 1);
+      const tail = shard.entries[3] ? part(shard.entries[3], 1) : undefined;
       for (let r = 0; r < n; r++) {
-        const problem = topKRowProblem(values, indices, r * k, k, lse[r]!, C, this.seen);
+        let problem = topKRowProblem(values, indices, r * k, k, lse[r]!, C, this.seen);
+        if (!problem && tail && !Number.isFinite(tail[r]!)) problem = `tailmean is ${tail[r]} (NaN or Inf)`;
         if (problem) throw new DataFormatError(shard.file, `row ${first + r}: ${problem}`);
       }
-      return { bytes: values.byteLength + indices.byteLength + lse.byteLength, values, indices, lse };
+      return { bytes: values.byteLength + indices.byteLength + lse.byteLength + (tail?.byteLength ?? 0), values, indices, lse, ...(tail ? { tail } : {}) };
     } finally {
       closeSync(fd);
     }
@@ -285,6 +297,7 @@ export function writeTeacherOutputs(o: WriteTeacherOutputsOptions): WriteTeacher
         values: { shape: [n, o.topK], data: t.values },
         indices: { dtype: o.classes <= 65536 ? 'U16' : 'I32', shape: [n, o.topK], data: o.classes <= 65536 ? Uint16Array.from(t.indices) : t.indices },
         logsumexp: { shape: [n], data: t.logsumexp },
+        tailmean: { shape: [n], data: t.tailmean },
       });
     }
     writeFileAtomic(join(o.dir, file), bytes);

@@ -136,6 +136,8 @@ export class Objective {
   private readonly scratch: Tensor<'f32'>[] = [];
   private readonly virtual: Tensor<'f32'> | null;
   private stepCombined = new Map<number, Tensor<'f32'>>();
+  /** The temperature each table teacher's batch logits were gathered at. */
+  private readonly gatheredAt: number[] = [];
   /** Step teachers' taps in module memory, by 'teacher/tap'. */
   private readonly stepTaps = new Map<string, Tensor<'f32'>>();
   private batch: ObjectiveBatch | null = null;
@@ -223,6 +225,7 @@ export class Objective {
         // filled by runStepTeachers
       } else if (src.kind === 'table') {
         src.table.gather(batch.indices, batch.rows, this.teacherLogits[k]!.view());
+        this.gatheredAt[k] = 1;
       } else {
         const dst = this.teacherLogits[k]!.view();
         for (let i = 0; i < batch.rows; i++) {
@@ -352,16 +355,26 @@ export class Objective {
     return this.terms.filter((t, i) => t.type === type && w[i]! > 0).length;
   }
 
+  /** Teacher k's logits for the batch as a term at temperature T reads them (a temperature-aware table gathers again). */
+  private logitsAt(k: number, T: number): Tensor<'f32'> {
+    const src = this.teachers[k]!.source;
+    if (src.kind === 'table' && src.table.temperatureAware && this.gatheredAt[k] !== T) {
+      src.table.gather(this.batch!.indices, this.batch!.rows, this.teacherLogits[k]!.view(), T);
+      this.gatheredAt[k] = T;
+    }
+    return this.teacherLogits[k]!;
+  }
+
   /** The teacher signal at temperature T as logits (the only teacher's own, or the ensemble's). */
   private teacherAt(T: number): Tensor<'f32'> {
-    if (this.teachers.length === 1) return this.teacherLogits[0]!;
+    if (this.teachers.length === 1) return this.logitsAt(0, T);
     const key = this.combine === 'logits' ? 0 : T;
     const hit = this.stepCombined.get(key);
     if (hit) return hit;
     let out = this.combined.get(key);
     if (!out) { out = this.alloc(this.batchSize * this.classes); this.combined.set(key, out); }
     const rows = this.batch!.rows, C = this.classes;
-    combineTeachers(out.view(), this.teacherLogits.map((t) => t.view().subarray(0, rows * C)),
+    combineTeachers(out.view(), this.teacherLogits.map((_, k) => this.logitsAt(k, T).view().subarray(0, rows * C)),
       this.teachers.map((t) => t.weight), rows, C, T, this.combine);
     this.stepCombined.set(key, out);
     return out;
@@ -372,7 +385,7 @@ export class Objective {
     const src = this.teachers[k]!.source;
     if (src.kind === 'model') return this.resolve(src.model, layer, null, null);
     if (src.kind !== 'step') throw new RangeError(`teachers[${k}] has no layers (precomputed logits)`);
-    if (layer === 'logits') return { ptr: this.teacherLogits[k]!.ptr, grad: null, dim: this.classes };
+    if (layer === 'logits') return { ptr: this.logitsAt(k, 1).ptr, grad: null, dim: this.classes };
     const t = this.stepTaps.get(`${k}/${String(layer)}`)!;
     return { ptr: t.ptr, grad: null, dim: t.length / this.batchSize };
   }

@@ -66,6 +66,30 @@ describe('top-k', () => {
     for (let c = 0; c < C; c++) if (!kept.has(c)) expect(out[c]).toBeLessThanOrEqual(minKept);
   });
 
+  it('with the tail\'s mean, a softer temperature moves the shared tail logit toward it: exact at T = 1, closer to the teacher at T = 4', () => {
+    const C = 200, k = 16, n = 50;
+    // logits as a trained teacher's tail looks: roughly normal (Box-Muller, sd 3)
+    const rng = new Xoshiro128(12, 78);
+    const logits = Float32Array.from({ length: n * C }, () => 3 * Math.sqrt(-2 * Math.log(Math.max(rng.unit(), 1e-12))) * Math.cos(2 * Math.PI * rng.unit()));
+    const t = topKRows(logits, n, C, k);
+    const kl = (p: number[], q: number[]): number => p.reduce((s, v, i) => s + (v > 0 ? v * Math.log(v / q[i]!) : 0), 0);
+    let even = 0, moved = 0;
+    for (let r = 0; r < n; r++) {
+      const row = logits.subarray(r * C, (r + 1) * C);
+      let tail = 0;
+      for (let c = 0; c < C; c++) if (!Array.from(t.indices.subarray(r * k, (r + 1) * k)).includes(c)) tail += row[c]!;
+      expect(t.tailmean[r]).toBeCloseTo(tail / (C - k), 4);
+      const a = new Float32Array(C), b = new Float32Array(C), one = new Float32Array(C);
+      expandTopK(t.values, t.indices, r * k, k, t.logsumexp[r]!, C, a, 0);
+      expandTopK(t.values, t.indices, r * k, k, t.logsumexp[r]!, C, b, 0, { mean: t.tailmean[r]!, temperature: 4 });
+      expandTopK(t.values, t.indices, r * k, k, t.logsumexp[r]!, C, one, 0, { mean: t.tailmean[r]!, temperature: 1 });
+      expect(one).toEqual(a);
+      even += kl(softmax(row, 4), softmax(a, 4));
+      moved += kl(softmax(row, 4), softmax(b, 4));
+    }
+    expect(moved).toBeLessThan(even);
+  });
+
   it('k = classes expands to the row itself', () => {
     const C = 7;
     const logits = randomLogits(3, C, 3);
@@ -102,11 +126,16 @@ describe('writing and reading shards', () => {
     expect(size(full) / size(top)).toBeGreaterThan(10);
     const table = ShardedLogitTable.open(top);
     expect(table.index).toMatchObject({ kind: 'topk', k, classes: C });
+    expect(table.temperatureAware).toBe(true);
+    const at4 = new Float32Array(C), want4 = new Float32Array(C);
+    table.gather([7], 1, at4, 4);
     const got = allRows(table);
     const t = topKRows(logits, rows, C, k);
     const want = new Float32Array(rows * C);
     for (let r = 0; r < rows; r++) expandTopK(t.values, t.indices, r * k, k, t.logsumexp[r]!, C, want, r * C);
     expect(got).toEqual(want);
+    expandTopK(t.values, t.indices, 7 * k, k, t.logsumexp[7]!, C, want4, 0, { mean: t.tailmean[7]!, temperature: 4 });
+    expect(at4).toEqual(want4);
   });
 
   it('resumes after a kill: the finished shards are kept, the rest computed, the result the same bits', () => {
