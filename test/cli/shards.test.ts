@@ -89,6 +89,23 @@ describe('retort data shard and streamed runs', () => {
     expect(report(d('from-py-top3')).test.accuracy).toBeGreaterThan(0.3);
   });
 
+  it('eval, data inspect, quantize and report take the shards (their test set; calibration rows read alone); data shard refuses to read them whole', () => {
+    const ev = retort(['eval', d('streamed', 'model.retort'), '--data', d('shards'), '--json']);
+    expect(ev.status, ev.stderr).toBe(0);
+    expect(JSON.parse(ev.stdout)).toMatchObject({ count: 500, errors: report(d('streamed')).test.errors });
+    const ins = retort(['data', 'inspect', d('shards'), '--json']);
+    expect(ins.status, ins.stderr).toBe(0);
+    const summary = JSON.parse(ins.stdout) as { shards: { train: number; test: number }; splits: { split: string; count: number; classCounts: number[] }[] };
+    expect(summary.shards).toEqual({ train: 9, test: 1 });
+    expect(summary.splits.map((s) => [s.split, s.count, s.classCounts.reduce((a, b) => a + b, 0)])).toEqual([['train', 6000, 6000], ['test', 500, 500]]);
+    const q = retort(['quantize', d('streamed', 'model.retort'), '--data', d('shards'), '--calibration', '200', '--out', d('q.int8')]);
+    expect(q.status, q.stderr).toBe(0);
+    expect(q.stdout).toMatch(/from 200 held-out training images/);
+    const rep = retort(['report', d('streamed', 'model.retort'), '--teacher', d('teacher', 'model.retort'), '--data', d('shards'), '--json']);
+    expect(rep.status, rep.stderr).toBe(0);
+    expectOneLineError(retort(['data', 'shard', d('shards'), '--out', d('reshard')]), ['index.json', 'a dataset in shards is streamed'], 1);
+  });
+
   it('refuses what a streamed set cannot do, and a shard gone missing, leaving no run directory', () => {
     const base = ['distill', '--data', d('shards'), '--teacher', d('teacher', 'model.retort'), ...STUDENT];
     expectOneLineError(retort([...base, '--temperature', 'auto', '--out', d('no-auto')]), ['autoTune', 'streamed from shards'], 1);

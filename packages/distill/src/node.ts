@@ -11,7 +11,7 @@ export {
   type CachedOutputs, type ShardedLogitTableOptions, type WriteTeacherOutputsOptions, type WriteTeacherOutputsResult,
 } from './node/teacher-outputs.js';
 export { createRunDir, RunDirError, RUN_FILES, appendJsonLine, truncateMetrics, writeJsonAtomic, writeTextAtomic } from './node/run-dir.js';
-export { runJob, loadData, type DataConfig, type DataOptionsConfig, type JobKind, type RunEvent, type RunOptions, type RunReport } from './node/run.js';
+export { runJob, loadData, loadTestSet, sampleTrainRows, type DataConfig, type DataOptionsConfig, type JobKind, type RunEvent, type RunOptions, type RunReport } from './node/run.js';
 export { renderReportMarkdown } from './node/report.js';
 export { reproHintonMnist, renderSummary, HINTON_MNIST, type ReproSummary, type ReproRun, type ReproOptions } from './node/repro.js';
 export { reproCnnMnist, renderCnnSummary, summarizeCnn, CNN_MNIST, CNN_TEACHER_SPEC, type CnnReproSummary, type CnnReproOptions, type CnnRun } from './node/repro-cnn.js';

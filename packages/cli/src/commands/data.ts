@@ -3,7 +3,7 @@
 // one-line error.
 import { resolve } from 'node:path';
 import { describeTestSplit, summarizeData, summarizeText, type DataSummary, type TestSplit, type TextDataSummary } from '@retort/distill';
-import { isTextDataPath, loadData, loadTextPath, writeDatasetShards } from '@retort/distill/node';
+import { datasetShardsIndexPath, isTextDataPath, loadData, loadTextPath, ShardedDataset, writeDatasetShards } from '@retort/distill/node';
 import { dataOptionsFromFlags, type DataFlags } from '../options.js';
 import type { Io } from '../program.js';
 
@@ -16,15 +16,22 @@ function classList(counts: readonly number[], names: readonly string[] | null): 
 export function dataInspectCommand(path: string, flags: DataFlags & { json?: boolean }, io: Io): number {
   const data = path === 'mnist' ? 'mnist' : resolve(path);
   if (data !== 'mnist' && isTextDataPath(data)) return inspectText(data, flags, io);
-  const { train, test, split, classNames } = loadData({ data, ...dataOptionsFromFlags(flags) });
-  const summary: DataSummary & { data: string; split: TestSplit; classNames: string[] | null } = {
-    data: path, split, classNames, ...summarizeData({ train, test }),
-  };
+  let summary: DataSummary & { data: string; split: TestSplit; classNames: string[] | null; shards?: { train: number; test: number } };
+  const index = data !== 'mnist' ? datasetShardsIndexPath(data) : null;
+  if (index) {
+    // a dataset in shards: summarised a chunk at a time, never all in memory
+    const store = ShardedDataset.open(index);
+    summary = { data: path, split: { kind: 'given' }, classNames: store.index.classNames ?? null, shards: { train: store.train.length, test: store.test.length }, ...store.summary() };
+  } else {
+    const { train, test, split, classNames } = loadData({ data, ...dataOptionsFromFlags(flags) });
+    summary = { data: path, split, classNames, ...summarizeData({ train, test }) };
+  }
+  const classNames = summary.classNames, split = summary.split;
   if (flags.json) {
     io.out(JSON.stringify(summary));
     return 0;
   }
-  io.out(`${path}: ${summary.classes} classes${classNames ? ` (${classNames.join(', ')})` : ''}; test set ${describeTestSplit(split)}`);
+  io.out(`${path}: ${summary.classes} classes${classNames ? ` (${classNames.join(', ')})` : ''}; ${summary.shards ? `in shards (${summary.shards.train} train, ${summary.shards.test} test), streamed by train and distill; ${summary.shards.test ? 'test set its test shards' : 'no test shards: give --test-data'}` : `test set ${describeTestSplit(split)}`}`);
   for (const s of summary.splits) {
     io.out(`  ${s.split.padEnd(5)} ${String(s.count).padStart(8)} samples of ${s.sampleShape.join('x')} ${s.dtype}, values ${num(s.min)} .. ${num(s.max)}`
       + ` (mean ${num(s.mean)})${s.nonFinite ? `, ${s.nonFinite} not finite` : ''}`);

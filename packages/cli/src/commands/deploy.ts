@@ -3,9 +3,9 @@
 // `retort quantize` (the int8 model file the inference entry loads).
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { describeNorm, formatModelSpec, loadCore, quantizeModel, splitValidation } from '@retort/distill';
+import { describeNorm, formatModelSpec, loadCore, quantizeModel } from '@retort/distill';
 import {
-  deploymentReport, loadAnyModel, loadData, normalisedRows, renderDeploymentReport, saveModel, writeFileAtomic, writeJsonAtomic, writeTextAtomic,
+  deploymentReport, loadAnyModel, normalisedRows, sampleTrainRows, renderDeploymentReport, saveModel, writeFileAtomic, writeJsonAtomic, writeTextAtomic,
 } from '@retort/distill/node';
 import type { BackendName } from '@retort/core-wasm';
 import { UsageError } from '../errors.js';
@@ -101,12 +101,12 @@ export async function quantizeCommand(model: string, flags: QuantizeFlags, io: I
   const core = await loadCore({ backend: flags.backend ?? 'auto' });
   const loaded = await loadAnyModel(core, resolve(model));
   try {
-    const data = loadData(dataConfigFromFlags(flags));
-    if (data.train.features !== loaded.model.inputSize) {
-      throw new RangeError(`${basename(model)} takes ${loaded.model.inputSize} inputs but ${data.train.name} samples have ${data.train.features}`);
+    // calibration rows held out of the training set by seed (read alone from a dataset in shards)
+    const calib = sampleTrainRows(dataConfigFromFlags(flags), flags.calibration ?? 1000, flags.seed ?? 1);
+    const ds = calib.dataset, rows = calib.indices.length;
+    if (ds.features !== loaded.model.inputSize) {
+      throw new RangeError(`${basename(model)} takes ${loaded.model.inputSize} inputs but ${ds.name} samples have ${ds.features}`);
     }
-    const rows = Math.min(flags.calibration ?? 1000, data.train.count - 1);
-    const calib = splitValidation(data.train, rows, flags.seed ?? 1).validation;
     const q = quantizeModel(core, loaded.model, normalisedRows(calib, loaded.norm),
       { meta: { source: basename(model), mean: loaded.norm.mean, std: loaded.norm.std, calibrationRows: rows } });
     try {

@@ -34,27 +34,58 @@ export interface DataSummary {
 export const IMBALANCE_RATIO = 10;
 
 export function summarizeSplit(split: string, ds: Dataset): SplitSummary {
-  const classCounts = new Array<number>(ds.classes).fill(0);
-  for (let i = 0; i < ds.count; i++) classCounts[ds.y[i]!]! += 1;
-  let min = Infinity, max = -Infinity, sum = 0, finite = 0, nonFinite = 0;
-  const x = ds.x;
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    if (!Number.isFinite(v)) { nonFinite++; continue; }
-    if (v < min) min = v;
-    if (v > max) max = v;
-    sum += v;
-    finite++;
+  const acc = new SplitAccumulator(split, ds.name, ds.sampleShape, ds.classes, ds.x instanceof Uint8Array);
+  acc.add(ds, ds.count);
+  return acc.result();
+}
+
+/** summarizeSplit over a split given in parts (a dataset read from shards a chunk at a time). */
+export class SplitAccumulator {
+  private readonly classCounts: number[];
+  private min = Infinity;
+  private max = -Infinity;
+  private sum = 0;
+  private finite = 0;
+  private nonFinite = 0;
+  private count = 0;
+
+  constructor(private readonly split: string, private readonly name: string, private readonly sampleShape: readonly number[],
+              classes: number, private readonly isU8: boolean) {
+    this.classCounts = new Array<number>(classes).fill(0);
   }
-  return {
-    split, name: ds.name, count: ds.count, sampleShape: [...ds.sampleShape], dtype: x instanceof Uint8Array ? 'uint8' : 'float32',
-    classCounts, min: finite ? min : NaN, max: finite ? max : NaN, mean: finite ? sum / finite : NaN, nonFinite,
-  };
+
+  /** Adds the first `count` samples of `part`. */
+  add(part: Pick<Dataset, 'x' | 'y' | 'features'>, count: number): void {
+    for (let i = 0; i < count; i++) this.classCounts[part.y[i]!]! += 1;
+    const x = part.x, n = count * part.features;
+    for (let i = 0; i < n; i++) {
+      const v = x[i]!;
+      if (!Number.isFinite(v)) { this.nonFinite++; continue; }
+      if (v < this.min) this.min = v;
+      if (v > this.max) this.max = v;
+      this.sum += v;
+      this.finite++;
+    }
+    this.count += count;
+  }
+
+  result(): SplitSummary {
+    const f = this.finite;
+    return {
+      split: this.split, name: this.name, count: this.count, sampleShape: [...this.sampleShape], dtype: this.isU8 ? 'uint8' : 'float32',
+      classCounts: this.classCounts.slice(), min: f ? this.min : NaN, max: f ? this.max : NaN, mean: f ? this.sum / f : NaN, nonFinite: this.nonFinite,
+    };
+  }
 }
 
 export function summarizeData(splits: Readonly<Record<string, Dataset>>): DataSummary {
-  const summaries = Object.entries(splits).map(([split, ds]) => summarizeSplit(split, ds));
-  const classes = Math.max(...Object.values(splits).map((d) => d.classes));
+  return summarizeSplits(Object.entries(splits).map(([split, ds]) => summarizeSplit(split, ds)));
+}
+
+/** The summary of splits already summarised: their class count and what looks wrong. */
+export function summarizeSplits(summaries: SplitSummary[]): DataSummary {
+  let classes = 0;
+  for (const s of summaries) classes = Math.max(classes, s.classCounts.length);
   const warnings: string[] = [];
   for (const s of summaries) {
     warnings.push(...classWarnings(s.split, s.classCounts));
@@ -71,7 +102,7 @@ function classWarnings(split: string, classCounts: readonly number[]): string[] 
   const empty = classCounts.flatMap((n, c) => (n === 0 ? [c] : []));
   if (empty.length) warnings.push(`${split}: no samples of class${empty.length > 1 ? 'es' : ''} ${empty.join(', ')}`);
   const present = classCounts.filter((n) => n > 0);
-  const most = Math.max(...present), least = Math.min(...present);
+  const most = present.reduce((a, b) => Math.max(a, b), 0), least = present.reduce((a, b) => Math.min(a, b), Infinity);
   if (present.length > 1 && most >= IMBALANCE_RATIO * least) {
     const rare = classCounts.findIndex((n) => n === least), common = classCounts.findIndex((n) => n === most);
     warnings.push(`${split}: imbalanced: class ${rare} has ${least} samples, class ${common} has ${most}`);

@@ -18,7 +18,7 @@ import { combineTeachers } from '../losses/targets.js';
 import { predictLogits } from '../train/predict.js';
 import { runOrResume } from './experiment.js';
 import { RUN_FILES, writeJsonAtomic, writeTextAtomic } from './run-dir.js';
-import { loadData, type RunEvent, type RunOptions } from './run.js';
+import { loadTestSet, type RunEvent, type RunOptions } from './run.js';
 
 export interface BornAgainOptions {
   out: string;
@@ -76,7 +76,7 @@ export async function bornAgainJob(opts: BornAgainOptions): Promise<BornAgainRes
   }
   // the BAN ensemble: average of every generation's probabilities on the test set
   const core = await loadCore({ backend: opts.backend ?? 'auto' });
-  const data = loadData(base);
+  const data = loadTestSet(base);
   const test = base.testSize ? slice(fullView(data.test), Math.min(base.testSize, data.test.count)) : fullView(data.test);
   const perGen = gens.map((g) => {
     const m = loadModel(core, join(g.runDir, RUN_FILES.model));

@@ -18,7 +18,7 @@ import { loadModel } from '../format/model-io.js';
 import { predictLogits } from '../train/predict.js';
 import { RUN_FILES, writeJsonAtomic, writeTextAtomic } from './run-dir.js';
 import type { AutoTuneResult } from '../run/auto-tune.js';
-import { loadData, runJob, type DataOptionsConfig, type JobKind, type RunEvent, type RunOptions, type RunReport } from './run.js';
+import { loadTestSet, runJob, type DataOptionsConfig, type JobKind, type RunEvent, type RunOptions, type RunReport } from './run.js';
 
 export const COMPARE_DEFAULTS = {
   data: 'mnist',
@@ -124,7 +124,7 @@ function row(name: CompareRow['name'], r: RunReport, agreement: number): Compare
 /** Top-1 agreement of two saved models on the test set (the baseline never saw the teacher). */
 async function testAgreement(s: CompareSettings, a: RunReport, b: RunReport, backend: RunOptions['backend']): Promise<number> {
   const core = await loadCore({ backend: backend ?? 'auto' });
-  const test = fullView(loadData({ data: s.data, ...s.dataOptions }).test);
+  const test = fullView(loadTestSet({ data: s.data, ...s.dataOptions }).test);
   const view = a.config.testSize ? { ...test, indices: test.indices.subarray(0, a.config.testSize) } : test;
   const ma = loadModel(core, join(a.runDir, RUN_FILES.model));
   const mb = loadModel(core, join(b.runDir, RUN_FILES.model));

@@ -22,7 +22,7 @@ import type { Int8Model } from '../quant/int8-model.js';
 import { int8Bytes } from '../quant/plan.js';
 import { predictLogits } from '../train/predict.js';
 import { loadAnyModel, type LoadedModel } from './any-model.js';
-import { loadData, type DataOptionsConfig } from './run.js';
+import { isShardedData, loadData, loadTestSet, sampleTrainRows, type DataOptionsConfig } from './run.js';
 
 export interface DeployReportOptions {
   student: string;
@@ -87,7 +87,10 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
     if (teacher.classes !== student.classes) {
       throw new RangeError(`${basename(opts.student)} has ${student.classes} classes but the teacher ${basename(opts.teacher)} has ${teacher.classes}`);
     }
-    const data = loadData({ data: opts.data ?? 'mnist', ...opts.dataOptions });
+    const dataConfig = { data: opts.data ?? 'mnist', ...opts.dataOptions };
+    // in memory: one load for the test set and the calibration rows; in shards: the test shards, and the calibration rows read alone
+    const full = isShardedData(dataConfig) ? null : loadData(dataConfig);
+    const data = full ?? loadTestSet(dataConfig);
     for (const [m, f] of [[teacher, opts.teacher], [student, opts.student]] as const) {
       if (m.inputSize !== data.test.features) throw new RangeError(`${basename(f)} takes ${m.inputSize} inputs but ${data.test.name} samples have ${data.test.features}`);
     }
@@ -100,8 +103,10 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
     const sEval = evaluateLogits(core, sLogits, labels, student.classes, { teacherLogits: tLogits });
 
     // int8: calibrated on training images held out by seed (never the test set)
-    const calibrationRows = Math.min(opts.calibration ?? 1000, data.train.count - 1);
-    const calib = splitValidation(data.train, calibrationRows, opts.seed ?? 1).validation;
+    const calib = full
+      ? splitValidation(full.train, Math.min(opts.calibration ?? 1000, full.train.count - 1), opts.seed ?? 1).validation
+      : sampleTrainRows(dataConfig, opts.calibration ?? 1000, opts.seed ?? 1);
+    const calibrationRows = calib.indices.length;
     q = quantizeModel(core, student, normalisedRows(calib, sNorm), { meta: { source: basename(opts.student) } });
     const testX = normalisedRows(test, sNorm);
     const qLogits = q.predict(testX, test.indices.length);

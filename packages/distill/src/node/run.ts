@@ -7,7 +7,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { loadCore, type BackendName, type Core } from '@retort/core-wasm';
 import { configHash, parseRunConfig, type RunConfig } from '../config.js';
-import { fingerprint, fullView, pairTrainTest, slice, type Dataset, type DatasetView, type InputNorm, type TestSplit } from '../data/dataset.js';
+import { fingerprint, fullView, pairTrainTest, slice, splitValidation, type Dataset, type DatasetView, type InputNorm, type TestSplit } from '../data/dataset.js';
 import { loadDataPath, loadTestData, type DataLoadOptions, type LoadedData } from '../data/files.js';
 import { loadMnist } from '../data/mnist.js';
 import { NonFiniteWeightError } from '../format/model-file.js';
@@ -70,6 +70,10 @@ export type DataConfig = Pick<RunConfig, 'data'> & DataOptionsConfig;
  * set: its own, `testData`, or a seeded split that the result records.
  */
 export function loadData(config: DataConfig): LoadedData {
+  const shards = config.data !== 'mnist' ? datasetShardsIndexPath(resolve(config.data)) : null;
+  if (shards) {
+    throw new DataFormatError(shards, 'a dataset in shards is streamed by train and distill, not read into memory; eval, report, quantize and compare take its test set (or give another form of the data)');
+  }
   const opts: DataLoadOptions = {
     ...(config.testData !== undefined ? { testData: resolve(config.testData) } : {}),
     ...(config.testFraction !== undefined ? { testFraction: config.testFraction } : {}),
@@ -82,6 +86,39 @@ export function loadData(config: DataConfig): LoadedData {
   if (opts.testData === undefined) return { ...mnist, split: { kind: 'given' }, classNames: null };
   const test = loadTestData(opts.testData, opts, { train: mnist.train, classNames: null });
   return { ...pairTrainTest(mnist.train, test, opts.testData), split: { kind: 'file', path: opts.testData }, classNames: null };
+}
+
+/** Whether the config's data is a dataset in shards (streamed by train and distill). */
+export function isShardedData(config: Pick<DataConfig, 'data'>): boolean {
+  return config.data !== 'mnist' && datasetShardsIndexPath(resolve(config.data)) !== null;
+}
+
+/**
+ * The test set of the data a config names, and its class names: a dataset in shards gives its test
+ * shards (or testData), read into memory without its training rows; any other form is loadData's.
+ */
+export function loadTestSet(config: DataConfig): { test: Dataset; classNames: string[] | null } {
+  const shards = config.data !== 'mnist' ? datasetShardsIndexPath(resolve(config.data)) : null;
+  if (!shards) {
+    const { test, classNames } = loadData(config);
+    return { test, classNames };
+  }
+  const data = streamedData(ShardedDataset.open(shards), config);
+  return { test: data.test, classNames: data.classNames };
+}
+
+/**
+ * `count` training rows chosen by `seed`, in memory (calibration of an int8 model): rows of a
+ * dataset in shards are read without the rest; any other form is loaded and split.
+ */
+export function sampleTrainRows(config: DataConfig, count: number, seed: number): DatasetView {
+  const shards = config.data !== 'mnist' ? datasetShardsIndexPath(resolve(config.data)) : null;
+  if (shards) {
+    const store = ShardedDataset.open(shards);
+    return store.holdOut(Math.min(count, store.rows - 1), seed).validation;
+  }
+  const { train } = loadData(config);
+  return splitValidation(train, Math.min(count, train.count - 1), seed).validation;
 }
 
 export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): Promise<RunReport> {
@@ -304,7 +341,7 @@ function memoryTrain(data: RunInputData): Dataset {
 }
 
 /** A dataset-shards directory as a run's data: its train shards streamed, its test shards (or testData) in memory. */
-function streamedData(store: ShardedDataset, config: RunConfig): RunInputData {
+function streamedData(store: ShardedDataset, config: DataConfig & { shuffleBuffer?: number }): RunInputData {
   for (const [field, given] of [['labelColumn', config.labelColumn], ['imageSize', config.imageSize], ['testFraction', config.testFraction]] as const) {
     if (given !== undefined) throw new RangeError(`config.${field}: does not apply to a dataset in shards (${store.indexPath})`);
   }

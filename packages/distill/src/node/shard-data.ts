@@ -30,6 +30,7 @@ import { ChannelStats, type Dataset, type DatasetView } from '../data/dataset.js
 import { DataFormatError, formatDims } from '../data/errors.js';
 import { readExact } from '../data/files.js';
 import { Fnv1a64 } from '../data/hash.js';
+import { SplitAccumulator, summarizeSplits, type DataSummary, type SplitSummary } from '../data/inspect.js';
 import { checkSeed, permutation, STREAM, Xoshiro128 } from '../data/random.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { decodeSafetensor, parseSafetensorsHeader, safetensorsHeaderLength, writeSafetensors, type SafetensorsEntry } from '../interop/safetensors.js';
@@ -241,6 +242,25 @@ export class ShardedDataset {
       kind: 'stream', name: this.name, sampleShape: this.sampleShape, features: this.features, classes: this.classes, count, rows: this.rows,
       loader: (core, batchSize, options) => new ShardStreamLoader(core, this, mask, count, Math.min(shuffleBuffer, count), batchSize, options),
     };
+  }
+
+  /** What `retort data inspect` shows of it: each split summarised a chunk at a time (a pass over the shards). */
+  summary(): DataSummary {
+    const splits: SplitSummary[] = [];
+    for (const [split, shards] of [['train', this.train], ['test', this.test]] as const) {
+      if (shards.length === 0) continue;
+      const acc = new SplitAccumulator(split, `${this.name}/${split}`, this.sampleShape, this.classes, this.isU8);
+      const chunk = this.emptyDataset(CHUNK_ROWS, 'chunk');
+      for (const s of shards) {
+        for (let r = 0; r < s.rows; r += CHUNK_ROWS) {
+          const n = Math.min(CHUNK_ROWS, s.rows - r);
+          readShardRows(s, r, n, chunk, 0, this);
+          acc.add(chunk, n);
+        }
+      }
+      splits.push(acc.result());
+    }
+    return summarizeSplits(splits);
   }
 
   emptyDataset(count: number, part: string): Dataset {
