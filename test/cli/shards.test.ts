@@ -104,6 +104,9 @@ describe('retort data shard and streamed runs', () => {
     const rep = retort(['report', d('streamed', 'model.retort'), '--teacher', d('teacher', 'model.retort'), '--data', d('shards'), '--json']);
     expect(rep.status, rep.stderr).toBe(0);
     expectOneLineError(retort(['data', 'shard', d('shards'), '--out', d('reshard')]), ['index.json', 'a dataset in shards is streamed'], 1);
+    // info describes both indexes
+    expect(JSON.parse(retort(['info', d('shards', 'index.json'), '--json']).stdout)).toMatchObject({ kind: 'dataset-shards', trainRows: 6000, trainShards: 9, testRows: 500, classes: 10 });
+    expect(JSON.parse(retort(['info', d('topk', 'teacher-outputs', 'index.json'), '--json']).stdout)).toMatchObject({ kind: 'teacher-outputs', outputs: 'topk', k: 3, rows: 6000, tailMeans: true });
   });
 
   it('refuses what a streamed set cannot do, and a shard gone missing, leaving no run directory', () => {

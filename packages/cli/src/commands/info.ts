@@ -1,9 +1,10 @@
 // `retort info FILE`: what a file holds: a Retort model, checkpoint or int8 model, an IDX file or
-// a .npy file (by magic bytes), or an ONNX, safetensors or TF.js model.json file (by name).
+// a .npy file (by magic bytes), or an ONNX, safetensors or TF.js model.json file (by name), or the
+// index.json of a dataset or of teacher outputs in shards.
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { decodeQuantizedGraph, formatModelSpec, paramCount, quantizedModelSize, type ModelSpec } from '@retort/distill';
-import { readIdxFile, readModelFile, readNpyFile, readSafetensorsFile } from '@retort/distill/node';
+import { datasetShardsIndexPath, readIdxFile, readModelFile, readNpyFile, readSafetensorsFile, ShardedDataset, ShardedLogitTable } from '@retort/distill/node';
 import { graphShapes, isFloatModelFile, isQuantizedModelFile, type QuantizedOp } from '@retort/core-wasm/format';
 import type { Io } from '../program.js';
 
@@ -89,6 +90,17 @@ async function describeInterop(file: string, path: string, head: Uint8Array): Pr
       tensors: Object.entries(f.tensors).map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, ...floatStats(t.data) })) };
   }
   if (/\.json$/i.test(path)) {
+    // the indexes of data and teacher outputs in shards (opening them checks every shard's header)
+    if (datasetShardsIndexPath(path)) {
+      const d = ShardedDataset.open(path);
+      return { kind: 'dataset-shards', file: path, bytes, sampleShape: d.sampleShape, dtype: d.index.dtype, classes: d.classes, classNames: d.index.classNames ?? null,
+        trainRows: d.rows, trainShards: d.train.length, testRows: d.test.reduce((n, x) => n + x.rows, 0), testShards: d.test.length };
+    }
+    if (readFileSync(path, 'utf8').slice(0, 4096).includes('retort-teacher-outputs')) {
+      const t = ShardedLogitTable.open(path);
+      return { kind: 'teacher-outputs', file: path, bytes, outputs: t.index.kind, ...(t.index.k !== undefined ? { k: t.index.k } : {}), rows: t.rows, classes: t.classes,
+        shards: t.index.shards.length, tailMeans: t.temperatureAware };
+    }
     const { readTfjsModel } = await import('@retort/distill/interop');
     const m = readTfjsModel(path);
     const topo = m.modelJson.modelTopology as { class_name?: string; config?: { layers?: { class_name?: string }[] } | { class_name?: string }[] };
@@ -185,6 +197,15 @@ function infoLines(info: Info): string[] {
     case 'tfjs':
       lines.push(`type: TensorFlow.js LayersModel (${String(info.modelClass)}), layers: ${(info.layers as string[]).join(', ')}`);
       for (const w of info.weights as { name: string; shape: number[]; dtype: string }[]) lines.push(`  ${w.name} ${w.dtype} [${w.shape.join(', ')}]`);
+      break;
+    case 'dataset-shards':
+      lines.push(`type: a dataset in shards, ${String(info.dtype)} samples of ${(info.sampleShape as number[]).join('x')}, ${String(info.classes)} classes` +
+        `${info.classNames ? ` (${(info.classNames as string[]).join(', ')})` : ''}`);
+      lines.push(`train: ${Number(info.trainRows).toLocaleString('en-US')} rows in ${String(info.trainShards)} shards; test: ${Number(info.testRows).toLocaleString('en-US')} rows in ${String(info.testShards)} shards`);
+      break;
+    case 'teacher-outputs':
+      lines.push(`type: teacher outputs in shards, ${info.outputs === 'topk' ? `top-${String(info.k)} logits${info.tailMeans ? ' with tail means' : ''}` : 'full logits'} of ${String(info.classes)} classes`);
+      lines.push(`rows: ${Number(info.rows).toLocaleString('en-US')} in ${String(info.shards)} shards`);
       break;
     case 'npy':
       lines.push(`type: .npy array, dtype ${String(info.dtype)}, shape [${(info.shape as number[]).join(', ')}]`);
