@@ -14,6 +14,7 @@ export {
 } from './data/teacher-outputs.js';
 export { decodeImage, resizeRgb, imageFolderDataset, isImageName, IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, type ImageEntry, type ImageFolderOptions, type NamedDataset, type RgbImage } from './data/image.js';
 export { parseCsv, csvDataset, textDatasetFromCsv, textDatasetFromJsonl, DEFAULT_LABEL_COLUMN, DEFAULT_TEXT_COLUMN, type CsvTable, type TableDataset, type TableOptions, type TextDataset, type TextOptions } from './data/table.js';
+export { dataFromFiles, readDataFiles, withTestSet, MNIST_FILE_NAMES, type DataFile, type DataFilesOptions, type DataSource, type LoadedData, type SourceLike, type TestSetOptions } from './data/sources.js';
 export { summarizeData, summarizeSplit, summarizeText, IMBALANCE_RATIO, type DataSummary, type SplitSummary, type TextDataSummary, type TextSplitSummary } from './data/inspect.js';
 export {
   makeDataset, datasetFromIdx, datasetFromNpy, fullView, splitValidation, slice, fingerprint, normalisedRows,

@@ -1,5 +1,6 @@
 // @retort/distill/node: everything that touches the file system.
-export { readIdxFile, readNpyFile, writeIdxFile, writeNpyFile, loadIdxPair, loadNpyPair, loadDataDir, loadNpzFile, loadNpyDir, loadSafetensorsDataset, loadDataPath, loadImageFolder, loadTextPath, loadTestData, readTextFile, isTextDataPath, MNIST_FILE_NAMES, type DataLoadOptions, type LoadedData } from './data/files.js';
+export { readIdxFile, readNpyFile, writeIdxFile, writeNpyFile, loadIdxPair, loadNpyPair, loadDataDir, loadNpzFile, loadNpyDir, loadSafetensorsDataset, loadDataPath, loadImageFolder, loadTextPath, loadTestData, readTextFile, isTextDataPath, type DataLoadOptions } from './data/files.js';
+export { MNIST_FILE_NAMES, type LoadedData } from './data/sources.js';
 export { loadMnist, mnistDataDir } from './data/mnist.js';
 export { writeFileAtomic } from './io/atomic.js';
 export { saveModel, loadModel, readModelFile, modelTensors, paramsFromTensors } from './format/model-io.js';

@@ -6,8 +6,9 @@ import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, stat
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { bytesOf, product, toHostOrder } from './bytes.js';
-import { datasetFromIdx, datasetFromNpy, DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION, pairTrainTest, splitTestSet, type Dataset, type DatasetOptions, type TestSplit } from './dataset.js';
-import { IMAGE_EXTENSIONS, imageFolderDataset, isImageName, type ImageEntry } from './image.js';
+import { datasetFromIdx, datasetFromNpy, pairTrainTest, type Dataset, type DatasetOptions } from './dataset.js';
+import { imageFolderSource, MNIST_FILE_NAMES, withTestSet, type DataSource, type LoadedData, type SourceLike, type TestSetOptions } from './sources.js';
+import { IMAGE_EXTENSIONS, isImageName, type ImageEntry } from './image.js';
 import { csvDataset, csvHeaderNames, DEFAULT_LABEL_COLUMN, DEFAULT_TEXT_COLUMN, textDatasetFromCsv, textDatasetFromJsonl, type TextDataset } from './table.js';
 import { DataFormatError } from './errors.js';
 import { allocIdxData, IDX_ITEM_SIZE, IDX_MAX_HEADER_BYTES, parseIdxHeader, writeIdx, type IdxArray, type IdxInput } from './idx.js';
@@ -111,14 +112,6 @@ export function loadNpyPair(xPath: string, yPath: string, opts: DatasetOptions =
   return datasetFromNpy(readNpyFile(xPath), readNpyFile(yPath), { xFile: xPath, yFile: yPath }, opts);
 }
 
-/** The four files of a data folder, under MNIST's own names (Fashion-MNIST and KMNIST ship the same). */
-export const MNIST_FILE_NAMES = {
-  trainImages: 'train-images-idx3-ubyte',
-  trainLabels: 'train-labels-idx1-ubyte',
-  testImages: 't10k-images-idx3-ubyte',
-  testLabels: 't10k-labels-idx1-ubyte',
-} as const;
-
 export interface DataDirOptions {
   /** Names the datasets `${name}/train` and `${name}/test`; default the folder's name. */
   name?: string;
@@ -204,67 +197,38 @@ function hasOwnSplit(dir: string): boolean {
 export interface ImageFolderLoadOptions extends DataDirOptions {
   /** Output size [height, width]; default the first image's. */
   imageSize?: readonly [number, number];
-  /** Class names, size and channels to follow (a separate test folder follows its training data). */
-  like?: { classNames: readonly string[]; size: readonly [number, number]; channels: 1 | 3 };
 }
 
 /**
  * Reads an image folder: DIR/CLASS/*.png|jpg, or DIR/train/CLASS/… and DIR/test/CLASS/… when it
- * holds its own split (the test set then takes the training set's classes, size and channels).
+ * holds its own split (the test set then takes the training set's classes, size and channels);
+ * `like`: the training source a separate test folder follows.
  */
-export function loadImageFolder(dir: string, opts: ImageFolderLoadOptions = {}): { train: Dataset; test?: Dataset; classNames: string[] } {
-  const base = opts.name ?? basename(dir.replace(/[\\/]+$/, ''));
-  const like = opts.like;
-  const size = like?.size ?? opts.imageSize;
-  if (!hasOwnSplit(dir)) {
-    const { dataset, classNames } = imageFolderDataset(dir, imageEntries(dir), {
-      ...(size ? { size } : {}), ...(like ? { classNames: like.classNames, channels: like.channels } : {}), name: base });
-    return { train: dataset, classNames };
-  }
-  const train = imageFolderDataset(join(dir, 'train'), imageEntries(join(dir, 'train')), {
-    ...(size ? { size } : {}), ...(like ? { classNames: like.classNames, channels: like.channels } : {}), name: `${base}/train` });
-  const [H, W, C] = train.dataset.sampleShape as [number, number, 1 | 3];
-  const test = imageFolderDataset(join(dir, 'test'), imageEntries(join(dir, 'test')), {
-    size: [H, W], classNames: train.classNames, channels: C, name: `${base}/test` });
-  return { train: train.dataset, test: test.dataset, classNames: train.classNames };
+export function loadImageFolder(dir: string, opts: ImageFolderLoadOptions = {}, like?: SourceLike): DataSource {
+  const name = opts.name ?? basename(dir.replace(/[\\/]+$/, ''));
+  const root = dir.replace(/[\\/]+$/, '');
+  const parts = hasOwnSplit(dir) ? { train: imageEntries(join(dir, 'train')), test: imageEntries(join(dir, 'test')) } : { all: imageEntries(dir) };
+  return imageFolderSource(root, parts, { name, ...(opts.imageSize ? { imageSize: opts.imageSize } : {}) }, like);
 }
 
 /** Options of everything `--data` can name. */
-export interface DataLoadOptions extends DataDirOptions {
+export interface DataLoadOptions extends DataDirOptions, TestSetOptions {
   /** The label column of a CSV file (default 'label'). */
   labelColumn?: string;
   /** The size [height, width] images are resized to (default the first image's). */
   imageSize?: readonly [number, number];
   /** A test set of the user's own, in any form --data takes (its test part if it has one). */
   testData?: string;
-  /** When the data has no test set and no testData is given: the fraction held out (default 0.2)... */
-  testFraction?: number;
-  /** ... chosen per class by this seed (default 0). */
-  splitSeed?: number;
 }
-
-/** A train and a test set, how the test set came about, and the class names the labels index (null: class numbers). */
-export interface LoadedData {
-  train: Dataset;
-  test: Dataset;
-  split: TestSplit;
-  classNames: string[] | null;
-}
-
-/** What one path holds: a training set, maybe its own test set, and class names. */
-interface Source { train: Dataset; test?: Dataset; classNames: string[] | null }
 
 const ACCEPTED = 'mnist, a folder of IDX or .npy files, an image folder (one sub-folder per class), a .npz archive, a .safetensors file or a .csv table';
 
 /** Reads what one path holds; `like` makes a test source follow its training source. */
-function readSource(path: string, opts: DataLoadOptions, like?: { train: Dataset; classNames: string[] | null }): Source {
+function readSource(path: string, opts: DataLoadOptions, like?: SourceLike): DataSource {
   if (existsSync(path) && statSync(path).isDirectory()) {
     if (existsSync(join(path, 'x_train.npy'))) return { ...loadNpyDir(path, opts), classNames: null };
     if (existsSync(join(path, MNIST_FILE_NAMES.trainImages)) || !hasSubfolders(path)) return { ...loadDataDir(path, opts), classNames: null };
-    const shape = like?.train.sampleShape;
-    const followed = like && shape && shape.length === 3 && like.classNames
-      ? { classNames: like.classNames, size: [shape[0]!, shape[1]!] as const, channels: shape[2] as 1 | 3 } : undefined;
-    return loadImageFolder(path, { ...opts, ...(followed ? { like: followed } : {}) });
+    return loadImageFolder(path, opts, like);
   }
   if (/\.npz$/i.test(path)) return { ...loadNpzFile(path, opts), classNames: null };
   if (/\.safetensors$/i.test(path)) return { ...loadSafetensorsDataset(path, opts), classNames: null };
@@ -304,7 +268,7 @@ function firstLine(path: string): string {
  * A test set of the user's own (`--test-data`) for training data `like`: the file's test part
  * when it has its own split, else all of it; class names follow the training data's.
  */
-export function loadTestData(path: string, opts: DataLoadOptions, like: { train: Dataset; classNames: string[] | null }): Dataset {
+export function loadTestData(path: string, opts: DataLoadOptions, like: SourceLike): Dataset {
   const t = readSource(path, { ...opts, name: undefined }, like);
   return t.test ?? t.train;
 }
@@ -316,19 +280,8 @@ export function loadTestData(path: string, opts: DataLoadOptions, like: { train:
  */
 export function loadDataPath(path: string, opts: DataLoadOptions = {}): LoadedData {
   const src = readSource(path, opts);
-  let train = src.train, test: Dataset, split: TestSplit;
-  if (opts.testData !== undefined) {
-    test = loadTestData(opts.testData, opts, src);
-    split = { kind: 'file', path: opts.testData };
-  } else if (src.test) {
-    test = src.test;
-    split = { kind: 'given' };
-  } else {
-    const s = splitTestSet(train, opts.testFraction ?? DEFAULT_TEST_FRACTION, opts.splitSeed ?? DEFAULT_SPLIT_SEED);
-    ({ train, test, split } = s);
-  }
-  const paired = pairTrainTest(train, test, opts.testData ?? path);
-  return { ...paired, split, classNames: src.classNames };
+  const given = opts.testData !== undefined ? { test: loadTestData(opts.testData, opts, src), name: opts.testData } : undefined;
+  return withTestSet(src, path, opts, given);
 }
 
 /** A text dataset (JSONL, or CSV with a 'text' column) and, when `testData` is given, its test set. */
