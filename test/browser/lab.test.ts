@@ -5,9 +5,14 @@
 // training, screenshots at desktop and phone sizes (test/browser/artifacts/, git-ignored); then
 // CNNs: a CNN teacher and student with attention transfer, their attention maps and channels
 // drawn (for a test image and for the drawing), the CNN classifying a drawing, a CNN student
-// downloaded and loaded back as the teacher of a run whose taps are chosen in the form.
+// downloaded and loaded back as the teacher of a run whose taps are chosen in the form; then the
+// visitor's own data: a CSV table with named classes and a folder of RGB pictures picked as a
+// folder, each trained on, a file of no known form refused inline, and back to MNIST.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encode as encodePng } from 'fast-png';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { Mlp, asMlpSpec, createModel, decodeModelFile, encodeModelFile, loadCore, paramLayout, paramsFromTensors, parseModelSpec } from '@retort/distill';
@@ -392,4 +397,108 @@ describe.skipIf(!browserAvailable)('the web lab in headless Chromium', () => {
     await page.check('input[name="teacher-source"][value="train"]');
     expect(errors).toEqual([]);
   }, 90_000);
+  it("learns from the visitor's own files: a CSV table with named classes, a picked folder of pictures; refuses a stray file; back to MNIST", async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    // 900 rows of 6 features in 3 classes around distinct means (seeded), classes named in the 'kind' column
+    let seed = 12345;
+    const rnd = (): number => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 2 ** 32; };
+    const names = ['ant', 'bee', 'cow'];
+    const rows = ['f1,f2,f3,kind,f4,f5,f6'];
+    for (let i = 0; i < 900; i++) {
+      const k = i % 3;
+      const f = Array.from({ length: 6 }, (_, j) => (10 * ((k + j) % 3) + 4 * (rnd() - 0.5)).toFixed(3));
+      rows.push([...f.slice(0, 3), names[k], ...f.slice(3)].join(','));
+    }
+    await page.check('input[name="data-source"][value="files"]');
+    await page.setInputFiles('#data-files', { name: 'bugs.csv', mimeType: 'text/csv', buffer: Buffer.from(rows.join('\n')) });
+    await page.fill('#data-label-column', 'kind');
+    await page.check('#data-normalize');
+    await page.click('#data-load');
+    await expect.poll(() => page.textContent('#data-info'), { timeout: 10_000 })
+      .toMatch(/^bugs: 720 training and 180 test samples of 6, 3 classes \(ant, bee, cow\); test set: held out: 180 of 900 .*split seed 0\); inputs standardised per channel/);
+    expect(await page.textContent('#data-error')).toBe('');
+    // the MLP specs follow the data: 6 inputs, 3 classes
+    await page.selectOption('#student-kind', 'mlp');
+    await page.fill('#student-hidden', '32');
+    await page.press('#student-hidden', 'Tab');
+    await expect.poll(() => page.textContent('#student-info'), { timeout: 5_000 }).toMatch(/^mlp:6-32-3: /);
+    expect(await page.inputValue('#teacher-spec')).toMatch(/^mlp:6-[\d-]+-3(,|$)/);
+    expect(await page.textContent('#pad-note')).toMatch(/drawing pad is for 28×28 grey pictures/);
+    await page.selectOption('#method', 'kd');
+    await page.locator('details.advanced').evaluate((d) => { (d as HTMLDetailsElement).open = true; });
+    for (const [id, v] of [['teacher-size', '600'], ['teacher-epochs', '5'], ['validation', '100'], ['transfer-size', '600'], ['test-size', '180'], ['epochs', '8'], ['lr', '0.01']] as const) await page.fill(`#${id}`, v);
+    await page.click('#start');
+    await expect.poll(() => page.textContent('#phase'), { timeout: 60_000 }).toMatch(/^(Done in|The run failed)/);
+    expect(await page.textContent('#run-error')).toBe('');
+    const accuracies = await page.$$eval('#results td[data-accuracy]', (tds) => tds.map((td) => Number((td as HTMLElement).dataset.accuracy)));
+    expect(accuracies).toHaveLength(3);
+    for (const a of accuracies) expect(a).toBeGreaterThan(0.8);
+    expect((await page.$$eval('#confusion thead th[scope="col"]', (ths) => ths.map((th) => th.textContent))).slice(1)).toEqual(['ant', 'bee', 'cow']);
+    expect(await page.locator('#confusion tbody td').count()).toBe(9);
+    expect(await page.locator('#bars-teacher-1 .bar').count()).toBe(3);
+    expect(await page.textContent('#dk-caption')).toMatch(/^Test row #0: (ant|bee|cow)\. Teacher: (ant|bee|cow)/);
+    const [csvModel] = await Promise.all([page.waitForEvent('download'), page.click('[data-export="retort"]')]);
+    const csvFile = decodeModelFile(new Uint8Array(readFileSync((await csvModel.path())!)), 'student.retort');
+    expect(csvFile.spec).toMatchObject({ type: 'mlp', sizes: [6, 32, 3] });
+    expect(csvFile.meta.classNames).toEqual(names);
+    expect((csvFile.meta.mean as number[]).length).toBe(6);
+
+    // a folder of RGB pictures, one sub-folder per class, picked as a folder; resized to 8x8
+    const dir = mkdtempSync(join(tmpdir(), 'retort-lab-images-'));
+    try {
+      for (const [c, cls] of ['bars', 'dots'].entries()) {
+        mkdirSync(join(dir, 'toys', cls), { recursive: true });
+        for (let i = 0; i < 40; i++) {
+          const w = 10 + (i % 3), h = 12;
+          const data = new Uint8Array(w * h * 3);
+          for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+            const on = c === 0 ? x % 4 < 2 : (x % 4 < 2) === (y % 4 < 2);
+            data.set(on ? [200 + (i % 50), 40, 30 + i] : [20, 60 + (i % 30), 180], 3 * (y * w + x));
+          }
+          writeFileSync(join(dir, 'toys', cls, `${String(i).padStart(2, '0')}.png`), encodePng({ width: w, height: h, channels: 3, depth: 8, data }));
+        }
+      }
+      await page.setInputFiles('#data-folder', join(dir, 'toys'));
+      expect(await page.$eval('#data-files', (el) => (el as HTMLInputElement).files!.length)).toBe(0);
+      await page.fill('#data-image-size', '8x8');
+      await page.uncheck('#data-normalize');
+      await page.click('#data-load');
+      await expect.poll(() => page.textContent('#data-info'), { timeout: 10_000 }).toMatch(/^toys: 64 training and 16 test samples of 8×8×3, 2 classes \(bars, dots\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await expect.poll(() => page.textContent('#student-info'), { timeout: 5_000 }).toMatch(/^mlp:192-32-2: /);
+    for (const [id, v] of [['teacher-size', '44'], ['validation', '20'], ['transfer-size', '44'], ['test-size', '16']] as const) await page.fill(`#${id}`, v);
+    await page.click('#start');
+    await expect.poll(() => page.textContent('#phase'), { timeout: 60_000 }).toMatch(/^(Done in|The run failed)/);
+    expect(await page.textContent('#run-error')).toBe('');
+    expect(await page.locator('#results tbody tr').count()).toBe(3);
+    // the test picture drawn at its size, in colour
+    const picture = await page.$eval('#dk-image', (el) => {
+      const c = el as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let coloured = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] !== d[i + 1] || d[i + 1] !== d[i + 2]) coloured++;
+      return { w: c.width, h: c.height, coloured, hidden: c.hidden };
+    });
+    expect(picture).toMatchObject({ w: 8, h: 8, hidden: false });
+    expect(picture.coloured).toBeGreaterThan(10);
+
+    // a file of no known form: one line naming it, the loaded data kept
+    // (picking files clears the folder picked before)
+    await page.setInputFiles('#data-files', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not data') });
+    await page.click('#data-load');
+    await expect.poll(() => page.textContent('#data-error'), { timeout: 10_000 }).toMatch(/^Could not read the data: notes\.txt: not data Retort reads/);
+    expect(await page.textContent('#data-info')).toBe('Still using toys.');
+    expect(await page.locator('#start').isEnabled()).toBe(true);
+
+    // back to MNIST: the specs follow again, the pad is live
+    await page.check('input[name="data-source"][value="mnist"]');
+    await expect.poll(() => page.textContent('#data-info'), { timeout: 20_000 }).toMatch(/^MNIST: 60,000 training and 10,000 test samples of 28×28, 10 classes; test set: the data's own/);
+    expect(await page.inputValue('#teacher-spec')).toMatch(/^mlp:784-[\d-]+-10(,|$)/);
+    expect(await page.textContent('#pad-note')).toBe('');
+    await page.fill('#lr', '0.001');
+    await page.locator('#setup').screenshot({ path: `${artifacts}lab-setup-data.png` });
+    expect(errors).toEqual([]);
+  }, 120_000);
 });

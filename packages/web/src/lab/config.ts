@@ -1,5 +1,5 @@
 // The lab's settings as a run sees them: every field checked (the page checks them first; this is
-// the worker's own guard), a model spec checked against MNIST, and a LabConfig turned into the
+// the worker's own guard), a model spec checked against the loaded data (MNIST, or the visitor's files), and a LabConfig turned into the
 // RunConfig and method options of each run executeRun (packages/distill/src/run/execute.ts) makes.
 import {
   compileSpec, configFieldProblem, featureTaps, formatModelSpec, METHODS, parseRunConfig, resolveModelSpec, parseModelSpec, SpecError, tapName,
@@ -7,22 +7,48 @@ import {
 } from '@retort/distill';
 import type { LabConfig, ModelDescription, TapInfo } from './types.js';
 
-export const CLASSES = 10;
-/** MNIST's 28x28 images, 784 values a row. */
-export const IMAGE: readonly number[] = [28, 28];
-export const INPUTS = 784;
-/** Students and the teachers trained here read pixels as x/255 (mean 0, std 1). */
-export const NORM: InputNorm = { mean: 0, std: 1 };
+/** The data a lab run learns from, as the models and the page see it. */
+export interface LabShape {
+  /** 'MNIST', or the name of the picked files. */
+  name: string;
+  /** One sample's shape: [28, 28] for MNIST, [H, W, C] for images, [D] for table rows. */
+  sampleShape: readonly number[];
+  features: number;
+  classes: number;
+  /** What each class is called ('0'..'9' for MNIST and numbered labels). */
+  classNames: readonly string[];
+  /** How samples are prepared: u8 as x/255, then − mean, / std (one value, or one per channel). */
+  norm: InputNorm;
+}
 
-/** A model spec (an MLP, a preset with its width, a JSON graph) resolved against MNIST and checked to take its images. */
+/** MNIST's 28x28 images, read as x/255 (mean 0, std 1). */
+export const MNIST_SHAPE: LabShape = {
+  name: 'MNIST', sampleShape: [28, 28], features: 784, classes: 10, classNames: Array.from({ length: 10 }, (_, i) => String(i)), norm: { mean: 0, std: 1 },
+};
+
+let current: LabShape = MNIST_SHAPE;
+/** The shape of the data loaded in this worker (MNIST until files are loaded). */
+export function labShape(): LabShape { return current; }
+export function setLabShape(s: LabShape): void { current = s; }
+
+/** Whether the drawing pad applies: 28x28 grey samples, as MNIST's. */
+export function isDigitShaped(s: LabShape): boolean {
+  const d = s.sampleShape;
+  return d[0] === 28 && d[1] === 28 && (d.length === 2 || (d.length === 3 && d[2] === 1));
+}
+
+/** A model spec (an MLP, a preset with its width, a JSON graph) resolved against the loaded data and checked to take its samples. */
 export function labModelSpec(text: string | object, what: string): ModelSpec {
+  const data = current;
   let spec: ModelSpec;
   try {
-    spec = resolveModelSpec(parseModelSpec(text, what), { inputShape: IMAGE, classes: CLASSES });
+    spec = resolveModelSpec(parseModelSpec(text, what), { inputShape: data.sampleShape, classes: data.classes });
     const g = compileSpec(spec, what);
     const inputs = g.inputShape.reduce((a, b) => a * b, 1);
-    if (inputs !== INPUTS) throw new SpecError(`${what}.input`, `takes [${g.inputShape.join(', ')}] inputs, but MNIST images are 28x28 (784 values, or [28, 28, 1])`);
-    if (g.classes !== CLASSES) throw new SpecError(what, `outputs ${g.classes} classes, but MNIST has ${CLASSES}`);
+    if (inputs !== data.features) {
+      throw new SpecError(`${what}.input`, `takes [${g.inputShape.join(', ')}] inputs, but the samples of ${data.name} are [${data.sampleShape.join(', ')}] (${data.features} values)`);
+    }
+    if (g.classes !== data.classes) throw new SpecError(what, `outputs ${g.classes} classes, but ${data.name} has ${data.classes}`);
   } catch (e) {
     // resolving against the data re-parses the spec under the root 'model': name it as the form does
     if (e instanceof SpecError) throw new RangeError(`${e.field.replace(/^model(?=$|[.[])/, what)}: ${e.problem}`);
@@ -111,9 +137,10 @@ export const TAP_METHODS: readonly string[] = ['fitnets', 'rkd', 'at'];
 
 /** The run settings every model of a lab run shares (seed, split, batch, optimizer, test images). */
 function common(cfg: LabConfig): RunConfigInput {
+  const norm = current.norm;
   return {
-    data: 'mnist', model: cfg.student, seed: cfg.seed, validation: cfg.validation, testSize: cfg.testSize, batchSize: cfg.batchSize,
-    optimizer: { type: 'adamw', lr: cfg.lr }, schedule: { type: 'cosine' }, jitter: 0, mean: NORM.mean, std: NORM.std,
+    data: current === MNIST_SHAPE ? 'mnist' : current.name, model: cfg.student, seed: cfg.seed, validation: cfg.validation, testSize: cfg.testSize, batchSize: cfg.batchSize,
+    optimizer: { type: 'adamw', lr: cfg.lr }, schedule: { type: 'cosine' }, jitter: 0, mean: norm.mean, std: norm.std,
     temperature: cfg.temperature, alpha: cfg.alpha,
   };
 }
@@ -128,8 +155,8 @@ export function teacherRunConfig(cfg: LabConfig): RunConfig {
  * A student's run: `method` (the lab's, or none for the student alone, kd for a born-again
  * generation) on the transfer set; `teacherNorm` is a loaded teacher's input preparation.
  */
-export function studentRunConfig(cfg: LabConfig, method: string, teacherNorm: InputNorm = NORM): RunConfig {
-  const differs = JSON.stringify(teacherNorm) !== JSON.stringify(NORM);
+export function studentRunConfig(cfg: LabConfig, method: string, teacherNorm: InputNorm = current.norm): RunConfig {
+  const differs = JSON.stringify(teacherNorm) !== JSON.stringify(current.norm);
   return parseRunConfig({
     ...common(cfg), epochs: cfg.epochs, trainSize: cfg.transferSize, method,
     ...(method === 'dml' ? { peers: cfg.peers } : {}),

@@ -7,7 +7,7 @@ import {
   evaluateLogits, medianSeconds, normalisedRows, predictLogits, quantizeModel, slice, timeMlpForward,
   type Core, type DatasetView, type Int8Model, type Model, type InputNorm,
 } from '@retort/distill';
-import { CLASSES, INPUTS, NORM } from './config.js';
+import { labShape } from './config.js';
 import { yieldTurn } from './scheduler.js';
 import type { Deployment, ModelFigures } from './types.js';
 
@@ -18,25 +18,27 @@ const time = (c: Core, m: Model, x: Float32Array, rows: number, minSeconds: numb
 export async function measureDeployment(c: Core, student: Model, calibration: DatasetView, testView: DatasetView, labels: Int32Array,
                                         teacher: { model: Model; norm: InputNorm } | undefined,
                                         teacherTest: Float32Array | undefined, timingSeconds: number): Promise<{ deployment: Deployment; quantized?: Int8Model }> {
-  const testX = normalisedRows(testView, NORM);
+  const { norm, classes, features } = labShape();
+  const testX = normalisedRows(testView, norm);
   const rows = Math.min(128, testView.indices.length);
-  const sEval = evaluateLogits(c, predictLogits(c, student, testView, NORM), labels, CLASSES);
+  const sEval = evaluateLogits(c, predictLogits(c, student, testView, norm), labels, classes);
   const s = timingSeconds;
-  const batch = testX.subarray(0, rows * INPUTS), one = testX.subarray(0, INPUTS);
+  const batch = testX.subarray(0, rows * features), one = testX.subarray(0, features);
   const sTime = await time(c, student, batch, rows, s);
   const studentF: ModelFigures = { parameters: student.paramCount, bytes: 4 * student.paramCount, ...sTime, accuracy: sEval.accuracy, errors: sEval.errors };
   const out: Deployment = { backend: c.backend, student: studentF, calibrationRows: 0 };
   let quantized: Int8Model | undefined;
   const calibRows = Math.min(1000, calibration.indices.length);
   try {
-    quantized = quantizeModel(c, student, normalisedRows(slice(calibration, calibRows), NORM), { meta: { source: 'Retort web lab' } });
+    quantized = quantizeModel(c, student, normalisedRows(slice(calibration, calibRows), norm),
+      { meta: { source: 'Retort web lab', mean: norm.mean, std: norm.std, calibrationRows: calibRows } });
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;
     out.int8Note = `No int8 figures: ${e.message}`;
   }
   if (quantized) {
     const q = quantized;
-    const qEval = evaluateLogits(c, q.predict(testX, testView.indices.length), labels, CLASSES);
+    const qEval = evaluateLogits(c, q.predict(testX, testView.indices.length), labels, classes);
     const qTime = {
       latencyMs: 1000 * await medianSeconds(() => q.predict(one, 1), s, yieldTurn),
       throughput: rows / await medianSeconds(() => q.predict(batch, rows, { batchSize: rows }), s, yieldTurn),
@@ -49,7 +51,7 @@ export async function measureDeployment(c: Core, student: Model, calibration: Da
     out.calibrationRows = calibRows;
   }
   if (teacherTest) {
-    const tEval = evaluateLogits(c, teacherTest, labels, CLASSES);
+    const tEval = evaluateLogits(c, teacherTest, labels, classes);
     out.retained = sEval.accuracy / tEval.accuracy;
     if (out.studentInt8) out.retainedInt8 = out.studentInt8.accuracy / tEval.accuracy;
     if (teacher) {

@@ -8,13 +8,14 @@
 // (./deployment.ts), feature maps (./feature-maps.ts), drawings and exports.
 import { transfer as transferred } from 'comlink';
 import {
-  METHODS, applyChannelNorm, describeNorm, evaluateLogits, executeRun, fullView, labelsOf, loadCore, modelTensors, encodeModelFile, predictLogits, runViews,
-  type Core, type Dataset, type EpochMetrics, type Int8Model, type LossTermConfig, type Model, type RunEvent, type RunHooks,
+  METHODS, applyChannelNorm, channelStats, dataFromFiles, describeNorm, describeTestSplit, evaluateLogits, executeRun, fullView, labelsOf, loadCore,
+  modelTensors, encodeModelFile, predictLogits, runViews,
+  type Core, type DataFile, type Dataset, type EpochMetrics, type Int8Model, type LossTermConfig, type Model, type RunEvent, type RunHooks,
   type RunTeacher, type InputNorm,
 } from '@retort/distill';
 import {
-  CLASSES, INPUTS, NORM, TAP_METHODS, checkConfig, describeSpec, labMethodOptions, labModelSpec, mapTapsOfSpec, specLabel, studentRunConfig,
-  tapsOf, teacherRunConfig,
+  MNIST_SHAPE, TAP_METHODS, checkConfig, describeSpec, isDigitShaped, labMethodOptions, labModelSpec, labShape, mapTapsOfSpec, setLabShape, specLabel,
+  studentRunConfig, tapsOf, teacherRunConfig, type LabShape,
 } from './config.js';
 import { measureDeployment } from './deployment.js';
 import { featureMapsOf } from './feature-maps.js';
@@ -22,7 +23,7 @@ import { fetchMnist } from './mnist-data.js';
 import { scheduler, yieldTurn } from './scheduler.js';
 import { freeTeacher, loadLogitsTeacher, loadRetortTeacher, loadTfjsTeacher, runTeacher, type LoadedTeacher } from './teachers.js';
 import type {
-  DataInfo, ExportFormat, ExportedFile, FeatureMaps, FeatureMapsRequest, LabConfig, ModelDescription, ModelResult, Role, RunCallbacks,
+  DataFilesRequest, DataInfo, ExportFormat, ExportedFile, FeatureMaps, FeatureMapsRequest, LabConfig, ModelDescription, ModelResult, Role, RunCallbacks,
   RunSummary, TeacherInfo, TestMetrics,
 } from './types.js';
 
@@ -34,8 +35,8 @@ export { scheduler } from './scheduler.js';
 interface Trained { role: Role; model: Model; norm: InputNorm }
 
 let core: Core | undefined;
-let data: { train: Dataset; test: Dataset } | undefined;
-let dataLoading: Promise<{ train: Dataset; test: Dataset }> | undefined;
+let data: { train: Dataset; test: Dataset; split: string; classNames: string[] | null } | undefined;
+let mnistLoading: Promise<{ train: Dataset; test: Dataset }> | undefined;
 let loaded: LoadedTeacher | undefined;
 /** The models of the last run (a trained teacher is kept to be reused by the next run with the same settings). */
 const models: Partial<Record<Role, Trained>> = {};
@@ -56,14 +57,14 @@ async function getCore(): Promise<Core> {
 }
 
 function requireData(): { train: Dataset; test: Dataset } {
-  if (!data) throw new Error('The MNIST data are not loaded yet');
+  if (!data) throw new Error('The data are not loaded yet');
   return data;
 }
 
 // ---- helpers ---------------------------------------------------------------------------------------
 
 function testMetrics(c: Core, logits: Float32Array, labels: Int32Array, teacherLogits?: Float32Array): TestMetrics {
-  const r = evaluateLogits(c, logits, labels, CLASSES, teacherLogits ? { teacherLogits } : {});
+  const r = evaluateLogits(c, logits, labels, labShape().classes, teacherLogits ? { teacherLogits } : {});
   return {
     count: r.count, errors: r.errors, accuracy: r.accuracy, loss: r.loss, ece: r.ece, confusion: r.confusion,
     perClassErrors: r.perClassErrors, ...(r.agreement !== undefined ? { agreement: r.agreement } : {}),
@@ -128,12 +129,14 @@ function studentSide(): Trained | undefined {
   return s && !s.model.isFreed ? s : undefined;
 }
 
-/** One image as 784 values in [0, 1]: a test image by index, or the drawing as given. */
+/** One sample as the models read it before normalisation (u8 as x/255): a test sample by index, or the drawing as given. */
 function imagePixels(image: number | Float32Array): Float32Array | null {
-  if (typeof image !== 'number') return image.length === INPUTS ? image : null;
+  const F = labShape().features;
+  if (typeof image !== 'number') return image.length === F ? image : null;
   const test = data?.test;
   if (!test || !Number.isInteger(image) || image < 0 || image >= test.count) return null;
-  return Float32Array.from(test.x.subarray(image * INPUTS, (image + 1) * INPUTS), (v) => v / 255);
+  const row = test.x.subarray(image * F, (image + 1) * F);
+  return test.x instanceof Uint8Array ? Float32Array.from(row, (v) => v / 255) : Float32Array.from(row);
 }
 
 // ---- the run -----------------------------------------------------------------------------------------
@@ -148,7 +151,8 @@ async function runLab(cfg: LabConfig, cb: Remote<RunCallbacks>): Promise<RunSumm
   if (readsTaps && !cfg.teacher && !loaded?.model) {
     throw new RangeError(`${cfg.method} reads a layer of the teacher inside every step: it needs a Retort model as the teacher (trained here, a Retort file, or a TF.js model of Dense layers), not ${loaded?.info.kind === 'logits' ? 'a logits file' : 'this TF.js model'}`);
   }
-  if (readsTaps && loaded?.model && !cfg.teacher && JSON.stringify(loaded.norm) !== JSON.stringify(NORM)) {
+  const norm = labShape().norm;
+  if (readsTaps && loaded?.model && !cfg.teacher && JSON.stringify(loaded.norm) !== JSON.stringify(norm)) {
     throw new RangeError(`${cfg.method} runs the teacher on the student's batches, but the loaded teacher expects inputs normalised as ${describeNorm(loaded.norm)}`);
   }
   if (cfg.method === 'at') {
@@ -183,7 +187,7 @@ async function runLab(cfg: LabConfig, cb: Remote<RunCallbacks>): Promise<RunSumm
   // a model is registered as soon as it exists, so that drawings are classified by it while it learns
   const hooks = (role: Role, epochs: number, generation?: number): RunHooks => ({
     onEvent: sink(cb, role, epochs, generation), shouldStop: () => stopRequested, yieldTo: yieldTurn,
-    onStudent: (model) => { models[role] = { role, model, norm: NORM }; },
+    onStudent: (model) => { models[role] = { role, model, norm }; },
   });
 
   // 1. the teacher
@@ -199,7 +203,7 @@ async function runLab(cfg: LabConfig, cb: Remote<RunCallbacks>): Promise<RunSumm
       const config = teacherRunConfig(cfg);
       void cb.phase(`Training the teacher ${specLabel(labModelSpec(cfg.teacher.spec, 'teacher'))} on ${cfg.teacher.trainSize.toLocaleString('en-US')} images for ${cfg.teacher.epochs} epochs`);
       const outcome = await executeRun({ core: c, kind: 'train', config, data: d }, hooks('teacher', cfg.teacher.epochs));
-      models.teacher = { role: 'teacher', model: outcome.student, norm: NORM };
+      models.teacher = { role: 'teacher', model: outcome.student, norm };
       if (outcome.report.stopped) { freeModels(false); return finish(true); }
       teacherTest = outcome.testLogits;
       const m = outcome.student;
@@ -226,7 +230,7 @@ async function runLab(cfg: LabConfig, cb: Remote<RunCallbacks>): Promise<RunSumm
   }
   await scheduler.gate();
   if (stopRequested) return finish(true);
-  const teacherNorm = cfg.teacher ? NORM : loaded!.norm;
+  const teacherNorm = cfg.teacher ? norm : loaded!.norm;
 
   // 2. a student: one run; the student it replaces in its role is freed once the run is over (it
   // may be this run's teacher: a born-again generation)
@@ -235,7 +239,7 @@ async function runLab(cfg: LabConfig, cb: Remote<RunCallbacks>): Promise<RunSumm
     try {
       const outcome = await executeRun({
         core: c, kind: teachers.length ? 'distill' : 'train', data: d, teachers,
-        config: studentRunConfig(cfg, method, teachers.length && teachers[0] === teacher ? teacherNorm : NORM),
+        config: studentRunConfig(cfg, method, teachers.length && teachers[0] === teacher ? teacherNorm : norm),
         ...(role === 'distilled' && generation === undefined ? { methodOptions: labMethodOptions(cfg) } : {}),
       }, hooks(role, cfg.epochs, generation));
       const m = outcome.student;
@@ -292,6 +296,49 @@ async function runLab(cfg: LabConfig, cb: Remote<RunCallbacks>): Promise<RunSumm
   return finish(false);
 }
 
+// ---- the data -------------------------------------------------------------------------------------
+
+/** Test samples as 8-bit pictures for the page (H x W x C, C = 1 or 3), or null when they are not pictures (table rows). */
+function pictures(test: Dataset): { pixels: Uint8Array; h: number; w: number; c: number } | null {
+  const d = test.sampleShape;
+  if (d.length < 2 || d.length > 3 || (d.length === 3 && d[2] !== 1 && d[2] !== 3)) return null;
+  const [h, w] = d as [number, number], c = d.length === 3 ? d[2]! : 1;
+  if (test.x instanceof Uint8Array) return { pixels: test.x.slice(), h, w, c };
+  // float samples: the test set's range spread over 0..255
+  let lo = Infinity, hi = -Infinity;
+  for (const v of test.x) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  const k = hi > lo ? 255 / (hi - lo) : 0;
+  return { pixels: Uint8Array.from(test.x, (v) => Math.round((v - lo) * k)), h, w, c };
+}
+
+/**
+ * Makes `next` the lab's data: the models of the last run are dropped (they learnt other data),
+ * and so is a loaded teacher when the samples' shape, classes or preparation differ.
+ */
+function adopt(next: NonNullable<typeof data>, shape: LabShape, t0: number): DataInfo {
+  const before = labShape();
+  const same = before.features === shape.features && before.classes === shape.classes
+    && before.sampleShape.join() === shape.sampleShape.join() && JSON.stringify(before.norm) === JSON.stringify(shape.norm);
+  freeModels(false);
+  lastSummary = undefined;
+  lastTerms = [];
+  teacherOfRun = undefined;
+  if (!same) { freeTeacher(loaded); loaded = undefined; }
+  data = next;
+  setLabShape(shape);
+  const pics = pictures(next.test);
+  const labels = next.test.y.slice();
+  const info: DataInfo = {
+    name: shape.name, sampleShape: [...shape.sampleShape], features: shape.features, classes: shape.classes, classNames: [...shape.classNames],
+    trainCount: next.train.count, testCount: next.test.count, split: next.split,
+    normalization: typeof shape.norm.mean === 'number' ? (shape.norm.mean === 0 && shape.norm.std === 1 ? 'as they are (8-bit values as x/255)' : describeNorm(shape.norm))
+      : 'standardised per channel by the training split\'s mean and std',
+    testImages: pics?.pixels ?? null, picture: pics ? { h: pics.h, w: pics.w, c: pics.c } : null, testLabels: labels,
+    drawable: isDigitShaped(shape), teacherDropped: !same, seconds: (performance.now() - t0) / 1000,
+  };
+  return transferred(info, [labels.buffer, ...(pics ? [pics.pixels.buffer] : [])]);
+}
+
 // ---- the API the worker exposes --------------------------------------------------------------------
 
 export const lab = {
@@ -300,24 +347,48 @@ export const lab = {
     return METHODS.map((m) => ({ name: m.name, title: m.title, source: m.source, needsTeacher: m.needsTeacher, terms: m.terms, doc: m.doc }));
   },
 
-  /** Fetches the app's MNIST files (base: the URL of the mnist/ folder) and returns the test set for the page. */
+  /** Fetches the app's MNIST files (base: the URL of the mnist/ folder) and makes them the lab's data. */
   async loadData(base: string): Promise<DataInfo> {
     const t0 = performance.now();
     await getCore();
-    dataLoading ??= fetchMnist(base);
+    if (running) throw new Error('A run is in progress; change the data when it has finished');
+    mnistLoading ??= fetchMnist(base);
+    let mnist: { train: Dataset; test: Dataset };
     try {
-      data = await dataLoading;
+      mnist = await mnistLoading;
     } catch (e) {
-      dataLoading = undefined;
+      mnistLoading = undefined;
       throw e;
     }
-    const images = (data.test.x as Uint8Array).slice();
-    const labels = data.test.y.slice();
-    return transferred({ trainCount: data.train.count, testCount: data.test.count, testImages: images, testLabels: labels, seconds: (performance.now() - t0) / 1000 },
-      [images.buffer, labels.buffer]);
+    return adopt({ ...mnist, split: "the data's own", classNames: null }, MNIST_SHAPE, t0);
   },
 
-  /** A model spec the page was given, checked against MNIST: its short form, parameters and taps. */
+  /**
+   * The visitor's own data from picked files, read by the readers `--data` uses
+   * (@retort/distill's dataFromFiles: .npz, .safetensors, .npy files, CSV, IDX, images in class
+   * folders), with their test set: the data's own, picked test files, or a seeded split.
+   */
+  async loadFiles(req: DataFilesRequest): Promise<DataInfo> {
+    const t0 = performance.now();
+    await getCore();
+    if (running) throw new Error('A run is in progress; change the data when it has finished');
+    const files: DataFile[] = req.files.map((f) => ({ path: f.path, bytes: f.bytes }));
+    const loadedData = dataFromFiles(files, {
+      ...(req.labelColumn ? { labelColumn: req.labelColumn } : {}), ...(req.imageSize ? { imageSize: req.imageSize } : {}),
+      ...(req.testFraction !== undefined ? { testFraction: req.testFraction } : {}), ...(req.splitSeed !== undefined ? { splitSeed: req.splitSeed } : {}),
+    }, req.testFiles?.map((f) => ({ path: f.path, bytes: f.bytes })));
+    const { train, test, classNames } = loadedData;
+    const classes = train.classes;
+    const shape: LabShape = {
+      name: train.name.replace(/\/train$/, ''), sampleShape: [...train.sampleShape], features: train.features, classes,
+      classNames: classNames ?? Array.from({ length: classes }, (_, i) => String(i)),
+      // per-channel statistics of the training split (per feature for a table), as --normalize channel
+      norm: req.normalize ? channelStats(train) : { mean: 0, std: 1 },
+    };
+    return adopt({ train, test, split: describeTestSplit(loadedData.split), classNames }, shape, t0);
+  },
+
+  /** A model spec the page was given, checked against the loaded data: its short form, parameters and taps. */
   async describeModel(spec: string, what: 'teacher' | 'student'): Promise<ModelDescription> {
     return describeSpec(await getCore(), spec, what);
   },
@@ -358,9 +429,10 @@ export const lab = {
     scheduler.resume();
   },
 
-  /** Logits (10 each) of the models there are for one image: 784 values in [0, 1] (x/255), an MLP's input or a CNN's 28x28x1. */
+  /** Logits of the models there are for one sample (a drawing: 784 values in [0, 1], as x/255 of 28x28 data). */
   predict(pixels: Float32Array): Partial<Record<Role, Float32Array>> {
-    if (!core || pixels.length !== INPUTS) return {};
+    const shape = labShape();
+    if (!core || pixels.length !== shape.features) return {};
     const out: Partial<Record<Role, Float32Array>> = {};
     const c = core;
     const one = (m: Model, norm: InputNorm): Float32Array | undefined => {
@@ -370,7 +442,7 @@ export const lab = {
       const x = c.fromArray(prepared);
       try {
         if (m.batchSize < 1) m.plan(1);
-        return m.forward(x, 1, 'eval').view().slice(0, CLASSES);
+        return m.forward(x, 1, 'eval').view().slice(0, shape.classes);
       } finally {
         c.free(x);
       }
@@ -385,7 +457,7 @@ export const lab = {
     const trainedTeacher = teacherOfRun ? teacherOfRun === 'trained' : !loaded;
     if (t) { const z = one(t.model, t.norm); if (z) out.teacher = z; }
     else if (!trainedTeacher && loaded?.tfjs) {
-      const ds: Dataset = { name: 'drawing', count: 1, sampleShape: [28, 28], features: INPUTS, classes: CLASSES,
+      const ds: Dataset = { name: 'drawing', count: 1, sampleShape: [...shape.sampleShape], features: shape.features, classes: shape.classes,
         x: Float32Array.from(pixels), y: new Int32Array(1) }; // f32 samples are taken as already scaled to [0, 1]
       out.teacher = loaded.tfjs.logits(fullView(ds));
     }
@@ -408,7 +480,8 @@ export const lab = {
   async exportStudent(format: ExportFormat): Promise<ExportedFile[]> {
     const m = models.distilled?.model;
     if (!m || m.isFreed) throw new Error('No student yet: run a distillation first');
-    const meta = { source: 'Retort web lab', mean: NORM.mean, std: NORM.std, method: lastSummary?.config.method ?? null,
+    const { norm } = labShape();
+    const meta = { source: 'Retort web lab', mean: norm.mean, std: norm.std, ...(data?.classNames ? { classNames: data.classNames } : {}), method: lastSummary?.config.method ?? null,
       testErrors: lastSummary?.distilled?.test?.errors ?? null, testAccuracy: lastSummary?.distilled?.test?.accuracy ?? null };
     let files: ExportedFile[];
     if (format === 'retort') {
@@ -427,7 +500,7 @@ export const lab = {
       ];
     } else if (format === 'onnx') {
       const { exportOnnx } = await import('@retort/distill/onnx');
-      files = [{ name: 'student.onnx', mime: 'application/octet-stream', bytes: exportOnnx(m, { normalization: NORM }) }];
+      files = [{ name: 'student.onnx', mime: 'application/octet-stream', bytes: exportOnnx(m, { normalization: norm }) }];
     } else {
       if (!quantized) throw new Error(lastSummary?.deployment?.int8Note ?? 'No int8 student: the run stopped before quantization');
       files = [{ name: 'student.int8', mime: 'application/octet-stream', bytes: quantized.encode() }];

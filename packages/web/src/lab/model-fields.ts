@@ -1,10 +1,11 @@
 // The form's model fields: the student (an MLP's hidden widths, a preset CNN with its width, or a
 // pasted JSON layer graph) and the teacher trained here (any spec as text). Each spec is checked by
-// the worker against MNIST (describeModel: parse, resolve, compile), which also gives its
-// parameters and taps; the taps fill the per-side tap selects of fitnets, rkd and at.
+// the worker against the loaded data (describeModel: parse, resolve, compile), which also gives its
+// parameters and taps; the taps fill the per-side tap selects of fitnets, rkd and at. An MLP's
+// first and last widths follow the data: its values per sample and its classes.
 import type { Remote } from 'comlink';
 import type { Api } from '../engine.js';
-import type { ModelDescription, TapInfo } from './types.js';
+import type { DataInfo, ModelDescription, TapInfo } from './types.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -26,7 +27,7 @@ export class ModelFields {
   /** Taps of a teacher loaded from a file (null: the teacher is trained here). */
   private loadedTaps: TapInfo[] | null = null;
 
-  constructor(private readonly engine: Remote<Api>, private readonly onChange: () => void) {
+  constructor(private readonly engine: Remote<Api>, private readonly onChange: () => void, private readonly data: () => DataInfo | null) {
     $('student-kind').addEventListener('change', () => { this.showStudentFields(); void this.update('student'); });
     for (const id of ['student-hidden', 'student-width', 'student-graph']) $(id).addEventListener('change', () => void this.update('student'));
     $('teacher-spec').addEventListener('change', () => void this.update('teacher'));
@@ -44,7 +45,32 @@ export class ModelFields {
       return Number(w) === 1 ? kind : `${kind}:width=${w}`;
     }
     const widths = $<HTMLInputElement>('student-hidden').value.trim().split(/[-,\s]+/).filter(Boolean);
-    return `mlp:784-${widths.join('-')}-10`;
+    const d = this.data();
+    return `mlp:${d?.features ?? 784}-${widths.join('-')}-${d?.classes ?? 10}`;
+  }
+
+  /**
+   * The data changed: specs are checked afresh, and a teacher MLP written out in the short form
+   * (mlp:784-800-800-10,...) takes the new data's input and class counts. Flat features (a table)
+   * have no height and width for a CNN: a CNN teacher becomes the page's default MLP teacher and a
+   * CNN student an MLP student, both with the data's counts.
+   */
+  dataChanged(): void {
+    this.cache.clear();
+    const d = this.data();
+    const input = $<HTMLInputElement>('teacher-spec');
+    const shortMlp = /^(\s*mlp:)\d+(-[\d-]*-)\d+(\s*(,.*)?)$/;
+    const flat = d !== null && d.sampleShape.length === 1;
+    if (flat && !shortMlp.test(input.value)) input.value = input.defaultValue;
+    const m = shortMlp.exec(input.value);
+    if (d && m) input.value = `${m[1]}${d.features}${m[2]}${d.classes}${m[3]}`;
+    if (flat && this.studentKind !== 'mlp') {
+      $<HTMLSelectElement>('student-kind').value = 'mlp';
+      this.showStudentFields();
+    }
+    $('student-hidden-help').innerHTML = `Widths, e.g. <code>100-100</code> → ${d?.features ?? 784}-100-100-${d?.classes ?? 10}.`;
+    void this.update('student');
+    if (!this.loadedTaps) void this.update('teacher');
   }
 
   teacherSpec(): string { return $<HTMLInputElement>('teacher-spec').value.trim(); }

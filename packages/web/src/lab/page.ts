@@ -5,14 +5,14 @@
 // per finished model.
 import { proxy, transfer, type Remote } from 'comlink';
 import type { Api } from '../engine.js';
-import { drawDigit, renderBars } from './bars.js';
+import { drawDigit, renderBars, type Picture } from './bars.js';
 import { NAMES, RunCharts } from './charts.js';
 import { DrawPad } from './draw.js';
 import { FeatureMapsPanel } from './maps-view.js';
 import { ModelFields } from './model-fields.js';
 import { argmax, parseDecimal, softmaxT } from './mnist-input.js';
 import type {
-  EpochPoint, ExportFormat, ExportedFile, LabConfig, LabMethod, ModelResult, ProgressPoint, Role, RunSummary, TeacherInfo,
+  DataFilesRequest, DataInfo, EpochPoint, ExportFormat, ExportedFile, LabConfig, LabMethod, ModelResult, ProgressPoint, Role, RunSummary, TeacherInfo,
 } from './types.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
@@ -49,6 +49,8 @@ export function startLab(engine: Remote<Api>): void {
     dataReady: false,
     running: false,
     paused: false,
+    /** The loaded data (MNIST until the visitor loads files). */
+    data: null as DataInfo | null,
     testImages: new Uint8Array(0) as Uint8Array,
     testLabels: new Int32Array(0) as Int32Array,
     logits: {} as Partial<Record<Role, Float32Array>>,
@@ -63,7 +65,11 @@ export function startLab(engine: Remote<Api>): void {
     methods: [] as { name: string; title: string; source: string; needsTeacher: boolean; terms: string }[],
   };
 
-  const maps = new FeatureMapsPanel(engine, () => state.selected, () => state.testImages, () => state.drawing);
+  /** Classes of the loaded data, their names, and the test samples' picture size (null: table rows). */
+  const K = (): number => state.data?.classes ?? 10;
+  const names = (): string[] => state.data?.classNames ?? Array.from({ length: 10 }, (_, k) => String(k));
+  const picture = (): Picture | null => state.data ? state.data.picture : { h: 28, w: 28, c: 1 };
+  const maps = new FeatureMapsPanel(engine, () => state.selected, () => state.testImages, () => state.drawing, picture);
 
   if (QUICK) {
     for (const [id, v] of Object.entries(QUICK_VALUES)) ($<HTMLInputElement>(id)).value = v;
@@ -73,10 +79,10 @@ export function startLab(engine: Remote<Api>): void {
   // ---- the form ------------------------------------------------------------------------------
 
   const teacherSource = (): string => (form.querySelector<HTMLInputElement>('input[name="teacher-source"]:checked')?.value ?? 'train');
-  const fields = new ModelFields(engine, () => undefined);
+  const fields = new ModelFields(engine, () => undefined, () => state.data);
   const showSourcePanel = (): void => {
     const src = teacherSource();
-    form.querySelectorAll<HTMLElement>('.source-panel').forEach((p) => { p.hidden = p.dataset.source !== src; });
+    form.querySelectorAll<HTMLElement>('.source-panel[data-source]').forEach((p) => { p.hidden = p.dataset.source !== src; });
     const loaded = state.teacherLoaded;
     $('teacher-info').textContent = src === 'train' ? ''
       : loaded && loaded.kind === src ? `Loaded: ${loaded.info.description}` : 'No file loaded yet.';
@@ -122,7 +128,7 @@ export function startLab(engine: Remote<Api>): void {
     if (n < min || n > max()) return `${what} must be between ${fmtInt(min)} and ${fmtInt(max())}.`;
     return '';
   };
-  const trainMax = (): number => 60000 - (parseDecimal(value('validation')) || 0);
+  const trainMax = (): number => (state.data?.trainCount ?? 60000) - (parseDecimal(value('validation')) || 0);
   Object.assign(checks, {
     'teacher-epochs': intCheck('teacher-epochs', 'Teacher epochs', 1, () => 1000),
     'teacher-size': intCheck('teacher-size', 'The teacher\'s training images', 1, trainMax),
@@ -130,8 +136,8 @@ export function startLab(engine: Remote<Api>): void {
     'transfer-size': intCheck('transfer-size', 'The transfer set', 1, trainMax),
     seed: intCheck('seed', 'The seed', 0, () => 2 ** 32 - 1),
     'batch-size': intCheck('batch-size', 'The batch size', 1, () => 4096),
-    validation: intCheck('validation', 'Validation images', 1, () => 30000),
-    'test-size': intCheck('test-size', 'Test images', 1, () => 10000),
+    validation: intCheck('validation', 'Validation images', 1, () => Math.floor((state.data?.trainCount ?? 60000) / 2)),
+    'test-size': intCheck('test-size', 'Test images', 1, () => state.data?.testCount ?? 10000),
     peers: intCheck('peers', 'Peers', 1, () => 4),
     generations: intCheck('generations', 'Generations', 1, () => 5),
     'student-hidden': () => {
@@ -229,6 +235,113 @@ export function startLab(engine: Remote<Api>): void {
     });
   }
 
+  // ---- data ----------------------------------------------------------------------------------
+
+  const dataSource = (): string => (form.querySelector<HTMLInputElement>('input[name="data-source"]:checked')?.value ?? 'mnist');
+  const dataInputs = ['data-files', 'data-folder', 'data-test-files'].map((id) => $<HTMLInputElement>(id));
+  const dataFieldChecks: Record<string, () => string> = {
+    'data-label-column': () => (value('data-label-column').trim() ? '' : 'Name the label column of the CSV table.'),
+    'data-image-size': () => (value('data-image-size').trim() === '' || imageSize() ? '' : 'Give the size as HEIGHTxWIDTH, e.g. 32x32, or leave it empty.'),
+    'data-test-fraction': () => { const f = parseDecimal(value('data-test-fraction')); return f > 0 && f < 1 ? '' : 'The test fraction must be a number in (0, 1), e.g. 0.2.'; },
+    'data-split-seed': () => { const n = parseDecimal(value('data-split-seed')); return Number.isInteger(n) && n >= 0 && n <= 2 ** 32 - 1 ? '' : 'The split seed must be a whole number ≥ 0.'; },
+  };
+  function imageSize(): [number, number] | null {
+    const m = /^\s*(\d+)\s*[x×]\s*(\d+)\s*$/i.exec(value('data-image-size'));
+    if (!m) return null;
+    const h = Number(m[1]), w = Number(m[2]);
+    return h >= 1 && w >= 1 && h <= 1024 && w <= 1024 ? [h, w] : null;
+  }
+  for (const id of Object.keys(dataFieldChecks)) $(id).addEventListener('change', () => setError(id, dataFieldChecks[id]!()));
+
+  /** Shows what data the lab holds now (and drops what was learnt from the data before). */
+  function useData(info: DataInfo): void {
+    state.data = info;
+    state.testImages = info.testImages ?? new Uint8Array(0);
+    state.testLabels = info.testLabels;
+    state.dataReady = true;
+    state.logits = {};
+    state.results = {};
+    state.summary = undefined;
+    state.exports.clear();
+    charts.reset();
+    resetResults();
+    if (info.teacherDropped && state.teacherLoaded) {
+      state.teacherLoaded = null;
+      for (const input of Object.values(fileInputs)) input.value = '';
+      showSourcePanel();
+    }
+    fields.dataChanged();
+    dkIndex.max = String(info.testCount - 1);
+    const shape = info.sampleShape.join('×');
+    $('data-status').textContent = `${info.name} ready: ${fmtInt(info.trainCount)} training and ${fmtInt(info.testCount)} test samples (${info.seconds.toFixed(1)} s).`;
+    $('data-info').textContent = `${info.name}: ${fmtInt(info.trainCount)} training and ${fmtInt(info.testCount)} test samples of ${shape}, ` +
+      `${info.classes} classes${info.name === 'MNIST' ? '' : ` (${info.classNames.slice(0, 12).join(', ')}${info.classes > 12 ? ', …' : ''})`}; test set: ${info.split}; inputs ${info.normalization}.`;
+    $('try').classList.toggle('not-drawable', !info.drawable);
+    $('pad-note').textContent = info.drawable ? '' : `The drawing pad is for 28×28 grey pictures such as MNIST's; ${info.name}'s samples are ${shape}.`;
+    pad.clear();
+    state.selected = 0;
+    select(0);
+    setRunning(false);
+  }
+
+  const picked = async (input: HTMLInputElement): Promise<{ path: string; bytes: Uint8Array }[]> =>
+    Promise.all(Array.from(input.files ?? []).map(async (f) => ({ path: f.webkitRelativePath || f.name, bytes: new Uint8Array(await f.arrayBuffer()) })));
+
+  async function loadFiles(): Promise<void> {
+    setError('data', '');
+    let bad = '';
+    for (const [id, check] of Object.entries(dataFieldChecks)) { const m = check(); setError(id, m); if (m && !bad) bad = id; }
+    if (bad) { $(bad).focus(); return; }
+    const [filesInput, folderInput, testInput] = dataInputs as [HTMLInputElement, HTMLInputElement, HTMLInputElement];
+    const source = (folderInput.files?.length ?? 0) > 0 ? folderInput : filesInput;
+    if ((source.files?.length ?? 0) === 0) { setError('data', 'Pick data files or an image folder first.'); filesInput.focus(); return; }
+    state.dataReady = false;
+    setRunning(false);
+    $('data-info').textContent = `Reading ${fmtInt(source.files!.length)} file${source.files!.length === 1 ? '' : 's'}…`;
+    try {
+      const files = await picked(source);
+      const testFiles = await picked(testInput);
+      const size = imageSize();
+      const req: DataFilesRequest = {
+        files, ...(testFiles.length ? { testFiles } : {}), labelColumn: value('data-label-column').trim(), ...(size ? { imageSize: size } : {}),
+        testFraction: parseDecimal(value('data-test-fraction')), splitSeed: parseDecimal(value('data-split-seed')),
+        normalize: $<HTMLInputElement>('data-normalize').checked,
+      };
+      useData(await engine.loadFiles(transfer(req, [...files, ...testFiles].map((f) => f.bytes.buffer as ArrayBuffer))));
+    } catch (e) {
+      setError('data', `Could not read the data: ${(e as Error).message}`);
+      $('data-info').textContent = state.data ? `Still using ${state.data.name}.` : '';
+      state.dataReady = state.data !== null;
+      setRunning(false);
+    }
+  }
+  $('data-load').addEventListener('click', () => void loadFiles());
+  // the data are the files or the folder picked last: picking one clears the other
+  {
+    const [filesInput, folderInput] = dataInputs as [HTMLInputElement, HTMLInputElement];
+    filesInput.addEventListener('change', () => { if (filesInput.files?.length) folderInput.value = ''; });
+    folderInput.addEventListener('change', () => { if (folderInput.files?.length) filesInput.value = ''; });
+  }
+
+  async function loadMnist(): Promise<void> {
+    const dataStatus = $('data-status');
+    dataStatus.textContent = 'Loading MNIST (about 11 MB, once)…';
+    state.dataReady = false;
+    setRunning(false);
+    try {
+      useData(await engine.loadData(new URL('mnist/', document.baseURI).href));
+    } catch (e) {
+      dataStatus.textContent = '';
+      runError.textContent = `Could not load MNIST: ${(e as Error).message}`;
+    }
+  }
+  form.querySelectorAll<HTMLInputElement>('input[name="data-source"]').forEach((r) => r.addEventListener('change', () => {
+    const src = dataSource();
+    form.querySelectorAll<HTMLElement>('.source-panel[data-data]').forEach((p) => { p.hidden = p.dataset.data !== src; });
+    setError('data', '');
+    if (src === 'mnist' && state.data?.name !== 'MNIST') void loadMnist();
+  }));
+
   // ---- running -------------------------------------------------------------------------------
 
   const setRunning = (running: boolean): void => {
@@ -236,7 +349,9 @@ export function startLab(engine: Remote<Api>): void {
     startBtn.disabled = running || !state.dataReady;
     pauseBtn.disabled = !running;
     stopBtn.disabled = !running;
-    for (const input of Object.values(fileInputs)) input.disabled = running;
+    for (const input of [...Object.values(fileInputs), ...dataInputs]) input.disabled = running;
+    $<HTMLButtonElement>('data-load').disabled = running;
+    form.querySelectorAll<HTMLInputElement>('input[name="data-source"]').forEach((r) => { r.disabled = running; });
     if (!running) { state.paused = false; pauseBtn.textContent = 'Pause'; pauseBtn.setAttribute('aria-pressed', 'false'); }
     document.body.classList.toggle('is-running', running);
   };
@@ -355,10 +470,10 @@ export function startLab(engine: Remote<Api>): void {
   $('dk-mistake').addEventListener('click', () => {
     const z = state.logits.distilled;
     if (!z) return;
-    const n = z.length / 10;
+    const n = z.length / K();
     for (let k = 1; k <= n; k++) {
       const i = (state.selected + k) % n;
-      if (argmax(z, i * 10) !== state.testLabels[i]) { select(i); return; }
+      if (argmax(z, i * K(), K()) !== state.testLabels[i]) { select(i); return; }
     }
   });
 
@@ -367,23 +482,26 @@ export function startLab(engine: Remote<Api>): void {
     const n = state.testLabels.length;
     const canvas = $<HTMLCanvasElement>('dk-image');
     if (n === 0) return;
-    drawDigit(canvas, state.testImages, i * 784);
+    const pic = picture(), k = K(), cls = names();
+    canvas.hidden = !pic;
+    if (pic) drawDigit(canvas, state.testImages, i * pic.h * pic.w * pic.c, false, pic);
     const label = state.testLabels[i]!;
-    canvas.setAttribute('aria-label', `Test image ${i}, a handwritten ${label}`);
+    const what = state.data ? `${state.data.picture ? 'test image' : 'test row'} ${i}, of class ${cls[label]}` : `Test image ${i}, a handwritten ${label}`;
+    canvas.setAttribute('aria-label', what);
     const t = temp();
-    const parts = [`Test image #${i}: a ${label}.`];
+    const parts = [state.data ? `Test ${state.data.picture ? 'image' : 'row'} #${i}: ${cls[label]}.` : `Test image #${i}: a ${label}.`];
     for (const [role, id, who] of [['teacher', 'teacher', 'Teacher'], ['distilled', 'student', 'Distilled student']] as const) {
       const z = state.logits[role];
-      const inRange = z && i * 10 < z.length;
-      const p1 = inRange ? softmaxT(z, 1, i * 10) : null;
-      renderBars($(`bars-${id}-1`), p1, `${who} at T = 1`, label);
-      renderBars($(`bars-${id}-t`), inRange ? softmaxT(z, t, i * 10) : null, `${who} at T = ${t}`, label);
-      if (p1) { const k = argmax(p1); parts.push(`${who}: ${k} (${pct(p1[k]!, 1)}).`); }
+      const inRange = z && (i + 1) * k <= z.length;
+      const p1 = inRange ? softmaxT(z, 1, i * k, k) : null;
+      renderBars($(`bars-${id}-1`), p1, `${who} at T = 1`, label, cls);
+      renderBars($(`bars-${id}-t`), inRange ? softmaxT(z, t, i * k, k) : null, `${who} at T = ${t}`, label, cls);
+      if (p1) { const top = argmax(p1, 0, k); parts.push(`${who}: ${cls[top]} (${pct(p1[top]!, 1)}).`); }
     }
     if (!state.logits.teacher && state.results.teacher && !state.results.teacher.test) parts.push('The teacher is a logits file: it has no test-set predictions.');
     else if (!state.logits.teacher) parts.push('The teacher\'s probabilities appear once it has trained.');
     $('dk-caption').textContent = parts.join(' ');
-    $<HTMLButtonElement>('pad-use').disabled = false;
+    $<HTMLButtonElement>('pad-use').disabled = !(state.data?.drawable ?? true);
   }
 
   // ---- judge ---------------------------------------------------------------------------------
@@ -439,12 +557,13 @@ export function startLab(engine: Remote<Api>): void {
   function renderConfusion(m: number[][]): void {
     let max = 1;
     m.forEach((row, i) => row.forEach((v, j) => { if (i !== j && v > max) max = v; }));
-    const head = `<thead><tr><th scope="col"><span class="visually-hidden">true \\ predicted</span></th>${m.map((_, j) => `<th scope="col">${j}</th>`).join('')}</tr></thead>`;
-    const body = m.map((row, i) => `<tr><th scope="row">${i}</th>${row.map((v, j) => {
+    const cls = names().map((n) => esc(n.length > 6 ? `${n.slice(0, 5)}…` : n));
+    const head = `<thead><tr><th scope="col"><span class="visually-hidden">true \\ predicted</span></th>${m.map((_, j) => `<th scope="col">${cls[j]}</th>`).join('')}</tr></thead>`;
+    const body = m.map((row, i) => `<tr><th scope="row">${cls[i]}</th>${row.map((v, j) => {
       const heat = 0.12 + 0.88 * v / max;
       const style = i === j ? '' : v > 0 ? ` style="--heat:${heat.toFixed(3)}"` : '';
-      const cls = i === j ? 'diag' : v > 0 ? `off${heat > 0.55 ? ' hot' : ''}` : 'zero';
-      return `<td class="${cls}"${style} title="true ${i}, predicted ${j}: ${v}">${v}</td>`;
+      const cell = i === j ? 'diag' : v > 0 ? `off${heat > 0.55 ? ' hot' : ''}` : 'zero';
+      return `<td class="${cell}"${style} title="true ${cls[i]}, predicted ${cls[j]}: ${v}">${v}</td>`;
     }).join('')}</tr>`).join('');
     $('confusion').innerHTML = head + `<tbody>${body}</tbody>`;
   }
@@ -454,23 +573,31 @@ export function startLab(engine: Remote<Api>): void {
     const box = $('mistakes');
     box.innerHTML = '';
     if (!z) return;
-    const n = z.length / 10;
+    const k = K(), cls = names(), pic = picture();
+    const n = z.length / k;
     const frag = document.createDocumentFragment();
     let shown = 0;
     for (let i = 0; i < n && shown < 24; i++) {
-      const pred = argmax(z, i * 10), truth = state.testLabels[i]!;
+      const pred = argmax(z, i * k, k), truth = state.testLabels[i]!;
       if (pred === truth) continue;
       shown++;
       const btn = document.createElement('button');
       btn.type = 'button';
       btn.className = 'mistake';
-      btn.setAttribute('aria-label', `Test image ${i}: a ${truth}, predicted ${pred}`);
-      const c = document.createElement('canvas');
-      c.width = 28; c.height = 28; c.className = 'digit';
-      drawDigit(c, state.testImages, i * 784);
+      btn.setAttribute('aria-label', `Test ${pic ? 'image' : 'row'} ${i}: ${cls[truth]}, predicted ${cls[pred]}`);
       const cap = document.createElement('span');
-      cap.textContent = `${truth} → ${pred}`;
-      btn.append(c, cap);
+      cap.textContent = `${cls[truth]} → ${cls[pred]}`;
+      if (pic) {
+        const c = document.createElement('canvas');
+        c.className = 'digit';
+        drawDigit(c, state.testImages, i * pic.h * pic.w * pic.c, false, pic);
+        btn.append(c);
+      } else {
+        const row = document.createElement('span');
+        row.textContent = `#${i}`;
+        btn.append(row);
+      }
+      btn.append(cap);
       btn.addEventListener('click', () => { select(i); $('dark').scrollIntoView({ block: 'start', behavior: matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth' }); });
       frag.append(btn);
     }
@@ -523,15 +650,15 @@ export function startLab(engine: Remote<Api>): void {
         $('pad-others').textContent = 'Start a run: the student classifies your drawing as soon as it exists.';
         renderBars($('bars-pad'), null, 'Student probabilities for the drawing');
       } else {
-        const p = softmaxT(student, 1);
-        const k = argmax(p);
-        $('pad-guess').textContent = `${k} (${pct(p[k]!, 1)})`;
+        const p = softmaxT(student, 1, 0, K());
+        const k = argmax(p, 0, K());
+        $('pad-guess').textContent = `${names()[k]} (${pct(p[k]!, 1)})`;
         $('pad-guess').dataset.digit = String(k);
-        renderBars($('bars-pad'), p, out.distilled ? 'Distilled student probabilities for the drawing' : 'Baseline student probabilities for the drawing');
+        renderBars($('bars-pad'), p, out.distilled ? 'Distilled student probabilities for the drawing' : 'Baseline student probabilities for the drawing', undefined, names());
         const others: string[] = [];
         if (!out.distilled) others.push('(the baseline: the distilled student is not trained yet)');
-        if (out.teacher) others.push(`Teacher: ${argmax(out.teacher)}`);
-        if (out.distilled && out.baseline) others.push(`Student alone: ${argmax(out.baseline)}`);
+        if (out.teacher) others.push(`Teacher: ${names()[argmax(out.teacher, 0, K())]}`);
+        if (out.distilled && out.baseline) others.push(`Student alone: ${names()[argmax(out.baseline, 0, K())]}`);
         $('pad-others').textContent = others.join(' · ');
       }
     } catch (e) {
@@ -597,20 +724,6 @@ export function startLab(engine: Remote<Api>): void {
     // what the default models are (parameters, taps), as the worker reads their specs
     void fields.update('student');
     if (teacherSource() === 'train') void fields.update('teacher');
-    const dataStatus = $('data-status');
-    dataStatus.textContent = 'Loading MNIST (about 11 MB, once)…';
-    try {
-      const info = await engine.loadData(new URL('mnist/', document.baseURI).href);
-      state.testImages = info.testImages;
-      state.testLabels = info.testLabels;
-      state.dataReady = true;
-      dkIndex.max = String(info.testCount - 1);
-      dataStatus.textContent = `MNIST ready: ${fmtInt(info.trainCount)} training and ${fmtInt(info.testCount)} test images (${info.seconds.toFixed(1)} s).`;
-      setRunning(false);
-      select(0);
-    } catch (e) {
-      dataStatus.textContent = '';
-      runError.textContent = `Could not load MNIST: ${(e as Error).message}`;
-    }
+    await loadMnist();
   })();
 }

@@ -7,7 +7,7 @@ import {
   type Core, type InputNorm, type Model, type RunTeacher,
 } from '@retort/distill';
 import type { TfjsTeacher } from '@retort/distill/tfjs';
-import { CLASSES, INPUTS, labModelSpec, NORM, specLabel, tapsOf } from './config.js';
+import { labModelSpec, labShape, specLabel, tapsOf } from './config.js';
 import type { TeacherInfo } from './types.js';
 
 export interface LoadedTeacher {
@@ -37,8 +37,9 @@ export function runTeacher(t: LoadedTeacher): RunTeacher {
 }
 
 function checkShape(inputs: number, classes: number, what: string): void {
-  if (inputs !== INPUTS) throw new DataFormatError(what, `takes ${inputs} inputs, but MNIST images have ${INPUTS} (28x28)`);
-  if (classes !== CLASSES) throw new DataFormatError(what, `outputs ${classes} classes, but MNIST has ${CLASSES}`);
+  const d = labShape();
+  if (inputs !== d.features) throw new DataFormatError(what, `takes ${inputs} inputs, but the samples of ${d.name} have ${d.features} ([${d.sampleShape.join(', ')}])`);
+  if (classes !== d.classes) throw new DataFormatError(what, `outputs ${classes} classes, but ${d.name} has ${d.classes}`);
 }
 
 export function loadRetortTeacher(c: Core, file: { name: string; bytes: Uint8Array }): LoadedTeacher {
@@ -88,7 +89,7 @@ export async function loadTfjsTeacher(c: Core, files: { name: string; bytes: Uin
     }
     const s = specLabel(imp.spec);
     return {
-      file: artifacts.file, model: imp.model, norm: imp.normalization ?? NORM,
+      file: artifacts.file, model: imp.model, norm: imp.normalization ?? labShape().norm,
       info: { kind: 'tfjs-model', spec: s, params: imp.model.paramCount, canPredict: true, inStep: true, taps: tapsOf(imp.model),
         description: `${artifacts.file}: a TF.js model ${imp.spec.type === 'mlp' ? 'of Dense layers, ' : ''}read as ${s}${imp.softmaxDropped ? ' (its final softmax dropped)' : ''}` },
     };
@@ -110,7 +111,7 @@ export async function loadTfjsTeacher(c: Core, files: { name: string; bytes: Uin
   }
   const params = model.countParams();
   return {
-    file: artifacts.file, tfjs: teacher, norm: NORM,
+    file: artifacts.file, tfjs: teacher, norm: labShape().norm,
     info: { kind: 'tfjs', params, canPredict: true, inStep: false, taps: [],
       description: `${artifacts.file}: a TF.js model (${model.layers.length} layers, ${params.toLocaleString('en-US')} parameters, input [${teacher.inputShape.join(', ')}]), run by TensorFlow.js for its soft labels` },
   };
@@ -142,13 +143,14 @@ export async function loadLogitsTeacher(file: { name: string; bytes: Uint8Array 
   }
   if (shape.length !== 2) throw new DataFormatError(file.name, `teacher logits must be 2-D [samples, classes], got shape [${shape.join(', ')}]`);
   const [n, k] = shape as [number, number];
-  if (k !== CLASSES) throw new DataFormatError(file.name, `teacher logits have ${k} classes but MNIST has ${CLASSES}`);
-  if (n !== trainCount) throw new DataFormatError(file.name, `teacher logits cover ${n} samples but the MNIST training set has ${trainCount} (one row per training image, in file order)`);
+  const d = labShape();
+  if (k !== d.classes) throw new DataFormatError(file.name, `teacher logits have ${k} classes but ${d.name} has ${d.classes}`);
+  if (n !== trainCount) throw new DataFormatError(file.name, `teacher logits cover ${n} samples but the training set of ${d.name} has ${trainCount} (one row per training sample, in file order)`);
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i]!)) throw new DataFormatError(file.name, `teacher logit [${Math.floor(i / k)}, ${i % k}] is ${values[i]}`);
   }
   return {
-    file: file.name, logits: values, norm: NORM,
+    file: file.name, logits: values, norm: labShape().norm,
     info: { kind: 'logits', canPredict: false, inStep: false, taps: [],
       description: `${file.name}: teacher logits [${n}, ${k}] over the training set (no model: no test-set predictions)` },
   };

@@ -59,12 +59,44 @@ export interface LabConfig {
 }
 
 export interface DataInfo {
+  /** 'MNIST', or the name of the picked files. */
+  name: string;
+  /** One sample's shape ([28, 28], [H, W, C], or [D] for table rows), its values, and the classes. */
+  sampleShape: number[];
+  features: number;
+  classes: number;
+  classNames: string[];
   trainCount: number;
   testCount: number;
-  /** Test images, testCount x 784 u8 (a copy, transferred). */
-  testImages: Uint8Array;
+  /** How the test set came about (the data's own, picked test files, or a seeded split). */
+  split: string;
+  /** How samples are prepared for the models (mean/std). */
+  normalization: string;
+  /** Test samples as 8-bit pictures (h x w x c each, transferred), or null when they are not pictures (table rows). */
+  testImages: Uint8Array | null;
+  picture: { h: number; w: number; c: number } | null;
   testLabels: Int32Array;
+  /** 28x28 grey samples: the drawing pad applies. */
+  drawable: boolean;
+  /** A loaded teacher was dropped: it was made for samples of another shape. */
+  teacherDropped: boolean;
   seconds: number;
+}
+
+/** The visitor's data files (a file picker's, or a folder's with paths inside it) and how to read them. */
+export interface DataFilesRequest {
+  files: { path: string; bytes: Uint8Array }[];
+  /** A test set of their own (any of the same forms); else the data's own, or a seeded split. */
+  testFiles?: { path: string; bytes: Uint8Array }[];
+  /** A CSV table's label column (default 'label'). */
+  labelColumn?: string;
+  /** Images resized to [height, width] (default the first image's size). */
+  imageSize?: [number, number];
+  /** The seeded split when there is no test set: the fraction of each class held out, and its seed. */
+  testFraction?: number;
+  splitSeed?: number;
+  /** Standardise each channel (each feature of a table) by the training split's mean and std. */
+  normalize: boolean;
 }
 
 /** A tap of a model (a named layer's output) and its per-sample shape. */
