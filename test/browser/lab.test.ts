@@ -5,7 +5,9 @@
 // training, screenshots at desktop and phone sizes (test/browser/artifacts/, git-ignored); then
 // CNNs: a CNN teacher and student with attention transfer, their attention maps and channels
 // drawn (for a test image and for the drawing), the CNN classifying a drawing, a CNN student
-// downloaded and loaded back as the teacher of a run whose taps are chosen in the form; then the
+// downloaded and loaded back as the teacher of a run whose taps are chosen in the form, the same
+// network picked as an ONNX teacher (read as a Retort model) and with an operator Retort does not
+// import (run in onnxruntime-web in the worker: the same test predictions); then the
 // visitor's own data: a CSV table with named classes and a folder of RGB pictures picked as a
 // folder, each trained on, a file of no known form refused inline, and back to MNIST.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +18,7 @@ import { encode as encodePng } from 'fast-png';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { Mlp, asMlpSpec, createModel, decodeModelFile, encodeModelFile, loadCore, paramLayout, paramsFromTensors, parseModelSpec } from '@retort/distill';
+import onnxProto from 'onnx-proto';
 import { browserAvailable, launchChromium } from './chromium.js';
 import { serveStatic, type StaticServer } from './static-server.js';
 
@@ -58,6 +61,8 @@ describe.skipIf(!browserAvailable)('the web lab in headless Chromium', () => {
   let context: BrowserContext;
   let page: Page;
   const errors: string[] = [];
+  /** The CNN student exported as ONNX by the export test, for the ONNX-teacher test. */
+  let cnnOnnx: Buffer | undefined;
 
   beforeAll(async () => {
     mkdirSync(artifacts, { recursive: true });
@@ -369,7 +374,9 @@ describe.skipIf(!browserAvailable)('the web lab in headless Chromium', () => {
     for (const [button, name] of [['onnx', 'student.onnx'], ['int8', 'student.int8'], ['tfjs:model.json', 'model.json'], ['tfjs:weights.bin', 'weights.bin']] as const) {
       const [d] = await Promise.all([page.waitForEvent('download'), page.click(`[data-export="${button}"]`)]);
       expect(d.suggestedFilename()).toBe(name);
-      expect(readFileSync((await d.path())!).length).toBeGreaterThan(1000);
+      const out = readFileSync((await d.path())!);
+      expect(out.length).toBeGreaterThan(1000);
+      if (name === 'student.onnx') cnnOnnx = out;
     }
     expect(await page.textContent('#export-error')).toBe('');
 
@@ -397,6 +404,54 @@ describe.skipIf(!browserAvailable)('the web lab in headless Chromium', () => {
     await page.check('input[name="teacher-source"][value="train"]');
     expect(errors).toEqual([]);
   }, 90_000);
+  it('takes an ONNX teacher: a graph Retort represents becomes a Retort model; any other runs in onnxruntime-web, with the same test predictions', async () => {
+    expect(cnnOnnx).toBeDefined();
+    await page.locator('details.advanced').evaluate((d) => { (d as HTMLDetailsElement).open = true; });
+    await page.check('input[name="teacher-source"][value="onnx"]');
+    await page.setInputFiles('#teacher-onnx', { name: 'cnn.onnx', mimeType: 'application/octet-stream', buffer: cnnOnnx! });
+    await expect.poll(() => page.textContent('#teacher-info'), { timeout: 10_000 }).toMatch(/^Loaded: cnn\.onnx: an ONNX graph \(retort.*, NCHW input\) read as lenet5:width=0\.25 \(4,157 parameters\)$/);
+    await expect.poll(() => page.$$eval('#teacher-tap option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['', 'conv1', 'conv2', 'fc1', 'fc2']);
+    await page.selectOption('#student-kind', 'mlp');
+    await page.fill('#student-hidden', '16');
+    await page.selectOption('#method', 'kd');
+    for (const [id, v] of [['epochs', '1'], ['transfer-size', '300'], ['test-size', '500']] as const) await page.fill(`#${id}`, v);
+    const teacherRow = async (): Promise<{ row: string; accuracy: number }> => {
+      await page.click('#start');
+      await expect.poll(() => page.textContent('#phase'), { timeout: 90_000 }).toMatch(/^(Done in|The run failed)/);
+      expect(await page.textContent('#run-error')).toBe('');
+      return page.$eval('#results tbody tr', (tr) => ({ row: tr.textContent ?? '', accuracy: Number((tr.querySelector('td[data-accuracy]') as HTMLElement).dataset.accuracy) }));
+    };
+    const native = await teacherRow();
+    expect(native.row).toMatch(/^teacher \(loaded\)lenet5:width=0\.25/);
+
+    // the same network with its ReLUs written as LeakyRelu(alpha = 0): Retort does not import that
+    // operator, so onnxruntime-web runs it, in the worker, and gives the same test predictions
+    const p = onnxProto.onnx.ModelProto.decode(cnnOnnx!);
+    let changed = 0;
+    for (const n of p.graph!.node!) if (n.opType === 'Relu') { n.opType = 'LeakyRelu'; n.attribute = [{ name: 'alpha', type: 1, f: 0 }]; changed++; }
+    expect(changed).toBeGreaterThan(0);
+    await page.setInputFiles('#teacher-onnx', { name: 'leaky.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from(onnxProto.onnx.ModelProto.encode(p).finish()) });
+    await expect.poll(() => page.textContent('#teacher-info'), { timeout: 20_000 })
+      .toMatch(/^Loaded: leaky\.onnx: an ONNX model run by onnxruntime-web for its soft labels \(NCHW input; not a Retort model: .*LeakyRelu/);
+    expect(await page.textContent('#teacher-file-error')).toBe('');
+    // no taps to choose: the method's tap selects offer the method's default only
+    await expect.poll(() => page.$$eval('#teacher-tap option', (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(['']);
+    const ort = await teacherRow();
+    expect(ort.row).toMatch(/^teacher \(loaded\)ONNX model/);
+    expect(ort.accuracy).toBe(native.accuracy);
+    // a drawing is classified by the onnxruntime teacher too
+    const pad = page.locator('#pad');
+    await pad.scrollIntoViewIfNeeded();
+    const box = (await pad.boundingBox())!;
+    await page.mouse.move(box.x + 0.5 * box.width, box.y + 0.2 * box.height);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 0.5 * box.width, box.y + 0.8 * box.height, { steps: 8 });
+    await page.mouse.up();
+    await expect.poll(() => page.textContent('#pad-others'), { timeout: 5_000 }).toMatch(/Teacher: \d/);
+    await page.click('#pad-clear');
+    await page.check('input[name="teacher-source"][value="train"]');
+    expect(errors).toEqual([]);
+  }, 150_000);
   it("learns from the visitor's own files: a CSV table with named classes, a picked folder of pictures; refuses a stray file; back to MNIST", async () => {
     await page.setViewportSize({ width: 1280, height: 800 });
     // 900 rows of 6 features in 3 classes around distinct means (seeded), classes named in the 'kind' column

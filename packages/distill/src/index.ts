@@ -42,7 +42,7 @@ export { lrSchedule, parseScheduleConfig, scheduleConfigSchema, type ScheduleCon
 
 // model file format (bytes in, bytes out)
 export {
-  encodeModelFile, decodeModelFile, ModelFormatError, FORMAT_VERSION, modelTensors, paramsFromTensors, stateFromTensors, checkFiniteParams,
+  encodeModelFile, decodeModelFile, ModelFormatError, NonFiniteWeightError, FORMAT_VERSION, modelTensors, paramsFromTensors, stateFromTensors, checkFiniteParams,
   type ModelFileContents, type DecodedModelFile, type NamedTensor,
 } from './format/model-file.js';
 

@@ -227,6 +227,12 @@ export class OnnxTeacher implements LogitsPredictor {
     }
   }
 
+  /** The logits of every sample of `ds`, computed now and not kept (a drawing, a one-off batch). */
+  logitsOf(ds: Dataset, batchSize = 256): Promise<Float32Array> {
+    if (this.disposed) throw new RangeError(`OnnxTeacher ${this.file}: disposed`);
+    return this.allLogits(ds, batchSize);
+  }
+
   logits(view: DatasetView): Float32Array {
     if (this.disposed) throw new RangeError(`OnnxTeacher ${this.file}: disposed`);
     const all = this.computed.get(view.dataset);

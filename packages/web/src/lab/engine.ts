@@ -21,7 +21,7 @@ import { measureDeployment } from './deployment.js';
 import { featureMapsOf } from './feature-maps.js';
 import { fetchMnist } from './mnist-data.js';
 import { scheduler, yieldTurn } from './scheduler.js';
-import { freeTeacher, loadLogitsTeacher, loadRetortTeacher, loadTfjsTeacher, runTeacher, type LoadedTeacher } from './teachers.js';
+import { freeTeacher, loadLogitsTeacher, loadOnnxTeacher, loadRetortTeacher, loadTfjsTeacher, runTeacher, type LoadedTeacher } from './teachers.js';
 import type {
   DataFilesRequest, DataInfo, ExportFormat, ExportedFile, FeatureMaps, FeatureMapsRequest, LabConfig, ModelDescription, ModelResult, Role, RunCallbacks,
   RunSummary, TeacherInfo, TestMetrics,
@@ -149,7 +149,7 @@ async function runLab(cfg: LabConfig, cb: Remote<RunCallbacks>): Promise<RunSumm
   if (!cfg.teacher && !loaded) throw new RangeError('Load a teacher file first, or choose to train a teacher here');
   const readsTaps = TAP_METHODS.includes(cfg.method);
   if (readsTaps && !cfg.teacher && !loaded?.model) {
-    throw new RangeError(`${cfg.method} reads a layer of the teacher inside every step: it needs a Retort model as the teacher (trained here, a Retort file, or a TF.js model of Dense layers), not ${loaded?.info.kind === 'logits' ? 'a logits file' : 'this TF.js model'}`);
+    throw new RangeError(`${cfg.method} reads a layer of the teacher inside every step: it needs a Retort model as the teacher (trained here, a Retort file, or a TF.js or ONNX model of layers Retort represents), not ${loaded?.info.kind === 'logits' ? 'a logits file' : loaded?.onnx ? 'this ONNX model run by onnxruntime' : 'this TF.js model'}`);
   }
   const norm = labShape().norm;
   if (readsTaps && loaded?.model && !cfg.teacher && JSON.stringify(loaded.norm) !== JSON.stringify(norm)) {
@@ -221,8 +221,13 @@ async function runLab(cfg: LabConfig, cb: Remote<RunCallbacks>): Promise<RunSumm
     void cb.phase(`Teacher: ${l.info.description}`);
     if (l.model) teacherTest = predictLogits(c, l.model, views.test, l.norm);
     else if (l.tfjs) { void cb.phase('Computing the TF.js teacher\'s test-set logits'); teacherTest = l.tfjs.logits(views.test); }
+    else if (l.onnx) {
+      void cb.phase(`Running the ONNX teacher in onnxruntime-web over the ${d.train.count.toLocaleString('en-US')} training and ${d.test.count.toLocaleString('en-US')} test samples`);
+      await l.onnx.prepare([d.train, d.test]);
+      teacherTest = l.onnx.logits(views.test);
+    }
     send({
-      role: 'teacher', spec: l.info.spec ?? (l.info.kind === 'logits' ? 'teacher logits (file)' : 'TF.js model'), params: l.info.params ?? 0, taps: l.info.taps,
+      role: 'teacher', spec: l.info.spec ?? (l.info.kind === 'logits' ? 'teacher logits (file)' : l.onnx ? 'ONNX model' : 'TF.js model'), params: l.info.params ?? 0, taps: l.info.taps,
       ...(teacherTest ? { test: testMetrics(c, teacherTest, testLabels), testLogits: teacherTest } : {}),
       history: [], trainSeconds: 0, source: 'loaded',
     });
@@ -394,12 +399,13 @@ export const lab = {
   },
 
   /** A teacher from picked files: a Retort model, a TF.js model (model.json + shards), or logits (.npy/.safetensors). */
-  async loadTeacher(kind: 'retort' | 'tfjs' | 'logits', files: { name: string; bytes: Uint8Array }[]): Promise<TeacherInfo> {
+  async loadTeacher(kind: 'retort' | 'tfjs' | 'onnx' | 'logits', files: { name: string; bytes: Uint8Array }[]): Promise<TeacherInfo> {
     if (running) throw new Error('A run is in progress; load the teacher when it has finished');
     const c = await getCore();
     if (files.length === 0) throw new Error('No file was picked');
     const next = kind === 'retort' ? loadRetortTeacher(c, files[0]!)
       : kind === 'tfjs' ? await loadTfjsTeacher(c, files)
+        : kind === 'onnx' ? await loadOnnxTeacher(c, files[0]!)
         : await loadLogitsTeacher(files[0]!, requireData().train.count);
     freeTeacher(loaded);
     loaded = next;
@@ -430,7 +436,7 @@ export const lab = {
   },
 
   /** Logits of the models there are for one sample (a drawing: 784 values in [0, 1], as x/255 of 28x28 data). */
-  predict(pixels: Float32Array): Partial<Record<Role, Float32Array>> {
+  async predict(pixels: Float32Array): Promise<Partial<Record<Role, Float32Array>>> {
     const shape = labShape();
     if (!core || pixels.length !== shape.features) return {};
     const out: Partial<Record<Role, Float32Array>> = {};
@@ -456,10 +462,10 @@ export const lab = {
     const t = teacherSide();
     const trainedTeacher = teacherOfRun ? teacherOfRun === 'trained' : !loaded;
     if (t) { const z = one(t.model, t.norm); if (z) out.teacher = z; }
-    else if (!trainedTeacher && loaded?.tfjs) {
+    else if (!trainedTeacher && (loaded?.tfjs || loaded?.onnx)) {
       const ds: Dataset = { name: 'drawing', count: 1, sampleShape: [...shape.sampleShape], features: shape.features, classes: shape.classes,
         x: Float32Array.from(pixels), y: new Int32Array(1) }; // f32 samples are taken as already scaled to [0, 1]
-      out.teacher = loaded.tfjs.logits(fullView(ds));
+      out.teacher = loaded.tfjs ? loaded.tfjs.logits(fullView(ds)) : await loaded.onnx!.logitsOf(ds);
     }
     return out;
   },

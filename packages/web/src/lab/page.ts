@@ -212,7 +212,8 @@ export function startLab(engine: Remote<Api>): void {
   // ---- teacher files -------------------------------------------------------------------------
 
   const fileInputs: Record<string, HTMLInputElement> = {
-    retort: $<HTMLInputElement>('teacher-retort'), tfjs: $<HTMLInputElement>('teacher-tfjs'), logits: $<HTMLInputElement>('teacher-logits'),
+    retort: $<HTMLInputElement>('teacher-retort'), tfjs: $<HTMLInputElement>('teacher-tfjs'), onnx: $<HTMLInputElement>('teacher-onnx'),
+    logits: $<HTMLInputElement>('teacher-logits'),
   };
   for (const [kind, input] of Object.entries(fileInputs)) {
     input.addEventListener('change', async () => {
@@ -222,7 +223,7 @@ export function startLab(engine: Remote<Api>): void {
       $('teacher-info').textContent = `Reading ${files.map((f) => f.name).join(', ')}…`;
       try {
         const payload = await Promise.all(files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })));
-        const info = await engine.loadTeacher(kind as 'retort' | 'tfjs' | 'logits', transfer(payload, payload.map((p) => p.bytes.buffer)));
+        const info = await engine.loadTeacher(kind as 'retort' | 'tfjs' | 'onnx' | 'logits', transfer(payload, payload.map((p) => p.bytes.buffer)));
         state.teacherLoaded = { kind, info };
         $('teacher-info').textContent = `Loaded: ${info.description}`;
         fields.setLoadedTeacher(info.taps);
@@ -272,6 +273,8 @@ export function startLab(engine: Remote<Api>): void {
     }
     fields.dataChanged();
     dkIndex.max = String(info.testCount - 1);
+    $('teacher-logits-label').innerHTML = `Teacher logits over the ${fmtInt(info.trainCount)} training samples of ${info.name.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`)} `
+      + `(<code>.npy</code> or <code>.safetensors</code>, [${info.trainCount}, ${info.classes}], in the data's order)`;
     const shape = info.sampleShape.join('×');
     $('data-status').textContent = `${info.name} ready: ${fmtInt(info.trainCount)} training and ${fmtInt(info.testCount)} test samples (${info.seconds.toFixed(1)} s).`;
     $('data-info').textContent = `${info.name}: ${fmtInt(info.trainCount)} training and ${fmtInt(info.testCount)} test samples of ${shape}, ` +

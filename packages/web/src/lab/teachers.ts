@@ -1,11 +1,14 @@
 // Teachers the visitor picks as files, read in the worker: a Retort model file (any model: an MLP,
 // a preset CNN, a layer graph, with its batch-norm statistics), a TF.js LayersModel (one Retort can
 // represent becomes a Retort model, usable inside the step; any other stays a TensorFlow.js model
-// that gives soft labels), or logits over the training set (.npy or .safetensors).
+// that gives soft labels), an ONNX model (likewise: a graph Retort represents becomes a Retort
+// model; any other runs in onnxruntime-web for its soft labels, as `--teacher model.onnx` does in
+// packages/distill/src/node/run.ts), or logits over the training set (.npy or .safetensors).
 import {
   DataFormatError, checkFiniteParams, createModel, decodeModelFile, normFromMeta, paramsFromTensors, readNpy, stateFromTensors, toFloat32,
-  type Core, type InputNorm, type Model, type RunTeacher,
+  NonFiniteWeightError, type Core, type InputNorm, type Model, type ModelSpec, type RunTeacher,
 } from '@retort/distill';
+import type { OnnxTeacher } from '@retort/distill/onnx';
 import type { TfjsTeacher } from '@retort/distill/tfjs';
 import { labModelSpec, labShape, specLabel, tapsOf } from './config.js';
 import type { TeacherInfo } from './types.js';
@@ -18,6 +21,8 @@ export interface LoadedTeacher {
   model?: Model;
   norm: InputNorm;
   tfjs?: TfjsTeacher;
+  /** An ONNX model run by onnxruntime-web (its logits prepared per dataset before a run). */
+  onnx?: OnnxTeacher;
   /** A logits file: [train count, 10] over the training set in file order. */
   logits?: Float32Array;
 }
@@ -25,6 +30,7 @@ export interface LoadedTeacher {
 export function freeTeacher(t: LoadedTeacher | undefined): void {
   t?.model?.free();
   t?.tfjs?.dispose();
+  t?.onnx?.dispose();
 }
 
 /** The teacher as a run of executeRun takes it. */
@@ -32,6 +38,7 @@ export function runTeacher(t: LoadedTeacher): RunTeacher {
   const common = { source: t.file, name: t.file, weight: 1 };
   if (t.model) return { ...common, kind: 'model', model: t.model };
   if (t.tfjs) return { ...common, kind: 'predictor', predictor: t.tfjs };
+  if (t.onnx) return { ...common, kind: 'predictor', predictor: t.onnx };
   const logits = t.logits!;
   return { ...common, kind: 'logits', read: () => logits };
 }
@@ -42,24 +49,36 @@ function checkShape(inputs: number, classes: number, what: string): void {
   if (classes !== d.classes) throw new DataFormatError(what, `outputs ${classes} classes, but ${d.name} has ${d.classes}`);
 }
 
-export function loadRetortTeacher(c: Core, file: { name: string; bytes: Uint8Array }): LoadedTeacher {
-  const decoded = decodeModelFile(file.bytes, file.name);
-  let spec;
+/** A spec read from a file, checked against the loaded data; a mismatch names the file. */
+function fileSpec(spec: ModelSpec, file: string): ModelSpec {
   try {
-    spec = labModelSpec(decoded.spec, 'model');
+    return labModelSpec(spec, 'model');
   } catch (e) {
-    throw new DataFormatError(file.name, (e as Error).message);
+    throw new DataFormatError(file, (e as Error).message);
   }
+}
+
+/** A model of `spec` whose weights `load` writes; freed again if they do not load or are not finite. */
+function modelWith(c: Core, spec: ModelSpec, file: string, load: (m: Model) => void): Model {
   const model = createModel(c, spec);
   try {
-    // straight into module memory, as the Node loader does (format/model-io.ts modelFromFile)
-    paramsFromTensors(spec, decoded.tensors, file.name, model.params.view());
-    if (model.state) stateFromTensors(spec, decoded.tensors, file.name, model.state.view());
-    checkFiniteParams(model, file.name);
+    load(model);
+    checkFiniteParams(model, file);
   } catch (e) {
     model.free();
     throw e;
   }
+  return model;
+}
+
+export function loadRetortTeacher(c: Core, file: { name: string; bytes: Uint8Array }): LoadedTeacher {
+  const decoded = decodeModelFile(file.bytes, file.name);
+  const spec = fileSpec(decoded.spec, file.name);
+  // straight into module memory, as the Node loader does (format/model-io.ts modelFromFile)
+  const model = modelWith(c, spec, file.name, (m) => {
+    paramsFromTensors(spec, decoded.tensors, file.name, m.params.view());
+    if (m.state) stateFromTensors(spec, decoded.tensors, file.name, m.state.view());
+  });
   const norm = normFromMeta(decoded.meta, file.name);
   const s = specLabel(spec);
   return {
@@ -114,6 +133,50 @@ export async function loadTfjsTeacher(c: Core, files: { name: string; bytes: Uin
     file: artifacts.file, tfjs: teacher, norm: labShape().norm,
     info: { kind: 'tfjs', params, canPredict: true, inStep: false, taps: [],
       description: `${artifacts.file}: a TF.js model (${model.layers.length} layers, ${params.toLocaleString('en-US')} parameters, input [${teacher.inputShape.join(', ')}]), run by TensorFlow.js for its soft labels` },
+  };
+}
+
+/**
+ * An ONNX model: a graph Retort represents (Gemm, Conv, pooling, BatchNormalization, Add, ...)
+ * becomes a Retort model (usable inside the step, with taps); any other runs in onnxruntime-web
+ * (loaded only then), its input prepared as the data's (the lab's normalisation, channels first
+ * when the graph takes NCHW), for its soft labels.
+ */
+export async function loadOnnxTeacher(c: Core, file: { name: string; bytes: Uint8Array }): Promise<LoadedTeacher> {
+  const onnx = await import('@retort/distill/onnx');
+  let refused: DataFormatError;
+  try {
+    const imp = onnx.importOnnx(file.bytes, file.name);
+    const spec = fileSpec(imp.spec, file.name);
+    const model = modelWith(c, spec, file.name, (m) => {
+      m.writeParams(imp.params);
+      if (m.stateCount > 0) m.writeState(imp.state);
+    });
+    const s = specLabel(spec);
+    return {
+      file: file.name, model, norm: imp.normalization ?? labShape().norm,
+      info: { kind: 'onnx-model', spec: s, params: model.paramCount, canPredict: true, inStep: true, taps: tapsOf(model),
+        description: `${file.name}: an ONNX graph (${imp.producer || 'unknown producer'}, ${imp.inputLayout} input) read as ${s} (${model.paramCount.toLocaleString('en-US')} parameters)` },
+    };
+  } catch (e) {
+    // a graph Retort cannot represent goes to onnxruntime; one with NaN/Inf weights is a bad file either way
+    if (!(e instanceof DataFormatError) || e instanceof NonFiniteWeightError) throw e;
+    refused = e;
+  }
+  const d = labShape();
+  let teacher: OnnxTeacher;
+  try {
+    teacher = await onnx.OnnxTeacher.load(file.bytes, file.name, d.sampleShape, d.classes, { mean: d.norm.mean, std: d.norm.std });
+  } catch (e) {
+    // a file onnxruntime cannot load either: the importer's reason says more
+    if (e instanceof DataFormatError) throw refused;
+    throw e;
+  }
+  const why = refused.message.replace(/^[^:]*: /, '');
+  return {
+    file: file.name, onnx: teacher, norm: d.norm,
+    info: { kind: 'onnx', canPredict: true, inStep: false, taps: [],
+      description: `${file.name}: an ONNX model run by onnxruntime-web for its soft labels (${teacher.layout === 'flat' ? 'rows' : teacher.layout.toUpperCase()} input; not a Retort model: ${why})` },
   };
 }
 

@@ -103,7 +103,7 @@ export interface DataFilesRequest {
 export interface TapInfo { name: string; shape: number[] }
 
 export interface TeacherInfo {
-  kind: 'retort' | 'tfjs' | 'tfjs-model' | 'logits';
+  kind: 'retort' | 'tfjs' | 'tfjs-model' | 'onnx' | 'onnx-model' | 'logits';
   /** One line for the page: what was loaded. */
   description: string;
   spec?: string;
