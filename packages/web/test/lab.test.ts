@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { argmax, parseDecimal, softmaxT, toMnist } from '../src/lab/mnist-input.js';
 import { AttentionTransfer, createModel, loadCore } from '@retort/distill';
 import { checkConfig } from '../src/lab/engine.js';
-import { describeSpec, labMethodOptions, studentRunConfig, teacherRunConfig } from '../src/lab/config.js';
+import { describeSpec, isDigitShaped, labMethodOptions, labShape, MNIST_SHAPE, setLabShape, studentRunConfig, teacherRunConfig } from '../src/lab/config.js';
 import { featureMapsOf, resolutionPairs, spatialAttention, strongestChannels, termPairs, unitRange } from '../src/lab/feature-maps.js';
 import type { LabConfig } from '../src/lab/types.js';
 
@@ -75,6 +75,35 @@ describe('parseDecimal', () => {
   });
 });
 
+describe('the loaded data shape the specs and the runs', () => {
+  it('checks specs against a table of 6 features in 3 classes, and its runs name the data and its per-feature statistics', () => {
+    const ok: LabConfig = {
+      teacher: { spec: 'mlp:6-16-3', epochs: 1, trainSize: 500 }, student: 'mlp:6-8-3', studentTap: '', teacherTap: '', method: 'kd', temperature: 4, alpha: 0.9,
+      dkdAlpha: 1, dkdBeta: 8, correct: 0.9, peers: 1, rkdDistance: 25, rkdAngle: 50, hintEpochs: 1, generations: 2, epochs: 2,
+      transferSize: 400, seed: 1, batchSize: 64, lr: 1e-3, validation: 100, testSize: 100, timingSeconds: 0.01,
+    };
+    const table = { name: 'bugs', sampleShape: [6], features: 6, classes: 3, classNames: ['ant', 'bee', 'cow'], norm: { mean: [1, 2, 3, 4, 5, 6], std: [1, 1, 2, 2, 3, 3] } };
+    setLabShape(table);
+    try {
+      expect(isDigitShaped(labShape())).toBe(false);
+      expect(() => checkConfig(ok, 720, 180)).not.toThrow();
+      // the MNIST-shaped specs no longer fit (a CNN preset still does: to it a row is a 1x1 image of 6 channels)
+      expect(() => checkConfig({ ...ok, student: 'mlp:784-32-10' }, 720, 180)).toThrow(/student\.input: takes \[784\] inputs, but the samples of bugs are \[6\] \(6 values\)/);
+      expect(() => checkConfig({ ...ok, student: 'mlp:6-8-10' }, 720, 180)).toThrow(/student: outputs 10 classes, but bugs has 3/);
+      expect(() => checkConfig({ ...ok, student: 'lenet5' }, 720, 180)).not.toThrow();
+      expect(() => checkConfig({ ...ok, validation: 700 }, 720, 180)).toThrow();
+      const run = studentRunConfig(ok, 'kd');
+      expect(run.data).toBe('bugs');
+      expect(run.mean).toEqual(table.norm.mean);
+      expect(run.std).toEqual(table.norm.std);
+    } finally {
+      setLabShape(MNIST_SHAPE);
+    }
+    expect(isDigitShaped(labShape())).toBe(true);
+    expect(studentRunConfig({ ...ok, teacher: null, student: 'mlp:784-8-10' }, 'kd').data).toBe('mnist');
+  });
+});
+
 describe('checkConfig', () => {
   const ok: LabConfig = {
     teacher: { spec: 'mlp:784-64-10', epochs: 1, trainSize: 1000 }, student: 'mlp:784-32-10', studentTap: '', teacherTap: '', method: 'kd', temperature: 4, alpha: 0.9,
@@ -88,7 +117,7 @@ describe('checkConfig', () => {
     expect(() => checkConfig({ ...ok, alpha: 1.5 }, 60000, 10000)).toThrow(/α .* \[0, 1\]/);
     expect(() => checkConfig({ ...ok, transferSize: 59900 }, 60000, 10000)).toThrow(/transfer-set size/);
     expect(() => checkConfig({ ...ok, student: 'mlp:784-0-10' }, 60000, 10000)).toThrow(/student\.sizes\[1\]: must be a positive integer/);
-    expect(() => checkConfig({ ...ok, student: 'mlp:100-10' }, 60000, 10000)).toThrow(/student\.input: takes \[100\] inputs, but MNIST images are 28x28/);
+    expect(() => checkConfig({ ...ok, student: 'mlp:100-10' }, 60000, 10000)).toThrow(/student\.input: takes \[100\] inputs, but the samples of MNIST are \[28, 28\] \(784 values\)/);
     expect(() => checkConfig({ ...ok, student: 'lenet5:width=0.5', teacher: { ...ok.teacher!, spec: 'resnet8:width=0.25' } }, 60000, 10000)).not.toThrow();
     expect(() => checkConfig({ ...ok, student: '{"type":"graph","layers":[{"type":"conv2d","filters":4,"kernel":3}]}' }, 60000, 10000))
       .toThrow(/student\.layers: the last layer gives \[28, 28, 4\] per sample, but a model must end in flat class scores/);

@@ -52,8 +52,8 @@ export class ModelFields {
   /**
    * The data changed: specs are checked afresh, and a teacher MLP written out in the short form
    * (mlp:784-800-800-10,...) takes the new data's input and class counts. Flat features (a table)
-   * have no height and width for a CNN: a CNN teacher becomes the page's default MLP teacher and a
-   * CNN student an MLP student, both with the data's counts.
+   * reach a CNN as 1x1 images, where its convolutions are dense layers in disguise: a CNN teacher
+   * becomes the page's default MLP teacher and a CNN student an MLP student, with the data's counts.
    */
   dataChanged(): void {
     this.cache.clear();
