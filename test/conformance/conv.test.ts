@@ -56,6 +56,7 @@ const CASES: [name: string, g: ConvGeometry][] = [
   ['16 -> 8 stride 2 on 28x28, batch 5 (backward-data as a scatter)', convGeometry(5, 28, 28, 16, 8, 3, 3, 2, 2, 'same')],
   ['32 -> 64 3x3 valid on 14x14, batch 2 (the CNN teacher\'s shape; backward-data as a scatter)', convGeometry(2, 14, 14, 32, 64, 3, 3, 1, 1, 'valid')],
   ['13 -> 11 3x3 stride 2 on 9x9, batch 3 (scatter: panel and pixel fringes, taps in the padding)', convGeometry(3, 9, 9, 13, 11, 3, 3, 2, 2, 'same')],
+  ['20 -> 64 3x3 stride 2 on 9x9, batch 3 (long stride phases: backward-data phase by phase in image blocks)', convGeometry(3, 9, 9, 20, 64, 3, 3, 2, 2, 'same')],
   ['depthwise, 8 channels, strides (2, 1), valid', convGeometry(2, 9, 6, 8, 8, 3, 3, 2, 1, 'valid', 8)],
   ['depthwise, 4 channels, explicit padding 2', convGeometry(1, 5, 6, 4, 4, 3, 3, 1, 1, 2, 4)],
   ['depthwise, 4 channels, one column', convGeometry(2, 6, 1, 4, 4, 3, 3, 1, 1, 'same', 4)],

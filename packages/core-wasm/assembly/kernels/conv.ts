@@ -31,12 +31,13 @@
 //   that tap inside the input (a rectangle: padding is never read), then is added into dw. dy
 //   is packed per block into NR-wide panels, read with unit stride; blocks of 128 output pixels
 //   keep a block's x and packed dy in L1/L2 across taps. (im2col + sgemm TN: 0.5-1.1x of this.)
-// - Ungrouped backward-data of a 'valid' or a strided layer runs as a scatter (scatterData): each
-//   tile of dy pixels sends dy·wᵀ through each tap to the dx pixels it came from. A valid layer's
-//   transposed window mostly reads padding at dx's border, and a stride phase's window is 1-4
-//   taps; the scatter spends no product on padding and reduces over all OC channels per tap. On
-//   the CNN teacher's valid layers it measured 59 % -> 98-100 % of the peak, on stride-2 layers
-//   59 % -> 77 % (16 -> 32) and 91 % -> 96 % (32 -> 64), beside the phase-by-phase engine.
+// - Ungrouped backward-data of a 'valid' layer, or of a strided one whose shortest stride phase
+//   is short, runs as a scatter (scatterData): each tile of dy pixels sends dy·wᵀ through each tap
+//   to the dx pixels it came from. A valid layer's transposed window mostly reads padding at dx's
+//   border, and a stride phase's window is 1-4 taps; the scatter spends no product on padding and
+//   reduces over all OC channels per tap. In full benchmark runs: the CNN teacher's valid layers
+//   57-59 % -> 70-98 % of the peak, 16 -> 32 stride 2 59 % -> 74-77 % (see scatterDataSuits for
+//   the strided layers that stay on the engine).
 // - Strided, ungrouped 1x1 backward-data runs all stride phases on a block of images whose dx and
 //   dy fit in L2 before moving on (stridedData): one phase over the whole batch touches every
 //   other line of dx, which would leave cache before the next phase.
@@ -164,7 +165,15 @@ export function conv2dBackwardData(dx: usize, dy: usize, w: usize, geom: usize, 
 // gather engine, whose one write per tile beats nine here (their windows are mostly inside dy).
 function scatterDataSuits(): bool {
   if (G != 1 || KH * KW == 1) return false;
-  if (!(SH * SW > 1 || (PT == 0 && PL == 0))) return false;
+  if (SH * SW > 1) {
+    // strided: only where the shortest stride phase reduces over fewer than 64 products per
+    // output (its taps x OC); longer phases keep the phase-by-phase engine in L2-sized image
+    // blocks, which measured better in full benchmark runs (32 -> 64, stride 2: 92 % against
+    // the scatter's 62-64 %; 16 -> 32, stride 2, shortest phase 32: 59 % against 74-77 %)
+    if (max(1, KH / SH) * max(1, KW / SW) * OC >= 64) return false;
+  } else if (PT != 0 || PL != 0) {
+    return false;
+  }
   const nPanels = (C + NR - 1) / NR;
   const packed = <usize>(KH * KW * OC * nPanels * NR) << 2;
   return packed + (<usize>NR << 2) + <usize>(MR * 32) + SEG_BYTES + 256 <= SCRATCH_BYTES;
