@@ -52,6 +52,18 @@ const drawnMaps = (page: Page, selector: string): Promise<DrawnCanvas[]> =>
     return { role: c.dataset.role!, kind: c.dataset.kind!, tap: c.dataset.tap!, w: c.width, h: c.height,
       rgba: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data) };
   }));
+/** Draws one stroke on the pad through points given as fractions of its box, `steps` mouse moves per segment. */
+async function drawStroke(page: Page, points: readonly (readonly [number, number])[], steps: number): Promise<void> {
+  const pad = page.locator('#pad');
+  await pad.scrollIntoViewIfNeeded();
+  const box = (await pad.boundingBox())!;
+  const at = ([fx, fy]: readonly [number, number]): [number, number] => [box.x + fx * box.width, box.y + fy * box.height];
+  await page.mouse.move(...at(points[0]!));
+  await page.mouse.down();
+  for (const p of points.slice(1)) await page.mouse.move(...at(p), { steps });
+  await page.mouse.up();
+}
+
 /** Distinct colours of a canvas: 1 for a blank one. */
 const colours = (c: DrawnCanvas): number => new Set(Array.from({ length: c.w * c.h }, (_, i) => c.rgba.slice(4 * i, 4 * i + 3).join())).size;
 
@@ -190,17 +202,8 @@ describe.skipIf(!browserAvailable)('the web lab in headless Chromium', () => {
   });
 
   it('classifies a digit drawn with the mouse', async () => {
-    const pad = page.locator('#pad');
-    await pad.scrollIntoViewIfNeeded();
-    const box = (await pad.boundingBox())!;
-    const at = (fx: number, fy: number): [number, number] => [box.x + fx * box.width, box.y + fy * box.height];
     // a "7": the bar, then the stem
-    await page.mouse.move(...at(0.25, 0.22));
-    await page.mouse.down();
-    for (const [fx, fy] of [[0.45, 0.22], [0.72, 0.22], [0.62, 0.45], [0.52, 0.65], [0.45, 0.82]] as const) {
-      await page.mouse.move(...at(fx, fy), { steps: 6 });
-    }
-    await page.mouse.up();
+    await drawStroke(page, [[0.25, 0.22], [0.45, 0.22], [0.72, 0.22], [0.62, 0.45], [0.52, 0.65], [0.45, 0.82]], 6);
     await expect.poll(() => page.textContent('#pad-guess'), { timeout: 5_000 }).toMatch(/^\d \(\d+(\.\d)? %\)$/);
     const probs = await barValues(page, 'bars-pad');
     expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
@@ -331,14 +334,8 @@ describe.skipIf(!browserAvailable)('the web lab in headless Chromium', () => {
     await page.locator('#maps').screenshot({ path: `${artifacts}lab-maps.png` });
 
     // the CNN classifies a drawing (the pad's 28x28 image as its [28, 28, 1] input), and the maps follow it
-    const pad = page.locator('#pad');
     await page.click('#pad-clear');
-    await pad.scrollIntoViewIfNeeded();
-    const box = (await pad.boundingBox())!;
-    await page.mouse.move(box.x + 0.5 * box.width, box.y + 0.15 * box.height);
-    await page.mouse.down();
-    await page.mouse.move(box.x + 0.5 * box.width, box.y + 0.85 * box.height, { steps: 12 });
-    await page.mouse.up();
+    await drawStroke(page, [[0.5, 0.15], [0.5, 0.85]], 12);
     await expect.poll(() => page.textContent('#pad-guess'), { timeout: 5_000 }).toMatch(/^\d \(\d+(\.\d)? %\)$/);
     expect((await barValues(page, 'bars-pad')).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
     await page.check('input[name="maps-source"][value="drawing"]');
@@ -440,13 +437,7 @@ describe.skipIf(!browserAvailable)('the web lab in headless Chromium', () => {
     expect(ort.row).toMatch(/^teacher \(loaded\)ONNX model/);
     expect(ort.accuracy).toBe(native.accuracy);
     // a drawing is classified by the onnxruntime teacher too
-    const pad = page.locator('#pad');
-    await pad.scrollIntoViewIfNeeded();
-    const box = (await pad.boundingBox())!;
-    await page.mouse.move(box.x + 0.5 * box.width, box.y + 0.2 * box.height);
-    await page.mouse.down();
-    await page.mouse.move(box.x + 0.5 * box.width, box.y + 0.8 * box.height, { steps: 8 });
-    await page.mouse.up();
+    await drawStroke(page, [[0.5, 0.2], [0.5, 0.8]], 8);
     await expect.poll(() => page.textContent('#pad-others'), { timeout: 5_000 }).toMatch(/Teacher: \d/);
     await page.click('#pad-clear');
     await page.check('input[name="teacher-source"][value="train"]');

@@ -7,9 +7,9 @@ import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { bytesOf, product, toHostOrder } from './bytes.js';
 import { datasetFromIdx, datasetFromNpy, pairTrainTest, type Dataset, type DatasetOptions } from './dataset.js';
-import { imageFolderSource, MNIST_FILE_NAMES, withTestSet, type DataSource, type LoadedData, type SourceLike, type TestSetOptions } from './sources.js';
+import { imageFolderSource, MNIST_FILE_NAMES, textRefusal, withTestSet, type DataSource, type LoadedData, type SourceLike, type TestSetOptions } from './sources.js';
 import { IMAGE_EXTENSIONS, isImageName, type ImageEntry } from './image.js';
-import { csvDataset, csvHeaderNames, DEFAULT_LABEL_COLUMN, DEFAULT_TEXT_COLUMN, textDatasetFromCsv, textDatasetFromJsonl, type TextDataset } from './table.js';
+import { csvDataset, csvHeaderNames, DEFAULT_TEXT_COLUMN, textDatasetFromCsv, textDatasetFromJsonl, type TextDataset } from './table.js';
 import { DataFormatError } from './errors.js';
 import { allocIdxData, IDX_ITEM_SIZE, IDX_MAX_HEADER_BYTES, parseIdxHeader, writeIdx, type IdxArray, type IdxInput } from './idx.js';
 import { datasetsFromNpz, NPZ_DATASET_KEYS, readNpz, readSafetensorsDataset, type NpzDatasetOptions } from './npz.js';
@@ -205,8 +205,8 @@ export interface ImageFolderLoadOptions extends DataDirOptions {
  * `like`: the training source a separate test folder follows.
  */
 export function loadImageFolder(dir: string, opts: ImageFolderLoadOptions = {}, like?: SourceLike): DataSource {
-  const name = opts.name ?? basename(dir.replace(/[\\/]+$/, ''));
   const root = dir.replace(/[\\/]+$/, '');
+  const name = opts.name ?? basename(root);
   const parts = hasOwnSplit(dir) ? { train: imageEntries(join(dir, 'train')), test: imageEntries(join(dir, 'test')) } : { all: imageEntries(dir) };
   return imageFolderSource(root, parts, { name, ...(opts.imageSize ? { imageSize: opts.imageSize } : {}) }, like);
 }
@@ -234,7 +234,7 @@ function readSource(path: string, opts: DataLoadOptions, like?: SourceLike): Dat
   if (/\.safetensors$/i.test(path)) return { ...loadSafetensorsDataset(path, opts), classNames: null };
   if (/\.csv$/i.test(path) || /\.jsonl$/i.test(path)) {
     if (isTextDataPath(path)) {
-      throw new DataFormatError(path, `holds text ('${DEFAULT_TEXT_COLUMN}' and '${DEFAULT_LABEL_COLUMN}' fields): 'retort data inspect' reads it; training on text needs a text model, which Retort does not have yet`);
+      throw textRefusal(path);
     }
     const t = csvDataset(readTextFile(path), path, { ...(opts.labelColumn ? { labelColumn: opts.labelColumn } : {}), ...(like ? { classNames: like.classNames } : {}),
       ...(opts.name ? { name: opts.name } : {}) });

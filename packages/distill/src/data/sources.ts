@@ -1,4 +1,4 @@
-// Datasets from files in memory: what `--data` reads from a path (node/files.ts), read from a list
+// Datasets from files in memory: what `--data` reads from a path (data/files.ts), read from a list
 // of named byte arrays instead — the web lab's upload (a file picker or a dropped folder) and any
 // caller that already holds the bytes. Platform-neutral: the same readers (npz.ts, npy.ts, idx.ts,
 // table.ts, image.ts), the same test-set rules (withTestSet), hence the same datasets, bit for bit,
@@ -100,8 +100,8 @@ function utf8(f: DataFile): string {
   }
 }
 
-/** The text-data refusal of `--data`: a text dataset needs a text model. */
-function textRefusal(path: string): DataFormatError {
+/** The text-data refusal of `--data` and of uploads: a text dataset needs a text model. */
+export function textRefusal(path: string): DataFormatError {
   return new DataFormatError(path, `holds text ('${DEFAULT_TEXT_COLUMN}' and '${DEFAULT_LABEL_COLUMN}' fields): 'retort data inspect' reads it; training on text needs a text model, which Retort does not have yet`);
 }
 
