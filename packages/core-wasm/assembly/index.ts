@@ -23,5 +23,6 @@ export { batchNormTrainForward, batchNormInferForward, batchNormBackward } from 
 export { layerNormForward, layerNormBackward } from './kernels/layer_norm';
 export { geluForward, geluBackward } from './kernels/gelu';
 export { addForward } from './kernels/add';
+export { embeddingForward, embeddingBackward } from './kernels/embedding';
 export { im2colI8, depthwiseConvI8 } from './kernels/int8_conv';
 export { channelAffine } from './kernels/channel_affine';

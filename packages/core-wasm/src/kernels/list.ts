@@ -33,6 +33,7 @@ import { batchNormTrainForward, batchNormInferForward, batchNormBackward } from 
 import { layerNormForward, layerNormBackward } from '../backends/js/layer_norm.js';
 import { geluForward, geluBackward } from '../backends/js/gelu.js';
 import { addForward } from '../backends/js/add.js';
+import { embeddingForward, embeddingBackward } from '../backends/js/embedding.js';
 import { im2colI8, depthwiseConvI8 } from '../backends/js/int8_conv.js';
 import { channelAffine } from '../backends/js/channel_affine.js';
 import type { HeapViews } from '../backends/js/memory.js';
@@ -55,6 +56,16 @@ const labelsInRange = (op: string) => (s: Sizes, views: import('../tensor.js').M
   for (let r = 0; r < s.rows!; r++) {
     const y = v[(ptr >>> 2) + r]!;
     if (y < 0 || y >= s.cols!) throw new RangeError(`${op}: labels[${r}] = ${y} is outside [0, ${s.cols})`);
+  }
+  return {};
+};
+
+/** Token ids must be -1 (padding) or integers in [0, V). */
+const tokenIdsInRange = (op: string) => (s: Sizes, views: import('../tensor.js').MemoryViews, p: Readonly<Record<string, number>>): Record<string, number> => {
+  const base = p.ids! >>> 2, f = views.f32;
+  for (let r = 0; r < s.rows!; r++) {
+    const v = f[base + r]!;
+    if (v !== -1 && !(Number.isInteger(v) && v >= 0 && v < s.V!)) throw new RangeError(`${op}: ids[${r}] = ${v} is not a token id in [0, ${s.V}) or -1 (padding)`);
   }
   return {};
 };
@@ -391,6 +402,17 @@ const baseKernels = {
   geluBackward: kernel(geluBackward,
     'Backward of geluForward: dx += dy (Phi(x) + x phi(x)), x the forward INPUT, phi the standard normal ' +
     'density. 1 at +Inf, 0 at -Inf. Accumulates.', [f32('dx', n), f32('dy', n), f32('x', n), size('n')]),
+  embeddingForward: kernel(embeddingForward,
+    'Token embedding: y[r, :] = table[ids[r], :] for r < rows; ids (rows) are f32 token ids, table (V, D), ' +
+    'y (rows, D) OVERWRITTEN. An id outside [0, V) or not an integer (the padding id -1) gives a zero row. ' +
+    'A copy: the same bits on every backend. The wrapper refuses ids other than -1 outside [0, V).', [
+    f32('y', (s) => s.rows! * s.D!), f32('ids', rows), f32('table', (s) => s.V! * s.D!), size('rows'), size('D'), size('V'),
+  ], { derive: tokenIdsInRange('embeddingForward'), reads: ['ids'] }),
+  embeddingBackward: kernel(embeddingBackward,
+    'Backward of embeddingForward: dtable[ids[r], :] += dy[r, :] for r = 0, 1, ... in order (repeated ids ' +
+    'accumulate in row order: the same bits on every backend); ids outside [0, V) send nothing. Accumulates.', [
+    f32('dtable', (s) => s.V! * s.D!), f32('dy', (s) => s.rows! * s.D!), f32('ids', rows), size('rows'), size('D'), size('V'),
+  ], { derive: tokenIdsInRange('embeddingBackward'), reads: ['ids'] }),
   addForward: kernel(addForward,
     'Residual add: y = a + b (one f32 add: bit-identical on every backend); y may alias a or b. Its ' +
     'backward is two axpy calls (dA += dY, dB += dY).', [f32('y', n), f32('a', n), f32('b', n), size('n')]),
