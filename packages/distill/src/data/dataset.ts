@@ -24,6 +24,11 @@ export interface Dataset {
   x: Uint8Array | Float32Array;
   /** [count] labels. */
   y: Int32Array;
+  /**
+   * Token data (../text/data.ts): samples are [L] token ids of this vocabulary, -1 after the
+   * tokens for padding. Absent for every other dataset.
+   */
+  vocab?: number;
 }
 
 /** Rows of a dataset, in order; `indices` are dataset row numbers. */
