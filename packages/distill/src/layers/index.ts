@@ -6,6 +6,8 @@ import { Dense } from './dense.js';
 import type { Layer } from './layer.js';
 import { BatchNorm, LayerNorm } from './norm.js';
 import { GlobalAvgPool, Pool2d } from './pool.js';
+import { Embedding, SequencePool } from './sequence.js';
+import { Attention } from './attention.js';
 
 export function layerFor(node: GraphNode): Layer {
   switch (node.spec.type) {
@@ -20,6 +22,9 @@ export function layerFor(node: GraphNode): Layer {
     case 'dropout': return new Dropout(node);
     case 'flatten': return new Flatten(node);
     case 'add': return new Add(node);
+    case 'embedding': return new Embedding(node);
+    case 'sequencePool': return new SequencePool(node);
+    case 'attention': return new Attention(node);
   }
 }
 

@@ -9,7 +9,7 @@ import { convOutput } from '@retort/core-wasm';
 import { pairOf, type GraphSpec, type LayerSpec, type Padding } from './layer-spec.js';
 import { SpecError } from './errors.js';
 
-/** A per-sample activation shape: [H, W, C] (channels last) or [D]. */
+/** A per-sample activation shape: [H, W, C] (channels last), [D], or [L, D] (a sequence); the input of a text model is [L] token ids. */
 export type Shape = readonly number[];
 
 /** A tensor of the parameter (or state) buffer; offset and length in f32 elements. */
@@ -64,6 +64,8 @@ export interface CompiledGraph {
 export const shapeText = (s: Shape): string => `[${s.join(', ')}]`;
 const size = (s: Shape): number => s.reduce((a, b) => a * b, 1);
 const isImage = (s: Shape): s is readonly [number, number, number] => s.length === 3;
+/** A sequence of L positions with D features each: [L, D] (the output of an embedding). */
+const isSequence = (s: Shape): s is readonly [number, number] => s.length === 2;
 
 /** Compiles a graph spec whose input shape is known; `root` prefixes field paths in errors. */
 export function compileGraph(spec: GraphSpec, root = 'model'): CompiledGraph {
@@ -122,7 +124,7 @@ export function compileGraph(spec: GraphSpec, root = 'model'): CompiledGraph {
       claim(name, where);
       const p: TensorDecl[] = [], st: TensorDecl[] = [];
       const { out, macs } = layerShape(layer, cur, name, where, (kind, shp, init, fanIn) => tensor(p, name, kind, shp, init, fanIn, false),
-        (kind, shp, init) => tensor(st, name, kind, shp, init, 0, true));
+        (kind, shp, init) => tensor(st, name, kind, shp, init, 0, true), at === -1);
       nodes.push({ index: nodes.length, name, tap: layer.name !== undefined, spec: layer, inputs: [at], inShape: cur, outShape: out,
         params: p, state: st, where, macs });
       at = nodes.length - 1;
@@ -147,7 +149,8 @@ export function compileGraph(spec: GraphSpec, root = 'model'): CompiledGraph {
 type Declare = (kind: string, shape: number[], init: TensorDecl['init'], fanIn: number) => TensorDecl;
 type DeclareState = (kind: string, shape: number[], init: TensorDecl['init']) => TensorDecl;
 
-function layerShape(layer: NodeSpec, input: Shape, name: string, where: string, param: Declare, stateOf: DeclareState): { out: Shape; macs: number } {
+function layerShape(layer: NodeSpec, input: Shape, name: string, where: string, param: Declare, stateOf: DeclareState,
+                    atInput: boolean): { out: Shape; macs: number } {
   const label = `${layer.type} '${name}'`;
   const needImage = (): readonly [number, number, number] => {
     if (!isImage(input)) {
@@ -157,13 +160,37 @@ function layerShape(layer: NodeSpec, input: Shape, name: string, where: string, 
   };
   switch (layer.type) {
     case 'dense': {
-      if (input.length !== 1) {
+      // flat features, or a sequence (L, D): then applied to every position (rows = B * L)
+      if (input.length !== 1 && !isSequence(input)) {
         throw new SpecError(`${where}`, `${label} needs flat features but gets ${shapeText(input)}; put a flatten or globalAvgPool before it`);
       }
-      const d = input[0]!;
+      const d = input[input.length - 1]!, positions = input.length === 2 ? input[0]! : 1;
       param('w', [d, layer.units], layer.init ?? 'he', d);
       if (layer.bias) param('b', [layer.units], 'zeros', d);
-      return { out: [layer.units], macs: d * layer.units };
+      return { out: input.length === 2 ? [positions, layer.units] : [layer.units], macs: positions * d * layer.units };
+    }
+    case 'embedding': {
+      if (!atInput) throw new SpecError(`${where}`, `${label} reads token ids: it must be the model's first layer`);
+      if (input.length !== 1) throw new SpecError(`${where}`, `${label} reads a sequence of token ids [length] but the input is ${shapeText(input)}`);
+      const L = input[0]!;
+      param('table', [layer.vocab, layer.dim], 'lecun', layer.dim);
+      if (layer.positions) param('pos', [L, layer.dim], 'lecun', layer.dim);
+      return { out: [L, layer.dim], macs: 0 };
+    }
+    case 'sequencePool': {
+      if (!isSequence(input)) throw new SpecError(`${where}`, `${label} pools a sequence [length, features] but gets ${shapeText(input)}`);
+      return { out: [input[1]!], macs: 0 };
+    }
+    case 'attention': {
+      if (!isSequence(input)) throw new SpecError(`${where}`, `${label} attends over a sequence [length, features] but gets ${shapeText(input)}`);
+      const [L, d] = input as [number, number];
+      if (d % layer.heads !== 0) throw new SpecError(`${where}.heads`, `${label}: ${d} features do not split into ${layer.heads} heads`);
+      param('wqkv', [d, 3 * d], 'lecun', d);
+      param('bqkv', [3 * d], 'zeros', d);
+      param('wo', [d, d], 'lecun', d);
+      param('bo', [d], 'zeros', d);
+      // projections, then Q Kᵀ and P V (at most L x L per head)
+      return { out: input, macs: L * 4 * d * d + 2 * L * L * d };
     }
     case 'conv2d': case 'depthwiseConv2d': {
       const [h, w, c] = needImage();

@@ -46,6 +46,21 @@ const depthwiseConv2d = z.strictObject({
 const pool = <T extends 'maxPool2d' | 'avgPool2d'>(type: T) => z.strictObject({
   type: z.literal(type), size: pair.default(2), stride: pair.optional(), padding: padding.default('valid'), name,
 });
+const embedding = z.strictObject({
+  type: z.literal('embedding'), vocab: posInt, dim: posInt, name,
+  /** Learned position embeddings added to the token rows (default true). */
+  positions: flag.default(true),
+});
+const sequencePool = z.strictObject({
+  type: z.literal('sequencePool'), name,
+  /** 'mean' over a sample's tokens (padding excluded), or the 'first' token's row (a [CLS] token). */
+  mode: z.enum(['mean', 'first'], { error: "must be 'mean' or 'first'" }).default('mean'),
+});
+const attention = z.strictObject({
+  type: z.literal('attention'), heads: posInt, name,
+  /** Each position attends to itself and earlier positions only (a language model). */
+  causal: flag.default(false),
+});
 const bare = <T extends string>(type: T) => z.strictObject({ type: z.literal(type), name });
 
 export type Pair = number | [number, number];
@@ -55,9 +70,12 @@ export type DenseSpec = z.output<typeof dense>;
 export type Conv2dSpec = z.output<typeof conv2d>;
 export type DepthwiseConv2dSpec = z.output<typeof depthwiseConv2d>;
 export type PoolSpec = z.output<ReturnType<typeof pool>>;
+export type EmbeddingSpec = z.output<typeof embedding>;
+export type SequencePoolSpec = z.output<typeof sequencePool>;
+export type AttentionSpec = z.output<typeof attention>;
 
 export type LayerSpec =
-  | DenseSpec | Conv2dSpec | DepthwiseConv2dSpec
+  | DenseSpec | Conv2dSpec | DepthwiseConv2dSpec | EmbeddingSpec | SequencePoolSpec | AttentionSpec
   | (PoolSpec & { type: 'maxPool2d' | 'avgPool2d' })
   | { type: 'globalAvgPool'; name?: string | undefined }
   | { type: 'batchNorm'; momentum: number; eps: number; name?: string | undefined }
@@ -70,11 +88,11 @@ export type LayerType = LayerSpec['type'];
 
 export const LAYER_TYPES = [
   'dense', 'conv2d', 'depthwiseConv2d', 'maxPool2d', 'avgPool2d', 'globalAvgPool', 'batchNorm', 'layerNorm',
-  'relu', 'gelu', 'dropout', 'flatten', 'residual',
+  'relu', 'gelu', 'dropout', 'flatten', 'residual', 'embedding', 'sequencePool', 'attention',
 ] as const satisfies readonly LayerType[];
 
 export const layerSpecSchema: z.ZodType<LayerSpec, unknown> = z.lazy(() => z.discriminatedUnion('type', [
-  dense, conv2d, depthwiseConv2d, pool('maxPool2d'), pool('avgPool2d'), bare('globalAvgPool'),
+  dense, conv2d, depthwiseConv2d, embedding, sequencePool, attention, pool('maxPool2d'), pool('avgPool2d'), bare('globalAvgPool'),
   z.strictObject({
     type: z.literal('batchNorm'), name,
     momentum: z.number({ error: 'must be a number in (0, 1]' }).gt(0, { error: 'must be a number in (0, 1]' }).max(1, { error: 'must be a number in (0, 1]' }).default(0.1),
@@ -90,9 +108,9 @@ export const layerSpecSchema: z.ZodType<LayerSpec, unknown> = z.lazy(() => z.dis
   }),
 ], { error: `must be a layer: an object with type ${LAYER_TYPES.join(', ')}` })) as unknown as z.ZodType<LayerSpec, unknown>;
 
-/** [H, W, C] for images (channels last) or [D] for flat features. */
+/** [H, W, C] for images (channels last), [D] for flat features or [L] for L token ids. */
 export const inputShapeSchema = z.union([z.tuple([posInt]), z.tuple([posInt, posInt, posInt])],
-  { error: 'must be [features] or [height, width, channels]' });
+  { error: 'must be [features] (or [tokens]) or [height, width, channels]' });
 
 export const graphSpecSchema = z.strictObject({
   type: z.literal('graph'),

@@ -12,19 +12,48 @@
 //                   (dw3x3+BN+ReLU, pw1x1+BN+ReLU) of 32, 64 (stride 2), 64, 128 (stride 2),
 //                   global average pool, fc; taps stem, block1..4, pool
 // `width` scales every channel and unit count (rounded, at least 1).
+//
+// Text presets read [L] token ids (../text/data.ts) and need the vocabulary size (from the data):
+//   bag             bag of embeddings (fastText style): embedding(dim 64, no positions), mean over
+//                   the tokens, fc(classes); taps embed, pool
+//   transformer-s   a pre-LN Transformer encoder (Vaswani et al. 2017; Xiong et al. 2020 for the
+//   transformer-l   norm placement): token + learned position embeddings, `layers` blocks of
+//                   [x + attention(layerNorm(x))] then [x + W2 gelu(W1 layerNorm(x))] (W1: 4 dim),
+//                   a last layerNorm, mean over the tokens, fc(classes).
+//                   -s: 2 layers, dim 64, 4 heads (the student); -l: 4 layers, dim 256, 8 heads
+//                   (the teacher); `layers`, `dim` and `heads` override, `width` scales dim.
+//                   Taps: embed, attn<i> (block i's attention output; its probabilities are what
+//                   attention-distillation terms read), block<i> (block i's output), pool.
 import type { GraphSpec, LayerSpec } from './layer-spec.js';
 
-export const PRESET_NAMES = ['lenet5', 'resnet8', 'mobilenet-tiny'] as const;
+export const PRESET_NAMES = ['lenet5', 'resnet8', 'mobilenet-tiny', 'bag', 'transformer-s', 'transformer-l'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
+export const TEXT_PRESETS: readonly PresetName[] = ['bag', 'transformer-s', 'transformer-l'];
+export const isTextPreset = (name: string): boolean => (TEXT_PRESETS as readonly string[]).includes(name);
+
+/** Defaults of the text presets (transformer: layers, dim, heads). */
+export const TEXT_PRESET_DEFAULTS: Record<'bag' | 'transformer-s' | 'transformer-l', { layers: number; dim: number; heads: number }> = {
+  bag: { layers: 0, dim: 64, heads: 1 },
+  'transformer-s': { layers: 2, dim: 64, heads: 4 },
+  'transformer-l': { layers: 4, dim: 256, heads: 8 },
+};
 
 export interface PresetOptions {
   input: [number, number, number] | [number];
   classes: number;
   width: number;
+  /** Text presets: vocabulary size, and overrides of TEXT_PRESET_DEFAULTS. */
+  vocab?: number;
+  layers?: number;
+  dim?: number;
+  heads?: number;
 }
 
 export const PRESET_INFO: Record<PresetName, { summary: string; taps: string[] }> = {
   lenet5: { summary: 'LeNet-5 with ReLU and max pooling: two 5x5 convolutions, three dense layers', taps: ['conv1', 'conv2', 'fc1', 'fc2'] },
+  bag: { summary: 'text: a bag of token embeddings (mean over the tokens), one dense layer', taps: ['embed', 'pool'] },
+  'transformer-s': { summary: 'text: a pre-LN Transformer encoder, 2 layers of width 64, 4 heads (a student)', taps: ['embed', 'attn1', 'block1', 'attn2', 'block2', 'pool'] },
+  'transformer-l': { summary: 'text: a pre-LN Transformer encoder, 4 layers of width 256, 8 heads (a teacher)', taps: ['embed', 'attn1..4', 'block1..4', 'pool'] },
   resnet8: { summary: 'a residual net of three basic blocks (16/32/64 channels) with batch norm', taps: ['stem', 'block1', 'block2', 'block3', 'pool'] },
   'mobilenet-tiny': { summary: 'depthwise-separable convolutions with batch norm (MobileNet v1 style)', taps: ['stem', 'block1', 'block2', 'block3', 'block4', 'pool'] },
 };
@@ -33,6 +62,7 @@ const scaled = (n: number, width: number): number => Math.max(1, Math.round(n * 
 
 /** The graph a preset stands for. */
 export function presetGraph(name: PresetName, o: PresetOptions): GraphSpec {
+  if (isTextPreset(name)) return { type: 'graph', input: [o.input[0]], layers: textLayers(name as keyof typeof TEXT_PRESET_DEFAULTS, o) };
   const image: [number, number, number] = o.input.length === 3 ? o.input : [1, 1, o.input[0]];
   const layers = name === 'lenet5' ? lenet5(image, o) : name === 'resnet8' ? resnet8(o) : mobilenetTiny(o);
   return { type: 'graph', input: image, layers };
@@ -86,5 +116,23 @@ function mobilenetTiny(o: PresetOptions): LayerSpec[] {
       conv(scaled(c, o.width), 1, 1, { bias: false }), bn(), { type: 'relu', name: `block${i + 1}` });
   });
   out.push({ type: 'globalAvgPool', name: 'pool' }, dense(o.classes));
+  return out;
+}
+
+function textLayers(name: keyof typeof TEXT_PRESET_DEFAULTS, o: PresetOptions): LayerSpec[] {
+  const d = TEXT_PRESET_DEFAULTS[name];
+  const dim = o.dim ?? scaled(d.dim, o.width), heads = o.heads ?? d.heads, layers = o.layers ?? d.layers;
+  const vocab = o.vocab!;
+  if (name === 'bag') {
+    return [{ type: 'embedding', vocab, dim, positions: false, name: 'embed' }, { type: 'sequencePool', mode: 'mean', name: 'pool' }, dense(o.classes)];
+  }
+  const ln = (): LayerSpec => ({ type: 'layerNorm', eps: 1e-5 });
+  const out: LayerSpec[] = [{ type: 'embedding', vocab, dim, positions: true, name: 'embed' }];
+  for (let i = 1; i <= layers; i++) {
+    out.push({ type: 'residual', body: [ln(), { type: 'attention', heads, causal: false, name: `attn${i}` }], shortcut: [] });
+    out.push({ type: 'residual', name: `block${i}`, body: [ln(), { type: 'dense', units: 4 * dim, bias: true, init: 'lecun' }, { type: 'gelu' },
+      { type: 'dense', units: dim, bias: true, init: 'lecun' }], shortcut: [] });
+  }
+  out.push(ln(), { type: 'sequencePool', mode: 'mean', name: 'pool' }, dense(o.classes));
   return out;
 }

@@ -21,7 +21,7 @@
 import { z } from 'zod';
 import { compileGraph, type CompiledGraph } from './graph.js';
 import { graphSpecSchema, inputShapeSchema, type GraphSpec, type LayerSpec } from './layer-spec.js';
-import { PRESET_NAMES, presetGraph, type PresetName } from './presets.js';
+import { isTextPreset, PRESET_NAMES, presetGraph, TEXT_PRESETS, type PresetName } from './presets.js';
 import { SpecError, parseWith, specErrorFrom, fieldPath } from './errors.js';
 
 export { SpecError, parseWith, specErrorFrom, fieldPath };
@@ -61,6 +61,17 @@ export const presetSpecSchema = z.strictObject({
   classes: size.optional(),
   /** Multiplies every channel and unit count (default 1). */
   width: z.number({ error: WIDTH }).gt(0, { error: WIDTH }).max(64, { error: WIDTH }).default(1),
+  /** Text presets: the vocabulary size (filled in from the data when left out). */
+  vocab: size.optional(),
+  /** Text presets: Transformer blocks, model width and attention heads (defaults per preset). */
+  layers: size.optional(),
+  dim: size.optional(),
+  heads: size.optional(),
+}).superRefine((spec, ctx) => {
+  if (isTextPreset(spec.type)) return;
+  for (const key of ['vocab', 'layers', 'dim', 'heads'] as const) {
+    if (spec[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `only the text presets (${TEXT_PRESETS.join(', ')}) take ${key}` });
+  }
 });
 export type PresetSpec = z.infer<typeof presetSpecSchema>;
 
@@ -70,6 +81,7 @@ export const modelSpecSchema = z.discriminatedUnion('type', [mlpSpecSchema, grap
   if (spec.type === 'mlp') return;
   // a spec whose input is known must compile (shapes, names) and stay within MAX_PARAMS
   if (spec.type !== 'graph' && (spec.input === undefined || spec.classes === undefined)) return;
+  if (spec.type !== 'graph' && isTextPreset(spec.type) && (spec as PresetSpec).vocab === undefined) return;
   if (spec.type === 'graph' && spec.input === undefined) return;
   try {
     const g = compileGraph(graphOf(spec as GraphSpec | Required<PresetSpec>), 'model');
@@ -148,7 +160,10 @@ function parsePresetShortForm(text: string, root: string): Record<string, unknow
     if (key === 'width') spec.width = num(value);
     else if (key === 'classes') spec.classes = num(value);
     else if (key === 'input') spec.input = value.split(/x/i).map(num);
-    else throw new SpecError(root, `unknown option '${key}' in the short form of ${name} (expected width=, input=HxWxC or classes=)`);
+    else if (isTextPreset(name) && ['vocab', 'layers', 'dim', 'heads'].includes(key)) spec[key] = num(value);
+    else {
+      throw new SpecError(root, `unknown option '${key}' in the short form of ${name} (expected width=, input=${isTextPreset(name) ? 'LENGTH, classes=, vocab=, layers=, dim= or heads=' : 'HxWxC or classes='})`);
+    }
   }
   return spec;
 }
@@ -156,7 +171,11 @@ function parsePresetShortForm(text: string, root: string): Record<string, unknow
 /** The short form of a spec: "mlp:784-1200-1200-10,dropout=0.2/0.5,maxnorm=3.5", "resnet8:width=0.5"; JSON for a graph. */
 export function formatModelSpec(spec: ModelSpec): string {
   if (spec.type === 'graph') return JSON.stringify(spec);
-  if (spec.type !== 'mlp') return spec.width === 1 ? spec.type : `${spec.type}:width=${spec.width}`;
+  if (spec.type !== 'mlp') {
+    const opts = [spec.width === 1 ? '' : `width=${spec.width}`,
+      ...(['layers', 'dim', 'heads'] as const).map((k) => (spec[k] !== undefined ? `${k}=${spec[k]}` : ''))].filter((o) => o !== '');
+    return opts.length ? `${spec.type}:${opts.join(',')}` : spec.type;
+  }
   let s = `mlp:${spec.sizes.join('-')}`;
   const d = spec.dropout;
   if (d && ((d.input ?? 0) > 0 || (d.hidden ?? 0) > 0)) s += `,dropout=${d.input ?? 0}/${d.hidden ?? 0}`;
@@ -202,7 +221,12 @@ export function paramCount(spec: ModelSpec): number {
 // ---- graphs -----------------------------------------------------------------------------------
 
 /** What the input and the class count of a spec are filled in from when the spec leaves them out. */
-export interface DataShape { inputShape: readonly number[]; classes: number }
+export interface DataShape {
+  inputShape: readonly number[];
+  classes: number;
+  /** Token data: the vocabulary size (samples are [L] token ids, -1 padding). */
+  vocab?: number | undefined;
+}
 
 /**
  * The spec with its input shape and class count filled in from the data where it leaves them out
@@ -210,12 +234,24 @@ export interface DataShape { inputShape: readonly number[]; classes: number }
  * [H, W] or [H, W, C]; a graph or preset sees [H, W, 1] for the former.
  */
 export function resolveModelSpec(spec: ModelSpec, data: DataShape): ModelSpec {
+  const text = spec.type !== 'mlp' && spec.type !== 'graph' && isTextPreset(spec.type);
+  if (data.vocab !== undefined && !text && !startsWithEmbedding(spec)) {
+    throw new SpecError('model', `the data are token ids (vocabulary ${data.vocab}): the model must start with an embedding layer (a text preset: ${TEXT_PRESETS.join(', ')}, or a graph whose first layer is an embedding)`);
+  }
+  if (data.vocab === undefined && text) {
+    throw new SpecError('model', `${spec.type} reads token ids, but the data are not text (give --data a text corpus: spam, sotu, or a .jsonl/.csv with a text column)`);
+  }
   if (spec.type === 'mlp') return spec;
   const d = data.inputShape;
   const input = (d.length === 2 ? [d[0]!, d[1]!, 1] : [...d]) as [number] | [number, number, number];
   if (input.length !== 1 && input.length !== 3) throw new SpecError('model.input', `the data's samples have shape [${d.join(', ')}]; a model takes [features] or [height, width, channels]`);
   if (spec.type === 'graph') return spec.input ? spec : parseModelSpec({ ...spec, input });
-  return parseModelSpec({ ...spec, input: spec.input ?? input, classes: spec.classes ?? data.classes });
+  return parseModelSpec({ ...spec, input: spec.input ?? input, classes: spec.classes ?? data.classes,
+    ...(text ? { vocab: spec.vocab ?? data.vocab } : {}) });
+}
+
+function startsWithEmbedding(spec: ModelSpec): boolean {
+  return spec.type === 'graph' && spec.layers[0]?.type === 'embedding';
 }
 
 /** The graph a spec stands for (an MLP as dense / ReLU / dropout layers). Its input must be known. */
@@ -225,7 +261,14 @@ export function graphOf(spec: ModelSpec): GraphSpec {
   if (spec.input === undefined || spec.classes === undefined) {
     throw new SpecError(`model.${spec.input === undefined ? 'input' : 'classes'}`, `${spec.type} needs the input shape and the class count (give them, or let the data fix them)`);
   }
-  return presetGraph(spec.type as PresetName, { input: spec.input, classes: spec.classes, width: spec.width });
+  if (isTextPreset(spec.type) && spec.vocab === undefined) {
+    throw new SpecError('model.vocab', `${spec.type} needs the vocabulary size (give vocab, or let the data fix it)`);
+  }
+  return presetGraph(spec.type as PresetName, {
+    input: spec.input, classes: spec.classes, width: spec.width,
+    ...(spec.vocab !== undefined ? { vocab: spec.vocab } : {}), ...(spec.layers !== undefined ? { layers: spec.layers } : {}),
+    ...(spec.dim !== undefined ? { dim: spec.dim } : {}), ...(spec.heads !== undefined ? { heads: spec.heads } : {}),
+  });
 }
 
 /** The compiled graph of a spec (nodes, shapes, the parameter and state layout). */

@@ -57,7 +57,7 @@ export interface RunViews {
 
 /** The config's model spec, its input shape and class count filled in from the data where it leaves them out. */
 export function runModelSpec(config: Pick<RunConfig, 'model'>, data: RunData): ModelSpec {
-  return resolveModelSpec(parseModelSpec(config.model), { inputShape: data.train.sampleShape, classes: data.train.classes });
+  return resolveModelSpec(parseModelSpec(config.model), { inputShape: data.train.sampleShape, classes: data.train.classes, vocab: 'vocab' in data.train ? data.train.vocab : undefined });
 }
 
 export function runViews(config: RunConfig, data: { train: Dataset; test: Dataset }): RunViews {

@@ -51,6 +51,8 @@ export function refForward(g: CompiledGraph, params: ArrayLike<number>, x: Array
     const t = n.state.find((d) => d.name.endsWith(`.${kind}`))!;
     return (i) => o.state![t.offset + i]!;
   };
+  /** Tokens of sample r: the positions before the first -1 of its ids (the model input). */
+  const tokens = (r: number, L: number): number => { let k = 0; while (k < L && input[r * L + k]! >= 0) k++; return k; };
   for (const n of g.nodes) {
     const inAct = (k = 0): Float64Array => (n.inputs[k]! < 0 ? input : acts[n.inputs[k]!]!);
     const xin = inAct();
@@ -58,8 +60,10 @@ export function refForward(g: CompiledGraph, params: ArrayLike<number>, x: Array
     const sp = n.spec;
     switch (sp.type) {
       case 'dense': {
-        const IN = n.inShape[0]!, OUT = sp.units, w = p(n, 'w'), b = p(n, 'b');
-        for (let r = 0; r < rows; r++) for (let j = 0; j < OUT; j++) {
+        // a sequence (L, IN) runs every position as a row
+        const IN = n.inShape[n.inShape.length - 1]!, OUT = sp.units, w = p(n, 'w'), b = p(n, 'b');
+        const R = rows * (n.inShape.length === 2 ? n.inShape[0]! : 1);
+        for (let r = 0; r < R; r++) for (let j = 0; j < OUT; j++) {
           let s = b(j);
           for (let k = 0; k < IN; k++) s += xin[r * IN + k]! * w(k * OUT + j);
           out[r * OUT + j] = s;
@@ -146,6 +150,60 @@ export function refForward(g: CompiledGraph, params: ArrayLike<number>, x: Array
         break;
       }
       case 'flatten': out.set(xin); break;
+      case 'embedding': {
+        const L = n.inShape[0]!, D = sp.dim, table = p(n, 'table'), pos = p(n, 'pos');
+        for (let r = 0; r < rows; r++) for (let l = 0; l < L; l++) {
+          const id = xin[r * L + l]!;
+          for (let c = 0; c < D; c++) out[(r * L + l) * D + c] = (id >= 0 ? table(id * D + c) : 0) + (sp.positions ? pos(l * D + c) : 0);
+        }
+        break;
+      }
+      case 'sequencePool': {
+        const [L, D] = n.inShape as [number, number];
+        for (let r = 0; r < rows; r++) {
+          const k = sp.mode === 'first' ? Math.min(1, tokens(r, L)) : tokens(r, L);
+          for (let c = 0; c < D; c++) {
+            let s = 0;
+            for (let l = 0; l < k; l++) s += xin[(r * L + l) * D + c]!;
+            out[r * D + c] = k > 0 ? s / k : 0;
+          }
+        }
+        break;
+      }
+      case 'attention': {
+        const [L, D] = n.inShape as [number, number], H = sp.heads, dh = D / H;
+        const wqkv = p(n, 'wqkv'), bqkv = p(n, 'bqkv'), wo = p(n, 'wo'), bo = p(n, 'bo');
+        for (let r = 0; r < rows; r++) {
+          const k = tokens(r, L);
+          const proj = (l: number, j: number): number => { // column j of [q | k | v] at position l
+            let s = bqkv(j);
+            for (let c = 0; c < D; c++) s += xin[(r * L + l) * D + c]! * wqkv(c * 3 * D + j);
+            return s;
+          };
+          const Q = Array.from({ length: k }, (_, l) => Array.from({ length: D }, (_, j) => proj(l, j)));
+          const K = Array.from({ length: k }, (_, l) => Array.from({ length: D }, (_, j) => proj(l, D + j)));
+          const V = Array.from({ length: k }, (_, l) => Array.from({ length: D }, (_, j) => proj(l, 2 * D + j)));
+          const ctx = Array.from({ length: L }, () => new Float64Array(D));
+          for (let h = 0; h < H; h++) for (let i = 0; i < k; i++) {
+            const last = sp.causal ? i : k - 1;
+            const sc: number[] = [];
+            for (let j = 0; j <= last; j++) {
+              let s = 0; for (let c = 0; c < dh; c++) s += Q[i]![h * dh + c]! * K[j]![h * dh + c]!;
+              sc.push(s / Math.sqrt(dh));
+            }
+            const m = Math.max(...sc), e = sc.map((v) => Math.exp(v - m)), z = e.reduce((a, b) => a + b, 0);
+            for (let c = 0; c < dh; c++) {
+              let s = 0; for (let j = 0; j <= last; j++) s += (e[j]! / z) * V[j]![h * dh + c]!;
+              ctx[i]![h * dh + c] = s;
+            }
+          }
+          for (let l = 0; l < L; l++) for (let j = 0; j < D; j++) {
+            let s = bo(j); for (let c = 0; c < D; c++) s += ctx[l]![c]! * wo(c * D + j);
+            out[(r * L + l) * D + j] = s;
+          }
+        }
+        break;
+      }
       case 'add': { const b2 = inAct(1); for (let i = 0; i < out.length; i++) out[i] = xin[i]! + b2[i]!; break; }
     }
     acts.push(out);
