@@ -6,7 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { configFieldProblem, parseModelSpec, parseRunConfig, runConfigSchema, SpecError, type RunConfig } from '@retort/distill';
-import type { DataConfig, DataOptionsConfig } from '@retort/distill/node';
+import { isBundledData, type DataConfig, type DataOptionsConfig } from '@retort/distill/node';
 import { UsageError } from './errors.js';
 
 const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
@@ -111,9 +111,10 @@ export function scheduleArg(value: string): Record<string, unknown> {
 }
 
 /** The one description of --data, shared by every command that reads data. */
-export const DATA_HELP = "'mnist' (bundled; default), a folder with the four IDX files under MNIST's names, data in the Keras "
+export const DATA_HELP = "'mnist' (bundled; default), 'spam' or 'sotu' (bundled text corpora), a folder with the four IDX files under MNIST's names, data in the Keras "
   + 'convention (x_train, y_train, x_test, y_test: a .npz archive (numpy.savez), a .safetensors file or a folder of the four .npy files), '
-  + 'an image folder (DIR/CLASS/*.png|jpg, or DIR/train/CLASS/… and DIR/test/CLASS/…) or a CSV table with a header';
+  + 'an image folder (DIR/CLASS/*.png|jpg, or DIR/train/CLASS/… and DIR/test/CLASS/…), a CSV table with a header, '
+  + "or text: .jsonl or .csv with a 'text' and a 'label' field";
 
 /** The data flags every command that reads data shares, as commander parsed them. */
 export interface DataFlags {
@@ -123,6 +124,10 @@ export interface DataFlags {
   splitSeed?: number;
   labelColumn?: string;
   imageSize?: [number, number];
+  textColumn?: string;
+  tokenizer?: string;
+  maxLength?: number;
+  vocabSize?: number;
 }
 
 /** --image-size HxW (or one number for a square). */
@@ -146,13 +151,17 @@ export function addDataOptions(cmd: Command, opts: { dataHelp?: string; withData
     .option('--split-seed <n>', 'the seed of that held-out split (default 0; apart from --seed, so every run tests on the same rows)',
       configArg('--split-seed', 'splitSeed'))
     .option('--label-column <name>', "a CSV table's label column (default 'label')")
-    .option('--image-size <HxW>', "the size images of an image folder are resized to (default the first image's)", imageSizeArg);
+    .option('--image-size <HxW>', "the size images of an image folder are resized to (default the first image's)", imageSizeArg)
+    .option('--text-column <name>', "text data: the text column or field (default 'text')")
+    .option('--tokenizer <tokenizer.json>', "text data: a Hugging Face tokenizer.json (default: the teacher model's, else a byte-level BPE trained on the training split)")
+    .option('--max-length <n>', 'text data: tokens per sequence, special tokens included (default 128)', configArg('--max-length', 'maxLength'))
+    .option('--vocab-size <n>', 'text data: the vocabulary of a tokenizer trained on the training split (default 4096)', configArg('--vocab-size', 'vocabSize'));
 }
 
 /** The data flags as config fields (paths absolute from `cwd`); `data` defaults to 'mnist'. */
 export function dataConfigFromFlags(flags: DataFlags, cwd = process.cwd()): DataConfig {
   return {
-    data: flags.data === undefined || flags.data === 'mnist' ? 'mnist' : resolve(cwd, flags.data),
+    data: flags.data === undefined ? 'mnist' : isBundledData(flags.data) ? flags.data : resolve(cwd, flags.data),
     ...dataOptionsFromFlags(flags, cwd),
   };
 }
@@ -171,6 +180,10 @@ export function dataOptionsFromFlags(flags: DataFlags, cwd = process.cwd()): Dat
     ...(flags.splitSeed !== undefined ? { splitSeed: flags.splitSeed } : {}),
     ...(flags.labelColumn !== undefined ? { labelColumn: flags.labelColumn } : {}),
     ...(flags.imageSize !== undefined ? { imageSize: flags.imageSize } : {}),
+    ...(flags.textColumn !== undefined ? { textColumn: flags.textColumn } : {}),
+    ...(flags.tokenizer !== undefined ? { tokenizer: resolve(cwd, flags.tokenizer) } : {}),
+    ...(flags.maxLength !== undefined ? { maxLength: flags.maxLength } : {}),
+    ...(flags.vocabSize !== undefined ? { vocabSize: flags.vocabSize } : {}),
   };
 }
 
@@ -256,11 +269,12 @@ export function buildRunConfig(kind: 'train' | 'distill', flags: RunFlags, cwd =
   const cfg: Obj = { ...file };
   const fromFile = (key: string): boolean => key in file;
   // paths: from flags relative to cwd, from the file relative to the file
-  const path = (key: 'data' | 'testData' | 'teacher' | 'teacherLogits', flag: string | undefined): void => {
-    if (flag !== undefined) cfg[key] = key === 'data' && flag === 'mnist' ? flag : resolve(cwd, flag);
-    else if (typeof cfg[key] === 'string' && !(key === 'data' && cfg[key] === 'mnist') && cfg[key] !== '') cfg[key] = resolve(fileDir, cfg[key]);
+  const path = (key: 'data' | 'testData' | 'teacher' | 'teacherLogits' | 'tokenizer', flag: string | undefined): void => {
+    if (flag !== undefined) cfg[key] = key === 'data' && isBundledData(flag) ? flag : resolve(cwd, flag);
+    else if (typeof cfg[key] === 'string' && !(key === 'data' && isBundledData(cfg[key])) && cfg[key] !== '') cfg[key] = resolve(fileDir, cfg[key]);
   };
   path('data', flags.data);
+  path('tokenizer', flags.tokenizer);
   path('testData', flags.testData);
   path('teacher', flags.teacher);
   path('teacherLogits', flags.teacherLogits);
@@ -303,6 +317,9 @@ export function buildRunConfig(kind: 'train' | 'distill', flags: RunFlags, cwd =
   set('splitSeed', flags.splitSeed);
   set('labelColumn', flags.labelColumn);
   set('imageSize', flags.imageSize);
+  set('textColumn', flags.textColumn);
+  set('maxLength', flags.maxLength);
+  set('vocabSize', flags.vocabSize);
   set('mixup', flags.mixup);
   set('normalize', flags.normalize);
   set('method', flags.method);

@@ -263,8 +263,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
 
   program
     .command('models')
-    .description('list the model presets (lenet5, resnet8, mobilenet-tiny) with parameter counts, input shapes and taps')
-    .option('--input <HxWxC>', 'the input shape to size them for (default 28x28x1, MNIST)')
+    .description('list the model presets (lenet5, resnet8, mobilenet-tiny; text: bag, transformer-s, transformer-l) with parameter counts, input shapes and taps')
+    .option('--input <HxWxC>', 'the input shape to size the image presets for (default 28x28x1, MNIST)')
+    .option('--length <n>', 'tokens per sequence to size the text presets for (default 128)', intArg('--length', { min: 1, max: 8192 }))
+    .option('--vocab <n>', 'the vocabulary size of the text presets (default 4096)', intArg('--vocab', { min: 1 }))
     .option('--classes <n>', 'the class count (default 10)', intArg('--classes', { min: 1 }))
     .option('--width <w>', 'width multiplier of channels and units (default 1)', numberArg('--width', { above: 0, max: 64 }))
     .addOption(jsonOption('list'))

@@ -17,7 +17,7 @@ export const runConfigSchema = z.strictObject({
    * 'mnist' (the bundled copy), a folder holding the four IDX files under MNIST's names, or data in
    * the Keras convention: a .npz archive, a .safetensors file or a folder of x_train.npy etc.
    */
-  data: z.string({ error: 'must be "mnist" or a path (a data folder, .npz or .safetensors)' }).min(1).default('mnist'),
+  data: z.string({ error: 'must be "mnist", "spam", "sotu" or a path (a data folder, .npz, .safetensors, an image folder, a CSV table, or text as .jsonl/.csv)' }).min(1).default('mnist'),
   /** A test set of the user's own, in any form `data` takes; replaces the data's own test set. */
   testData: z.string({ error: 'must be a path' }).min(1).optional(),
   /** When the data has no test set and `testData` is absent: the fraction of each class held out as the test set (default 0.2)... */
@@ -26,6 +26,14 @@ export const runConfigSchema = z.strictObject({
   splitSeed: nonNegativeInt.max(2 ** 32 - 1, { error: 'must be at most 4294967295' }).optional(),
   /** The label column of a CSV table (default 'label'). */
   labelColumn: z.string({ error: 'must be a column name' }).min(1).optional(),
+  /** Text data: the text column or field (default 'text'). */
+  textColumn: z.string({ error: 'must be a column name' }).min(1).optional(),
+  /** Text data: a Hugging Face tokenizer.json (default: a teacher model's, else a byte-level BPE trained on the training split). */
+  tokenizer: z.string({ error: 'must be a path' }).min(1).optional(),
+  /** Text data: tokens per sequence, special tokens included (default 128; a teacher model's when it has one). */
+  maxLength: positiveInt.max(8192, { error: 'must be at most 8192' }).optional(),
+  /** Text data: the vocabulary of a tokenizer trained on the training split (default 4096). */
+  vocabSize: positiveInt.min(257, { error: 'must be at least 257 (the 256 bytes and <cls>)' }).max(1 << 20, { error: 'must be at most 1048576' }).optional(),
   /** The size [height, width] an image folder's images are resized to (default the first image's). */
   imageSize: z.tuple([positiveInt.max(4096, { error: 'must be at most 4096' }), positiveInt.max(4096, { error: 'must be at most 4096' })],
     { error: 'must be [height, width]' }).optional(),

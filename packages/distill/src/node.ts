@@ -12,7 +12,7 @@ export {
   type CachedOutputs, type ShardedLogitTableOptions, type WriteTeacherOutputsOptions, type WriteTeacherOutputsResult,
 } from './node/teacher-outputs.js';
 export { createRunDir, RunDirError, RUN_FILES, appendJsonLine, truncateMetrics, writeJsonAtomic, writeTextAtomic } from './node/run-dir.js';
-export { runJob, loadData, loadTestSet, sampleTrainRows, type DataConfig, type DataOptionsConfig, type JobKind, type RunEvent, type RunOptions, type RunReport } from './node/run.js';
+export { runJob, loadData, loadTestSet, isBundledData, modelTokenizer, sampleTrainRows, type DataConfig, type DataOptionsConfig, type JobKind, type RunEvent, type RunOptions, type RunReport } from './node/run.js';
 export { renderReportMarkdown } from './node/report.js';
 export { reproHintonMnist, renderSummary, HINTON_MNIST, type ReproSummary, type ReproRun, type ReproOptions } from './node/repro.js';
 export { reproCnnMnist, renderCnnSummary, summarizeCnn, CNN_MNIST, CNN_TEACHER_SPEC, type CnnReproSummary, type CnnReproOptions, type CnnRun } from './node/repro-cnn.js';
@@ -29,3 +29,5 @@ export { readSafetensorsFile, writeSafetensorsFile, readTeacherLogitsFile } from
 export { loadAnyModel, modelFormatOf, type LoadedModel, type ModelFormat } from './node/any-model.js';
 export { normalisedRows } from './data/dataset.js';
 export { deploymentReport, renderDeploymentReport, type DeploymentReport, type DeployReportOptions, type ModelFigures } from './node/deploy-report.js';
+export { loadTextCorpus, isTextCorpus, TEXT_CORPORA, type TextCorpus, type TextCorpusName } from './text/corpora.js';
+export { loadTextData, isTextData, tokenizerOfMeta, textMeta, type LoadedTextData, type TextInfo, type TextDataConfig } from './text/load.js';

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { confusionLines, evaluateView, formatModelSpec, fullView, loadCore, predictLogits, slice, type EvalReport, type InputNorm, type Model, normFromMeta } from '@retort/distill';
-import { loadAnyModel, loadTestSet, readModelFile } from '@retort/distill/node';
+import { loadAnyModel, loadTestSet, modelTokenizer, readModelFile } from '@retort/distill/node';
 import { dataConfigFromFlags, type DataFlags } from '../options.js';
 import type { Io } from '../program.js';
 
@@ -32,7 +32,8 @@ export async function evalCommand(modelPath: string, flags: EvalFlags, io: Io): 
         throw new RangeError(`teacher ${flags.teacher} takes ${teacher.inputSize} inputs but ${basename(path)} takes ${model.inputSize}`);
       }
     }
-    const { test } = loadTestSet(dataConfig);
+    // text: tokenised as the model was trained (the tokenizer saved in its file)
+    const { test } = loadTestSet(dataConfig, modelTokenizer(path));
     if (model.inputSize !== test.features) {
       throw new RangeError(`${basename(path)} takes ${model.inputSize} inputs but ${test.name} samples have ${test.features} features (${test.sampleShape.join('x')})`);
     }

@@ -1,16 +1,18 @@
 // `retort models`: the named architectures (presets), with their parameter counts, input
 // shapes and taps for a given input and class count (MNIST's by default).
-import { compileSpec, parseModelSpec, PRESET_INFO, PRESET_NAMES, shapeText } from '@retort/distill';
+import { compileSpec, isTextPreset, parseModelSpec, PRESET_INFO, PRESET_NAMES, shapeText } from '@retort/distill';
 import type { Io } from '../program.js';
 
-export interface ModelsFlags { json?: boolean; input?: string; classes?: number; width?: number }
+export interface ModelsFlags { json?: boolean; input?: string; classes?: number; width?: number; length?: number; vocab?: number }
 
 export function modelsCommand(flags: ModelsFlags, io: Io): number {
   const input = flags.input ?? '28x28x1';
   const classes = flags.classes ?? 10;
   const width = flags.width ?? 1;
+  const length = flags.length ?? 128, vocab = flags.vocab ?? 4096;
   const rows = PRESET_NAMES.map((name) => {
-    const text = `${name}:input=${input},classes=${classes}${width !== 1 ? `,width=${width}` : ''}`;
+    const shape = isTextPreset(name) ? `${length},vocab=${vocab}` : input;
+    const text = `${name}:input=${shape},classes=${classes}${width !== 1 ? `,width=${width}` : ''}`;
     const spec = parseModelSpec(text, '--input');
     const g = compileSpec(spec);
     return {
@@ -24,7 +26,8 @@ export function modelsCommand(flags: ModelsFlags, io: Io): number {
     io.out(JSON.stringify(rows));
     return 0;
   }
-  io.out(`Presets for input ${input} and ${classes} classes${width !== 1 ? `, width ${width}` : ''} (--model NAME, NAME:width=W, or NAME:input=HxWxC,classes=N):`);
+  io.out(`Presets for ${classes} classes${width !== 1 ? `, width ${width}` : ''}: image presets for input ${input}, text presets for ${length} tokens of a ${vocab}-token vocabulary`);
+  io.out('(--model NAME, NAME:width=W, NAME:input=HxWxC,classes=N; text: NAME:layers=N,dim=D,heads=H; a text model takes its length and vocabulary from the data):');
   io.out('');
   for (const r of rows) {
     io.out(`${r.name.padEnd(15)} ${r.params.toLocaleString('en-US').padStart(9)} parameters  ${(r.macs / 1e6).toFixed(2).padStart(7)} M multiply-adds per sample  input ${shapeText(r.input)}`);
@@ -33,7 +36,8 @@ export function modelsCommand(flags: ModelsFlags, io: Io): number {
     io.out('');
   }
   io.out('Any model is also a JSON graph of layers (dense, conv2d, depthwiseConv2d, maxPool2d, avgPool2d,');
-  io.out('globalAvgPool, batchNorm, layerNorm, relu, gelu, dropout, flatten, residual) or an MLP (mlp:784-800-800-10);');
+  io.out('globalAvgPool, batchNorm, layerNorm, relu, gelu, dropout, flatten, residual; text: embedding, attention,');
+  io.out('sequencePool) or an MLP (mlp:784-800-800-10);');
   io.out('see the README, "Models".');
   return 0;
 }

@@ -22,8 +22,9 @@
 //                   a last layerNorm, mean over the tokens, fc(classes).
 //                   -s: 2 layers, dim 64, 4 heads (the student); -l: 4 layers, dim 256, 8 heads
 //                   (the teacher); `layers`, `dim` and `heads` override, `width` scales dim.
-//                   Taps: embed, attn<i> (block i's attention output; its probabilities are what
-//                   attention-distillation terms read), block<i> (block i's output), pool.
+//                   Taps: embed, attn<i> (block i after its attention sublayer; the attention layer
+//                   inside it, attn<i>.attention1, holds the probabilities attention-distillation
+//                   terms read), block<i> (block i's output), pool.
 import type { GraphSpec, LayerSpec } from './layer-spec.js';
 
 export const PRESET_NAMES = ['lenet5', 'resnet8', 'mobilenet-tiny', 'bag', 'transformer-s', 'transformer-l'] as const;
@@ -129,7 +130,7 @@ function textLayers(name: keyof typeof TEXT_PRESET_DEFAULTS, o: PresetOptions): 
   const ln = (): LayerSpec => ({ type: 'layerNorm', eps: 1e-5 });
   const out: LayerSpec[] = [{ type: 'embedding', vocab, dim, positions: true, name: 'embed' }];
   for (let i = 1; i <= layers; i++) {
-    out.push({ type: 'residual', body: [ln(), { type: 'attention', heads, causal: false, name: `attn${i}` }], shortcut: [] });
+    out.push({ type: 'residual', name: `attn${i}`, body: [ln(), { type: 'attention', heads, causal: false }], shortcut: [] });
     out.push({ type: 'residual', name: `block${i}`, body: [ln(), { type: 'dense', units: 4 * dim, bias: true, init: 'lecun' }, { type: 'gelu' },
       { type: 'dense', units: dim, bias: true, init: 'lecun' }], shortcut: [] });
   }

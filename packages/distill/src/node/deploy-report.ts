@@ -22,7 +22,7 @@ import type { Int8Model } from '../quant/int8-model.js';
 import { int8Bytes } from '../quant/plan.js';
 import { predictLogits } from '../train/predict.js';
 import { loadAnyModel, type LoadedModel } from './any-model.js';
-import { isShardedData, loadData, loadTestSet, sampleTrainRows, type DataOptionsConfig } from './run.js';
+import { isShardedData, loadData, loadTestSet, modelTokenizer, sampleTrainRows, type DataOptionsConfig } from './run.js';
 
 export interface DeployReportOptions {
   student: string;
@@ -89,8 +89,10 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
     }
     const dataConfig = { data: opts.data ?? 'mnist', ...opts.dataOptions };
     // in memory: one load for the test set and the calibration rows; in shards: the test shards, and the calibration rows read alone
-    const full = isShardedData(dataConfig) ? null : loadData(dataConfig);
-    const data = full ?? loadTestSet(dataConfig);
+    // text: tokenised as the student was trained (its file's tokenizer)
+    const tokens = modelTokenizer(opts.student) ?? modelTokenizer(opts.teacher);
+    const full = isShardedData(dataConfig) ? null : loadData(dataConfig, tokens);
+    const data = full ?? loadTestSet(dataConfig, tokens);
     for (const [m, f] of [[teacher, opts.teacher], [student, opts.student]] as const) {
       if (m.inputSize !== data.test.features) throw new RangeError(`${basename(f)} takes ${m.inputSize} inputs but ${data.test.name} samples have ${data.test.features}`);
     }

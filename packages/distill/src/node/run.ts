@@ -36,6 +36,15 @@ import type { OnnxTeacher as OnnxTeacherType } from '../interop/onnx-teacher.js'
 import { readWholeFile } from '../data/files.js';
 import { loadAnyModel, modelFormatOf } from './any-model.js';
 import { DataFormatError } from '../data/errors.js';
+import { isTextData, loadTextData, textMeta, tokenizerOfMeta, type LoadedTextData, type TextInfo } from '../text/load.js';
+import { isTextCorpus } from '../text/corpora.js';
+import type { TextTokenizer } from '../text/tokenizer.js';
+import { decodeModelFile } from '../format/model-file.js';
+
+/** 'mnist' and the text corpora: data named, not a path. */
+export function isBundledData(data: string): boolean {
+  return data === 'mnist' || isTextCorpus(data);
+}
 
 export type JobKind = RunKind;
 export type { RunEvent };
@@ -61,7 +70,7 @@ export type RunReport = { kind: JobKind; runDir: string; testSplit: TestSplit; c
 interface SavedConfig { kind: JobKind; hash: string; config: RunConfig }
 
 /** The config fields beside `data` that say how the data is read and its test set found. */
-export type DataOptionsConfig = Partial<Pick<RunConfig, 'testData' | 'testFraction' | 'splitSeed' | 'labelColumn' | 'imageSize'>>;
+export type DataOptionsConfig = Partial<Pick<RunConfig, 'testData' | 'testFraction' | 'splitSeed' | 'labelColumn' | 'imageSize' | 'textColumn' | 'tokenizer' | 'maxLength' | 'vocabSize'>>;
 
 /** The config fields that say which data a run reads and how its test set is found. */
 export type DataConfig = Pick<RunConfig, 'data'> & DataOptionsConfig;
@@ -70,8 +79,9 @@ export type DataConfig = Pick<RunConfig, 'data'> & DataOptionsConfig;
  * Loads the data a config names (the bundled MNIST or any form loadDataPath reads) with its test
  * set: its own, `testData`, or a seeded split that the result records.
  */
-export function loadData(config: DataConfig): LoadedData {
-  const shards = config.data !== 'mnist' ? datasetShardsIndexPath(resolve(config.data)) : null;
+export function loadData(config: DataConfig, tokenizer?: { tokenizer: TextTokenizer; maxLength: number } | null): LoadedData | LoadedTextData {
+  if (isTextData(config.data)) return loadTextData(config, tokenizer);
+  const shards = !isBundledData(config.data) ? datasetShardsIndexPath(resolve(config.data)) : null;
   if (shards) {
     throw new DataFormatError(shards, 'a dataset in shards is streamed by train and distill, not read into memory; eval, report, quantize and compare take its test set (or give another form of the data)');
   }
@@ -91,17 +101,48 @@ export function loadData(config: DataConfig): LoadedData {
 
 /** Whether the config's data is a dataset in shards (streamed by train and distill). */
 export function isShardedData(config: Pick<DataConfig, 'data'>): boolean {
-  return config.data !== 'mnist' && datasetShardsIndexPath(resolve(config.data)) !== null;
+  return !isBundledData(config.data) && datasetShardsIndexPath(resolve(config.data)) !== null;
+}
+
+/**
+ * The tokenizer of the run's first Retort teacher file that has one (saved with a model trained on
+ * text), so that a student distilled from it reads the same token ids; null when none has one.
+ */
+function teacherTokenizer(config: RunConfig): { tokenizer: TextTokenizer; maxLength: number } | null {
+  if (config.tokenizer !== undefined) return null;
+  for (const t of configTeachers(config)) {
+    const found = t.model ? modelTokenizer(t.model) : null;
+    if (found) return found;
+  }
+  return null;
+}
+
+/**
+ * The tokenizer a Retort model file was trained with (saved in its meta by a run on text), so
+ * that eval, report and a student read text as the model did; null for any other file.
+ */
+export function modelTokenizer(file: string): { tokenizer: TextTokenizer; maxLength: number } | null {
+  const path = resolve(file);
+  if (modelFormatOf(path) !== 'retort') return null;
+  return tokenizerOfMeta(decodeModelFile(readWholeFile(path), basename(file)).meta, basename(file));
+}
+
+/** Settings that have no meaning for token ids are refused rather than applied to them. */
+function checkTextConfig(config: RunConfig): void {
+  const bad = config.jitter > 0 ? 'jitter (a shift of image pixels)' : config.mixup ? 'mixup (a blend of inputs: token ids do not blend)'
+    : config.normalize !== undefined ? 'normalize (token ids are not scaled)'
+    : (config.mean !== 0 || config.std !== 1) ? 'mean/std (token ids are not scaled)' : null;
+  if (bad) throw new DataFormatError(config.data, `text data: ${bad} does not apply to token ids`);
 }
 
 /**
  * The test set of the data a config names, and its class names: a dataset in shards gives its test
  * shards (or testData), read into memory without its training rows; any other form is loadData's.
  */
-export function loadTestSet(config: DataConfig): { test: Dataset; classNames: string[] | null } {
-  const shards = config.data !== 'mnist' ? datasetShardsIndexPath(resolve(config.data)) : null;
+export function loadTestSet(config: DataConfig, tokenizer?: { tokenizer: TextTokenizer; maxLength: number } | null): { test: Dataset; classNames: string[] | null } {
+  const shards = !isBundledData(config.data) ? datasetShardsIndexPath(resolve(config.data)) : null;
   if (!shards) {
-    const { test, classNames } = loadData(config);
+    const { test, classNames } = loadData(config, tokenizer);
     return { test, classNames };
   }
   const data = streamedData(ShardedDataset.open(shards), config);
@@ -113,7 +154,7 @@ export function loadTestSet(config: DataConfig): { test: Dataset; classNames: st
  * dataset in shards are read without the rest; any other form is loaded and split.
  */
 export function sampleTrainRows(config: DataConfig, count: number, seed: number): DatasetView {
-  const shards = config.data !== 'mnist' ? datasetShardsIndexPath(resolve(config.data)) : null;
+  const shards = !isBundledData(config.data) ? datasetShardsIndexPath(resolve(config.data)) : null;
   if (shards) {
     const store = ShardedDataset.open(shards);
     return store.holdOut(Math.min(count, store.rows - 1), seed).validation;
@@ -163,9 +204,11 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
   const core = opts.core ?? await loadCore({ backend: opts.backend ?? 'auto' });
   emit({ type: 'phase', message: `loading data (${config.data})` });
   // a dataset in shards is streamed (node/shard-data.ts); anything else is read into memory
-  const shardsIndex = config.data !== 'mnist' ? datasetShardsIndexPath(resolve(config.data)) : null;
+  const shardsIndex = !isBundledData(config.data) ? datasetShardsIndexPath(resolve(config.data)) : null;
   const store = shardsIndex ? ShardedDataset.open(shardsIndex) : null;
-  const data: RunInputData = store ? streamedData(store, config) : loadData(config);
+  const data: RunInputData | LoadedTextData = store ? streamedData(store, config) : loadData(config, teacherTokenizer(config));
+  const text: TextInfo | null = 'text' in data ? (data as LoadedTextData).text : null;
+  if (text) checkTextConfig(config);
   runModelSpec(config, data); // a bad model spec is named before any teacher file is read
   const teacherModels: Model[] = [];
   // teachers that only give logits (TF.js run by TensorFlow.js, ONNX run by onnxruntime)
@@ -229,7 +272,7 @@ export async function runJob(kind: JobKind, input: unknown, opts: RunOptions): P
     if (!report.stopped) {
       const test = report.test;
       saveModel(join(out, RUN_FILES.model), student, { kind, configHash: hash, mean: report.inputNorm.mean, std: report.inputNorm.std, testErrors: test.errors, testAccuracy: test.accuracy,
-        ...(data.classNames ? { classNames: data.classNames } : {}), testSplit: data.split });
+        ...(data.classNames ? { classNames: data.classNames } : {}), testSplit: data.split, ...(text ? textMeta(text) : {}) });
       writeJsonAtomic(join(out, RUN_FILES.report), report);
       writeTextAtomic(join(out, RUN_FILES.reportMarkdown), renderReportMarkdown(report));
     }

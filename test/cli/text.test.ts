@@ -1,0 +1,120 @@
+// Text end to end through `retort`: a user's JSONL corpus and the bundled spam corpus, a
+// Transformer trained and evaluated with the tokenizer it saved, a student distilled from it
+// reading the teacher's token ids, and the refusals (a tokenizer file that does not parse, an
+// empty class, settings that mean nothing for token ids, an image model on text).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readModelFile } from '@retort/distill/node';
+import { expectOneLineError, jsonLines, retort, tempDir } from './helpers.js';
+
+const tmp = tempDir('text');
+const d = (...p: string[]): string => join(tmp.dir, ...p);
+
+/**
+ * A three-class corpus: each class draws its words mostly from its own list, with shared filler
+ * words and some words of the other classes, so a model must weigh words, not spot one.
+ */
+function corpus(n: number, seed: number): string {
+  const words = [
+    ['river', 'boat', 'fish', 'water', 'shore', 'sail', 'wave'],
+    ['engine', 'wheel', 'road', 'fuel', 'brake', 'motor', 'tire'],
+    ['bread', 'oven', 'flour', 'butter', 'cake', 'sugar', 'dough'],
+  ];
+  const filler = ['the', 'a', 'and', 'with', 'near', 'after', 'before', 'some'];
+  let s = seed >>> 0;
+  const r = (k: number): number => { s = (s * 1664525 + 1013904223) >>> 0; return s % k; };
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = i % 3;
+    const len = 4 + r(10);
+    const t: string[] = [];
+    for (let j = 0; j < len; j++) {
+      const u = r(10);
+      t.push(u < 5 ? words[c]![r(7)]! : u < 8 ? filler[r(8)]! : words[(c + 1 + r(2)) % 3]![r(7)]!);
+    }
+    lines.push(JSON.stringify({ text: t.join(' '), label: ['water', 'car', 'kitchen'][c] }));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const SEQ = ['--max-length', '16', '--vocab-size', '300', '--validation', '60', '--batch-size', '32'];
+let teacher = '';
+beforeAll(() => {
+  writeFileSync(d('train.jsonl'), corpus(600, 1));
+  writeFileSync(d('test.jsonl'), corpus(150, 2));
+  const r = retort(['train', '--data', d('train.jsonl'), '--test-data', d('test.jsonl'), '--model', 'transformer-s:layers=1,dim=32,heads=2',
+    '--epochs', '4', '--lr', '0.003', ...SEQ, '--out', d('teacher'), '--json']);
+  expect(r.status, r.stderr).toBe(0);
+  teacher = d('teacher', 'model.retort');
+}, 120_000);
+afterAll(() => tmp.cleanup());
+
+describe('text runs', () => {
+  it('trains a Transformer on a JSONL corpus; the model file carries its tokenizer, and eval reads the text as training did', () => {
+    const report = JSON.parse(readFileSync(d('teacher', 'report.json'), 'utf8')) as { test: { errors: number; accuracy: number }; classNames: string[] };
+    expect(report.classNames).toEqual(['car', 'kitchen', 'water']); // names sort into class numbers
+    expect(report.test.accuracy).toBeGreaterThan(0.8); // three classes: chance is a third
+    const meta = readModelFile(teacher).meta as { text?: { maxLength: number; kind: string; tokenizer: { model: { merges: unknown[] } } } };
+    expect(meta.text?.maxLength).toBe(16);
+    expect(meta.text?.kind).toBe('BPE');
+    expect(meta.text?.tokenizer.model.merges.length).toBeGreaterThan(0);
+    // eval with other tokenizer settings on the command line still uses the model's own
+    const e = retort(['eval', teacher, '--data', d('train.jsonl'), '--test-data', d('test.jsonl'), '--json']);
+    expect(e.status, e.stderr).toBe(0);
+    const ev = jsonLines(e.stdout)[0] as { errors: number };
+    expect(ev.errors).toBe(report.test.errors);
+  });
+
+  it('distills a bag-of-embeddings student from the Transformer, reading the teacher\'s token ids', () => {
+    const r = retort(['distill', '--data', d('train.jsonl'), '--test-data', d('test.jsonl'), '--teacher', teacher, '--model', 'bag:dim=16',
+      '--epochs', '3', '--lr', '0.01', '--validation', '60', '--batch-size', '32', '--out', d('student')]);
+    expect(r.status, r.stderr).toBe(0);
+    const t = readModelFile(teacher).meta as { text: { tokenizer: unknown; maxLength: number } };
+    const s = readModelFile(d('student', 'model.retort')).meta as { text: { tokenizer: unknown; maxLength: number } };
+    expect(JSON.stringify(s.text.tokenizer)).toBe(JSON.stringify(t.text.tokenizer));
+    expect(s.text.maxLength).toBe(16);
+  });
+
+  it('trains on the bundled spam corpus', () => {
+    const r = retort(['train', '--data', 'spam', '--model', 'bag:dim=8', '--epochs', '1', '--train-size', '600', '--test-size', '200',
+      '--max-length', '32', '--vocab-size', '400', '--validation', '100', '--out', d('spam'), '--json'], { timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(d('spam', 'report.json'), 'utf8')) as { classNames: string[]; testSplit: { kind: string } };
+    expect(report.classNames).toEqual(['ham', 'spam']);
+    expect(report.testSplit.kind).toBe('seeded');
+  }, 120_000);
+});
+
+describe('text refusals: one line, nothing written', () => {
+  it('a tokenizer file that does not parse', () => {
+    writeFileSync(d('broken-tokenizer.json'), '{"model": {"type": "BPE", "vocab": ');
+    const r = retort(['train', '--data', d('train.jsonl'), '--tokenizer', d('broken-tokenizer.json'), '--model', 'bag', ...SEQ, '--out', d('bad1')]);
+    expectOneLineError(r, ['broken-tokenizer.json', 'not a tokenizer.json'], 1);
+    expect(existsSync(d('bad1'))).toBe(false);
+  });
+
+  it('a corpus with an empty class (class numbers 0 and 2: class 1 has no text)', () => {
+    const lines = Array.from({ length: 90 }, (_, i) => JSON.stringify({ text: `sample ${i} ${i % 2 ? 'odd' : 'even'}`, label: (i % 2) * 2 }));
+    writeFileSync(d('gap.jsonl'), `${lines.join('\n')}\n`);
+    const r = retort(['train', '--data', d('gap.jsonl'), '--model', 'bag', ...SEQ, '--out', d('bad2')]);
+    expectOneLineError(r, ['gap.jsonl', 'class 1 has no training text'], 1);
+    expect(existsSync(d('bad2'))).toBe(false);
+    // a label the training set never had, in the test set: named with its line
+    writeFileSync(d('two.jsonl'), `${corpus(90, 3).split('\n').filter((l) => l !== '' && !l.includes('kitchen')).join('\n')}\n`);
+    const t = retort(['train', '--data', d('two.jsonl'), '--test-data', d('test.jsonl'), '--model', 'bag', ...SEQ, '--out', d('bad2')]);
+    expectOneLineError(t, [/test\.jsonl:\d+: label 'kitchen' is not one of the training classes/], 1);
+    expect(existsSync(d('bad2'))).toBe(false);
+  });
+
+  it('mixup, jitter or normalisation of token ids, and an image model on text', () => {
+    for (const [flags, what] of [[['--mixup'], 'mixup'], [['--jitter', '2'], 'jitter'], [['--normalize', 'channel'], 'normalize']] as const) {
+      const r = retort(['train', '--data', d('train.jsonl'), '--model', 'bag', ...SEQ, ...flags, '--out', d('bad3')]);
+      expectOneLineError(r, ['text data', what, 'does not apply to token ids']);
+      expect(existsSync(d('bad3'))).toBe(false);
+    }
+    const r = retort(['train', '--data', d('train.jsonl'), '--model', 'lenet5', ...SEQ, '--out', d('bad4')]);
+    expectOneLineError(r, ['the data are token ids', 'must start with an embedding layer']);
+    expect(existsSync(d('bad4'))).toBe(false);
+  });
+});
