@@ -76,6 +76,20 @@ describe('text runs', () => {
     expect(s.text.maxLength).toBe(16);
   });
 
+  it.each(['minilm', 'tinybert'])('distills a narrower Transformer with --method %s (attention terms in the objective)', (method) => {
+    const r = retort(['distill', '--data', d('train.jsonl'), '--test-data', d('test.jsonl'), '--teacher', teacher, '--model', 'transformer-s:layers=1,dim=16,heads=2',
+      '--method', method, '--epochs', '4', '--lr', '0.003', '--validation', '60', '--batch-size', '32', '--out', d(`student-${method}`), '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(d(`student-${method}`, 'report.json'), 'utf8')) as { losses: string; test: { accuracy: number } };
+    expect(report.losses).toMatch(method === 'minilm' ? /attn\(attn1→attn1, kl\).*vr\(attn1→attn1\)/ : /attn\(attn1→attn1, mse.*hint\(block1→block1/);
+    expect(report.test.accuracy, JSON.stringify(report).slice(0, 1500)).toBeGreaterThan(0.5);
+    // the heads must agree for attention maps: a 4-head student is refused, naming the layers
+    const bad = retort(['distill', '--data', d('train.jsonl'), '--test-data', d('test.jsonl'), '--teacher', teacher, '--model', 'transformer-s:layers=1,dim=16,heads=4',
+      '--method', method, '--epochs', '2', '--validation', '60', '--out', d(`bad-${method}`)]);
+    expectOneLineError(bad, ['attn1', "4 heads and the teacher's 2 differ"]);
+    expect(existsSync(d(`bad-${method}`))).toBe(false);
+  });
+
   it('trains on the bundled spam corpus', () => {
     const r = retort(['train', '--data', 'spam', '--model', 'bag:dim=8', '--epochs', '1', '--train-size', '600', '--test-size', '200',
       '--max-length', '32', '--vocab-size', '400', '--validation', '100', '--out', d('spam'), '--json'], { timeout: 120_000 });

@@ -215,6 +215,7 @@ export interface RunFlags extends DataFlags {
   mixup?: boolean;
   normalize?: 'channel';
   method?: string;
+  layerMap?: 'uniform' | 'last';
   losses?: string;
   teachers?: string;
   teacherWeights?: number[];
@@ -323,6 +324,7 @@ export function buildRunConfig(kind: 'train' | 'distill', flags: RunFlags, cwd =
   set('mixup', flags.mixup);
   set('normalize', flags.normalize);
   set('method', flags.method);
+  set('layerMap', flags.layerMap);
   set('combine', flags.combine);
   set('peers', flags.peers);
   set('topK', flags.topK);

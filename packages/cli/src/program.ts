@@ -69,6 +69,8 @@ function addRunOptions(cmd: Command, kind: JobKind): Command {
     .option('--no-t2-scaling', 'do not multiply the soft terms by T^2')
     .option('--method <name>', `distillation method (see 'retort methods'): ${METHOD_NAMES.filter((m) => m !== 'born-again').join(', ')} (default: kd for distill, none for train)`,
       choiceArg('--method', METHOD_NAMES.filter((m) => m !== 'born-again')))
+    .option('--layer-map <map>', "tinybert, minilm: which teacher block each student block learns from: uniform (tinybert's default) or last (minilm's)",
+      choiceArg('--layer-map', ['uniform', 'last'] as const))
     .option('--losses <json|file>', 'loss terms written out, as JSON text or a JSON file (overrides --method)')
     .option('--peers <n>', 'further students trained together (Deep Mutual Learning; default 1 with --method dml)', configArg('--peers', 'peers'))
     .option('--transfer-fraction <f>', 'train on this fraction of the training samples, chosen by seed', numberArg('--transfer-fraction', { above: 0, max: 1 }))

@@ -100,6 +100,12 @@ export const runConfigSchema = z.strictObject({
   /** Weight of the soft (teacher) term; the hard (label) term gets 1 - alpha. */
   alpha: z.number({ error: 'must be a number in [0, 1]' }).min(0, { error: 'must be a number in [0, 1]' }).max(1, { error: 'must be a number in [0, 1]' }).default(0.9),
   /**
+   * Transformer methods (tinybert, minilm): which teacher layer each student layer learns from:
+   * 'uniform' (student layer m of M from teacher layer m·N/M of N; tinybert's default) or 'last'
+   * (the last layers only; minilm's default). Explicit pairs: write the terms out in `losses`.
+   */
+  layerMap: z.enum(['uniform', 'last'], { error: "must be 'uniform' or 'last'" }).optional(),
+  /**
    * Choose T and/or alpha by a short seeded search on the validation split before the run
    * (run/auto-tune.ts): true tries the defaults (T 1, 2, 4, 8; alpha 0, 0.5, 0.9), a list tries
    * those; `epochs` is each candidate's budget (default the run's). Method kd only.

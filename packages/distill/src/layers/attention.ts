@@ -17,7 +17,10 @@
 // diagonal and the same softmaxBackward over whole rows gives zero gradient there.
 //
 // The probabilities of the last forward stay in `probs` ((B, H, L, L), sample b's n x n block at the
-// start of each head's L x L slot, row stride n): attention-distillation terms read them there.
+// start of each head's L x L slot, row stride n). Attention-distillation terms (../losses/attention-kd.ts)
+// hand the layer three optional buffers: `scores` (same layout: the raw Q Kᵀ, kept before the
+// softmax), `scoreGrad` (dL/d(Q Kᵀ) they add; backward adds it to dS) and `qkvGrad` ((B, L, 3D):
+// dL/dqkv they add, e.g. on V; backward adds it to dqkv). A train-mode forward zeroes both gradients.
 import type { Core, Tensor } from '@retort/core-wasm';
 import type { AttentionSpec } from '../model/layer-spec.js';
 import { Layer, type PlanShared, type Planner, type Step } from './layer.js';
@@ -36,10 +39,40 @@ export class Attention extends Layer {
   private scratch = 0;
   /** Token counts of the last forward's samples. */
   counts = new Int32Array(0);
+  /** Kept for distillation terms (see the header); null unless a term asked for them (want()). */
+  scores: Tensor<'f32'> | null = null;
+  scoreGrad: Tensor<'f32'> | null = null;
+  qkvGrad: Tensor<'f32'> | null = null;
+  private wanted = { scores: false, scoreGrad: false, qkvGrad: false };
+  private batch = 0;
+  /** Buffers allocated by want() after plan(): freed by the next plan(). */
+  private late: Tensor<'f32'>[] = [];
+
+  /**
+   * A distillation term needs the raw scores kept, or a gradient buffer: allocated for the planned
+   * batch size now and by every later plan(), so a model that runs larger batches (a teacher's
+   * soft labels) never writes past them.
+   */
+  want(which: 'scores' | 'scoreGrad' | 'qkvGrad'): void {
+    if (this.wanted[which]) return;
+    this.wanted[which] = true;
+    if (this.batch > 0 && this.core) {
+      const t = this.core.alloc(this.sizeOf(which, this.batch));
+      this.late.push(t);
+      this[which] = t;
+    }
+  }
+
+  private sizeOf(which: 'scores' | 'scoreGrad' | 'qkvGrad', B: number): number {
+    return which === 'qkvGrad' ? B * this.L * 3 * this.D : B * this.heads * this.L * this.L;
+  }
   private get spec(): AttentionSpec { return this.node.spec as AttentionSpec; }
   get L(): number { return this.node.inShape[0]!; }
   get D(): number { return this.node.inShape[1]!; }
   get heads(): number { return this.spec.heads; }
+  get causal(): boolean { return this.spec.causal; }
+  /** The packed q | k | v of the last forward ((B, L, 3D)). */
+  get qkvPtr(): number { return this.qkv!.ptr; }
 
   override get skipsInputGradient(): boolean { return true; }
 
@@ -55,6 +88,10 @@ export class Attention extends Layer {
     this.dS = p.f32(L * L);
     this.counts = new Int32Array(B);
     p.scratch(B * L * D);
+    for (const t of this.late) p.core.free(t);
+    this.late = [];
+    this.batch = B;
+    for (const which of ['scores', 'scoreGrad', 'qkvGrad'] as const) this[which] = this.wanted[which] ? p.f32(this.sizeOf(which, B)) : null;
   }
   override bind(shared: PlanShared): void { this.scratch = shared.scratch; }
 
@@ -65,6 +102,9 @@ export class Attention extends Layer {
     k.sgemm(0, 0, rows, D3, D, 1, x, D, s.P + this.param('wqkv'), D3, 0, qkv, D3);
     k.biasAdd(qkv, s.P + this.param('bqkv'), rows, D3);
     tokenCounts(this.core!, s, L, this.counts);
+    if (s.train && this.scoreGrad) k.fill(this.scoreGrad.ptr, s.rows * H * L * L, 0);
+    if (s.train && this.qkvGrad) k.fill(this.qkvGrad.ptr, rows * D3, 0);
+    const kept = this.scores?.ptr ?? 0;
     for (let b = 0; b < s.rows; b++) {
       const n = this.counts[b]!;
       const rowB = qkv + 4 * b * L * D3, ctxB = ctx + 4 * b * L * D;
@@ -73,14 +113,15 @@ export class Attention extends Layer {
         if (n === 0) break;
         const q = rowB + 4 * h * dh, kk = rowB + 4 * (D + h * dh), v = rowB + 4 * (2 * D + h * dh);
         const p = P + 4 * (b * H + h) * L * L;
-        k.sgemm(0, 1, n, n, dh, 1, q, D3, kk, D3, 0, p, n);
+        const z = kept ? kept + 4 * (b * H + h) * L * L : p; // the scores: kept apart, or overwritten by P
+        k.sgemm(0, 1, n, n, dh, 1, q, D3, kk, D3, 0, z, n);
         if (this.spec.causal) {
           for (let i = 0; i < n; i++) {
-            k.softmaxRows(p + 4 * i * n, p + 4 * i * n, 1, i + 1, T);
+            k.softmaxRows(p + 4 * i * n, z + 4 * i * n, 1, i + 1, T);
             if (i + 1 < n) k.fill(p + 4 * (i * n + i + 1), n - i - 1, 0);
           }
         } else {
-          k.softmaxRows(p, p, n, n, T);
+          k.softmaxRows(p, z, n, n, T);
         }
         k.sgemm(0, 0, n, dh, n, 1, p, n, v, D3, 0, ctxB + 4 * h * dh, D);
       }
@@ -108,10 +149,12 @@ export class Attention extends Layer {
         k.sgemm(1, 0, n, dh, n, 1, p, n, dc, D, 0, dv, D3);       // dV = Pᵀ dC
         k.fill(dS, n * n, 0);
         k.softmaxBackward(dS, p, dP, n, n, T);                    // dS (the 1/sqrt(dh) included)
+        if (this.scoreGrad) k.axpy(dS, this.scoreGrad.ptr + 4 * (b * H + h) * L * L, n * n, 1);
         k.sgemm(0, 0, n, dh, n, 1, dS, n, kk, D3, 0, dq, D3);     // dQ = dS K
         k.sgemm(1, 0, n, dh, n, 1, dS, n, q, D3, 0, dk, D3);      // dK = dSᵀ Q
       }
     }
+    if (this.qkvGrad) k.axpy(dqkv, this.qkvGrad.ptr, rows * D3, 1);
     k.sgemm(1, 0, D, D3, rows, 1, this.inputOf(s), D, dqkv, D3, 1, s.G + this.param('wqkv'), D3);
     k.biasBackward(s.G + this.param('bqkv'), dqkv, rows, D3);
     const dx = this.gradOfInput(s);

@@ -65,12 +65,27 @@ export const lossTermSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('at'), weight: weight(500), studentLayer: layerRef, teacherLayer: layerRef, teacher: teacherIndex.default(0), ...window,
   }),
+  /**
+   * Self-attention of a Transformer (the attention layer in the named taps): 'kl' compares the
+   * attention distributions head by head (MiniLM, Wang et al. 2020), 'mse' the unnormalised scores
+   * (TinyBERT, Jiao et al. 2020). Head counts must agree.
+   */
+  z.strictObject({
+    type: z.literal('attn'), weight: weight(1), loss: z.enum(['kl', 'mse'], { error: "must be 'kl' (MiniLM) or 'mse' (TinyBERT)" }).default('kl'),
+    studentLayer: layerRef, teacherLayer: layerRef, teacher: teacherIndex.default(0), ...window,
+  }),
+  /** MiniLM's value relation: KL between softmax(V Vᵀ / sqrt(d)) of both, in relation heads (default: the student's head count); widths may differ. */
+  z.strictObject({
+    type: z.literal('vr'), weight: weight(1),
+    relationHeads: z.number({ error: 'must be a positive integer' }).int({ error: 'must be a positive integer' }).positive({ error: 'must be a positive integer' }).optional(),
+    studentLayer: layerRef, teacherLayer: layerRef, teacher: teacherIndex.default(0), ...window,
+  }),
   /** Deep Mutual Learning (Zhang et al. 2018): mean KL from each peer's predictions to this student's. */
   z.strictObject({
     type: z.literal('dml'), weight: weight(1), temperature: temperature(1),
     scaleT2: z.boolean({ error: 'must be true or false' }).default(true), ...window,
   }),
-], { error: 'must be a loss term: an object with type ce, kd, dkd, tfkd, hint, rkd, at or dml' });
+], { error: 'must be a loss term: an object with type ce, kd, dkd, tfkd, hint, rkd, at, attn, vr or dml' });
 
 export type LossTermConfig = z.infer<typeof lossTermSchema>;
 export type LossTermInput = z.input<typeof lossTermSchema>;
@@ -79,9 +94,9 @@ export type LayerRef = number | string;
 export type { ScheduledValue };
 
 /** Terms that need a real teacher (tfkd's virtual teacher and dml's peers are not teachers). */
-export const TEACHER_TERMS: ReadonlySet<LossTermType> = new Set(['kd', 'dkd', 'hint', 'rkd', 'at']);
+export const TEACHER_TERMS: ReadonlySet<LossTermType> = new Set(['kd', 'dkd', 'hint', 'rkd', 'at', 'attn', 'vr']);
 /** Terms that need the teacher's intermediate features (the teacher must run inside the step). */
-export const FEATURE_TERMS: ReadonlySet<LossTermType> = new Set(['hint', 'rkd', 'at']);
+export const FEATURE_TERMS: ReadonlySet<LossTermType> = new Set(['hint', 'rkd', 'at', 'attn', 'vr']);
 /** Terms that read the labels. */
 export const LABEL_TERMS: ReadonlySet<LossTermType> = new Set(['ce', 'dkd', 'tfkd']);
 
@@ -103,7 +118,8 @@ export function describeLosses(terms: readonly LossTermConfig[]): string {
     if (t.type === 'dkd') args.push(`alpha=${t.alpha}`, `beta=${t.beta}`);
     if (t.type === 'tfkd') args.push(`correct=${t.correct}`);
     if (t.type === 'rkd') args.push(`distance=${t.distance}`, `angle=${t.angle}`, `${t.studentLayer}→${t.teacherLayer}`);
-    if (t.type === 'hint' || t.type === 'at') args.push(`${t.studentLayer}→${t.teacherLayer}`);
+    if (t.type === 'hint' || t.type === 'at' || t.type === 'attn' || t.type === 'vr') args.push(`${t.studentLayer}→${t.teacherLayer}`);
+    if (t.type === 'attn') args.push(t.loss);
     if (t.fromEpoch !== undefined || t.untilEpoch !== undefined) args.push(`epochs ${t.fromEpoch ?? 1}..${t.untilEpoch ?? 'end'}`);
     return `${w}·${t.type}${args.length ? `(${args.join(', ')})` : ''}`;
   }).join(' + ');

@@ -10,6 +10,8 @@
 //        size, the larger one is average-pooled by the integer factor between them first (the
 //        student's inside the regressor, so its gradient flows back; the teacher's as the target)
 //   flat -> flat:                              a dense layer ds -> dt (the original FitNets-on-MLPs)
+//   sequence (L, Ds) -> sequence (L, Dt):      a dense layer Ds -> Dt at every position (TinyBERT's
+//        hidden-state and embedding terms); the lengths must agree (the same tokens)
 //   any other pair (an image and a flat side): the image side is average-pooled ('same', so no
 //        pixel is dropped) to at most 4x4 and flattened, then a dense layer maps student -> teacher
 // The regressor is linear (no activation): it is initialised N(0, 1/fan_in) and trained with the
@@ -34,6 +36,12 @@ export interface HintPlan {
 /** The regressor and target transform for a student tap shape and a teacher tap shape; throws a RangeError naming both. */
 export function planHint(student: Shape, teacher: Shape): HintPlan {
   const sImg = student.length === 3, tImg = teacher.length === 3;
+  const sSeq = student.length === 2, tSeq = teacher.length === 2;
+  if (sSeq || tSeq) {
+    if (!(sSeq && tSeq)) throw new RangeError(`a sequence [length, features] meets ${shapeText(sSeq ? teacher : student)}; hint a sequence tap to a sequence tap, or a pooled tap to a pooled one`);
+    if (student[0] !== teacher[0]) throw new RangeError(`the sequences have ${student[0]} and ${teacher[0]} positions; distill with the teacher's tokenizer and maximum length`);
+    return { regressor: [{ type: 'dense', units: teacher[1]!, bias: true, init: 'lecun' }, { type: 'flatten' }], target: [] };
+  }
   if (sImg && tImg) {
     const [hs, ws, cs] = student as [number, number, number], [ht, wt, ct] = teacher as [number, number, number];
     void cs;

@@ -5,8 +5,11 @@ import type { LayerRef, LossTermInput } from './config.js';
 import { planHint } from './hint.js';
 import type { Shape } from '../model/graph.js';
 
-/** A layer a method may read: an MLP's hidden layer by number, or a named tap, with its per-sample shape. */
-export interface MethodTap { ref: LayerRef; shape: readonly number[] }
+/**
+ * A layer a method may read: an MLP's hidden layer by number, or a named tap, with its per-sample
+ * shape; `attention`: the tap is (or ends with) a self-attention layer (a Transformer block's).
+ */
+export interface MethodTap { ref: LayerRef; shape: readonly number[]; attention?: boolean }
 
 /** What a preset needs to know to fill in its terms. */
 export interface MethodContext {
@@ -18,6 +21,8 @@ export interface MethodContext {
   /** The taps of the student and of the (first) teacher, in graph order, to choose default layers. */
   student: readonly MethodTap[];
   teacher: readonly MethodTap[];
+  /** tinybert, minilm: 'uniform' or 'last' (their defaults: uniform, last). */
+  layerMap?: 'uniform' | 'last' | undefined;
 }
 
 export interface MethodInfo {
@@ -117,6 +122,27 @@ export const METHODS: readonly MethodInfo[] = [
     doc: 'docs/methods/adaptive.md',
   },
   {
+    name: 'tinybert', title: 'TinyBERT: attention scores, hidden states and embeddings of a Transformer', source: 'Jiao et al., Findings of EMNLP 2020', needsTeacher: true,
+    terms: 'epochs 1..⌈E/2⌉: attn(mse) + hint on each mapped block + hint on the embeddings; then (1−alpha)·ce + alpha·kd(T)',
+    params: [
+      { name: 'stages', default: '⌈epochs/2⌉ intermediate', note: 'the paper\'s two stages: intermediate layers first, then the prediction layer' },
+      { name: 'layer map', default: 'uniform', note: 'student block m of M learns from teacher block m·N/M (--layer-map last: the last blocks)' },
+      { name: 'attn', default: 'mse, weight 1', note: 'unnormalised attention scores Q Kᵀ/sqrt(d) per head, padding excluded; heads must agree' },
+      { name: 'hint', default: 'weight 1', note: 'hidden states and embeddings through a learned linear map (dense per position), MSE' },
+    ],
+    doc: 'docs/methods/tinybert.md',
+  },
+  {
+    name: 'minilm', title: 'MiniLM: self-attention distributions and value relations of the last layer', source: 'Wang et al., NeurIPS 2020', needsTeacher: true,
+    terms: '(1−alpha)·ce + alpha·kd(T) + attn(kl) + vr on the last blocks',
+    params: [
+      { name: 'layer map', default: 'last', note: 'the last Transformer block of each (--layer-map uniform: every student block)' },
+      { name: 'attn', default: 'kl, weight 1', note: 'KL between the attention distributions, head by head; heads must agree' },
+      { name: 'vr', default: 'weight 1', note: 'KL between softmax(V Vᵀ/sqrt(d)) in relation heads: the widths may differ' },
+    ],
+    doc: 'docs/methods/minilm.md',
+  },
+  {
     name: 'born-again', title: 'Born-again networks (self-distillation over generations)', source: 'Furlanello et al., ICML 2018', needsTeacher: false,
     terms: 'generation 0: 1·ce; generation k: kd from generation k−1 (or from the average of all earlier generations)',
     params: [
@@ -128,9 +154,9 @@ export const METHODS: readonly MethodInfo[] = [
 ];
 
 export const METHOD_NAMES = METHODS.map((m) => m.name);
-export type MethodName = 'none' | 'kd' | 'dkd' | 'fitnets' | 'rkd' | 'at' | 'dml' | 'tfkd' | 'adaptive';
+export type MethodName = 'none' | 'kd' | 'dkd' | 'fitnets' | 'rkd' | 'at' | 'dml' | 'tfkd' | 'adaptive' | 'tinybert' | 'minilm';
 /** Methods that are one run of the trainer (born-again is a sequence of runs). */
-export const SINGLE_RUN_METHODS: readonly MethodName[] = ['none', 'kd', 'dkd', 'fitnets', 'rkd', 'at', 'dml', 'tfkd', 'adaptive'];
+export const SINGLE_RUN_METHODS: readonly MethodName[] = ['none', 'kd', 'dkd', 'fitnets', 'rkd', 'at', 'dml', 'tfkd', 'adaptive', 'tinybert', 'minilm'];
 
 /** The index of the middle one of n taps, ⌈n/2⌉ of n (-1 for none). */
 const middleIndex = (n: number): number => Math.ceil(n / 2) - 1;
@@ -185,6 +211,36 @@ export function methodLosses(name: MethodName, c: MethodContext): LossTermInput[
     ];
     case 'dml': return [{ type: 'ce', weight: 1 }, { type: 'dml', weight: 1, temperature: 1, scaleT2: c.scaleT2 }];
     case 'tfkd': return [{ type: 'ce', weight: 1 - a }, { type: 'tfkd', weight: a, correct: 0.9, temperature: T, scaleT2: c.scaleT2 }];
+    case 'tinybert': case 'minilm': {
+      const pairs = transformerPairs(name, c.student, c.teacher, c.layerMap ?? (name === 'tinybert' ? 'uniform' : 'last'));
+      const kd: LossTermInput[] = [{ type: 'ce', weight: 1 - a }, { type: 'kd', weight: a, temperature: T, scaleT2: c.scaleT2 }];
+      if (name === 'minilm') {
+        return [...kd, ...pairs.flatMap(([s, t]): LossTermInput[] => [
+          { type: 'attn', loss: 'kl', weight: 1, studentLayer: s.ref, teacherLayer: t.ref },
+          { type: 'vr', weight: 1, studentLayer: s.ref, teacherLayer: t.ref },
+        ])];
+      }
+      // TinyBERT: each mapped block's attention scores (its attention tap) and hidden state (the
+      // block tap that follows it), and the embeddings
+      const hidden = (taps: readonly MethodTap[], at: MethodTap): MethodTap | undefined => {
+        const i = taps.indexOf(at);
+        return taps.slice(i + 1).find((x) => x.shape.length === 2 && !x.attention);
+      };
+      const embed = (taps: readonly MethodTap[]): MethodTap | undefined => taps.find((x) => x.shape.length === 2 && !x.attention);
+      // two stages as in the paper: the intermediate layers (embeddings, attention, hidden states)
+      // for the first half of the epochs, then the prediction layer (kd, with the labels)
+      if (c.epochs < 2) throw new RangeError('method tinybert: needs at least 2 epochs (an intermediate-layer stage, then KD)');
+      const h = Math.ceil(c.epochs / 2);
+      const out: LossTermInput[] = kd.map((t) => ({ ...t, fromEpoch: h + 1 }));
+      const es = embed(c.student), et = embed(c.teacher);
+      if (es && et && es !== hidden(c.student, pairs[0]![0])) out.push({ type: 'hint', weight: 1, studentLayer: es.ref, teacherLayer: et.ref, untilEpoch: h });
+      for (const [s, t] of pairs) {
+        out.push({ type: 'attn', loss: 'mse', weight: 1, studentLayer: s.ref, teacherLayer: t.ref, untilEpoch: h });
+        const hs = hidden(c.student, s), ht = hidden(c.teacher, t);
+        if (hs && ht) out.push({ type: 'hint', weight: 1, studentLayer: hs.ref, teacherLayer: ht.ref, untilEpoch: h });
+      }
+      return out;
+    }
     case 'adaptive': return [
       { type: 'ce', weight: { schedule: 'agreement', from: 1 - a, to: 1 - a / 2 } },
       { type: 'kd', weight: { schedule: 'agreement', from: a, to: a / 2 }, temperature: { schedule: 'linear', from: T, to: Math.max(1, T / 4) }, scaleT2: c.scaleT2 },
@@ -215,4 +271,21 @@ export function attentionPairs(student: readonly MethodTap[], teacher: readonly 
       'name the pairs with --losses \'[{"type":"at","studentLayer":"…","teacherLayer":"…"}]\'');
   }
   return pairs;
+}
+
+/**
+ * The (student, teacher) attention taps a Transformer method distils: 'uniform' pairs student
+ * attention block m of M (1-based) with teacher block ⌈m·N/M⌉ of N (TinyBERT's g(m) = m·N/M);
+ * 'last' pairs the last blocks. Throws when either side has no attention tap.
+ */
+export function transformerPairs(method: string, student: readonly MethodTap[], teacher: readonly MethodTap[], map: 'uniform' | 'last'): [MethodTap, MethodTap][] {
+  const s = student.filter((x) => x.attention), t = teacher.filter((x) => x.attention);
+  if (s.length === 0 || t.length === 0) {
+    const list = (taps: readonly MethodTap[]) => taps.map((x) => String(x.ref)).join(', ') || 'none';
+    throw new RangeError(`method ${method}: needs Transformer attention on both sides (student taps: ${list(student)}; teacher taps: ${list(teacher)}); ` +
+      'a text preset (transformer-s, transformer-l) has them as attn1, attn2, ...');
+  }
+  if (map === 'last') return [[s[s.length - 1]!, t[t.length - 1]!]];
+  const M = s.length, N = t.length;
+  return s.map((x, m) => [x, t[Math.max(1, Math.ceil(((m + 1) * N) / M)) - 1]!]);
 }

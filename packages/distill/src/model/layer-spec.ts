@@ -108,9 +108,9 @@ export const layerSpecSchema: z.ZodType<LayerSpec, unknown> = z.lazy(() => z.dis
   }),
 ], { error: `must be a layer: an object with type ${LAYER_TYPES.join(', ')}` })) as unknown as z.ZodType<LayerSpec, unknown>;
 
-/** [H, W, C] for images (channels last), [D] for flat features or [L] for L token ids. */
-export const inputShapeSchema = z.union([z.tuple([posInt]), z.tuple([posInt, posInt, posInt])],
-  { error: 'must be [features] (or [tokens]) or [height, width, channels]' });
+/** [H, W, C] for images (channels last), [D] for flat features or [L] for L token ids, [L, D] for a sequence (a regressor on a sequence tap). */
+export const inputShapeSchema = z.union([z.tuple([posInt]), z.tuple([posInt, posInt]), z.tuple([posInt, posInt, posInt])],
+  { error: 'must be [features] (or [tokens]), [length, features] or [height, width, channels]' });
 
 export const graphSpecSchema = z.strictObject({
   type: z.literal('graph'),

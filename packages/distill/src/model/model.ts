@@ -14,6 +14,7 @@
 import type { Core, RawKernels, Tensor } from '@retort/core-wasm';
 import { layerFor } from '../layers/index.js';
 import { Dense } from '../layers/dense.js';
+import type { Attention } from '../layers/attention.js';
 import type { Layer, PlanShared, Step } from '../layers/layer.js';
 import type { CompiledGraph, GraphNode, Shape, TensorDecl } from './graph.js';
 import { shapeText } from './graph.js';
@@ -104,6 +105,20 @@ export class Model {
 
   /** The planned batch size (0 before plan()). */
   get batchSize(): number { return this.plan_?.batch ?? 0; }
+
+  /**
+   * The attention layer a tap names: the tap's own node, or else the last attention layer inside
+   * the block it names (a Transformer preset's `attn<i>`); null when there is none.
+   */
+  attentionAt(name: string): Attention | null {
+    const i = this.graph.taps.get(name);
+    if (i === undefined) return null;
+    const nodes = this.graph.nodes, prefix = `${nodes[i]!.name}.`;
+    for (let j = i; j >= 0; j--) {
+      if ((j === i || nodes[j]!.name.startsWith(prefix)) && nodes[j]!.spec.type === 'attention') return this.impl[j] as Attention;
+    }
+    return null;
+  }
 
   /** The names of the model's taps (named layers and blocks), in graph order. */
   get tapNames(): string[] { return [...this.graph.taps.keys()]; }

@@ -264,8 +264,10 @@ export function graphOf(spec: ModelSpec): GraphSpec {
   if (isTextPreset(spec.type) && spec.vocab === undefined) {
     throw new SpecError('model.vocab', `${spec.type} needs the vocabulary size (give vocab, or let the data fix it)`);
   }
+  const input = spec.input;
+  if (input.length === 2) throw new SpecError('model.input', `${spec.type} takes [features], [tokens] or [height, width, channels], not [${input.join(', ')}]`);
   return presetGraph(spec.type as PresetName, {
-    input: spec.input, classes: spec.classes, width: spec.width,
+    input, classes: spec.classes, width: spec.width,
     ...(spec.vocab !== undefined ? { vocab: spec.vocab } : {}), ...(spec.layers !== undefined ? { layers: spec.layers } : {}),
     ...(spec.dim !== undefined ? { dim: spec.dim } : {}), ...(spec.heads !== undefined ? { heads: spec.heads } : {}),
   });

