@@ -121,6 +121,19 @@ describe('text refusals: one line, nothing written', () => {
     expect(existsSync(d('bad2'))).toBe(false);
   });
 
+  it('export to ONNX or TF.js, int8 and the deployment report refuse a text model by name (not yet supported), writing nothing', () => {
+    for (const [args, what] of [
+      [['export', teacher, '--format', 'onnx', '--out', d('t.onnx')], 'text models do not export to ONNX yet'],
+      [['export', teacher, '--format', 'tfjs', '--out', d('t-tfjs')], "embedding 'embed' has no TensorFlow.js layer"],
+      [['quantize', teacher, '--data', d('train.jsonl'), '--test-data', d('test.jsonl'), '--out', d('t8.retort')], 'do not run text models yet'],
+      [['report', teacher, '--teacher', teacher, '--data', d('train.jsonl'), '--test-data', d('test.jsonl')], 'do not run text models yet'],
+    ] as const) {
+      const r = retort([...args]);
+      expectOneLineError(r, [what]);
+    }
+    for (const f of ['t.onnx', 't-tfjs', 't8.retort']) expect(existsSync(d(f))).toBe(false);
+  });
+
   it('mixup, jitter or normalisation of token ids, and an image model on text', () => {
     for (const [flags, what] of [[['--mixup'], 'mixup'], [['--jitter', '2'], 'jitter'], [['--normalize', 'channel'], 'normalize']] as const) {
       const r = retort(['train', '--data', d('train.jsonl'), '--model', 'bag', ...SEQ, ...flags, '--out', d('bad3')]);

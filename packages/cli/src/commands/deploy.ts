@@ -3,7 +3,7 @@
 // `retort quantize` (the int8 model file the inference entry loads).
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { describeNorm, formatModelSpec, loadCore, quantizeModel } from '@retort/distill';
+import { describeNorm, formatModelSpec, layerGraphOf, loadCore, quantizeModel } from '@retort/distill';
 import {
   deploymentReport, loadAnyModel, normalisedRows, sampleTrainRows, renderDeploymentReport, saveModel, writeFileAtomic, writeJsonAtomic, writeTextAtomic,
 } from '@retort/distill/node';
@@ -101,6 +101,7 @@ export async function quantizeCommand(model: string, flags: QuantizeFlags, io: I
   const core = await loadCore({ backend: flags.backend ?? 'auto' });
   const loaded = await loadAnyModel(core, resolve(model));
   try {
+    layerGraphOf(loaded.model); // a model the int8 programs cannot run is refused before any data is read
     // calibration rows held out of the training set by seed (read alone from a dataset in shards)
     const calib = sampleTrainRows(dataConfigFromFlags(flags), flags.calibration ?? 1000, flags.seed ?? 1);
     const ds = calib.dataset, rows = calib.indices.length;

@@ -254,6 +254,8 @@ function graphBody(g: CompiledGraph, params: Float32Array, state: Float32Array, 
     return name;
   };
 
+  const text = g.nodes.find((n) => n.spec.type === 'embedding' || n.spec.type === 'attention' || n.spec.type === 'sequencePool');
+  if (text) throw new RangeError(`exportOnnx: ${text.spec.type} '${text.name}': text models do not export to ONNX yet (embedding, attention and sequencePool have no export)`);
   for (const n of g.nodes) {
     const x = valueOf(n.inputs[0]!), xOrder = orderOf(n.inputs[0]!);
     const y = n.index === producer ? ONNX_OUTPUT_NAME : `${n.name}.y`;

@@ -20,7 +20,7 @@
 //   transformer-l   norm placement): token + learned position embeddings, `layers` blocks of
 //                   [x + attention(layerNorm(x))] then [x + W2 gelu(W1 layerNorm(x))] (W1: 4 dim),
 //                   a last layerNorm, mean over the tokens, fc(classes).
-//                   -s: 2 layers, dim 64, 4 heads (the student); -l: 4 layers, dim 256, 8 heads
+//                   -s: 2 layers, dim 64, 4 heads (the student); -l: 4 layers, dim 256, 4 heads
 //                   (the teacher); `layers`, `dim` and `heads` override, `width` scales dim.
 //                   Taps: embed, attn<i> (block i after its attention sublayer; the attention layer
 //                   inside it, attn<i>.attention1, holds the probabilities attention-distillation
@@ -36,7 +36,7 @@ export const isTextPreset = (name: string): boolean => (TEXT_PRESETS as readonly
 export const TEXT_PRESET_DEFAULTS: Record<'bag' | 'transformer-s' | 'transformer-l', { layers: number; dim: number; heads: number }> = {
   bag: { layers: 0, dim: 64, heads: 1 },
   'transformer-s': { layers: 2, dim: 64, heads: 4 },
-  'transformer-l': { layers: 4, dim: 256, heads: 8 },
+  'transformer-l': { layers: 4, dim: 256, heads: 4 },
 };
 
 export interface PresetOptions {
@@ -54,7 +54,7 @@ export const PRESET_INFO: Record<PresetName, { summary: string; taps: string[] }
   lenet5: { summary: 'LeNet-5 with ReLU and max pooling: two 5x5 convolutions, three dense layers', taps: ['conv1', 'conv2', 'fc1', 'fc2'] },
   bag: { summary: 'text: a bag of token embeddings (mean over the tokens), one dense layer', taps: ['embed', 'pool'] },
   'transformer-s': { summary: 'text: a pre-LN Transformer encoder, 2 layers of width 64, 4 heads (a student)', taps: ['embed', 'attn1', 'block1', 'attn2', 'block2', 'pool'] },
-  'transformer-l': { summary: 'text: a pre-LN Transformer encoder, 4 layers of width 256, 8 heads (a teacher)', taps: ['embed', 'attn1..4', 'block1..4', 'pool'] },
+  'transformer-l': { summary: 'text: a pre-LN Transformer encoder, 4 layers of width 256, 4 heads (a teacher)', taps: ['embed', 'attn1..4', 'block1..4', 'pool'] },
   resnet8: { summary: 'a residual net of three basic blocks (16/32/64 channels) with batch norm', taps: ['stem', 'block1', 'block2', 'block3', 'pool'] },
   'mobilenet-tiny': { summary: 'depthwise-separable convolutions with batch norm (MobileNet v1 style)', taps: ['stem', 'block1', 'block2', 'block3', 'block4', 'pool'] },
 };

@@ -165,8 +165,13 @@ function quantizeWeights(core: Core, w: Float32Array, rows: number, cols: number
   }
 }
 
+/** Layers of text models, which @retort/core-wasm's int8 and inference programs do not have. */
+const TEXT_LAYERS: ReadonlySet<string> = new Set(['embedding', 'attention', 'sequencePool']);
+
 /** The model's compiled graph as the layer graph @retort/core-wasm's programs read. */
 export function layerGraphOf(model: Model): LayerGraph {
+  const text = model.graph.nodes.find((n) => TEXT_LAYERS.has(n.spec.type));
+  if (text) throw new RangeError(`${text.spec.type} '${text.name}': the int8 and inference programs do not run text models yet (embedding, attention, sequencePool); use the f32 model file`);
   const fail = (p: string): never => { throw new Error(`layerGraphOf: ${p}`); };
   return {
     inputShape: model.inputShape, classes: model.classes, paramCount: model.paramCount, stateCount: model.stateCount,
