@@ -3,7 +3,7 @@
 // one-line error.
 import { resolve } from 'node:path';
 import { describeTestSplit, summarizeData, summarizeText, type DataSummary, type TestSplit, type TextDataSummary } from '@retort/distill';
-import { datasetShardsIndexPath, isTextDataPath, loadData, loadTextPath, ShardedDataset, writeDatasetShards } from '@retort/distill/node';
+import { datasetShardsIndexPath, isTextCorpus, isTextDataPath, loadData, loadTextCorpus, loadTextPath, ShardedDataset, writeDatasetShards } from '@retort/distill/node';
 import { dataOptionsFromFlags, type DataFlags } from '../options.js';
 import type { Io } from '../program.js';
 
@@ -14,6 +14,7 @@ function classList(counts: readonly number[], names: readonly string[] | null): 
 }
 
 export function dataInspectCommand(path: string, flags: DataFlags & { json?: boolean }, io: Io): number {
+  if (isTextCorpus(path)) return inspectText(path, flags, io);
   const data = path === 'mnist' ? 'mnist' : resolve(path);
   if (data !== 'mnist' && isTextDataPath(data)) return inspectText(data, flags, io);
   let summary: DataSummary & { data: string; split: TestSplit; classNames: string[] | null; shards?: { train: number; test: number } };
@@ -42,8 +43,9 @@ export function dataInspectCommand(path: string, flags: DataFlags & { json?: boo
 }
 
 function inspectText(path: string, flags: DataFlags & { json?: boolean }, io: Io): number {
-  const { train, test } = loadTextPath(path, {
+  const { train, test } = isTextCorpus(path) ? loadTextCorpus(path) : loadTextPath(path, {
     ...(flags.labelColumn ? { labelColumn: flags.labelColumn } : {}), ...(flags.testData ? { testData: resolve(flags.testData) } : {}),
+    ...(flags.textColumn ? { textColumn: flags.textColumn } : {}),
   });
   const summary: TextDataSummary & { data: string; kind: 'text' } = { data: path, kind: 'text', ...summarizeText(test ? { train, test } : { all: train }) };
   if (flags.json) {
