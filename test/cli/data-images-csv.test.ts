@@ -178,7 +178,7 @@ describe('retort on a CSV table', () => {
 });
 
 describe('retort on text', () => {
-  it('inspects JSONL and CSV text, and refuses to train on it in one line', () => {
+  it('inspects JSONL and CSV text; trains a text model on it and refuses an image model in one line', () => {
     writeFileSync(d('reviews.jsonl'), ['{"text":"great film","label":"pos"}', '{"text":"dull","label":"neg"}', '{"text":"","label":"pos"}'].join('\n') + '\n');
     let r = retort(['data', 'inspect', d('reviews.jsonl'), '--json']);
     expect(r.status, r.stderr).toBe(0);
@@ -191,9 +191,12 @@ describe('retort on text', () => {
     r = retort(['data', 'inspect', d('reviews.csv')]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/text, 2 classes/);
-    r = retort(['train', '--data', d('reviews.csv'), '--model', 'mlp:4-2', '--out', d('text1')]);
-    expectOneLineError(r, [d('reviews.csv'), /holds text/]);
+    writeFileSync(d('reviews10.csv'), `text,label\n${Array.from({ length: 10 }, (_, i) => `"film ${i}, ${i % 2 ? 'great' : 'dull'}",${i % 2}`).join('\n')}\n`);
+    r = retort(['train', '--data', d('reviews10.csv'), '--model', 'mlp:4-2', '--validation', '2', '--out', d('text1')]);
+    expectOneLineError(r, ['the data are token ids', 'must start with an embedding layer']);
     expect(existsSync(d('text1'))).toBe(false);
+    r = retort(['train', '--data', d('reviews10.csv'), '--model', 'bag:dim=4', '--epochs', '1', '--validation', '2', '--max-length', '8', '--out', d('text2')]);
+    expect(r.status, r.stderr).toBe(0);
     writeFileSync(d('broken.jsonl'), '{"text":"x","label":0}\n{"text":5,"label":0}\n');
     r = retort(['data', 'inspect', d('broken.jsonl')]);
     expectOneLineError(r, [`${d('broken.jsonl')}:2`, /field 'text' must be a string/]);

@@ -102,7 +102,7 @@ function utf8(f: DataFile): string {
 
 /** The text-data refusal of `--data` and of uploads: a text dataset needs a text model. */
 export function textRefusal(path: string): DataFormatError {
-  return new DataFormatError(path, `holds text ('${DEFAULT_TEXT_COLUMN}' and '${DEFAULT_LABEL_COLUMN}' fields): 'retort data inspect' reads it; training on text needs a text model, which Retort does not have yet`);
+  return new DataFormatError(path, `holds text ('${DEFAULT_TEXT_COLUMN}' and '${DEFAULT_LABEL_COLUMN}' fields): this reader takes arrays, images and tables; text trains through 'retort train' and 'retort distill' (a tokenizer and a text model), not yet in the lab`);
 }
 
 /**
