@@ -1,6 +1,6 @@
 // A run killed with SIGKILL and resumed ends with the same bits as the same run left
 // alone: checkpoints are atomic and everything random derives from (seed, epoch).
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,18 @@ const CNN = {
   ] },
   epochs: 4, batchSize: 64, trainSize: 1500, validation: 300, testSize: 300, jitter: 1, seed: 3,
   optimizer: { type: 'adamw', lr: 2e-3 }, schedule: { type: 'cosine', warmupSteps: 5 },
+};
+
+// a Transformer on a small JSONL corpus: the tokenizer is trained again on resume (from the same
+// training split, so the same ids), attention, embeddings and layer norm
+const TEXT_DIR = mkdtempSync(join(tmpdir(), 'retort-resume-text-'));
+afterAll(() => rmSync(TEXT_DIR, { recursive: true, force: true }));
+writeFileSync(join(TEXT_DIR, 'corpus.jsonl'), `${Array.from({ length: 240 }, (_, i) => JSON.stringify({
+  text: `${['red', 'green', 'blue'][i % 3]} ${['sky', 'grass', 'sea', 'rose'][(i * 7) % 4]} number ${i} ${['warm', 'cold'][i % 2]}`, label: i % 3,
+})).join('\n')}\n`);
+const TEXT = {
+  data: join(TEXT_DIR, 'corpus.jsonl'), model: 'transformer-s:layers=1,dim=16,heads=2', maxLength: 12, vocabSize: 300,
+  epochs: 4, batchSize: 16, validation: 40, seed: 5, optimizer: { type: 'adamw', lr: 3e-3 }, schedule: { type: 'cosine', warmupSteps: 5 },
 };
 
 function childScript(dir: string, CONFIG: object): string {
@@ -52,7 +64,7 @@ function epochLines(runDir: string): unknown[] {
   });
 }
 
-describe.each([['an MLP', MLP], ['a CNN with batch norm', CNN]] as const)('resume after SIGKILL (%s)', (_what, config) => {
+describe.each([['an MLP', MLP], ['a CNN with batch norm', CNN], ['a Transformer on text', TEXT]] as const)('resume after SIGKILL (%s)', (_what, config) => {
   it('gives bit-identical final weights and the same metrics', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'retort-resume-'));
     try {
