@@ -16,3 +16,14 @@ export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, ato
     }
   }
 }
+
+/** Central differences of f at p0 (parameters of an f32 model, evaluated in f64), one coordinate at a time. */
+export function finiteDifference(f: (p: Float64Array) => number, p0: Float32Array, h: number): Float64Array {
+  const p = Float64Array.from(p0);
+  return Float64Array.from(p0, (v, i) => {
+    p[i] = v + h; const fp = f(p);
+    p[i] = v - h; const fm = f(p);
+    p[i] = v;
+    return (fp - fm) / (2 * h);
+  });
+}

@@ -4,6 +4,7 @@
 // residual adds, grouped/depthwise/strided convolutions, pooling, layer norm, GELU and dropout;
 // taps and their gradients; batch norm's running statistics; partial batches.
 import { describe, expect, it } from 'vitest';
+import { finiteDifference } from '../helpers/close.js';
 import { loadCore, type Core } from '@retort/core-wasm';
 import { createModel, Model } from '../../src/model/index.js';
 import { compileSpec, parseModelSpec, resolveModelSpec, SpecError } from '../../src/model/spec.js';
@@ -106,16 +107,6 @@ const KITCHEN: GraphSpec = {
     { type: 'dense', units: 4, bias: true },
   ],
 };
-
-function finiteDifference(f: (p: Float64Array) => number, p0: Float32Array, h: number): Float64Array {
-  const p = Float64Array.from(p0);
-  return Float64Array.from(p0, (v, i) => {
-    p[i] = v + h; const fp = f(p);
-    p[i] = v - h; const fm = f(p);
-    p[i] = v;
-    return (fp - fm) / (2 * h);
-  });
-}
 
 function expectGradClose(got: Float32Array, want: Float64Array, what: string): void {
   const scale = Math.max(...Array.from(want, Math.abs));

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { finiteDifference } from '../helpers/close.js';
 import { loadCore, type Core } from '@retort/core-wasm';
 import { Mlp } from '../../src/model/mlp.js';
 import { refLoss, type RefOptions } from './reference.js';
@@ -20,16 +21,6 @@ function modelGrads(core: Core, model: Mlp, x: Float32Array, labels: Int32Array,
   feature?.forEach((w, i) => { if (w) core.axpy(model.hiddenGrad(i), core.fromArray(w), w.length, 1); });
   model.backward(dz, rows);
   return model.grads.toArray();
-}
-
-function finiteDifference(f: (p: Float64Array) => number, p0: Float32Array, h: number): Float64Array {
-  const p = Float64Array.from(p0);
-  return Float64Array.from(p0, (v, i) => {
-    p[i] = v + h; const fp = f(p);
-    p[i] = v - h; const fm = f(p);
-    p[i] = v;
-    return (fp - fm) / (2 * h);
-  });
 }
 
 function expectGradClose(got: Float32Array, want: Float64Array, what: string): void {

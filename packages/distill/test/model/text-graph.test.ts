@@ -3,6 +3,7 @@
 // (test/model/graph-reference.ts), every parameter gradient against its central finite
 // differences, on every backend; padding never changes a sample's outputs; bad ids refused.
 import { describe, expect, it } from 'vitest';
+import { finiteDifference } from '../helpers/close.js';
 import { loadCore } from '@retort/core-wasm';
 import { createModel } from '../../src/model/index.js';
 import { parseModelSpec, resolveModelSpec } from '../../src/model/spec.js';
@@ -11,11 +12,6 @@ import { refForward, refGraphLoss } from './graph-reference.js';
 
 const BACKENDS = ['simd', 'scalar', 'js'] as const;
 const L = 6, V = 11;
-
-function rand(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 2 ** 32; };
-}
 
 const spec = (causal: boolean, mode: 'mean' | 'first'): GraphSpec => ({
   type: 'graph', input: [L], layers: [
@@ -30,16 +26,6 @@ const spec = (causal: boolean, mode: 'mean' | 'first'): GraphSpec => ({
 /** Three samples: a full row, a short one with padding, one of a single token. */
 const IDS = Float32Array.of(1, 4, 10, 0, 4, 7, /**/ 2, 2, 9, -1, -1, -1, /**/ 5, -1, -1, -1, -1, -1);
 const LABELS = Int32Array.of(2, 0, 1);
-
-function finiteDifference(f: (p: Float64Array) => number, p0: Float32Array, h: number): Float64Array {
-  const p = Float64Array.from(p0);
-  return Float64Array.from(p0, (v, i) => {
-    p[i] = v + h; const fp = f(p);
-    p[i] = v - h; const fm = f(p);
-    p[i] = v;
-    return (fp - fm) / (2 * h);
-  });
-}
 
 describe.each(BACKENDS)('text layers in a graph [%s]', (backend) => {
   for (const [causal, mode] of [[false, 'mean'], [true, 'first'], [true, 'mean']] as const) {
