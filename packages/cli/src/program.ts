@@ -13,6 +13,7 @@ import { exportCommand, importCommand, quantizeCommand, reportCommand, type Expo
 import { bornAgainCommand, methodsCompareCommand, sweepCommand, type BornAgainFlags, type MethodsCompareFlags, type SweepFlags } from './commands/experiments.js';
 import { COMPARED_METHODS } from '@retort/distill/node';
 import { runCommand } from './commands/run.js';
+import { generateCommand, lmEvalCommand, lmRunCommand, type GenerateFlags, type LmFlags } from './commands/lm.js';
 import { describeError, EXIT, UsageError } from './errors.js';
 import { addDataOptions, backendOption, choiceArg, configArg, configOrAutoArg, DATA_HELP, intArg, jsonOption, listArg, numberArg, scheduleArg, type DataFlags, type RunFlags } from './options.js';
 import { METHOD_NAMES } from '@retort/distill';
@@ -293,6 +294,54 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--seed <n>', 'seed of the shifts (default 0)', intArg('--seed', { min: 0 }))
     .addOption(jsonOption('object'))
     .action((path: string, opts: DataShardFlags) => { setExit(dataShardCommand(path, opts, io)); });
+
+  const lm = program.command('lm').description('character-level language models: train a teacher, distill a student from its top-k outputs, bits per character on held-out text');
+  for (const kind of ['train', 'distill'] as const) {
+    const cmd = lm.command(kind).description(kind === 'train'
+      ? 'train a language model alone (a teacher: lm-l, or a student to compare)'
+      : 'distill a student language model from a teacher, token by token from its top-k next-character outputs');
+    cmd.option('--data <name>', 'sotu (default), spam, or a .txt file (its last 10 % held out)')
+      .option('--model <spec>', `lm-s or lm-l (options: lm-s:layers=3,dim=96,heads=4), or a JSON graph with "output": "tokens" (default ${kind === 'train' ? 'lm-l' : 'lm-s'})`)
+      .option('--out <dir>', 'run directory (default runs/lm-KIND-YYYYMMDD-HHMMSS); run again with the same flags to resume from its checkpoint')
+      .option('--epochs <n>', 'passes over the training text (default 3)', intArg('--epochs', { min: 1 }))
+      .option('--batch <n>', 'windows per step (default 32)', intArg('--batch', { min: 1 }))
+      .option('--lr <x>', 'AdamW learning rate, cosine schedule with warm-up (default 0.001)', numberArg('--lr', { above: 0 }))
+      .option('--seed <n>', 'seed of the initial weights and the window order (default 1)', intArg('--seed', { min: 0 }))
+      .option('--train-chars <n>', 'use the first n characters of the training text', intArg('--train-chars', { min: 1 }))
+      .option('--test-chars <n>', 'measure on the first n characters of the held-out text', intArg('--test-chars', { min: 1 }))
+      .option('--test-fraction <x>', 'a .txt file: the share held out at its end (default 0.1)', numberArg('--test-fraction', { above: 0, below: 1 }));
+    if (kind === 'train') {
+      cmd.option('--length <n>', 'context length in characters (default 128)', intArg('--length', { min: 2 }))
+        .option('--vocab-size <n>', 'characters kept (the most frequent; the rest read as <unk>; default 256)', intArg('--vocab-size', { min: 2 }));
+    } else {
+      cmd.option('--teacher <model>', 'the teacher language model (.retort from retort lm train); the student reads its vocabulary and length')
+        .option('--top-k <k>', "the teacher's k most likely next characters per position are cached and distilled (default 8)", intArg('--top-k', { min: 1 }))
+        .option('--temperature <T>', 'distillation temperature (default 1)', numberArg('--temperature', { above: 0 }))
+        .option('--alpha <a>', 'weight of the teacher term; 1 - a on the next-character cross-entropy (default 0.5)', numberArg('--alpha', { min: 0, max: 1 }));
+    }
+    cmd.addOption(jsonOption('events')).addOption(backendOption())
+      .action(async (opts: LmFlags) => { setExit(await lmRunCommand(kind, opts, io)); });
+  }
+  lm.command('eval')
+    .description('bits per character of a language model on held-out text (read with the vocabulary saved in the model)')
+    .argument('<model>', 'model file (.retort from retort lm)')
+    .option('--data <name>', 'sotu (default), spam, or a .txt file')
+    .option('--test-chars <n>', 'measure on the first n characters of the held-out text', intArg('--test-chars', { min: 1 }))
+    .option('--test-fraction <x>', 'a .txt file: the share held out at its end (default 0.1)', numberArg('--test-fraction', { above: 0, below: 1 }))
+    .addOption(jsonOption('object')).addOption(backendOption())
+    .action(async (model: string, opts: LmFlags) => { setExit(await lmEvalCommand(model, opts, io)); });
+
+  program
+    .command('generate')
+    .description('write text with a language model: sampled character by character with a temperature and top-k, seeded')
+    .argument('<model>', 'model file (.retort from retort lm)')
+    .option('--prompt <text>', 'the text to continue')
+    .option('--length <n>', 'characters to write (default 200)', intArg('--length', { min: 0 }))
+    .option('--temperature <T>', 'sampling temperature (default 0.8)', numberArg('--temperature', { above: 0 }))
+    .option('--top-k <k>', 'sample among the k most likely characters (default 0: all)', intArg('--top-k', { min: 0 }))
+    .option('--seed <n>', 'seed of the sampling (default 1)', intArg('--seed', { min: 0 }))
+    .addOption(jsonOption('object')).addOption(backendOption())
+    .action(async (model: string, opts: GenerateFlags) => { setExit(await generateCommand(model, opts, io)); });
 
   program
     .command('info')

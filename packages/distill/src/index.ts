@@ -33,7 +33,7 @@ export {
 } from './model/spec.js';
 export { compileGraph, shapeText, type CompiledGraph, type GraphNode, type TensorDecl, type Shape } from './model/graph.js';
 export { layerSpecSchema, graphSpecSchema, LAYER_TYPES, type LayerSpec, type GraphSpec, type LayerType } from './model/layer-spec.js';
-export { PRESET_NAMES, PRESET_INFO, TEXT_PRESETS, TEXT_PRESET_DEFAULTS, isTextPreset, presetGraph, type PresetName } from './model/presets.js';
+export { PRESET_NAMES, PRESET_INFO, TEXT_PRESETS, TEXT_PRESET_DEFAULTS, LM_PRESETS, isTextPreset, isLmPreset, presetGraph, type PresetName } from './model/presets.js';
 export {
   createOptimizer, parseOptimizerConfig, optimizerConfigSchema,
   type Optimizer, type OptimizerConfig, type OptimizerState, type AdamWConfig, type SgdConfig,
@@ -92,3 +92,6 @@ export {
 export { loadTokenizer, tokenizerFromJson, encodeTexts, textHead, PAD_ID, MODEL_KINDS, type TextTokenizer, type TokenizerJson, type EncodedTexts } from './text/tokenizer.js';
 export { trainByteLevelBpe, BPE_MIN_VOCAB, CLS_TOKEN, type BpeOptions } from './text/bpe.js';
 export { encodeTextData, checkTokenIds, DEFAULT_MAX_LENGTH, DEFAULT_VOCAB_SIZE, type TokenData, type TextEncodeOptions } from './text/data.js';
+export { buildCharVocab, charVocab, lmMeta, vocabOfMeta, UNK_ID, UNK_CHAR, DEFAULT_CHAR_VOCAB, type CharVocab, type LmMeta } from './lm/vocab.js';
+export { trainLm, bitsPerChar, windowLogits, windowCount, memoryTopKTable, lmShape, checkLmIds, type LmTrainOptions, type LmTrainState, type LmEpoch, type LmDistillSettings } from './lm/train.js';
+export { generateIds, nextProbabilities, sample, type GenerateOptions } from './lm/generate.js';

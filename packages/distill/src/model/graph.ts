@@ -47,7 +47,11 @@ export interface GraphNode {
 
 export interface CompiledGraph {
   readonly inputShape: Shape;
+  /** Scores per sample: the class count, or L * V for a "tokens" model. */
   readonly classes: number;
+  /** The output of one sample: [classes], or [L, V] for a "tokens" model (a language model). */
+  readonly outputShape: Shape;
+  readonly tokens: boolean;
   readonly nodes: readonly GraphNode[];
   /** Trainable parameters, in buffer order. */
   readonly params: readonly TensorDecl[];
@@ -134,14 +138,18 @@ export function compileGraph(spec: GraphSpec, root = 'model'): CompiledGraph {
   };
 
   const [, out] = sequence(spec.layers, -1, spec.input, '', `${root}.layers`);
-  if (out.length !== 1) {
+  const tokens = spec.output === 'tokens';
+  if (tokens && (out.length !== 2 || spec.input.length !== 1 || spec.input[0] !== out[0])) {
+    throw new SpecError(`${root}.output`, `a "tokens" model reads [L] token ids and gives (L, V) scores per position; this one reads ${shapeText(spec.input)} and gives ${shapeText(out)}`);
+  }
+  if (!tokens && out.length !== 1) {
     throw new SpecError(`${root}.layers`, `the last layer gives ${shapeText(out)} per sample, but a model must end in flat class scores ` +
       '(add a globalAvgPool or flatten, then a dense layer)');
   }
   const taps = new Map<string, number>();
   for (const n of nodes) if (n.tap) taps.set(n.name, n.index);
   return {
-    inputShape: spec.input, classes: out[0]!, nodes, params, state, paramCount, stateCount, taps,
+    inputShape: spec.input, classes: out.reduce((a, b) => a * b, 1), outputShape: out, tokens, nodes, params, state, paramCount, stateCount, taps,
     macs: nodes.reduce((s, n) => s + n.macs, 0),
   };
 }

@@ -117,6 +117,12 @@ export const graphSpecSchema = z.strictObject({
   /** The input of one sample; may be left out in a spec and filled in from the data. */
   input: inputShapeSchema.optional(),
   layers: z.array(layerSpecSchema, { error: 'must be a list of layers' }).min(1, { error: 'must list at least one layer' }),
+  /**
+   * What the model outputs: 'classes' (default) one flat score vector per sample; 'tokens' a
+   * score vector per position, (L, V), for a language model (../lm/): the last layer is a dense
+   * over a sequence's last dimension.
+   */
+  output: z.enum(['classes', 'tokens'], { error: 'must be "classes" or "tokens"' }).optional(),
 });
 
 export type GraphSpec = z.output<typeof graphSpecSchema>;

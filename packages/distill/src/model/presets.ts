@@ -25,18 +25,28 @@
 //                   Taps: embed, attn<i> (block i after its attention sublayer; the attention layer
 //                   inside it, attn<i>.attention1, holds the probabilities attention-distillation
 //                   terms read), block<i> (block i's output), pool.
+//   lm-s, lm-l      the same blocks as a causal language model (GPT style, Radford et al. 2018):
+//                   attention masked to earlier positions, no pooling: a last layerNorm and
+//                   fc(vocab) at every position, output "tokens" ((L, vocab) next-token scores,
+//                   ../lm/). -s: 2 layers, dim 64, 4 heads; -l: 4 layers, dim 128, 4 heads.
+//                   `classes` is not used (the classes are the vocabulary). Taps: embed, attn<i>, block<i>.
 import type { GraphSpec, LayerSpec } from './layer-spec.js';
 
-export const PRESET_NAMES = ['lenet5', 'resnet8', 'mobilenet-tiny', 'bag', 'transformer-s', 'transformer-l'] as const;
+export const PRESET_NAMES = ['lenet5', 'resnet8', 'mobilenet-tiny', 'bag', 'transformer-s', 'transformer-l', 'lm-s', 'lm-l'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
-export const TEXT_PRESETS: readonly PresetName[] = ['bag', 'transformer-s', 'transformer-l'];
+export const TEXT_PRESETS: readonly PresetName[] = ['bag', 'transformer-s', 'transformer-l', 'lm-s', 'lm-l'];
 export const isTextPreset = (name: string): boolean => (TEXT_PRESETS as readonly string[]).includes(name);
+/** Presets of language models: (L, vocab) next-token scores per sample ("tokens" output). */
+export const LM_PRESETS: readonly PresetName[] = ['lm-s', 'lm-l'];
+export const isLmPreset = (name: string): boolean => (LM_PRESETS as readonly string[]).includes(name);
 
 /** Defaults of the text presets (transformer: layers, dim, heads). */
-export const TEXT_PRESET_DEFAULTS: Record<'bag' | 'transformer-s' | 'transformer-l', { layers: number; dim: number; heads: number }> = {
+export const TEXT_PRESET_DEFAULTS: Record<'bag' | 'transformer-s' | 'transformer-l' | 'lm-s' | 'lm-l', { layers: number; dim: number; heads: number }> = {
   bag: { layers: 0, dim: 64, heads: 1 },
   'transformer-s': { layers: 2, dim: 64, heads: 4 },
   'transformer-l': { layers: 4, dim: 256, heads: 4 },
+  'lm-s': { layers: 2, dim: 64, heads: 4 },
+  'lm-l': { layers: 4, dim: 128, heads: 4 },
 };
 
 export interface PresetOptions {
@@ -55,6 +65,8 @@ export const PRESET_INFO: Record<PresetName, { summary: string; taps: string[] }
   bag: { summary: 'text: a bag of token embeddings (mean over the tokens), one dense layer', taps: ['embed', 'pool'] },
   'transformer-s': { summary: 'text: a pre-LN Transformer encoder, 2 layers of width 64, 4 heads (a student)', taps: ['embed', 'attn1', 'block1', 'attn2', 'block2', 'pool'] },
   'transformer-l': { summary: 'text: a pre-LN Transformer encoder, 4 layers of width 256, 4 heads (a teacher)', taps: ['embed', 'attn1..4', 'block1..4', 'pool'] },
+  'lm-s': { summary: 'language model: a causal pre-LN Transformer, 2 layers of width 64, 4 heads (a student; retort lm)', taps: ['embed', 'attn1', 'block1', 'attn2', 'block2'] },
+  'lm-l': { summary: 'language model: a causal pre-LN Transformer, 4 layers of width 128, 4 heads (a teacher; retort lm)', taps: ['embed', 'attn1..4', 'block1..4'] },
   resnet8: { summary: 'a residual net of three basic blocks (16/32/64 channels) with batch norm', taps: ['stem', 'block1', 'block2', 'block3', 'pool'] },
   'mobilenet-tiny': { summary: 'depthwise-separable convolutions with batch norm (MobileNet v1 style)', taps: ['stem', 'block1', 'block2', 'block3', 'block4', 'pool'] },
 };
@@ -63,7 +75,9 @@ const scaled = (n: number, width: number): number => Math.max(1, Math.round(n * 
 
 /** The graph a preset stands for. */
 export function presetGraph(name: PresetName, o: PresetOptions): GraphSpec {
-  if (isTextPreset(name)) return { type: 'graph', input: [o.input[0]], layers: textLayers(name as keyof typeof TEXT_PRESET_DEFAULTS, o) };
+  if (isTextPreset(name)) {
+    return { type: 'graph', input: [o.input[0]], layers: textLayers(name as keyof typeof TEXT_PRESET_DEFAULTS, o), ...(isLmPreset(name) ? { output: 'tokens' as const } : {}) };
+  }
   const image: [number, number, number] = o.input.length === 3 ? o.input : [1, 1, o.input[0]];
   const layers = name === 'lenet5' ? lenet5(image, o) : name === 'resnet8' ? resnet8(o) : mobilenetTiny(o);
   return { type: 'graph', input: image, layers };
@@ -128,12 +142,14 @@ function textLayers(name: keyof typeof TEXT_PRESET_DEFAULTS, o: PresetOptions): 
     return [{ type: 'embedding', vocab, dim, positions: false, name: 'embed' }, { type: 'sequencePool', mode: 'mean', name: 'pool' }, dense(o.classes)];
   }
   const ln = (): LayerSpec => ({ type: 'layerNorm', eps: 1e-5 });
+  const lm = isLmPreset(name);
   const out: LayerSpec[] = [{ type: 'embedding', vocab, dim, positions: true, name: 'embed' }];
   for (let i = 1; i <= layers; i++) {
-    out.push({ type: 'residual', name: `attn${i}`, body: [ln(), { type: 'attention', heads, causal: false }], shortcut: [] });
+    out.push({ type: 'residual', name: `attn${i}`, body: [ln(), { type: 'attention', heads, causal: lm }], shortcut: [] });
     out.push({ type: 'residual', name: `block${i}`, body: [ln(), { type: 'dense', units: 4 * dim, bias: true, init: 'lecun' }, { type: 'gelu' },
       { type: 'dense', units: dim, bias: true, init: 'lecun' }], shortcut: [] });
   }
-  out.push(ln(), { type: 'sequencePool', mode: 'mean', name: 'pool' }, dense(o.classes));
+  if (lm) out.push(ln(), dense(vocab)); // next-token scores at every position
+  else out.push(ln(), { type: 'sequencePool', mode: 'mean', name: 'pool' }, dense(o.classes));
   return out;
 }

@@ -21,7 +21,7 @@
 import { z } from 'zod';
 import { compileGraph, type CompiledGraph } from './graph.js';
 import { graphSpecSchema, inputShapeSchema, type GraphSpec, type LayerSpec } from './layer-spec.js';
-import { isTextPreset, PRESET_NAMES, presetGraph, TEXT_PRESETS, type PresetName } from './presets.js';
+import { isLmPreset, isTextPreset, PRESET_NAMES, presetGraph, TEXT_PRESETS, type PresetName } from './presets.js';
 import { SpecError, parseWith, specErrorFrom, fieldPath } from './errors.js';
 
 export { SpecError, parseWith, specErrorFrom, fieldPath };
@@ -234,6 +234,9 @@ export interface DataShape {
  * [H, W] or [H, W, C]; a graph or preset sees [H, W, 1] for the former.
  */
 export function resolveModelSpec(spec: ModelSpec, data: DataShape): ModelSpec {
+  if ((spec.type === 'graph' && spec.output === 'tokens') || (spec.type !== 'graph' && spec.type !== 'mlp' && isLmPreset(spec.type))) {
+    throw new SpecError('model', `${spec.type === 'graph' ? 'this graph' : spec.type} is a language model (next-token scores at every position): it trains with retort lm train/distill, not on labelled samples`);
+  }
   const text = spec.type !== 'mlp' && spec.type !== 'graph' && isTextPreset(spec.type);
   if (data.vocab !== undefined && !text && !startsWithEmbedding(spec)) {
     throw new SpecError('model', `the data are token ids (vocabulary ${data.vocab}): the model must start with an embedding layer (a text preset: ${TEXT_PRESETS.join(', ')}, or a graph whose first layer is an embedding)`);
