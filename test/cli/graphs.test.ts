@@ -41,16 +41,20 @@ describe('CNNs through retort', () => {
     const r = retort(['models', '--json']);
     expect(r.status, r.stderr).toBe(0);
     const rows = JSON.parse(r.stdout) as { name: string; params: number; input: number[]; taps: { name: string }[] }[];
-    expect(rows.map((x) => x.name)).toEqual(['lenet5', 'resnet8', 'mobilenet-tiny', 'bag', 'transformer-s', 'transformer-l']);
+    expect(rows.map((x) => x.name)).toEqual(['lenet5', 'resnet8', 'mobilenet-tiny', 'bag', 'cnn1d', 'transformer-s', 'transformer-l', 'lm-s', 'lm-l']);
     expect(rows[0]!.params).toBe(61706);
     for (const row of rows.slice(0, 3)) expect(row.input).toEqual([28, 28, 1]);
     for (const row of rows.slice(3)) expect(row.input).toEqual([128]); // text presets: 128 tokens
     // bag: a 4096 x 64 table and a 64 -> 10 layer
     expect(rows[3]!.params).toBe(4096 * 64 + 64 * 10 + 10);
-    expect(rows[4]!.taps.map((t) => t.name)).toEqual(['embed', 'attn1', 'block1', 'attn2', 'block2', 'pool']);
+    const named = (n: string) => rows.find((x) => x.name === n)!;
+    expect(named('transformer-s').taps.map((t) => t.name)).toEqual(['embed', 'attn1', 'block1', 'attn2', 'block2', 'pool']);
+    expect(named('cnn1d').taps.map((t) => t.name)).toEqual(['embed', 'conv1', 'conv2', 'pool']);
+    // cnn1d: a 4096 x 64 table, 5 x 64 x 128 and 3 x 128 x 128 filters with biases, 128 -> 10
+    expect(named('cnn1d').params).toBe(4096 * 64 + (5 * 64 * 128 + 128) + (3 * 128 * 128 + 128) + 128 * 10 + 10);
     const short = JSON.parse(retort(['models', '--json', '--length', '32', '--vocab', '500']).stdout) as { name: string; params: number; input: number[] }[];
     expect(short[3]!.params).toBe(500 * 64 + 64 * 10 + 10);
-    expect(short[4]!.input).toEqual([32]);
+    expect(short.find((x) => x.name === 'transformer-s')!.input).toEqual([32]);
     expect(rows[1]!.taps.map((t) => t.name)).toContain('block2');
     const wide = JSON.parse(retort(['models', '--json', '--input', '32x32x3', '--classes', '100', '--width', '2']).stdout) as { name: string; params: number; input: number[] }[];
     expect(wide[0]!.input).toEqual([32, 32, 3]);

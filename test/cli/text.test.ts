@@ -76,6 +76,19 @@ describe('text runs', () => {
     expect(s.text.maxLength).toBe(16);
   });
 
+  it('distills a 1-D CNN student from the Transformer (logits across architectures), and a FitNets hint from a Transformer block to a convolution', () => {
+    const r = retort(['distill', '--data', d('train.jsonl'), '--test-data', d('test.jsonl'), '--teacher', teacher, '--model', 'cnn1d:dim=16,width=0.125',
+      '--epochs', '4', '--lr', '0.01', '--validation', '60', '--batch-size', '32', '--out', d('student-cnn')]);
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(d('student-cnn', 'report.json'), 'utf8')) as { test: { accuracy: number }; params: number };
+    expect(report.test.accuracy, JSON.stringify(report).slice(0, 800)).toBeGreaterThan(0.5);
+    const hint = retort(['distill', '--data', d('train.jsonl'), '--test-data', d('test.jsonl'), '--teacher', teacher, '--model', 'cnn1d:dim=16,width=0.125',
+      '--losses', '[{"type":"kd","weight":1,"temperature":2},{"type":"hint","weight":0.5,"studentLayer":"conv2","teacherLayer":"block1"}]',
+      '--epochs', '2', '--lr', '0.01', '--validation', '60', '--batch-size', '32', '--out', d('student-cnn-hint'), '--json']);
+    expect(hint.status, hint.stderr).toBe(0);
+    expect(readFileSync(d('student-cnn-hint', 'report.json'), 'utf8')).toMatch(/hint\(conv2→block1/);
+  });
+
   it.each(['minilm', 'tinybert'])('distills a narrower Transformer with --method %s (attention terms in the objective)', (method) => {
     const r = retort(['distill', '--data', d('train.jsonl'), '--test-data', d('test.jsonl'), '--teacher', teacher, '--model', 'transformer-s:layers=1,dim=16,heads=2',
       '--method', method, '--epochs', '4', '--lr', '0.003', '--validation', '60', '--batch-size', '32', '--out', d(`student-${method}`), '--json']);

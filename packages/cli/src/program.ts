@@ -305,7 +305,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
       .option('--out <dir>', 'run directory (default runs/lm-KIND-YYYYMMDD-HHMMSS); run again with the same flags to resume from its checkpoint')
       .option('--epochs <n>', 'passes over the training text (default 3)', intArg('--epochs', { min: 1 }))
       .option('--batch <n>', 'windows per step (default 32)', intArg('--batch', { min: 1 }))
-      .option('--lr <x>', 'AdamW learning rate, cosine schedule with warm-up (default 0.001)', numberArg('--lr', { above: 0 }))
+      .option('--lr <x>', 'AdamW learning rate, cosine schedule with warm-up (default 0.003)', numberArg('--lr', { above: 0 }))
       .option('--seed <n>', 'seed of the initial weights and the window order (default 1)', intArg('--seed', { min: 0 }))
       .option('--train-chars <n>', 'use the first n characters of the training text', intArg('--train-chars', { min: 1 }))
       .option('--test-chars <n>', 'measure on the first n characters of the held-out text', intArg('--test-chars', { min: 1 }))
@@ -317,7 +317,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
       cmd.option('--teacher <model>', 'the teacher language model (.retort from retort lm train); the student reads its vocabulary and length')
         .option('--top-k <k>', "the teacher's k most likely next characters per position are cached and distilled (default 8)", intArg('--top-k', { min: 1 }))
         .option('--temperature <T>', 'distillation temperature (default 1)', numberArg('--temperature', { above: 0 }))
-        .option('--alpha <a>', 'weight of the teacher term; 1 - a on the next-character cross-entropy (default 0.5)', numberArg('--alpha', { min: 0, max: 1 }));
+        .option('--alpha <a>', 'weight of the teacher term; 1 - a on the next-character cross-entropy (default 0.5)', numberArg('--alpha', { min: 0, max: 1 }))
+        .option('--cache <dir>', "where the teacher's top-k outputs are cached (default OUT/teacher-topk); distilled runs of one teacher, text and k may share it");
     }
     cmd.addOption(jsonOption('events')).addOption(backendOption())
       .action(async (opts: LmFlags) => { setExit(await lmRunCommand(kind, opts, io)); });

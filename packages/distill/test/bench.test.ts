@@ -131,3 +131,36 @@ describe('CNN training-step benchmark (quick problem)', () => {
     expect(JSON.parse(JSON.stringify(r))).toEqual(r);
   }, 120_000);
 });
+
+describe('Transformer training-step benchmark (quick problem)', () => {
+  it('the tfjs network written from tf ops computes what the model computes; tfjs-cpu trains the same step, tfjs-wasm with its embedding frozen (said so)', async () => {
+    const { retortCnnContender, tfjsCnnContender } = await import('../src/bench/cnn-contenders.js');
+    const { runCnnBench } = await import('../src/bench/cnn-step.js');
+    const { formatCnnReport } = await import('../src/bench/report.js');
+    const { runAttentionBench, formatAttentionReport } = await import('../src/bench/attention.js');
+    const { TIMING_PRESETS } = await import('@retort/core-wasm/bench');
+    const tfjs = await setupTfjsNode();
+    const list = [retortCnnContender(await loadCore({ backend: 'js' })), tfjsCnnContender(tfjs.tf, { name: 'tfjs-wasm', backend: 'wasm' }), tfjsCnnContender(tfjs.tf, { name: 'tfjs-cpu', backend: 'cpu' })];
+    if (built('simd')) list.unshift(retortCnnContender(await loadCore({ backend: 'simd' })));
+    const before = tfjs.tf.memory().numTensors;
+    const r = await runCnnBench(list, { model: 'transformer-s:input=12,classes=3,vocab=40,layers=2,dim=16,heads=2', kind: 'transformer', batch: 4, timing: TIMING_PRESETS.quick, peakGflops: 10 });
+    expect(tfjs.tf.memory().numTensors).toBe(before);
+    expect(r.contenders.find((c) => c.name === 'tfjs-wasm')!.note).toMatch(/embedding frozen: no 'UnsortedSegmentSum'/);
+    expect(r.contenders.find((c) => c.name === 'tfjs-cpu')!.note).toBeUndefined();
+    for (const s of r.sanity) {
+      expect(s.forwardDeviation, s.contender).toBeLessThan(1e-4);
+      expect(s.losses[3]!).toBeLessThan(s.losses[0]!);
+      expect(s.deviation, s.contender).toBeLessThan(1e-4); // tfjs-cpu trains the embedding too: every loss agrees
+    }
+    expect(r.targets.map((t) => t.name)).toEqual(built('simd') ? ['Transformer training step (simd) vs tfjs-wasm'] : []);
+    expect(formatCnnReport(r, 'Transformer training step')).toMatch(/^Transformer training step: transformer-s/);
+    if (built('simd')) {
+      const core = await loadCore({ backend: 'simd' });
+      const a = await runAttentionBench(core, { batch: 2, length: 8, dim: 16, heads: 2, timing: TIMING_PRESETS.quick, peakGflops: 10 });
+      // projections 4·L·D² and Q Kᵀ + P V 2·L²·D per sample, forward and twice that backward
+      expect(a.flop).toBe(3 * 2 * 2 * (8 * 4 * 16 * 16 + 2 * 8 * 8 * 16));
+      expect(a.fractionOfPeak).toBeCloseTo(a.gflops / 10, 10);
+      expect(formatAttentionReport(a)).toMatch(/of the SIMD peak/);
+    }
+  }, 120_000);
+});

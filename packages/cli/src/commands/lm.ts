@@ -25,6 +25,7 @@ export interface LmFlags {
   topK?: number;
   temperature?: number;
   alpha?: number;
+  cache?: string;
   json?: boolean;
   backend?: 'auto' | 'simd' | 'scalar' | 'js';
 }
@@ -38,12 +39,13 @@ export async function lmRunCommand(kind: 'train' | 'distill', flags: LmFlags, io
   const out = flags.out ?? `runs/lm-${kind}-${stamp()}`;
   const r: LmRunResult = await lmJob({
     core, data: flags.data ?? 'sotu', model: flags.model ?? (kind === 'train' ? 'lm-l' : 'lm-s'), out,
-    epochs: flags.epochs ?? 3, batch: flags.batch ?? 32, lr: flags.lr ?? 1e-3, seed: flags.seed ?? 1,
+    epochs: flags.epochs ?? 3, batch: flags.batch ?? 32, lr: flags.lr ?? 3e-3, seed: flags.seed ?? 1,
     ...(flags.length !== undefined ? { length: flags.length } : {}), ...(flags.vocabSize !== undefined ? { vocabSize: flags.vocabSize } : {}),
     ...(flags.trainChars !== undefined ? { trainChars: flags.trainChars } : {}), ...(flags.testChars !== undefined ? { testChars: flags.testChars } : {}),
     ...(flags.testFraction !== undefined ? { testFraction: flags.testFraction } : {}),
     ...(flags.teacher ? { teacher: flags.teacher } : {}), ...(flags.topK !== undefined ? { topK: flags.topK } : {}),
     ...(flags.temperature !== undefined ? { temperature: flags.temperature } : {}), ...(flags.alpha !== undefined ? { alpha: flags.alpha } : {}),
+    ...(flags.cache !== undefined ? { cache: flags.cache } : {}),
     onInfo: (line) => { if (!flags.json) io.out(line); },
     onEpoch: (e) => {
       if (flags.json) io.out(JSON.stringify({ type: 'epoch', ...e }));

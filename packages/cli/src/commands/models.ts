@@ -1,6 +1,6 @@
 // `retort models`: the named architectures (presets), with their parameter counts, input
 // shapes and taps for a given input and class count (MNIST's by default).
-import { compileSpec, isTextPreset, parseModelSpec, PRESET_INFO, PRESET_NAMES, shapeText } from '@retort/distill';
+import { compileSpec, isLmPreset, isTextPreset, parseModelSpec, PRESET_INFO, PRESET_NAMES, shapeText } from '@retort/distill';
 import type { Io } from '../program.js';
 
 export interface ModelsFlags { json?: boolean; input?: string; classes?: number; width?: number; length?: number; vocab?: number }
@@ -11,7 +11,8 @@ export function modelsCommand(flags: ModelsFlags, io: Io): number {
   const width = flags.width ?? 1;
   const length = flags.length ?? 128, vocab = flags.vocab ?? 4096;
   const rows = PRESET_NAMES.map((name) => {
-    const shape = isTextPreset(name) ? `${length},vocab=${vocab}` : input;
+    // a language model reads characters: its rows use a 256-symbol vocabulary unless --vocab says otherwise
+    const shape = isTextPreset(name) ? `${length},vocab=${isLmPreset(name) ? flags.vocab ?? 256 : vocab}` : input;
     const text = `${name}:input=${shape},classes=${classes}${width !== 1 ? `,width=${width}` : ''}`;
     const spec = parseModelSpec(text, '--input');
     const g = compileSpec(spec);
@@ -26,7 +27,7 @@ export function modelsCommand(flags: ModelsFlags, io: Io): number {
     io.out(JSON.stringify(rows));
     return 0;
   }
-  io.out(`Presets for ${classes} classes${width !== 1 ? `, width ${width}` : ''}: image presets for input ${input}, text presets for ${length} tokens of a ${vocab}-token vocabulary`);
+  io.out(`Presets for ${classes} classes${width !== 1 ? `, width ${width}` : ''}: image presets for input ${input}, text presets for ${length} tokens of a ${vocab}-token vocabulary (language models: ${flags.vocab ?? 256} characters)`);
   io.out('(--model NAME, NAME:width=W, NAME:input=HxWxC,classes=N; text: NAME:layers=N,dim=D,heads=H; a text model takes its length and vocabulary from the data):');
   io.out('');
   for (const r of rows) {

@@ -15,12 +15,14 @@ import { TIMING_PRESETS } from '@retort/core-wasm/bench';
 import { retortCnnContender, tfjsCnnContender } from './cnn-contenders.js';
 import { runCnnBench, type CnnBenchResult, type CnnContender } from './cnn-step.js';
 import { runStepBench, type StepContender } from './step.js';
+import { formatAttentionReport, runAttentionBench, type AttentionBenchResult } from './attention.js';
 
-const USAGE = `usage: node dist/bench/cli.js [--quick] [--json] [--out FILE [--merge-out]] [--skip-tfjs] [--skip-tfjs-cpu] [--skip-cnn]
+const USAGE = `usage: node dist/bench/cli.js [--quick] [--json] [--out FILE [--merge-out]] [--skip-tfjs] [--skip-tfjs-cpu] [--skip-cnn] [--skip-transformer]
 
   One full training step (forward, fused KD loss, backward, AdamW) of the 784-800-800-10
   student at batch 128 on simd, scalar and js, beside the same step in TensorFlow.js; then
-  the same for a CNN student (LeNet-5), with its forward pass beside tfjs-backend-wasm's.
+  the same for a CNN student (LeNet-5), with its forward pass beside tfjs-backend-wasm's; then
+  a Transformer student's step, and attention forward+backward against the SIMD peak.
 
   --quick          a small net, few repetitions (seconds; for CI), instead of the full run
   --json           print the JSON result instead of the table
@@ -31,11 +33,14 @@ const USAGE = `usage: node dist/bench/cli.js [--quick] [--json] [--out FILE [--m
   --skip-tfjs      do not load TensorFlow.js (no baseline ratio or target)
   --skip-tfjs-cpu  leave out tfjs's cpu backend (the slowest contender, there for reference)
   --skip-cnn       leave out the CNN step
+  --skip-transformer  leave out the Transformer step (transformer-s, batch 32, 128 tokens, beside
+                   the same network in tfjs ops) and attention forward+backward at the teacher's shapes
   --help           this text`;
 
 async function main(): Promise<void> {
-  const parsed = parseBenchArgs('retort step bench', USAGE, ['merge-out', 'skip-tfjs-cpu', 'skip-cnn']);
-  const args = { ...parsed, mergeOut: parsed.flags['merge-out'] === true, skipTfjsCpu: parsed.flags['skip-tfjs-cpu'] === true, skipCnn: parsed.flags['skip-cnn'] === true };
+  const parsed = parseBenchArgs('retort step bench', USAGE, ['merge-out', 'skip-tfjs-cpu', 'skip-cnn', 'skip-transformer']);
+  const args = { ...parsed, mergeOut: parsed.flags['merge-out'] === true, skipTfjsCpu: parsed.flags['skip-tfjs-cpu'] === true, skipCnn: parsed.flags['skip-cnn'] === true,
+    skipTransformer: parsed.flags['skip-transformer'] === true };
   const log = (m: string): void => { process.stderr.write(`${m}\n`); };
   const contenders: StepContender[] = await backendContenders(retortStepContender, log);
   const cnnContenders: CnnContender[] = await backendContenders(retortCnnContender, log);
@@ -60,16 +65,28 @@ async function main(): Promise<void> {
   const result = await runStepBench(contenders, { mode: args.quick ? 'quick' : 'full', environment, onProgress: log });
 
   let cnn: CnnBenchResult | null = null;
+  const simdCore = await loadCore({ backend: 'simd' }).catch(() => null);
+  const peak = simdCore && (!args.skipCnn || !args.skipTransformer) ? measurePeak(simdCore) : null;
   if (!args.skipCnn) {
-    const core = await loadCore({ backend: 'simd' }).catch(() => null);
-    const peak = core ? measurePeak(core) : null;
     log(`retort cnn step bench: ${args.quick ? 'quick' : 'full'} run${peak ? `, SIMD peak ${peak.toFixed(2)} GFLOP/s` : ''}`);
     cnn = await runCnnBench(cnnContenders, {
       model: args.quick ? 'lenet5:input=12x12x1,classes=10,width=0.5' : 'lenet5:input=28x28x1,classes=10',
       batch: args.quick ? 16 : 128, timing: TIMING_PRESETS[args.quick ? 'quick' : 'full'], peakGflops: peak, onProgress: log,
     });
   }
-  const full = cnn ? { ...result, cnnStep: cnn } : result;
+  let transformer: CnnBenchResult | null = null, attention: AttentionBenchResult | null = null;
+  if (!args.skipTransformer) {
+    const model = args.quick ? 'transformer-s:input=16,classes=2,vocab=64,layers=1,dim=16,heads=2' : 'transformer-s:input=128,classes=2,vocab=4096';
+    log(`retort transformer step bench: ${args.quick ? 'quick' : 'full'} run, ${model}`);
+    // the MLP and CNN contenders, on a text model (cnn-contenders.ts writes the text layers out in tfjs)
+    transformer = await runCnnBench(cnnContenders, { model, kind: 'transformer', batch: args.quick ? 4 : 32, timing: TIMING_PRESETS[args.quick ? 'quick' : 'full'], peakGflops: peak, onProgress: log });
+    if (simdCore) {
+      log('retort attention bench: forward + backward at the teacher\'s shapes');
+      attention = await runAttentionBench(simdCore, { ...(args.quick ? { batch: 2, length: 16, dim: 32, heads: 2 } : { batch: 32, length: 128, dim: 256, heads: 4 }),
+        timing: TIMING_PRESETS[args.quick ? 'quick' : 'full'], peakGflops: peak });
+    }
+  }
+  const full = { ...result, ...(cnn ? { cnnStep: cnn } : {}), ...(transformer ? { transformerStep: transformer } : {}), ...(attention ? { attention } : {}) };
   const json = `${JSON.stringify(full, null, 2)}\n`;
   if (args.out) {
     const path = resolve(args.out);
@@ -78,7 +95,8 @@ async function main(): Promise<void> {
     await writeFile(path, kernels ? `${JSON.stringify({ ...kernels, trainingStep: full }, null, 2)}\n` : json);
     log(kernels ? `added the training step to ${path}` : `wrote ${path}`);
   }
-  process.stdout.write(args.json ? json : `${formatStepReport(result)}\n${cnn ? `\n${formatCnnReport(cnn)}\n` : ''}`);
+  process.stdout.write(args.json ? json : `${formatStepReport(result)}\n${cnn ? `\n${formatCnnReport(cnn)}\n` : ''}`
+    + `${transformer ? `\n${formatCnnReport(transformer, 'Transformer training step')}\n` : ''}${attention ? `\n${formatAttentionReport(attention)}\n` : ''}`);
 }
 
 /** The SIMD peak in GFLOP/s: the best of five runs of the core's register-resident multiply-add probe. */

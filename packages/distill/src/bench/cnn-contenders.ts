@@ -7,11 +7,18 @@
 //     Whether a backend can train is read from tfjs's kernel registry: tfjs-backend-wasm has no
 //     'Conv2DBackpropFilter' (a step there throws "Kernel 'Conv2DBackpropFilter' not registered"),
 //     recorded as the reason.
+//   The same contender writes out the text layers (./cli.ts runs it on transformer-s): tf.gather for
+//     the embedding (+ positions), layer norm from tf.moments, attention as batched tf.matMul over
+//     (B, H, L, dh) with tf.softmax (a causal mask added when asked), GELU from tf.erf, residual
+//     adds, mean pooling over the tokens, dense layers over the last axis. tf.gather's gradient is
+//     UnsortedSegmentSum, which tfjs-backend-wasm does not register: there the embedding table and
+//     positions are left out of the trained variables (frozen), so tfjs-wasm's step does less work
+//     than Retort's, which trains them; the description says so.
 import type { Core } from '@retort/core-wasm';
 import type { Tf } from '@retort/core-wasm/bench/node';
 import { createModel } from '../model/index.js';
 import { createOptimizer } from '../optim/optimizer.js';
-import { pairOf, type Conv2dSpec, type PoolSpec } from '../model/layer-spec.js';
+import { pairOf, type AttentionSpec, type Conv2dSpec, type DenseSpec, type EmbeddingSpec, type PoolSpec, type SequencePoolSpec } from '../model/layer-spec.js';
 import type { CnnContender, CnnStepProblem, PreparedCnn } from './cnn-step.js';
 
 export function retortCnnContender(core: Core, name: string = core.backend): CnnContender {
@@ -52,7 +59,7 @@ type TfNamespace = typeof Tf;
 export function tfjsCnnContender(tf: TfNamespace, o: { name: string; backend: string }): CnnContender {
   return {
     name: o.name,
-    description: `tfjs ${o.backend} backend: tf.conv2d / tf.maxPool / tf.matMul network, KD loss in tf ops, tf.train.adam minimize in tf.tidy`,
+    description: `tfjs ${o.backend} backend: the network in tf ops (conv2d, pooling, matMul; text: gather, moments, batched matMul + softmax), KD loss in tf ops, tf.train.adam minimize in tf.tidy`,
     activate: async () => {
       if (tf.getBackend() !== o.backend && !(await tf.setBackend(o.backend))) throw new Error(`tfjs backend '${o.backend}' failed to initialise`);
     },
@@ -63,12 +70,17 @@ export function tfjsCnnContender(tf: TfNamespace, o: { name: string; backend: st
 function tfjsCnn(tf: TfNamespace, p: CnnStepProblem): PreparedCnn {
   const B = p.batch, C = p.graph.classes;
   const vars = new Map<string, Tf.Variable>();
+  const text = p.graph.nodes[0]!.spec.type === 'embedding';
+  // an embedding trains only where gather's gradient kernel exists (see the header)
+  const frozenEmbedding = text && !tf.getKernel('UnsortedSegmentSum', tf.getBackend());
   for (const t of p.graph.params) {
     const tensor = tf.tensor(p.initialParams.subarray(t.offset, t.offset + t.length), [...t.shape], 'float32');
-    vars.set(t.name, tf.variable(tensor, true));
+    const frozen = frozenEmbedding && p.graph.nodes[0]!.params.some((q) => q.name === t.name);
+    vars.set(t.name, tf.variable(tensor, !frozen));
     tensor.dispose();
   }
-  const x = tf.tensor(p.x, [B, ...p.graph.inputShape], 'float32');
+  const trained = [...vars.values()].filter((v) => v.trainable);
+  const x = text ? tf.tensor(Int32Array.from(p.x), [B, ...p.graph.inputShape], 'int32') : tf.tensor(p.x, [B, ...p.graph.inputShape], 'float32');
   const v = tf.tensor2d(p.teacherLogits, [B, C]);
   const onehot = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(p.labels, 'int32'), C), 'float32'));
   const T = tf.scalar(p.temperature), Bs = tf.scalar(B), hardW = tf.scalar(1 - p.alpha), softW = tf.scalar(p.alpha * p.temperature * p.temperature);
@@ -99,12 +111,47 @@ function tfjsCnn(tf: TfNamespace, p: CnnStepProblem): PreparedCnn {
           break;
         }
         case 'relu': out = tf.relu(input); break;
+        case 'embedding': {
+          const e = sp as EmbeddingSpec;
+          out = tf.gather(param(n.name, 'table')!, input as Tf.Tensor2D);
+          if (e.positions) out = tf.add(out, param(n.name, 'pos')!);
+          break;
+        }
+        case 'layerNorm': {
+          const { mean, variance } = tf.moments(input, -1, true);
+          const eps = (sp as { eps: number }).eps;
+          out = tf.add(tf.mul(tf.mul(tf.sub(input, mean), tf.rsqrt(tf.add(variance, eps))), param(n.name, 'gamma')!), param(n.name, 'beta')!);
+          break;
+        }
+        case 'gelu': out = tf.mul(tf.mul(input, 0.5), tf.add(1, tf.erf(tf.div(input, Math.SQRT2)))); break;
+        case 'add': out = tf.add(input, outs[n.inputs[1]!]!); break;
+        case 'sequencePool': {
+          if ((sp as SequencePoolSpec).mode !== 'mean') throw new Error('tfjs contender: first-token pooling is not written out');
+          out = tf.mean(input, 1); // the problem has no padding: every position is a token
+          break;
+        }
+        case 'attention': {
+          const a = sp as AttentionSpec;
+          const [L, D] = n.inShape as [number, number], H = a.heads, dh = D / H;
+          const qkv = tf.add(tf.matMul(tf.reshape(input, [-1, D]) as Tf.Tensor2D, param(n.name, 'wqkv')! as unknown as Tf.Tensor2D), param(n.name, 'bqkv')!);
+          const heads = (t: Tf.Tensor): Tf.Tensor4D => tf.transpose(tf.reshape(t, [-1, L, H, dh]), [0, 2, 1, 3]) as Tf.Tensor4D;
+          const [q, k, v] = tf.split(qkv, 3, 1).map(heads) as [Tf.Tensor4D, Tf.Tensor4D, Tf.Tensor4D];
+          let scores: Tf.Tensor = tf.div(tf.matMul(q, k, false, true), Math.sqrt(dh));
+          if (a.causal) scores = tf.add(scores, tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([L, L]), -1, 0)), -1e9));
+          const ctx = tf.reshape(tf.transpose(tf.matMul(tf.softmax(scores), v), [0, 2, 1, 3]), [-1, D]) as Tf.Tensor2D;
+          out = tf.reshape(tf.add(tf.matMul(ctx, param(n.name, 'wo')! as unknown as Tf.Tensor2D), param(n.name, 'bo')!), [-1, L, D]);
+          break;
+        }
         case 'flatten': out = tf.reshape(input, [-1, n.outShape[0]!]); break;
         case 'globalAvgPool': out = tf.mean(input, [1, 2]); break;
         case 'dense': {
-          out = tf.matMul(input as Tf.Tensor2D, param(n.name, 'w')! as unknown as Tf.Tensor2D);
+          // over the last axis: a sequence (B, L, D) is (B·L, D) rows
+          const units = (sp as DenseSpec).units, seq = n.inShape.length === 2;
+          const rows = seq ? tf.reshape(input, [-1, n.inShape[1]!]) : input;
+          out = tf.matMul(rows as Tf.Tensor2D, param(n.name, 'w')! as unknown as Tf.Tensor2D);
           const b = param(n.name, 'b');
           if (b) out = tf.add(out, b);
+          if (seq) out = tf.reshape(out, [-1, n.inShape[0]!, units]);
           break;
         }
         default: throw new Error(`tfjs cnn contender: layer ${sp.type} is not written out`);
@@ -121,7 +168,7 @@ function tfjsCnn(tf: TfNamespace, p: CnnStepProblem): PreparedCnn {
     return tf.div(tf.add(tf.mul(hardW, ce), tf.mul(softW, kl)), Bs);
   };
   const step = (): number => {
-    const cost = tf.tidy(() => optimizer.minimize(loss, true, [...vars.values()])!);
+    const cost = tf.tidy(() => optimizer.minimize(loss, true, trained)!);
     const value = cost.dataSync()[0]!;
     cost.dispose();
     return value;
@@ -140,6 +187,7 @@ function tfjsCnn(tf: TfNamespace, p: CnnStepProblem): PreparedCnn {
   let last: Float32Array = new Float32Array(0);
   return {
     ...(cannotTrain === undefined ? { step } : { cannotTrain }),
+    ...(frozenEmbedding && cannotTrain === undefined ? { note: `embedding frozen: no 'UnsortedSegmentSum' kernel (gather's gradient) on '${backend}'` } : {}),
     forward: () => {
       const z = tf.tidy(() => net());
       last = z.dataSync() as Float32Array;

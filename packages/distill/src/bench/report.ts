@@ -44,14 +44,15 @@ export function formatStepReport(r: StepBenchResult): string {
   return out.join('\n');
 }
 
-export function formatCnnReport(r: CnnBenchResult): string {
+export function formatCnnReport(r: CnnBenchResult, title = 'CNN training step'): string {
   const p = r.problem;
   const out: string[] = [];
-  out.push(`CNN training step: ${p.model}, batch ${p.batch}, ${p.params} parameters, ${fixed(p.macsPerSample / 1e6, 2)} M multiply-adds per sample;`,
+  out.push(`${title}: ${p.model}, batch ${p.batch}, ${p.params} parameters, ${fixed(p.macsPerSample / 1e6, 2)} M multiply-adds per sample;`,
     `  forward (train mode), fused KD loss (T = ${p.temperature}, alpha = ${p.alpha}), backward, ${p.optimizer}.`,
-    `  Effective FLOPs: step ${fixed(p.stepFlop / 1e6, 1)} MFLOP (forward, weight and input gradients of conv and dense layers), forward ${fixed(p.forwardFlop / 1e6, 1)} MFLOP.`,
+    `  Effective FLOPs: step ${fixed(p.stepFlop / 1e6, 1)} MFLOP (forward, weight and input gradients of the layers with multiply-adds), forward ${fixed(p.forwardFlop / 1e6, 1)} MFLOP.`,
     `  Measured SIMD peak: ${r.peakGflops === null ? '-' : `${fixed(r.peakGflops, 2)} GFLOP/s`}.`);
   for (const c of r.contenders) if (c.cannotTrain) out.push(`  ${c.name} cannot train it: ${c.cannotTrain}`);
+  for (const c of r.contenders) if (c.note) out.push(`  ${c.name}: ${c.note}`);
   out.push('', 'Sanity check, untimed (losses must fall and follow the js backend; logits agree):');
   out.push(table(['contender', 'losses', 'vs js', 'logits vs js'], r.sanity.map((s) => [
     s.contender, s.losses.length ? s.losses.map((l) => fixed(l, 4)).join(' > ') : '(cannot train)',

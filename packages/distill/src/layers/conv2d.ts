@@ -1,11 +1,11 @@
-// 2-D convolution, channels last, any groups (depthwise when groups == C).
+// 2-D convolution, channels last, any groups (depthwise when groups == C); and 1-D over sequences (Conv1d, below).
 //   x (B, H, W, C) * w (KH, KW, C/G, OC) + b (OC) = y (B, OH, OW, OC)
 // backward:
 //   dw += conv2dBackwardFilter(x, dy)      db += Σ_{B,OH,OW} dy      dx += conv2dBackwardData(dy, w)
 // The kernels take the geometry as a struct in memory (core-wasm abi.ts "Convolution
 // geometry"), written here once per plan; B is rewritten when a batch has fewer rows.
 import { conv2dWorkElems, encodeGeometry, type ConvGeometry, type Tensor } from '@retort/core-wasm';
-import { pairOf, type Conv2dSpec, type DepthwiseConv2dSpec } from '../model/layer-spec.js';
+import { pairOf, type Conv1dSpec, type Conv2dSpec, type DepthwiseConv2dSpec } from '../model/layer-spec.js';
 import { windowGeometry } from '../model/graph.js';
 import { Layer, type PlanShared, type Planner, type Step } from './layer.js';
 
@@ -75,6 +75,49 @@ export class Conv2d extends Layer {
     if (this.settings.bias) k.biasBackward(s.G + this.param('b'), dy, s.rows * this.outSize / OC, OC);
     const dx = this.gradOfInput(s);
     if (dx === 0) return; // no gradient w.r.t. the data
+    if (s.claim(this.inputIndex())) k.fill(dx, s.rows * this.inSize, 0);
+    k.conv2dBackwardData(dx, dy, s.P + this.param('w'), g, this.work, this.workElems);
+  }
+}
+
+/**
+ * 1-D convolution over a sequence (B, L, D) -> (B, L, F), stride 1, 'same' padding: the conv2d
+ * kernels on the sequence seen as a (B, 1, L, D) image with a 1 x k kernel (the same weights layout).
+ */
+export class Conv1d extends Layer {
+  private geom: GeometrySlot | null = null;
+  private work = 0;
+  private workElems = 0;
+
+  override get skipsInputGradient(): boolean { return true; }
+  private get spec(): Conv1dSpec { return this.node.spec as Conv1dSpec; }
+
+  override plan(p: Planner): void {
+    const [L, D] = this.node.inShape as [number, number], F = this.spec.filters, k = this.spec.kernel;
+    const g = windowGeometry([1, L], [1, k], [1, 1], 'same');
+    const geometry: ConvGeometry = { B: p.batch, H: 1, W: L, C: D, OH: 1, OW: L, OC: F, KH: 1, KW: k, SH: 1, SW: 1, PT: g.pt, PL: g.pl, G: 1 };
+    this.geom = new GeometrySlot(geometry);
+    this.geom.plan(p);
+    p.workspace(conv2dWorkElems(geometry));
+  }
+
+  override bind(shared: PlanShared): void {
+    this.work = shared.workspace;
+    this.workElems = shared.workspaceElems;
+  }
+
+  forward(s: Step): void {
+    const y = s.out[this.node.index]!, g = this.geom!.at(s.rows), F = this.spec.filters, L = this.node.inShape[0]!;
+    s.k.conv2dForward(y, this.inputOf(s), s.P + this.param('w'), g, this.work, this.workElems);
+    if (this.spec.bias) s.k.biasAdd(y, s.P + this.param('b'), s.rows * L, F);
+  }
+
+  backward(s: Step): void {
+    const dy = s.grad[this.node.index]!, g = this.geom!.at(s.rows), k = s.k, F = this.spec.filters, L = this.node.inShape[0]!;
+    k.conv2dBackwardFilter(s.G + this.param('w'), this.inputOf(s), dy, g, this.work, this.workElems);
+    if (this.spec.bias) k.biasBackward(s.G + this.param('b'), dy, s.rows * L, F);
+    const dx = this.gradOfInput(s);
+    if (dx === 0) return;
     if (s.claim(this.inputIndex())) k.fill(dx, s.rows * this.inSize, 0);
     k.conv2dBackwardData(dx, dy, s.P + this.param('w'), g, this.work, this.workElems);
   }

@@ -1,7 +1,7 @@
 // The layer of each node type.
 import type { GraphNode } from '../model/graph.js';
 import { Add, Dropout, Flatten, Gelu, Relu } from './activation.js';
-import { Conv2d } from './conv2d.js';
+import { Conv1d, Conv2d } from './conv2d.js';
 import { Dense } from './dense.js';
 import type { Layer } from './layer.js';
 import { BatchNorm, LayerNorm } from './norm.js';
@@ -25,6 +25,7 @@ export function layerFor(node: GraphNode): Layer {
     case 'embedding': return new Embedding(node);
     case 'sequencePool': return new SequencePool(node);
     case 'attention': return new Attention(node);
+    case 'conv1d': return new Conv1d(node);
   }
 }
 

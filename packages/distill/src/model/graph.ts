@@ -189,6 +189,14 @@ function layerShape(layer: NodeSpec, input: Shape, name: string, where: string, 
       if (!isSequence(input)) throw new SpecError(`${where}`, `${label} pools a sequence [length, features] but gets ${shapeText(input)}`);
       return { out: [input[1]!], macs: 0 };
     }
+    case 'conv1d': {
+      if (!isSequence(input)) throw new SpecError(`${where}`, `${label} convolves a sequence [length, features] but gets ${shapeText(input)}`);
+      const [L, d] = input as [number, number];
+      // the layout of a 1 x k conv2d kernel: [1, k, D, filters]
+      param('w', [1, layer.kernel, d, layer.filters], layer.init ?? 'he', layer.kernel * d);
+      if (layer.bias) param('b', [layer.filters], 'zeros', layer.kernel * d);
+      return { out: [L, layer.filters], macs: L * layer.filters * layer.kernel * d };
+    }
     case 'attention': {
       if (!isSequence(input)) throw new SpecError(`${where}`, `${label} attends over a sequence [length, features] but gets ${shapeText(input)}`);
       const [L, d] = input as [number, number];

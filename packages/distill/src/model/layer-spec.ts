@@ -56,6 +56,13 @@ const sequencePool = z.strictObject({
   /** 'mean' over a sample's tokens (padding excluded), or the 'first' token's row (a [CLS] token). */
   mode: z.enum(['mean', 'first'], { error: "must be 'mean' or 'first'" }).default('mean'),
 });
+/**
+ * A 1-D convolution over a sequence [L, D] -> [L, filters]: stride 1 and 'same' padding only, so
+ * position i stays token i and the padding mask of the ids still lines up for pooling after it.
+ */
+const conv1d = z.strictObject({
+  type: z.literal('conv1d'), filters: posInt, kernel: posInt, bias: flag.default(true), name, init,
+});
 const attention = z.strictObject({
   type: z.literal('attention'), heads: posInt, name,
   /** Each position attends to itself and earlier positions only (a language model). */
@@ -73,9 +80,10 @@ export type PoolSpec = z.output<ReturnType<typeof pool>>;
 export type EmbeddingSpec = z.output<typeof embedding>;
 export type SequencePoolSpec = z.output<typeof sequencePool>;
 export type AttentionSpec = z.output<typeof attention>;
+export type Conv1dSpec = z.output<typeof conv1d>;
 
 export type LayerSpec =
-  | DenseSpec | Conv2dSpec | DepthwiseConv2dSpec | EmbeddingSpec | SequencePoolSpec | AttentionSpec
+  | DenseSpec | Conv2dSpec | DepthwiseConv2dSpec | EmbeddingSpec | SequencePoolSpec | AttentionSpec | Conv1dSpec
   | (PoolSpec & { type: 'maxPool2d' | 'avgPool2d' })
   | { type: 'globalAvgPool'; name?: string | undefined }
   | { type: 'batchNorm'; momentum: number; eps: number; name?: string | undefined }
@@ -88,11 +96,11 @@ export type LayerType = LayerSpec['type'];
 
 export const LAYER_TYPES = [
   'dense', 'conv2d', 'depthwiseConv2d', 'maxPool2d', 'avgPool2d', 'globalAvgPool', 'batchNorm', 'layerNorm',
-  'relu', 'gelu', 'dropout', 'flatten', 'residual', 'embedding', 'sequencePool', 'attention',
+  'relu', 'gelu', 'dropout', 'flatten', 'residual', 'embedding', 'sequencePool', 'attention', 'conv1d',
 ] as const satisfies readonly LayerType[];
 
 export const layerSpecSchema: z.ZodType<LayerSpec, unknown> = z.lazy(() => z.discriminatedUnion('type', [
-  dense, conv2d, depthwiseConv2d, embedding, sequencePool, attention, pool('maxPool2d'), pool('avgPool2d'), bare('globalAvgPool'),
+  dense, conv2d, depthwiseConv2d, embedding, sequencePool, attention, conv1d, pool('maxPool2d'), pool('avgPool2d'), bare('globalAvgPool'),
   z.strictObject({
     type: z.literal('batchNorm'), name,
     momentum: z.number({ error: 'must be a number in (0, 1]' }).gt(0, { error: 'must be a number in (0, 1]' }).max(1, { error: 'must be a number in (0, 1]' }).default(0.1),

@@ -25,6 +25,10 @@
 //                   Taps: embed, attn<i> (block i after its attention sublayer; the attention layer
 //                   inside it, attn<i>.attention1, holds the probabilities attention-distillation
 //                   terms read), block<i> (block i's output), pool.
+//   cnn1d           a 1-D convolutional text classifier (Kim 2014, with mean instead of max pooling
+//                   over time, so padding never counts): embedding (dim 64, no positions),
+//                   conv1d(128, k 5)+ReLU, conv1d(128, k 3)+ReLU, mean over the tokens, fc(classes);
+//                   `dim` sets the embedding width, `width` scales the filters. Taps embed, conv1, conv2, pool.
 //   lm-s, lm-l      the same blocks as a causal language model (GPT style, Radford et al. 2018):
 //                   attention masked to earlier positions, no pooling: a last layerNorm and
 //                   fc(vocab) at every position, output "tokens" ((L, vocab) next-token scores,
@@ -32,17 +36,18 @@
 //                   `classes` is not used (the classes are the vocabulary). Taps: embed, attn<i>, block<i>.
 import type { GraphSpec, LayerSpec } from './layer-spec.js';
 
-export const PRESET_NAMES = ['lenet5', 'resnet8', 'mobilenet-tiny', 'bag', 'transformer-s', 'transformer-l', 'lm-s', 'lm-l'] as const;
+export const PRESET_NAMES = ['lenet5', 'resnet8', 'mobilenet-tiny', 'bag', 'cnn1d', 'transformer-s', 'transformer-l', 'lm-s', 'lm-l'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
-export const TEXT_PRESETS: readonly PresetName[] = ['bag', 'transformer-s', 'transformer-l', 'lm-s', 'lm-l'];
+export const TEXT_PRESETS: readonly PresetName[] = ['bag', 'cnn1d', 'transformer-s', 'transformer-l', 'lm-s', 'lm-l'];
 export const isTextPreset = (name: string): boolean => (TEXT_PRESETS as readonly string[]).includes(name);
 /** Presets of language models: (L, vocab) next-token scores per sample ("tokens" output). */
 export const LM_PRESETS: readonly PresetName[] = ['lm-s', 'lm-l'];
 export const isLmPreset = (name: string): boolean => (LM_PRESETS as readonly string[]).includes(name);
 
 /** Defaults of the text presets (transformer: layers, dim, heads). */
-export const TEXT_PRESET_DEFAULTS: Record<'bag' | 'transformer-s' | 'transformer-l' | 'lm-s' | 'lm-l', { layers: number; dim: number; heads: number }> = {
+export const TEXT_PRESET_DEFAULTS: Record<'bag' | 'cnn1d' | 'transformer-s' | 'transformer-l' | 'lm-s' | 'lm-l', { layers: number; dim: number; heads: number }> = {
   bag: { layers: 0, dim: 64, heads: 1 },
+  cnn1d: { layers: 0, dim: 64, heads: 1 },
   'transformer-s': { layers: 2, dim: 64, heads: 4 },
   'transformer-l': { layers: 4, dim: 256, heads: 4 },
   'lm-s': { layers: 2, dim: 64, heads: 4 },
@@ -63,6 +68,7 @@ export interface PresetOptions {
 export const PRESET_INFO: Record<PresetName, { summary: string; taps: string[] }> = {
   lenet5: { summary: 'LeNet-5 with ReLU and max pooling: two 5x5 convolutions, three dense layers', taps: ['conv1', 'conv2', 'fc1', 'fc2'] },
   bag: { summary: 'text: a bag of token embeddings (mean over the tokens), one dense layer', taps: ['embed', 'pool'] },
+  cnn1d: { summary: 'text: a 1-D CNN over token embeddings (two convolutions of 128 filters, k 5 and 3), mean over the tokens', taps: ['embed', 'conv1', 'conv2', 'pool'] },
   'transformer-s': { summary: 'text: a pre-LN Transformer encoder, 2 layers of width 64, 4 heads (a student)', taps: ['embed', 'attn1', 'block1', 'attn2', 'block2', 'pool'] },
   'transformer-l': { summary: 'text: a pre-LN Transformer encoder, 4 layers of width 256, 4 heads (a teacher)', taps: ['embed', 'attn1..4', 'block1..4', 'pool'] },
   'lm-s': { summary: 'language model: a causal pre-LN Transformer, 2 layers of width 64, 4 heads (a student; retort lm)', taps: ['embed', 'attn1', 'block1', 'attn2', 'block2'] },
@@ -138,6 +144,13 @@ function textLayers(name: keyof typeof TEXT_PRESET_DEFAULTS, o: PresetOptions): 
   const d = TEXT_PRESET_DEFAULTS[name];
   const dim = o.dim ?? scaled(d.dim, o.width), heads = o.heads ?? d.heads, layers = o.layers ?? d.layers;
   const vocab = o.vocab!;
+  if (name === 'cnn1d') {
+    const f = scaled(128, o.width);
+    return [{ type: 'embedding', vocab, dim, positions: false, name: 'embed' },
+      { type: 'conv1d', filters: f, kernel: 5, bias: true }, { type: 'relu', name: 'conv1' },
+      { type: 'conv1d', filters: f, kernel: 3, bias: true }, { type: 'relu', name: 'conv2' },
+      { type: 'sequencePool', mode: 'mean', name: 'pool' }, dense(o.classes)];
+  }
   if (name === 'bag') {
     return [{ type: 'embedding', vocab, dim, positions: false, name: 'embed' }, { type: 'sequencePool', mode: 'mean', name: 'pool' }, dense(o.classes)];
   }

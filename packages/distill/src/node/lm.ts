@@ -16,7 +16,8 @@
 //                       started again with the same settings continues from it bit for bit
 //   teacher-topk/       distill: the teacher's top-k logits of every training position, in the
 //                       teacher-outputs format (../node/teacher-outputs.ts), reused by a later run
-//                       with the same teacher, text and k
+//                       with the same teacher, text and k (`cache` puts it elsewhere, to share it
+//                       between runs; a directory written for another key is rewritten)
 //   result.json         the settings, per-epoch losses and held-out bits per character
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -87,6 +88,8 @@ export interface LmRunOptions {
   topK?: number;
   temperature?: number;
   alpha?: number;
+  /** Where the teacher's top-k outputs are cached (default `out`/teacher-topk); runs with the same teacher, text and k may share one. */
+  cache?: string;
   onStep?: (e: { epoch: number; batch: number; batches: number; step: number; loss: number }) => void;
   onEpoch?: (e: LmEpoch) => void;
   onInfo?: (line: string) => void;
@@ -172,9 +175,10 @@ export async function lmJob(o: LmRunOptions): Promise<LmRunResult> {
         let distill, teacherInfo: LmRunResult['teacher'];
         if (teacher) {
           const W = windowCount(trainIds, length), shardRows = 256 * length;
-          const cache = cachedTeacherOutputs(join(out, 'teacher-topk'), { kind: 'lm', teacher: settings.teacher, text: settings.chars, trainChars: trainIds.length, length, data: text.name },
+          const cacheDir = o.cache !== undefined ? resolve(o.cache) : join(out, 'teacher-topk');
+        const cache = cachedTeacherOutputs(cacheDir, { kind: 'lm', teacher: settings.teacher, text: settings.chars, trainChars: trainIds.length, length, data: text.name },
             W * length, V, (start, count) => windowLogits(core, teacher!, trainIds, start / length, count / length), { topK, shardRows });
-          o.onInfo?.(cache.fromCache ? `teacher top-${topK} read from ${join(out, 'teacher-topk')}` : `teacher top-${topK} of ${W * length} positions written to ${join(out, 'teacher-topk')}`);
+          o.onInfo?.(cache.fromCache ? `teacher top-${topK} read from ${cacheDir}` : `teacher top-${topK} of ${W * length} positions written to ${cacheDir}`);
           distill = { table: cache.table, temperature, alpha };
           teacherInfo = { path: resolve(o.teacher!), params: teacher.paramCount, testBpc: bitsPerChar(core, teacher, testIds), topK, temperature, alpha, cached: cache.fromCache };
         }

@@ -93,6 +93,21 @@ export function refForward(g: CompiledGraph, params: ArrayLike<number>, x: Array
         }
         break;
       }
+      case 'conv1d': {
+        // out[r, i, f] = b[f] + Σ_t Σ_c x[r, i - pl + t, c] w[0, t, c, f], 'same' padding: pl = floor((k - 1) / 2)
+        const [Ln, D] = n.inShape as [number, number], F = sp.filters, k = sp.kernel, pl = Math.floor((k - 1) / 2);
+        const w = p(n, 'w'), b = p(n, 'b');
+        for (let r = 0; r < rows; r++) for (let i = 0; i < Ln; i++) for (let f = 0; f < F; f++) {
+          let s = b(f);
+          for (let t = 0; t < k; t++) {
+            const j = i - pl + t;
+            if (j < 0 || j >= Ln) continue;
+            for (let c = 0; c < D; c++) s += xin[(r * Ln + j) * D + c]! * w((t * D + c) * F + f);
+          }
+          out[(r * Ln + i) * F + f] = s;
+        }
+        break;
+      }
       case 'maxPool2d': case 'avgPool2d': {
         const [H, W, C] = n.inShape as [number, number, number];
         const [OH, OW] = n.outShape as [number, number, number];

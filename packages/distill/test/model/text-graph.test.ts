@@ -61,6 +61,44 @@ describe.each(BACKENDS)('text layers in a graph [%s]', (backend) => {
     });
   }
 
+  // GELU, not ReLU, after the convolutions: a window that covers padding only sits at ReLU's kink
+  // (its pre-activation is the bias, 0 at init), where central differences read 1/2
+  it('a 1-D CNN (embedding, conv1d k=3 and k=4, mean pool): forward = f64 reference, gradients = finite differences, padding-blind', async () => {
+    const core = await loadCore({ backend });
+    const cnn: GraphSpec = { type: 'graph', input: [L], layers: [
+      { type: 'embedding', vocab: V, dim: 5, positions: false, name: 'embed' },
+      { type: 'conv1d', filters: 6, kernel: 3, bias: true }, { type: 'gelu', name: 'conv1' },
+      { type: 'conv1d', filters: 4, kernel: 4, bias: true }, { type: 'gelu' },
+      { type: 'sequencePool', mode: 'mean', name: 'pool' }, { type: 'dense', units: 3, bias: true },
+    ] };
+    const model = createModel(core, cnn);
+    model.init(7);
+    const rows = 3;
+    model.plan(rows);
+    model.zeroGrad();
+    const z = model.forward(core.fromArray(IDS), rows, 'train');
+    const ref = refForward(model.graph, model.readParams(), IDS, rows, { train: true });
+    const zf = z.toArray().subarray(0, rows * 3);
+    const scale = Math.max(...Array.from(ref.logits, Math.abs));
+    for (let i = 0; i < zf.length; i++) expect(Math.abs(zf[i]! - ref.logits[i]!), `logit ${i}`).toBeLessThan(3e-5 * scale);
+    const dz = core.alloc(rows * 3);
+    core.crossEntropy(dz, z, core.allocI32(rows).set(LABELS), rows, 3);
+    model.backward(dz, rows);
+    const got = model.grads.toArray();
+    const fd = finiteDifference((q) => refGraphLoss(model.graph, q, IDS, LABELS, rows, { train: true }), model.readParams(), 1e-4);
+    const gs = Math.max(...Array.from(fd, Math.abs));
+    for (let i = 0; i < fd.length; i++) {
+      if (!(Math.abs(got[i]! - fd[i]!) <= 3e-5 * gs + 1e-4 * Math.abs(fd[i]!))) expect.fail(`grad[${i}] = ${got[i]} but finite differences give ${fd[i]}`);
+    }
+    // the short sample alone, with its padding, gives what it gives inside the batch
+    model.plan(1);
+    const alone = model.forward(core.fromArray(IDS.subarray(6, 12)), 1, 'eval').toArray().slice(0, 3);
+    model.plan(rows);
+    const inBatch = model.forward(core.fromArray(IDS), rows, 'eval').toArray().slice(3, 6);
+    expect(Array.from(alone)).toEqual(Array.from(inBatch));
+    model.free();
+  });
+
   it('padding does not change a sample: the same tokens with more -1 after them give the same logits', async () => {
     const core = await loadCore({ backend });
     const model = createModel(core, spec(false, 'mean'));
