@@ -3,7 +3,9 @@
 // selftest.html runs the very same module in a Worker of headless Chromium; for simd and
 // for scalar, the hashes of the final parameters and every step's loss must be identical —
 // for the MLP run and for the CNN run (convolutions, batch norm and its running statistics,
-// a residual block, a depthwise convolution, attention transfer, through executeRun).
+// a residual block, a depthwise convolution, attention transfer, through executeRun) and for the
+// Transformer run (token ids with padding, embeddings, masked attention, layer norm, GELU, the
+// MiniLM attention and value-relation terms).
 // Another seed must give another hash (a hash that ignored the run would pass the rest).
 // simd and scalar may differ from each other (the builds sum in different orders); what
 // this machine gives is logged.
@@ -36,6 +38,15 @@ describe('seededRun under Node', () => {
     await expect(seededRun({ backend: 'js' as SeededBackend })).rejects.toThrow(/backend must be 'simd' or 'scalar'/);
   });
 
+  it('the Transformer run: repeatable, seed-dependent, a student that trains', async () => {
+    const a = await seededRun({ backend: 'scalar', seed: SEED, model: 'transformer' });
+    expect(await seededRun({ backend: 'scalar', seed: SEED, model: 'transformer' })).toEqual(a);
+    expect((await seededRun({ backend: 'scalar', seed: OTHER, model: 'transformer' })).hash).not.toBe(a.hash);
+    expect(a.loss.every(Number.isFinite)).toBe(true);
+    expect(a.loss.at(-1)!).toBeLessThan(a.loss[0]!);
+    expect(a.loss).toHaveLength(2 * Math.ceil((480 - 91) / 50));
+  });
+
   it('the CNN run: repeatable, seed-dependent, a batch-norm student that trains, other bits than the MLP run', async () => {
     const a = await seededRun({ backend: 'scalar', seed: SEED, model: 'cnn' });
     expect(await seededRun({ backend: 'scalar', seed: SEED, model: 'cnn' })).toEqual(a);
@@ -64,14 +75,16 @@ describe.skipIf(!browserAvailable)('seededRun: Node and headless Chromium give t
     for (const [backend, seed] of [['simd', SEED], ['scalar', SEED], ['simd', OTHER], ['scalar', OTHER]] as const) {
       node.set(key(backend, seed), await seededRun({ backend, seed }));
     }
-    for (const backend of ['simd', 'scalar'] as const) node.set(key(backend, SEED, 'cnn'), await seededRun({ backend, seed: SEED, model: 'cnn' }));
+    for (const backend of ['simd', 'scalar'] as const) {
+      for (const model of ['cnn', 'transformer'] as const) node.set(key(backend, SEED, model), await seededRun({ backend, seed: SEED, model }));
+    }
   });
   afterAll(async () => {
     await browser?.close();
     await server?.close();
   });
 
-  it('selftest.html runs simd and scalar in a worker, the MLP and the CNN run, and each equals Node bit for bit', async () => {
+  it('selftest.html runs simd and scalar in a worker, the MLP, CNN and Transformer runs, and each equals Node bit for bit', async () => {
     await page.goto(new URL('selftest.html', server.url).href);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     await page.getByRole('button', { name: 'Run the self-test' }).click();
@@ -82,7 +95,7 @@ describe.skipIf(!browserAvailable)('seededRun: Node and headless Chromium give t
     const rows = JSON.parse(await page.locator('#json').inputValue()) as Row[];
     expect(rows.map((r) => `${r.model}/${r.backend}/${r.seed}/${r.run}`)).toEqual([
       `mlp/simd/${SEED}/run`, `mlp/scalar/${SEED}/run`, `mlp/simd/${SEED}/repeat`, `mlp/simd/${OTHER}/other seed`,
-      `cnn/simd/${SEED}/run`, `cnn/scalar/${SEED}/run`]);
+      `cnn/simd/${SEED}/run`, `cnn/scalar/${SEED}/run`, `transformer/simd/${SEED}/run`, `transformer/scalar/${SEED}/run`]);
     for (const r of rows) {
       const n = node.get(key(r.backend, r.seed, r.model))!;
       expect({ model: r.model, backend: r.backend, seed: r.seed, hash: r.hash }).toEqual({ model: r.model, backend: r.backend, seed: r.seed, hash: n.hash });
@@ -91,11 +104,12 @@ describe.skipIf(!browserAvailable)('seededRun: Node and headless Chromium give t
     }
     // the page's own checks: repeatable, another seed differs, the student trains
     const checks = await page.locator('#checks li.ok, #checks li.bad').allTextContents();
-    expect(checks).toHaveLength(4);
+    expect(checks).toHaveLength(5);
     for (const c of checks) expect(c).toMatch(/^PASS/);
     // the table shows the same hashes
     expect(await page.locator(`#runs tr[data-backend="scalar"][data-model="mlp"] td.hash`).textContent()).toBe(node.get(key('scalar', SEED))!.hash);
     expect(await page.locator(`#runs tr[data-backend="scalar"][data-model="cnn"] td.hash`).textContent()).toBe(node.get(key('scalar', SEED, 'cnn'))!.hash);
+    expect(await page.locator(`#runs tr[data-backend="simd"][data-model="transformer"] td.hash`).textContent()).toBe(node.get(key('simd', SEED, 'transformer'))!.hash);
 
     const simd = node.get(key('simd', SEED))!, scalar = node.get(key('scalar', SEED))!;
     console.log(`seed ${SEED}: simd ${simd.hash}, scalar ${scalar.hash} (${simd.hash === scalar.hash ? 'equal' : 'different'}); `

@@ -24,6 +24,13 @@
 // attention terms read its taps; jitter). The hash covers both models' parameters and batch-norm
 // running statistics.
 //
+// The Transformer run (model 'transformer') is the text path through executeRun: synthetic token
+// sequences of 3 classes with padding (integer PRNG), a Transformer teacher (2 blocks, width 24,
+// 2 heads) trained 2 epochs, then a narrower Transformer student (1 block, width 16, 2 heads)
+// distilled 2 epochs with 0.2·ce + 0.8·kd(T = 2) + attn(kl) + vr on the last blocks (the MiniLM
+// terms: attention distributions and value relations, the teacher inside every step). Embedding
+// gather and scatter-add, masked attention, layer norm, GELU and mean pooling all run.
+//
 // What is deliberately not used: terms whose math runs in host JS (dkd, tfkd, several
 // teachers combined: Math.exp / Math.log, whose last bit ECMAScript leaves to the engine),
 // and the 'js' backend (its kernels use Math.exp). Every transcendental here runs inside the
@@ -36,8 +43,8 @@ import {
 } from '@retort/distill';
 
 export type SeededBackend = 'simd' | 'scalar';
-/** The MLP run (ce + kd + a FitNets hint), or the CNN run (batch norm, residual, depthwise, attention transfer). */
-export type SeededModel = 'mlp' | 'cnn';
+/** The MLP run (ce + kd + a FitNets hint), the CNN run (batch norm, residual, depthwise, attention transfer), or the Transformer run (text, MiniLM terms). */
+export type SeededModel = 'mlp' | 'cnn' | 'transformer';
 
 export interface SeededRunOptions {
   backend: SeededBackend;
@@ -165,6 +172,60 @@ async function seededCnnRun(core: Core, seed: number, dataSeed: number): Promise
   }
 }
 
+/**
+ * `count` token sequences of length `length` over `vocab` ids, 3 classes: a class's tokens come
+ * mostly from its own third of the vocabulary; lengths vary from 3 to `length`, -1 pads after.
+ */
+export function syntheticTokens(count: number, seed: number, length = 12, vocab = 30): Dataset {
+  const next = xorshift32(seed);
+  const x = new Float32Array(count * length).fill(-1), y = new Int32Array(count);
+  const third = Math.floor(vocab / 3);
+  for (let n = 0; n < count; n++) {
+    const c = next() % 3, len = 3 + (next() % (length - 2));
+    y[n] = c;
+    for (let l = 0; l < len; l++) x[n * length + l] = next() % 4 === 0 ? next() % vocab : c * third + (next() % third);
+  }
+  return { ...makeDataset(x, [count, length], y, { xFile: 'tokens-x', yFile: 'tokens-y' }, { name: 'tokens', classes: 3 }), vocab };
+}
+
+export const TEACHER_TRANSFORMER = 'transformer-s:layers=2,dim=24,heads=2';
+export const STUDENT_TRANSFORMER = 'transformer-s:layers=1,dim=16,heads=2';
+
+/** The Transformer run through executeRun: a teacher on labels, then a narrower student with kd and the MiniLM terms. */
+async function seededTransformerRun(core: Core, seed: number, dataSeed: number): Promise<SeededRunResult> {
+  const data = { train: syntheticTokens(SAMPLES, dataSeed), test: syntheticTokens(60, (dataSeed + 1) >>> 0) };
+  const common: RunConfigInput = {
+    data: 'tokens', model: TEACHER_TRANSFORMER, epochs: 2, batchSize: 50, optimizer: { type: 'adamw', lr: 3e-3, weightDecay: 1e-4 },
+    schedule: { type: 'cosine', warmupSteps: 3 }, validation: VALIDATION,
+  };
+  const teacher = await executeRun({ core, kind: 'train', data, config: parseRunConfig({ ...common, seed: (seed * 7 + 3) >>> 0 }) });
+  try {
+    const loss: number[] = [];
+    const student = await executeRun({
+      core, kind: 'distill', data,
+      config: parseRunConfig({
+        ...common, model: STUDENT_TRANSFORMER, seed,
+        losses: [
+          { type: 'ce', weight: 0.2 }, { type: 'kd', weight: 0.8, temperature: 2 },
+          { type: 'attn', weight: 1, loss: 'kl', studentLayer: 'attn1', teacherLayer: 'attn2' },
+          { type: 'vr', weight: 1, studentLayer: 'attn1', teacherLayer: 'attn2' },
+        ],
+      }),
+      teachers: [{ kind: 'model', model: teacher.student, source: 'teacher', name: 'teacher', weight: 1 }],
+    }, { onEvent: (e) => { if (e.type === 'step') loss.push(e.loss); } });
+    try {
+      const h = new Fnv1a64();
+      hashParams(h, teacher.student);
+      hashParams(h, student.student);
+      return { hash: h.digest(), params: student.student.paramCount, loss };
+    } finally {
+      student.student.free();
+    }
+  } finally {
+    teacher.student.free();
+  }
+}
+
 /** Trains the teacher, then the student, on `backend`, and hashes their parameters. */
 export async function seededRun(options: SeededRunOptions): Promise<SeededRunResult> {
   const { backend } = options;
@@ -173,9 +234,10 @@ export async function seededRun(options: SeededRunOptions): Promise<SeededRunRes
   }
   const seed = options.seed ?? 1;
   const model = options.model ?? 'mlp';
-  if (model !== 'mlp' && model !== 'cnn') throw new RangeError(`seededRun: model must be 'mlp' or 'cnn', got ${String(model)}`);
+  if (model !== 'mlp' && model !== 'cnn' && model !== 'transformer') throw new RangeError(`seededRun: model must be 'mlp', 'cnn' or 'transformer', got ${String(model)}`);
   const core = await loadCore({ backend });
   if (model === 'cnn') return seededCnnRun(core, seed, options.dataSeed ?? 2015);
+  if (model === 'transformer') return seededTransformerRun(core, seed, options.dataSeed ?? 2015);
   const data = syntheticGlyphs(SAMPLES, options.dataSeed ?? 2015);
   const split = splitValidation(data, VALIDATION, seed);
   const settings: TrainSettings = {

@@ -59,6 +59,8 @@ async function runAll(): Promise<void> {
       { backend: 'simd', model: 'mlp', seed: other, what: 'other seed' },
       { backend: 'simd', model: 'cnn', seed, what: 'run' },
       { backend: 'scalar', model: 'cnn', seed, what: 'run' },
+      { backend: 'simd', model: 'transformer', seed, what: 'run' },
+      { backend: 'scalar', model: 'transformer', seed, what: 'run' },
     ];
     for (const p of plan) {
       status.textContent = `Running the ${p.model.toUpperCase()} run on ${p.backend}, seed ${p.seed} (${p.what})…`;
@@ -105,12 +107,13 @@ function render(rows: Row[], seed: number, other: number): void {
   const find = (b: SeededBackend, s: number, what: string, model: SeededModel = 'mlp') =>
     rows.find((x) => x.backend === b && x.model === model && x.seed === s && x.what === what)!.r;
   const simd = find('simd', seed, 'run'), scalar = find('scalar', seed, 'run');
-  const cnn = find('simd', seed, 'run', 'cnn');
+  const cnn = find('simd', seed, 'run', 'cnn'), tr = find('simd', seed, 'run', 'transformer');
   const checks: [boolean, string][] = [
     [simd.hash === find('simd', seed, 'repeat').hash, 'the same run twice gives the same hash'],
     [simd.hash !== find('simd', other, 'other seed').hash, `seed ${other} gives another hash than seed ${seed}`],
     [simd.loss.every(Number.isFinite) && simd.loss.at(-1)! < simd.loss[0]!, 'the student trains (finite losses, the last below the first)'],
     [cnn.loss.every(Number.isFinite) && cnn.loss.at(-1)! < cnn.loss[0]!, 'the CNN student trains too (batch norm, attention transfer)'],
+    [tr.loss.every(Number.isFinite) && tr.loss.at(-1)! < tr.loss[0]!, 'the Transformer student trains too (text, attention distillation)'],
   ];
   const list = $('checks');
   list.replaceChildren(...checks.map(([ok, text]) => {
