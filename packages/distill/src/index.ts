@@ -89,7 +89,7 @@ export {
   type RunInput, type RunHooks, type RunOutcome, type RunResult, type RunTeacher, type RunEvent, type LogitsPredictor,
   type MethodOptions, type RunKind, type RunData, type RunViews, type SoftLabels, type AutoTuneCandidate, type AutoTuneResult,
 } from './run/index.js';
-export { loadTokenizer, tokenizerFromJson, encodeTexts, textHead, PAD_ID, MODEL_KINDS, type TextTokenizer, type TokenizerJson, type EncodedTexts } from './text/tokenizer.js';
+export { loadTokenizer, tokenizerFromJson, tokenizerOfMeta, encodeTexts, textHead, PAD_ID, MODEL_KINDS, type TextTokenizer, type TokenizerJson, type EncodedTexts } from './text/tokenizer.js';
 export { trainByteLevelBpe, BPE_MIN_VOCAB, CLS_TOKEN, type BpeOptions } from './text/bpe.js';
 export { encodeTextData, checkTokenIds, DEFAULT_MAX_LENGTH, DEFAULT_VOCAB_SIZE, type TokenData, type TextEncodeOptions } from './text/data.js';
 export { buildCharVocab, charVocab, lmMeta, vocabOfMeta, UNK_ID, UNK_CHAR, DEFAULT_CHAR_VOCAB, type CharVocab, type LmMeta } from './lm/vocab.js';

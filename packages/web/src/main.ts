@@ -3,6 +3,7 @@ import './lab/style.css';
 import { wrap } from 'comlink';
 import type { Api } from './engine.js';
 import { startLab } from './lab/page.js';
+import { startTextTab } from './lab/text-view.js';
 
 // The engine (compute core, data, training, exports) lives in a module Worker; this thread only
 // draws. comlink turns the worker's `api` into async calls.
@@ -14,6 +15,7 @@ engine.info().then(
   (r) => {
     status.textContent = `Compute core ready: ${r.backend} backend${r.check ? '' : ' (self-check FAILED)'}.`;
     startLab(engine);
+    startTextTab(engine);
   },
   (e: unknown) => { status.textContent = `Could not start the compute core: ${(e as Error).message}`; },
 );

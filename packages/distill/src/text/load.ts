@@ -9,7 +9,7 @@ import type { LoadedData } from '../data/sources.js';
 import type { TextDataset } from '../data/table.js';
 import { isTextCorpus, loadTextCorpus } from './corpora.js';
 import { encodeTextData, type TokenData } from './data.js';
-import { loadTokenizer, tokenizerFromJson, type TextTokenizer } from './tokenizer.js';
+import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 
 /** The config fields text data reads. */
 export interface TextDataConfig {
@@ -39,13 +39,8 @@ export function isTextData(data: string): boolean {
   return isTextCorpus(data) || (data !== 'mnist' && isTextDataPath(resolve(data)));
 }
 
-/** A tokenizer saved in a model file's meta (`meta.text`), or null. */
-export function tokenizerOfMeta(meta: Record<string, unknown>, source: string): { tokenizer: TextTokenizer; maxLength: number } | null {
-  const text = meta.text as { tokenizer?: unknown; maxLength?: unknown } | undefined;
-  if (!text || typeof text !== 'object' || text.tokenizer === undefined) return null;
-  const maxLength = typeof text.maxLength === 'number' ? text.maxLength : NaN;
-  return { tokenizer: tokenizerFromJson(text.tokenizer, `${source} (its tokenizer)`), maxLength };
-}
+// platform-neutral (the lab reads it too): ./tokenizer.ts
+export { tokenizerOfMeta } from './tokenizer.js';
 
 /** The `meta.text` entry of a model file. */
 export function textMeta(info: TextInfo): Record<string, unknown> {

@@ -205,3 +205,11 @@ export function encodeTexts(tok: TextTokenizer, texts: readonly string[], maxLen
   });
   return { ids, maxLength, truncated };
 }
+
+/** A tokenizer saved in a model file's meta (`meta.text`, as runs save it), or null. */
+export function tokenizerOfMeta(meta: Record<string, unknown>, source: string): { tokenizer: TextTokenizer; maxLength: number } | null {
+  const text = meta.text as { tokenizer?: unknown; maxLength?: unknown } | undefined;
+  if (!text || typeof text !== 'object' || text.tokenizer === undefined) return null;
+  const maxLength = typeof text.maxLength === 'number' ? text.maxLength : NaN;
+  return { tokenizer: tokenizerFromJson(text.tokenizer, `${source} (its tokenizer)`), maxLength };
+}

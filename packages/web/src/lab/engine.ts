@@ -18,6 +18,7 @@ import {
   studentRunConfig, tapsOf, teacherRunConfig, type LabShape,
 } from './config.js';
 import { measureDeployment } from './deployment.js';
+import { loadTextModel, readText, writeText, type TextModelInfo, type TextReading, type TextRole } from './text-engine.js';
 import { featureMapsOf } from './feature-maps.js';
 import { fetchMnist } from './mnist-data.js';
 import { scheduler, yieldTurn } from './scheduler.js';
@@ -512,6 +513,19 @@ export const lab = {
       files = [{ name: 'student.int8', mime: 'application/octet-stream', bytes: quantized.encode() }];
     }
     return transferred(files, files.map((f) => f.bytes.buffer as ArrayBuffer));
+  },
+
+  /** The text tab: a text model file (tokenizer or character vocabulary in its meta) as the teacher or the student. */
+  async loadTextModel(role: TextRole, file: { name: string; bytes: Uint8Array }): Promise<TextModelInfo> {
+    return loadTextModel(await getCore(), role, file);
+  },
+  /** Both loaded text models' reading of `text`: probabilities and attention maps per head. */
+  async readText(text: string): Promise<TextReading[]> {
+    return readText(await getCore(), text);
+  },
+  /** The loaded language models continue `prompt`, seeded. */
+  async writeText(prompt: string, o: { length: number; temperature: number; topK: number; seed: number }): Promise<{ role: TextRole; text: string }[]> {
+    return writeText(await getCore(), prompt, o);
   },
 };
 
