@@ -50,12 +50,20 @@ export async function exportCommand(model: string, flags: ExportFlags, io: Io): 
     const { exportOnnxFile, exportTfjsModel, ONNX_OPSET, ONNX_OPSET_LAYER_NORM } = await import('@retort/distill/interop');
     const image = m.inputShape.length === 3;
     const [h, w, c] = m.inputShape;
+    const text = m.graph.nodes[0]?.spec.type === 'embedding';
     let shape: string;
     if (flags.format === 'onnx') {
       mkdirSync(dirname(out), { recursive: true });
-      exportOnnxFile(out, m, { normalization: norm });
+      // a text model's tokenizer (or a language model's characters) travels in the file's metadata
+      const tokenizer = loaded.meta.text !== undefined ? { text: loaded.meta.text } : loaded.meta.lm !== undefined ? { lm: loaded.meta.lm } : undefined;
+      exportOnnxFile(out, m, { ...(text ? {} : { normalization: norm }), ...(tokenizer ? { tokenizer } : {}) });
       const opset = m.graph.nodes.some((n) => n.spec.type === 'layerNorm') ? ONNX_OPSET_LAYER_NORM : ONNX_OPSET;
       io.out(`exported ${basename(model)} to ONNX (opset ${opset}): ${out}`);
+      if (text) {
+        io.out(`inputs: token ids as float32 [batch, ${m.inputSize}], -1 pads after the tokens${tokenizer ? ' (the tokenizer is in the metadata, key retort.tokenizer)' : ''}; `
+          + `outputs: logits [batch, ${m.graph.outputShape.join(', ')}] (no softmax)`);
+        return 0;
+      }
       shape = image ? `NCHW [batch, ${c}, ${h}, ${w}] (channels first)` : `[batch, ${m.inputSize}]`;
     } else {
       const files = await exportTfjsModel(out, m, { normalization: norm });

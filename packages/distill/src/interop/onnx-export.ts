@@ -36,6 +36,25 @@
 //   dropout          nothing (the identity at inference)
 // Kernels: Retort's HWIO becomes OIHW; 'same' padding becomes explicit pads, TensorFlow's split
 // (the odd pixel at the end).
+//
+// A text model (its first layer an embedding) takes "input" float32 [batch, L]: token ids, -1
+// padding after the tokens, as Retort's models take them. The graph builds the padding mask once
+// (ids.mask = ids >= 0 as float, [batch, L]; ids.mask3 [batch, L, 1]; ids.index = int64(max(ids, 0)))
+// and applies it where Retort's layers read the token count (../layers/sequence.ts, attention.ts):
+//
+//   embedding     Gather(table, ids.index) * ids.mask3 (a padding id reads a zero row) + pos
+//   dense on [L, D]  MatMul + Add (every position)
+//   attention     MatMul(x, wqkv) + bqkv -> Reshape [B, L, 3, H, dh] -> Transpose [3, B, H, L, dh]
+//                 -> q, k, v by Gather; Softmax(q kᵀ / sqrt(dh) + key bias (+ causal bias)) v, where
+//                 the key bias is -1e9 at padding keys and the causal one -1e9 above the diagonal
+//                 (exp of it is 0 beside any real score); heads merged back, times ids.mask3 (a
+//                 padding position's context is zero), MatMul(ctx, wo) + bo
+//   sequencePool  mean: ReduceSum(x * mask3) / max(ReduceSum(mask), 1); first: row 0 * mask[:, 0]
+//   conv1d        Transpose to [B, D, L], Conv (kernel [O, I, K], pads of 'same'), Transpose back
+//   flatten of [L, D]  Flatten (row-major in both)
+// A language model's output is "logits" [batch, L, V]. The model file's tokenizer (or character
+// vocabulary) is written to metadata_props as retort.tokenizer when the caller passes it. Such a
+// graph does not import back (onnx-import.ts says so): its masks are not Retort layers.
 
 import { Model } from '../model/model.js';
 import { compileSpec, formatModelSpec, paramCount, paramLayout, parseModelSpec, type MlpSpec, type ModelSpec } from '../model/spec.js';
@@ -58,6 +77,12 @@ export interface OnnxExportOptions {
   metadata?: Record<string, string>;
   /** ModelProto.model_version (a non-negative safe integer); omitted when not given. */
   modelVersion?: number;
+  /**
+   * A text model's tokenizer as its model file keeps it (`{ text: { tokenizer, maxLength } }` or a
+   * language model's `{ lm: { kind, chars, length } }`): written as JSON under retort.tokenizer, so
+   * that whoever runs the graph turns text into the same ids.
+   */
+  tokenizer?: Record<string, unknown>;
   /** GraphProto.name; default "retort_mlp" for an MLP, "retort" for other graphs. */
   graphName?: string;
 }
@@ -68,10 +93,14 @@ export interface OnnxExportOptions {
  */
 export type OnnxExportSource = Model | { spec: ModelSpec | string | object; params: Float32Array; state?: Float32Array };
 
-/** How the exported graph takes its input: NCHW images, or flat features. */
-export type OnnxInputLayout = 'NCHW' | 'features';
+/** How the exported graph takes its input: NCHW images, flat features, or token ids (float32, -1 pads). */
+export type OnnxInputLayout = 'NCHW' | 'features' | 'tokens';
 
 const FLOAT = proto.TensorProto.DataType.FLOAT;
+const INT64 = proto.TensorProto.DataType.INT64;
+
+/** Values of a text model's padding mask, shared by its embedding, attention and pooling nodes. */
+const TEXT = { mask: 'ids.mask', mask3: 'ids.mask3', index: 'ids.index', keyBias: 'mask.keys' } as const;
 
 /** The ONNX ModelProto bytes of `model` (see the layout at the top of this file). */
 export function exportOnnx(model: OnnxExportSource, opts: OnnxExportOptions = {}): Uint8Array {
@@ -114,7 +143,9 @@ export function exportOnnx(model: OnnxExportSource, opts: OnnxExportOptions = {}
       throw new RangeError(`exportOnnx: ${formatModelSpec(spec).slice(0, 80)} has ${graph.stateCount} state values (batch-norm running statistics) but got ${state instanceof Float32Array ? state.length : 'none'}`);
     }
     body = graphBody(graph, params, state ?? new Float32Array(0), inputNote);
-    meta.set(ONNX_METADATA_KEYS.layout, body.layout === 'NCHW' ? 'NCHW [batch, channels, height, width]' : 'features [batch, features]');
+    meta.set(ONNX_METADATA_KEYS.layout, body.layout === 'NCHW' ? 'NCHW [batch, channels, height, width]'
+      : body.layout === 'tokens' ? 'tokens [batch, length]: token ids as float32, -1 pads after the tokens' : 'features [batch, features]');
+    if (opts.tokenizer !== undefined) meta.set(ONNX_METADATA_KEYS.tokenizer, JSON.stringify(opts.tokenizer));
   }
   const specJson = spec.type === 'mlp' ? canonicalMlpJson(spec) : JSON.stringify(spec);
   meta.set(ONNX_METADATA_KEYS.spec, specJson);
@@ -130,7 +161,7 @@ export function exportOnnx(model: OnnxExportSource, opts: OnnxExportOptions = {}
       node: body.nodes,
       initializer: body.initializers,
       input: [valueInfo(ONNX_INPUT_NAME, body.inputDims, `float32 [batch, ${body.inputDims.join(', ')}]${body.layout === 'NCHW' ? ' (NCHW)' : ''}: ${inputNote}`)],
-      output: [valueInfo(ONNX_OUTPUT_NAME, [body.classes], `float32 [batch, ${body.classes}]: logits, no softmax (apply softmax for probabilities)`)],
+      output: [valueInfo(ONNX_OUTPUT_NAME, body.outputDims, `float32 [batch, ${body.outputDims.join(', ')}]: logits, no softmax (apply softmax${body.outputDims.length > 1 ? ' over the last axis' : ''} for probabilities)`)],
     },
     metadataProps,
   };
@@ -149,7 +180,8 @@ interface GraphBody {
   layout: OnnxInputLayout;
   /** The input's dims after the batch. */
   inputDims: number[];
-  classes: number;
+  /** The output's dims after the batch: [classes], or [L, V] for a language model. */
+  outputDims: number[];
   doc: string;
 }
 
@@ -163,6 +195,13 @@ function valueInfo(name: string, dims: number[], doc: string): onnx.IValueInfoPr
 
 function floatInit(name: string, dims: number[], values: Float32Array): onnx.ITensorProto {
   return { name, dataType: FLOAT, dims, rawData: f32LittleEndian(values) };
+}
+
+function int64Init(name: string, dims: number[], values: number[]): onnx.ITensorProto {
+  const raw = new Uint8Array(8 * values.length);
+  const view = new DataView(raw.buffer);
+  values.forEach((v, i) => view.setBigInt64(8 * i, BigInt(v), true));
+  return { name, dataType: INT64, dims, rawData: raw };
 }
 
 const ints = (name: string, v: number[]): onnx.IAttributeProto => ({ name, type: AT.INTS, ints: v });
@@ -195,7 +234,7 @@ function mlpBody(spec: MlpSpec, params: Float32Array, inputNote: string): GraphB
     }
   }
   return {
-    nodes, initializers, opset: ONNX_OPSET, layout: 'features', inputDims: [inputSize], classes,
+    nodes, initializers, opset: ONNX_OPSET, layout: 'features', inputDims: [inputSize], outputDims: [classes],
     doc: `Retort MLP ${formatModelSpec(spec)}: input [batch, ${inputSize}] float32 (${inputNote}); output logits [batch, ${classes}] float32, no softmax`,
   };
 }
@@ -242,7 +281,6 @@ function graphBody(g: CompiledGraph, params: Float32Array, state: Float32Array, 
   let producer = last;
   while (producer >= 0 && g.nodes[producer]!.spec.type === 'dropout') producer = g.nodes[producer]!.inputs[0]!;
   if (producer < 0) throw new RangeError('exportOnnx: the graph has no layer to export');
-  let geluConstants = false;
   const tensor = (n: GraphNode, kind: string, from: 'params' | 'state' = 'params'): Float32Array => {
     const d = (from === 'params' ? n.params : n.state).find((t) => t.name === `${n.name}.${kind}`)!;
     return (from === 'params' ? params : state).subarray(d.offset, d.offset + d.length);
@@ -254,8 +292,26 @@ function graphBody(g: CompiledGraph, params: Float32Array, state: Float32Array, 
     return name;
   };
 
-  const text = g.nodes.find((n) => n.spec.type === 'embedding' || n.spec.type === 'attention' || n.spec.type === 'sequencePool');
-  if (text) throw new RangeError(`exportOnnx: ${text.spec.type} '${text.name}': text models do not export to ONNX yet (embedding, attention and sequencePool have no export)`);
+  const ids = g.nodes[0]?.spec.type === 'embedding';
+  // a text model: the padding mask of the ids, as floats [batch, L] and [batch, L, 1], built once
+  const i64 = (name: string, dims: number[], v: number[]): string => {
+    if (!initializers.some((t) => t.name === name)) initializers.push(int64Init(name, dims, v));
+    return name;
+  };
+  const f32c = (name: string, dims: number[], v: Float32Array): string => {
+    if (!initializers.some((t) => t.name === name)) initializers.push(floatInit(name, dims, v));
+    return name;
+  };
+  if (ids) {
+    const put = (opType: string, input: string[], output: string, attribute: onnx.IAttributeProto[] = []): void => {
+      nodes.push({ name: output, opType, input, output: [output], attribute });
+    };
+    put('GreaterOrEqual', [ONNX_INPUT_NAME, f32c('const.zero', [], Float32Array.of(0))], 'ids.valid');
+    put('Cast', ['ids.valid'], TEXT.mask, [int('to', FLOAT)]);
+    put('Unsqueeze', [TEXT.mask, i64('const.axes_last', [1], [-1])], TEXT.mask3);
+    put('Max', [ONNX_INPUT_NAME, 'const.zero'], 'ids.clamped');
+    put('Cast', ['ids.clamped'], TEXT.index, [int('to', INT64)]);
+  }
   for (const n of g.nodes) {
     const x = valueOf(n.inputs[0]!), xOrder = orderOf(n.inputs[0]!);
     const y = n.index === producer ? ONNX_OUTPUT_NAME : `${n.name}.y`;
@@ -269,9 +325,95 @@ function graphBody(g: CompiledGraph, params: Float32Array, state: Float32Array, 
         const [IN, OUT] = n.params[0]!.shape as [number, number];
         const w = tensor(n, 'w');
         initializers.push(floatInit(`${n.name}.w`, [IN, OUT], xOrder ? permuteRows(w, xOrder.index, OUT, false) : w));
-        const inputs = [x, `${n.name}.w`];
-        if (s.bias) { initializers.push(floatInit(`${n.name}.b`, [OUT], tensor(n, 'b'))); inputs.push(`${n.name}.b`); }
-        node('Gemm', inputs, y, [int('transB', 0)]);
+        if (s.bias) initializers.push(floatInit(`${n.name}.b`, [OUT], tensor(n, 'b')));
+        if (n.inShape.length === 2) { // every position of a sequence: MatMul broadcasts over [batch, L]
+          if (!s.bias) { node('MatMul', [x, `${n.name}.w`], y); break; }
+          node('MatMul', [x, `${n.name}.w`], `${n.name}.xw`, [], `${n.name}.matmul`);
+          node('Add', [`${n.name}.xw`, `${n.name}.b`], y);
+          break;
+        }
+        node('Gemm', s.bias ? [x, `${n.name}.w`, `${n.name}.b`] : [x, `${n.name}.w`], y, [int('transB', 0)]);
+        break;
+      }
+      case 'embedding': {
+        const [V, D] = n.params[0]!.shape as [number, number];
+        initializers.push(floatInit(`${n.name}.table`, [V, D], tensor(n, 'table')));
+        node('Gather', [`${n.name}.table`, TEXT.index], `${n.name}.rows`, [int('axis', 0)], `${n.name}.gather`);
+        // a padding id reads a zero row, as Retort's embeddingForward gives it
+        node('Mul', [`${n.name}.rows`, TEXT.mask3], s.positions ? `${n.name}.tokens` : y, [], s.positions ? `${n.name}.mask` : n.name);
+        if (s.positions) {
+          initializers.push(floatInit(`${n.name}.pos`, [n.outShape[0]!, D], tensor(n, 'pos')));
+          node('Add', [`${n.name}.tokens`, `${n.name}.pos`], y);
+        }
+        break;
+      }
+      case 'attention': {
+        const [L, D] = n.inShape as [number, number], H = s.heads, dh = D / H, p = n.name;
+        initializers.push(floatInit(`${p}.wqkv`, [D, 3 * D], tensor(n, 'wqkv')), floatInit(`${p}.bqkv`, [3 * D], tensor(n, 'bqkv')),
+          floatInit(`${p}.wo`, [D, D], tensor(n, 'wo')), floatInit(`${p}.bo`, [D], tensor(n, 'bo')));
+        node('MatMul', [x, `${p}.wqkv`], `${p}.xw`, [], `${p}.qkv_matmul`);
+        node('Add', [`${p}.xw`, `${p}.bqkv`], `${p}.qkv`, [], `${p}.qkv_bias`);
+        // columns q | k | v, head h at h*dh of each: [B, L, 3, H, dh] -> [3, B, H, L, dh]
+        node('Reshape', [`${p}.qkv`, i64(`const.shape_qkv_${L}_${H}_${dh}`, [5], [0, L, 3, H, dh])], `${p}.qkv5`, [], `${p}.split_heads`);
+        node('Transpose', [`${p}.qkv5`], `${p}.heads`, [ints('perm', [2, 0, 3, 1, 4])], `${p}.to_heads`);
+        const part = (i: number, what: string): string => {
+          node('Gather', [`${p}.heads`, i64(`const.index${i}`, [], [i])], `${p}.${what}`, [int('axis', 0)], `${p}.${what}`);
+          return `${p}.${what}`;
+        };
+        const q = part(0, 'q'), k = part(1, 'k'), v = part(2, 'v');
+        node('Transpose', [k], `${p}.kt`, [ints('perm', [0, 1, 3, 2])], `${p}.kt`);
+        node('MatMul', [q, `${p}.kt`], `${p}.qk`, [], `${p}.qk`);
+        node('Div', [`${p}.qk`, f32c(`const.sqrt${dh}`, [], Float32Array.of(Math.sqrt(dh)))], `${p}.scaled`, [], `${p}.scale`);
+        // padding keys (and, causal, later positions) get -1e9: exp of it is 0 beside any real score
+        if (!nodes.some((m) => m.name === TEXT.keyBias)) {
+          nodes.push({ name: 'mask.minus1', opType: 'Sub', input: [TEXT.mask, f32c('const.one', [], Float32Array.of(1))], output: ['mask.minus1'] });
+          nodes.push({ name: 'mask.bias2', opType: 'Mul', input: ['mask.minus1', f32c('const.big', [], Float32Array.of(1e9))], output: ['mask.bias2'] });
+          nodes.push({ name: TEXT.keyBias, opType: 'Unsqueeze', input: ['mask.bias2', i64('const.axes_1_2', [2], [1, 2])], output: [TEXT.keyBias] });
+        }
+        node('Add', [`${p}.scaled`, TEXT.keyBias], s.causal ? `${p}.keyed` : `${p}.masked`, [], `${p}.key_mask`);
+        if (s.causal) {
+          const tri = new Float32Array(L * L);
+          for (let i = 0; i < L; i++) for (let j = i + 1; j < L; j++) tri[i * L + j] = -1e9;
+          node('Add', [`${p}.keyed`, f32c(`const.causal${L}`, [L, L], tri)], `${p}.masked`, [], `${p}.causal_mask`);
+        }
+        node('Softmax', [`${p}.masked`], `${p}.probs`, [int('axis', -1)], `${p}.softmax`);
+        node('MatMul', [`${p}.probs`, v], `${p}.ctx_heads`, [], `${p}.pv`);
+        node('Transpose', [`${p}.ctx_heads`], `${p}.ctx4`, [ints('perm', [0, 2, 1, 3])], `${p}.merge_heads`);
+        node('Reshape', [`${p}.ctx4`, i64(`const.shape_seq_${L}_${D}`, [3], [0, L, D])], `${p}.ctx_all`, [], `${p}.ctx_reshape`);
+        // a padding position's context is zero (it attends to nothing), as in Retort
+        node('Mul', [`${p}.ctx_all`, TEXT.mask3], `${p}.ctx`, [], `${p}.query_mask`);
+        node('MatMul', [`${p}.ctx`, `${p}.wo`], `${p}.out`, [], `${p}.out_matmul`);
+        node('Add', [`${p}.out`, `${p}.bo`], y, [], n.name);
+        break;
+      }
+      case 'sequencePool': {
+        if (s.mode === 'first') {
+          // the first row, zero for a sample without tokens
+          node('Gather', [x, i64('const.index0', [], [0])], `${n.name}.first`, [int('axis', 1)], `${n.name}.first`);
+          node('Gather', [TEXT.mask, 'const.index0'], `${n.name}.has`, [int('axis', 1)], `${n.name}.has`);
+          node('Unsqueeze', [`${n.name}.has`, i64('const.axes_1', [1], [1])], `${n.name}.has2`, [], `${n.name}.has2`);
+          node('Mul', [`${n.name}.first`, `${n.name}.has2`], y);
+          break;
+        }
+        // the mean over the sample's tokens (padding excluded; zero when there is none)
+        const axes = i64('const.axes_1', [1], [1]);
+        node('Mul', [x, TEXT.mask3], `${n.name}.masked`, [], `${n.name}.mask`);
+        node('ReduceSum', [`${n.name}.masked`, axes], `${n.name}.sum`, [int('keepdims', 0)], `${n.name}.sum`);
+        node('ReduceSum', [TEXT.mask, axes], `${n.name}.count`, [int('keepdims', 1)], `${n.name}.count`);
+        node('Max', [`${n.name}.count`, f32c('const.one', [], Float32Array.of(1))], `${n.name}.divisor`, [], `${n.name}.divisor`);
+        node('Div', [`${n.name}.sum`, `${n.name}.divisor`], y);
+        break;
+      }
+      case 'conv1d': {
+        const [, K, I, O] = n.params[0]!.shape as [number, number, number, number];
+        const L = n.inShape[0]!;
+        initializers.push(floatInit(`${n.name}.w`, [O, I, K], convKernelLayout(tensor(n, 'w'), 1, K, I, O, false)));
+        const inputs = [`${n.name}.ncl`, `${n.name}.w`];
+        if (s.bias) { initializers.push(floatInit(`${n.name}.b`, [O], tensor(n, 'b'))); inputs.push(`${n.name}.b`); }
+        const before = windowGeometry([1, L], [1, K], [1, 1], 'same').pl;
+        node('Transpose', [x], `${n.name}.ncl`, [ints('perm', [0, 2, 1])], `${n.name}.to_ncl`);
+        node('Conv', inputs, `${n.name}.conv`, [ints('kernel_shape', [K]), ints('strides', [1]), ints('pads', [before, K - 1 - before])], `${n.name}.conv`);
+        node('Transpose', [`${n.name}.conv`], y, [ints('perm', [0, 2, 1])], `${n.name}.to_nlc`);
         break;
       }
       case 'conv2d': case 'depthwiseConv2d': {
@@ -317,11 +459,9 @@ function graphBody(g: CompiledGraph, params: Float32Array, state: Float32Array, 
         yOrder = xOrder;
         break;
       case 'gelu': {
-        if (!geluConstants) {
-          initializers.push(floatInit(GELU_CONSTANTS.sqrt2, [], Float32Array.of(Math.SQRT2)), floatInit(GELU_CONSTANTS.one, [], Float32Array.of(1)),
-            floatInit(GELU_CONSTANTS.half, [], Float32Array.of(0.5)));
-          geluConstants = true;
-        }
+        f32c(GELU_CONSTANTS.sqrt2, [], Float32Array.of(Math.SQRT2));
+        f32c(GELU_CONSTANTS.one, [], Float32Array.of(1));
+        f32c(GELU_CONSTANTS.half, [], Float32Array.of(0.5));
         node('Div', [x, GELU_CONSTANTS.sqrt2], `${n.name}.scaled`, [], `${n.name}.div`);
         node('Erf', [`${n.name}.scaled`], `${n.name}.erf`, [], `${n.name}.erf`);
         node('Add', [`${n.name}.erf`, GELU_CONSTANTS.one], `${n.name}.plus1`, [], `${n.name}.add`);
@@ -335,7 +475,7 @@ function graphBody(g: CompiledGraph, params: Float32Array, state: Float32Array, 
         order.push(xOrder);
         continue;
       case 'flatten': {
-        if (n.inShape.length === 1) {
+        if (n.inShape.length <= 2) { // features, or a sequence [L, D]: row-major in both
           node('Flatten', [x], y, [int('axis', 1)]);
           yOrder = xOrder;
           break;
@@ -363,10 +503,12 @@ function graphBody(g: CompiledGraph, params: Float32Array, state: Float32Array, 
   const [H, W, C] = g.inputShape as number[];
   const inputDims = image ? [C!, H!, W!] : [g.inputShape[0]!];
   const opset = g.nodes.some((n) => n.spec.type === 'layerNorm') ? ONNX_OPSET_LAYER_NORM : ONNX_OPSET;
+  const outputDims = [...g.outputShape];
+  const inputText = image ? ' NCHW (Retort trains on the NHWC image of the same pixels)' : ids ? ': token ids, -1 pads after the tokens' : '';
   return {
-    nodes, initializers, opset, layout: image ? 'NCHW' : 'features', inputDims, classes: g.classes,
-    doc: `Retort graph model: input [batch, ${inputDims.join(', ')}] float32${image ? ' NCHW (Retort trains on the NHWC image of the same pixels)' : ''} (${inputNote}); `
-      + `output logits [batch, ${g.classes}] float32, no softmax`,
+    nodes, initializers, opset, layout: image ? 'NCHW' : ids ? 'tokens' : 'features', inputDims, outputDims,
+    doc: `Retort graph model: input [batch, ${inputDims.join(', ')}] float32${inputText} (${inputNote}); `
+      + `output logits [batch, ${outputDims.join(', ')}] float32${g.tokens ? ' (next-token scores at every position)' : ''}, no softmax`,
   };
 }
 

@@ -28,6 +28,7 @@ export const ONNX_METADATA_KEYS = {
   std: 'retort.input.std',
   normalization: 'retort.input.normalization',
   layout: 'retort.input.layout',
+  tokenizer: 'retort.tokenizer',
 } as const;
 
 export const ONNX_INPUT_NAME = 'input';

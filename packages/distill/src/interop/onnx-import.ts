@@ -102,6 +102,9 @@ export function importOnnx(bytes: Uint8Array, fileName = '<onnx bytes>'): OnnxIm
     metadata.set(key, p.value ?? '');
   }
   if ((graph.sparseInitializer?.length ?? 0) > 0) fail('the graph has sparse initializers, which Retort does not read');
+  if ((metadata.get(ONNX_METADATA_KEYS.layout) ?? '').startsWith('tokens')) {
+    fail("a Retort text model's export (token ids in, the masks built in the graph) does not import back; keep the .retort file it came from");
+  }
 
   // ---- values: initializers, the graph input, node outputs (each defined once)
   const initializers = new Map<string, onnx.ITensorProto>();

@@ -58,6 +58,13 @@ export async function modelToTfjs(model: TfjsExportSource, opts: TfjsExportOptio
   }
   // every check before tfjs builds anything
   const refuse = (n: GraphNode, why: string): never => { throw new RangeError(`modelToTfjs: ${n.spec.type} '${n.name}' ${why}`); };
+  if (g.nodes[0]?.spec.type === 'embedding') {
+    // Keras reads padding from a mask (Embedding mask_zero: id 0 pads), Retort from the ids (-1 after
+    // the tokens, id 0 a real token); a saved LayersModel keeps no mask that would keep padding out of
+    // attention keys, mean pooling and a language model's rows, and tfjs-layers' MultiHeadAttention
+    // (einsum) computes no gradient, so the file would not be the model Retort trained.
+    refuse(g.nodes[0]!, 'reads token ids with -1 padding, which a TensorFlow.js LayersModel cannot mask the way Retort does (Keras masks id 0, a real token here); text models export to ONNX (retort export --format onnx)');
+  }
   for (const n of g.nodes) {
     const s = n.spec;
     if ((s.type === 'conv2d' || s.type === 'depthwiseConv2d') && s.type === 'conv2d' && !(s.groups === n.inShape[2]! && n.inShape[2]! > 1) && s.groups !== 1) {

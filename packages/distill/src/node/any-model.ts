@@ -19,6 +19,8 @@ export interface LoadedModel {
   format: ModelFormat;
   /** How the file takes its input: images channels first (an ONNX graph), channels last, or flat features. */
   layout: 'NCHW' | 'NHWC' | 'features';
+  /** A Retort file's meta (its tokenizer or character vocabulary, for text models); {} for other formats. */
+  meta: Record<string, unknown>;
 }
 
 
@@ -57,7 +59,7 @@ async function loadUnchecked(core: Core, path: string): Promise<LoadedModel> {
     const file = readModelFile(path); // read and checked once: spec, meta and tensors
     const norm = normFromMeta(file.meta, basename(path));
     const model = modelFromFile(core, file, basename(path));
-    return { model, norm, format, layout: model.inputShape.length === 3 ? 'NHWC' : 'features' };
+    return { model, norm, format, layout: model.inputShape.length === 3 ? 'NHWC' : 'features', meta: file.meta };
   }
   if (format === 'onnx') {
     const { readOnnxFile } = await import('../interop/onnx-node.js'); // protobufjs only when needed
@@ -70,13 +72,13 @@ async function loadUnchecked(core: Core, path: string): Promise<LoadedModel> {
       model.free();
       throw e;
     }
-    return { model, norm: imp.normalization ?? { mean: 0, std: 1 }, format, layout: imp.inputLayout };
+    return { model, norm: imp.normalization ?? { mean: 0, std: 1 }, format, layout: imp.inputLayout, meta: {} };
   }
   // any layer graph Retort can represent; a DataFormatError for other models (node/run.ts then runs them through tfjs)
   const { importTfjsModel } = await import('../interop/node.js'); // tfjs only when needed
   const imp = await importTfjsModel(core, path);
   // a TF.js model records no input preparation unless Retort exported it: else the caller's (x/255, mean 0, std 1) is assumed
-  return { model: imp.model, norm: imp.normalization ?? { mean: 0, std: 1 }, format, layout: imp.model.inputShape.length === 3 ? 'NHWC' : 'features' };
+  return { model: imp.model, norm: imp.normalization ?? { mean: 0, std: 1 }, format, layout: imp.model.inputShape.length === 3 ? 'NHWC' : 'features', meta: {} };
 }
 
 
