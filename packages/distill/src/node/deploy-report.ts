@@ -65,14 +65,18 @@ export interface DeploymentReport {
   testCount: number;
   teacher: ModelFigures;
   student: ModelFigures;
-  studentInt8: ModelFigures & { calibrationRows: number; int8Parts: { weights: number; scales: number; biases: number; other: number } };
-  /** teacher / student: how many times smaller (parameters) and faster (latency at batch 1, throughput at 128). */
-  ratios: { size: number; sizeInt8: number; latency: number; throughput: number; latencyInt8: number; throughputInt8: number };
+  /** null for a text model: the int8 programs do not run embeddings and attention yet (int8Missing says so). */
+  studentInt8: (ModelFigures & { calibrationRows: number; int8Parts: { weights: number; scales: number; biases: number; other: number } }) | null;
+  int8Missing?: string;
+  /** teacher / student: how many times smaller (parameters) and faster (latency at batch 1, throughput at 128); the int8 ones null without an int8 student. */
+  ratios: { size: number; sizeInt8: number | null; latency: number; throughput: number; latencyInt8: number | null; throughputInt8: number | null };
   /** student accuracy / teacher accuracy. */
   retained: number;
-  retainedInt8: number;
+  retainedInt8: number | null;
   /** Accuracy points lost by int8 quantization (f32 student − int8 student). */
-  int8Drop: number;
+  int8Drop: number | null;
+  /** Text models: the token count of the sequence timed at batch 1 (the longest of the timed rows) and the model's maximum length. */
+  sequence?: { tokens: number; maxLength: number };
   node: string;
 }
 
@@ -104,6 +108,37 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
     const tEval = evaluateLogits(core, tLogits, labels, teacher.classes);
     const sEval = evaluateLogits(core, sLogits, labels, student.classes, { teacherLogits: tLogits });
 
+    const text = student.graph.nodes[0]?.spec.type === 'embedding';
+    const minSeconds = opts.minSeconds ?? 0.25;
+    const rows128 = Math.min(128, test.indices.length);
+    const figures = (file: string, m: Model, ev: typeof tEval, t: { latencyMs: number; throughput: number }, agreement: number): ModelFigures => ({
+      file, spec: formatModelSpec(m.spec), parameters: m.paramCount, bytes: 4 * m.paramCount, int8Bytes: text ? NaN : int8Bytes(m.graph), fileBytes: statSync(file).size,
+      latencyMs: t.latencyMs, throughput: t.throughput, testAccuracy: ev.accuracy, testErrors: ev.errors, agreement,
+    });
+    if (text) {
+      // latency per sequence at batch 1: the longest of the timed rows (attention grows with the tokens); the f32 model,
+      // as the int8 programs do not run embeddings and attention yet
+      const rows = normalisedRows(slice(test, rows128), sNorm), L = student.inputSize;
+      let longest = 0, tokens = -1;
+      for (let r = 0; r < rows128; r++) {
+        let n = 0;
+        while (n < L && rows[r * L + n]! >= 0) n++;
+        if (n > tokens) { tokens = n; longest = r; }
+      }
+      const first = (x: Float32Array): Float32Array => { const c = x.slice(); c.copyWithin(0, longest * L, (longest + 1) * L); return c; };
+      const tTime = await timeMlpForward(core, teacher, first(normalisedRows(slice(test, rows128), tNorm)), rows128, minSeconds);
+      const sTime = await timeMlpForward(core, student, first(rows), rows128, minSeconds);
+      const teacherF = figures(opts.teacher, teacher, tEval, tTime, 1);
+      const studentF = figures(opts.student, student, sEval, sTime, sEval.agreement ?? NaN);
+      return {
+        backend: core.backend, data: opts.data ?? 'mnist', testCount: test.indices.length, teacher: teacherF, student: studentF,
+        studentInt8: null, int8Missing: 'the int8 and inference programs do not run text models yet (embedding, attention): f32 only',
+        ratios: { size: teacherF.bytes / studentF.bytes, sizeInt8: null, latency: teacherF.latencyMs / studentF.latencyMs, throughput: studentF.throughput / teacherF.throughput, latencyInt8: null, throughputInt8: null },
+        retained: studentF.testAccuracy / teacherF.testAccuracy, retainedInt8: null, int8Drop: null,
+        sequence: { tokens, maxLength: L }, node: process.version,
+      };
+    }
+
     // int8: calibrated on training images held out by seed (never the test set)
     const calib = full
       ? splitValidation(full.train, Math.min(opts.calibration ?? 1000, full.train.count - 1), opts.seed ?? 1).validation
@@ -114,9 +149,7 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
     const qLogits = q.predict(testX, test.indices.length);
     const qEval = evaluateLogits(core, qLogits, labels, student.classes, { teacherLogits: tLogits });
 
-    const minSeconds = opts.minSeconds ?? 0.25;
     const one = testX.subarray(0, student.inputSize), batch = testX.subarray(0, 128 * student.inputSize);
-    const rows128 = Math.min(128, test.indices.length);
     const tTime = await timeMlpForward(core, teacher, normalisedRows(slice(test, rows128), tNorm), rows128, minSeconds);
     const sTime = await timeMlpForward(core, student, batch, rows128, minSeconds);
     const quant = q;
@@ -125,10 +158,6 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
       throughput: rows128 / await medianSeconds(() => quant.predict(batch, rows128, { batchSize: rows128 }), minSeconds),
     };
     const size = q.size;
-    const figures = (file: string, m: Model, ev: typeof tEval, t: { latencyMs: number; throughput: number }, agreement: number): ModelFigures => ({
-      file, spec: formatModelSpec(m.spec), parameters: m.paramCount, bytes: 4 * m.paramCount, int8Bytes: int8Bytes(m.graph), fileBytes: statSync(file).size,
-      latencyMs: t.latencyMs, throughput: t.throughput, testAccuracy: ev.accuracy, testErrors: ev.errors, agreement,
-    });
     const teacherF = figures(opts.teacher, teacher, tEval, tTime, 1);
     const studentF = figures(opts.student, student, sEval, sTime, sEval.agreement ?? NaN);
     const int8F = {
@@ -160,19 +189,28 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
 export function renderDeploymentReport(r: DeploymentReport): string {
   const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
   const kb = (b: number) => (b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
+  const q8 = r.studentInt8;
   const row = (name: string, f: ModelFigures) =>
-    `| ${name} | ${f.spec} | ${f.parameters.toLocaleString('en-US')} | ${kb(f.bytes)} (int8 ${kb(f.int8Bytes)}) | ${f.latencyMs.toFixed(3)} ms | ${Math.round(f.throughput).toLocaleString('en-US')} /s | ${pct(f.testAccuracy)} (${f.testErrors}) | ${pct(f.agreement)} |`;
+    `| ${name} | ${f.spec} | ${f.parameters.toLocaleString('en-US')} | ${kb(f.bytes)}${Number.isFinite(f.int8Bytes) ? ` (int8 ${kb(f.int8Bytes)})` : ''} | ${f.latencyMs.toFixed(3)} ms | ${Math.round(f.throughput).toLocaleString('en-US')} /s | ${pct(f.testAccuracy)} (${f.testErrors}) | ${pct(f.agreement)} |`;
+  const unit = r.sequence ? 'sequence' : 'sample';
+  const headline = q8
+    ? `The student is **${r.ratios.size.toFixed(1)}x smaller** (${r.ratios.sizeInt8!.toFixed(1)}x as int8), **${r.ratios.latency.toFixed(1)}x faster** at batch 1 ` +
+      `(${r.ratios.throughput.toFixed(1)}x the throughput at batch 128) and keeps **${pct(r.retained)}** of the teacher's test accuracy ` +
+      `(int8: ${pct(r.retainedInt8!)}, ${Math.abs(100 * r.int8Drop!).toFixed(2)} points ${r.int8Drop! >= 0 ? 'below' : 'above'} f32).`
+    : `The student is **${r.ratios.size.toFixed(1)}x smaller**, **${r.ratios.latency.toFixed(1)}x faster** per ${unit} at batch 1 ` +
+      `(${r.ratios.throughput.toFixed(1)}x the throughput at batch 128) and keeps **${pct(r.retained)}** of the teacher's test accuracy.`;
   return [
     `# Deployment report: ${basename(r.student.file)} (student) vs ${basename(r.teacher.file)} (teacher)`, '',
-    `The student is **${r.ratios.size.toFixed(1)}x smaller** (${r.ratios.sizeInt8.toFixed(1)}x as int8), **${r.ratios.latency.toFixed(1)}x faster** at batch 1 ` +
-      `(${r.ratios.throughput.toFixed(1)}x the throughput at batch 128) and keeps **${pct(r.retained)}** of the teacher's test accuracy ` +
-      `(int8: ${pct(r.retainedInt8)}, ${Math.abs(100 * r.int8Drop).toFixed(2)} points ${r.int8Drop >= 0 ? 'below' : 'above'} f32).`, '',
-    '| model | spec | parameters | weights f32 (int8) | latency (batch 1) | throughput (batch 128) | test accuracy (errors) | agreement with teacher |',
+    headline, '',
+    `| model | spec | parameters | weights f32${q8 ? ' (int8)' : ''} | latency per ${unit} (batch 1) | throughput (batch 128) | test accuracy (errors) | agreement with teacher |`,
     '|---|---|---|---|---|---|---|---|',
-    row('teacher (f32)', r.teacher), row('student (f32)', r.student), row('student (int8)', r.studentInt8), '',
-    `int8 student: ${kb(r.studentInt8.int8Parts.weights)} of int8 weights + ${kb(r.studentInt8.int8Parts.scales)} of scales + ` +
-      `${kb(r.studentInt8.int8Parts.biases)} of f32 biases${r.studentInt8.int8Parts.other ? ` + ${kb(r.studentInt8.int8Parts.other)} of f32 parameters of the ops that stay f32` : ''}; ` +
-      `activation scales calibrated on ${r.studentInt8.calibrationRows} held-out training images.`,
-    `Test set: ${r.testCount} images of ${r.data}. Timing: Node ${r.node}, ${r.backend} backend, one thread, median of 5 rounds.`, '',
+    row('teacher (f32)', r.teacher), row('student (f32)', r.student), ...(q8 ? [row('student (int8)', q8)] : []), '',
+    q8
+      ? `int8 student: ${kb(q8.int8Parts.weights)} of int8 weights + ${kb(q8.int8Parts.scales)} of scales + ` +
+        `${kb(q8.int8Parts.biases)} of f32 biases${q8.int8Parts.other ? ` + ${kb(q8.int8Parts.other)} of f32 parameters of the ops that stay f32` : ''}; ` +
+        `activation scales calibrated on ${q8.calibrationRows} held-out training images.`
+      : `No int8 row: ${r.int8Missing ?? 'not available for this model'}.`,
+    ...(r.sequence ? [`Latency is per sequence of ${r.sequence.tokens} tokens (the longest of the timed rows; at most ${r.sequence.maxLength}).`] : []),
+    `Test set: ${r.testCount} ${r.sequence ? 'texts' : 'images'} of ${r.data}. Timing: Node ${r.node}, ${r.backend} backend, one thread, median of 5 rounds.`, '',
   ].join('\n');
 }
