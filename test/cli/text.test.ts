@@ -108,6 +108,35 @@ describe('text runs', () => {
     expect(existsSync(d(`bad-${method}`))).toBe(false);
   });
 
+  it('compare --methods all --quick on text: Transformer teacher and student, TinyBERT and MiniLM rows, no attention-transfer row', () => {
+    const out = d('methods');
+    const r = retort(['compare', '--methods', 'all', '--quick', '--seeds', '1', '--data', d('train.jsonl'), '--test-data', d('test.jsonl'),
+      '--max-length', '16', '--vocab-size', '300', '--out', out], { timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const res = JSON.parse(readFileSync(join(out, 'methods.json'), 'utf8')) as {
+      rows: { method: string; accuracies: number[]; errors: number[]; mean: number }[]; teachers: { model: string }[]; student: { model: string };
+    };
+    expect(res.rows.map((x) => x.method)).toEqual(['none', 'kd', 'kd-2-teachers', 'kd-soft-only', 'dkd', 'fitnets', 'rkd', 'dml', 'tfkd', 'adaptive', 'born-again', 'tinybert', 'minilm']);
+    expect(res.teachers.map((t) => t.model)).toEqual(['transformer-s:layers=2,dim=32,heads=2', 'bag:dim=16']);
+    expect(res.student.model).toBe('transformer-s:layers=2,dim=16,heads=2');
+    for (const row of res.rows) {
+      expect(row.accuracies).toHaveLength(1);
+      expect(row.accuracies[0]).toBeCloseTo(1 - row.errors[0]! / 150, 12); // every test text
+    }
+    // the rows ran the method they name, with the text data's validation split (60 of --quick)
+    const cfg = (m: string) => JSON.parse(readFileSync(join(out, m, 'seed1', 'config.json'), 'utf8')) as { config: { method?: string; validation: number } };
+    expect(cfg('minilm').config.method).toBe('minilm');
+    expect(cfg('tinybert').config.method).toBe('tinybert');
+    expect(cfg('none').config.validation).toBe(60);
+    expect(r.stdout).toMatch(/Test set: the first 300 texts of/);
+  });
+
+  it('a validation split of more than half the training texts is refused (the default 5000 is MNIST\'s), nothing written', () => {
+    const t = retort(['train', '--data', d('train.jsonl'), '--model', 'bag', '--max-length', '16', '--vocab-size', '300', '--out', d('bad-val')]);
+    expectOneLineError(t, ['validation: holding out 5000 of the 480 training samples', '--validation N, e.g. 48'], 1);
+    expect(existsSync(d('bad-val'))).toBe(false);
+  });
+
   it('trains on the bundled spam corpus', () => {
     const r = retort(['train', '--data', 'spam', '--model', 'bag:dim=8', '--epochs', '1', '--train-size', '600', '--test-size', '200',
       '--max-length', '32', '--vocab-size', '400', '--validation', '100', '--out', d('spam'), '--json'], { timeout: 120_000 });

@@ -147,7 +147,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--train-size <n>', 'train the teacher on only this many samples', configArg('--train-size', 'trainSize'))
     .option('--test-size <n>', 'test on only the first n test samples', configArg('--test-size', 'testSize'))
     .option('--validation <n>', 'training samples every run holds out for validation (default 5000)', configArg('--validation', 'validation'))
-    .option('--methods <list>', `compare distillation methods instead: all, or a comma-separated list of ${COMPARED_METHODS.map((c) => c.name).join(', ')}; its defaults differ: student mlp:784-300-300-10, T 4, transfer set 10000, teachers 784-1200-1200-10 and 784-800-800-10`)
+    .option('--methods <list>', `compare distillation methods instead: all, or a comma-separated list of ${COMPARED_METHODS.map((c) => c.name).join(', ')}; its defaults differ: student mlp:784-300-300-10, T 4, transfer set 10000, teachers 784-1200-1200-10 and 784-800-800-10; on text: student transformer-s, teachers transformer-l and cnn1d, 3 epochs, batch 32, every text (tinybert and minilm rows when both models have attention)`)
     .option('--seeds <n>', 'with --methods: seeds per method (default 3)', intArg('--seeds', { min: 1, max: 100 }))
     .option('--quick', 'with --methods: a tiny smoke run (seconds; the numbers mean nothing)')
     .option('--fresh', 'with --methods: rerun finished runs instead of reading them back')
@@ -157,7 +157,6 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
       if (opts.methods !== undefined) {
         if (opts.force) throw new UsageError('--force: with --methods, finished runs are read back; use --fresh to rerun them');
         if (opts.seed !== undefined) throw new UsageError('--seed: with --methods, use --seeds N (seeds 1..N)');
-        if (opts.validation !== undefined) throw new UsageError('--validation: applies to the main comparison, not with --methods');
         for (const [flag, v] of [['--temperature', opts.temperature], ['--alpha', opts.alpha]] as const) {
           if (v === 'auto') throw new UsageError(`${flag}: auto chooses T and alpha of the main comparison; --methods compares each method at one setting (give a number)`);
         }

@@ -20,7 +20,7 @@ export { compareJob, renderComparison, COMPARE_DEFAULTS, type CompareResult, typ
 export { runOrResume, meanStd, ExperimentStopped } from './node/experiment.js';
 export { bornAgainJob, renderBornAgain, type BornAgainOptions, type BornAgainResult, type BornAgainGeneration } from './node/born-again.js';
 export {
-  compareMethods, renderMethodComparison, temperatureSweep, renderSweep, METHOD_COMPARE_DEFAULTS, METHOD_COMPARE_QUICK, COMPARED_METHODS, SWEEP_DEFAULTS,
+  compareMethods, renderMethodComparison, temperatureSweep, renderSweep, METHOD_COMPARE_DEFAULTS, METHOD_COMPARE_QUICK, METHOD_COMPARE_TEXT_DEFAULTS, METHOD_COMPARE_TEXT_QUICK, methodCompareBase, COMPARED_METHODS, SWEEP_DEFAULTS,
   type MethodCompareResult, type MethodCompareSettings, type MethodCompareOptions, type MethodRow, type ComparedMethod, type SweepResult, type SweepSettings,
 } from './node/methods-compare.js';
 // safetensors and teacher logits on disk (no TensorFlow.js); the TF.js and ONNX file functions are

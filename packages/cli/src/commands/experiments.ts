@@ -4,7 +4,7 @@
 // run directories under --out; rerunning the command resumes, --fresh reruns.
 import { resolve } from 'node:path';
 import {
-  bornAgainJob, compareMethods, COMPARED_METHODS, ExperimentStopped, METHOD_COMPARE_QUICK, renderBornAgain, renderMethodComparison,
+  bornAgainJob, compareMethods, COMPARED_METHODS, ExperimentStopped, METHOD_COMPARE_QUICK, METHOD_COMPARE_TEXT_QUICK, isTextData, renderBornAgain, renderMethodComparison,
   renderSweep, temperatureSweep, type ComparedMethod, type MethodCompareSettings, type SweepSettings,
 } from '@retort/distill/node';
 import type { BackendName } from '@retort/core-wasm';
@@ -17,7 +17,7 @@ import { multiRun } from './compare.js';
 export interface MethodsCompareFlags extends DataFlags {
   out?: string; json?: boolean; backend?: 'auto' | BackendName; fresh?: boolean; quick?: boolean;
   methods?: string; seeds?: number; teacherModel?: string; secondTeacherModel?: string; model?: string; teacherEpochs?: number; epochs?: number;
-  batchSize?: number; lr?: number; temperature?: number; alpha?: number; trainSize?: number; testSize?: number; transferSize?: number;
+  batchSize?: number; lr?: number; temperature?: number; alpha?: number; trainSize?: number; testSize?: number; transferSize?: number; validation?: number;
 }
 
 /** Runs an experiment with progress, Ctrl-C and the closing table. */
@@ -55,15 +55,15 @@ export function parseMethodList(value: string | undefined): ComparedMethod[] | u
 export async function methodsCompareCommand(flags: MethodsCompareFlags, io: Io): Promise<number> {
   const out = resolve(flags.out ?? defaultRunDir('methods'));
   const methods = parseMethodList(flags.methods);
-  const settings: Partial<MethodCompareSettings> = flags.quick ? { ...METHOD_COMPARE_QUICK } : {};
-  const set = <K extends keyof MethodCompareSettings>(k: K, v: MethodCompareSettings[K] | undefined) => { if (v !== undefined) settings[k] = v; };
   const { data, dataOptions } = dataSettingsFromFlags(flags);
+  const settings: Partial<MethodCompareSettings> = flags.quick ? { ...(isTextData(data ?? 'mnist') ? METHOD_COMPARE_TEXT_QUICK : METHOD_COMPARE_QUICK) } : {};
+  const set = <K extends keyof MethodCompareSettings>(k: K, v: MethodCompareSettings[K] | undefined) => { if (v !== undefined) settings[k] = v; };
   set('data', data); set('dataOptions', dataOptions); set('seeds', flags.seeds);
   set('teacherModel', specText(flags.teacherModel, '--teacher-model')); set('studentModel', specText(flags.model, '--model'));
   set('secondTeacherModel', specText(flags.secondTeacherModel, '--second-teacher-model'));
   set('teacherEpochs', flags.teacherEpochs); set('studentEpochs', flags.epochs); set('batchSize', flags.batchSize);
   set('lr', flags.lr); set('temperature', flags.temperature); set('alpha', flags.alpha);
-  set('trainSize', flags.trainSize); set('testSize', flags.testSize); set('transferSize', flags.transferSize);
+  set('trainSize', flags.trainSize); set('testSize', flags.testSize); set('transferSize', flags.transferSize); set('validation', flags.validation);
   return experiment(flags, io, out, 'methods', (m) => compareMethods({
     out, settings, ...(methods ? { methods } : {}), ...(flags.fresh ? { fresh: true } : {}),
     ...(flags.backend ? { backend: flags.backend } : {}), onEvent: m.onEvent, shouldStop: m.shouldStop,

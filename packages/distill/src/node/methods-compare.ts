@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { RunConfigInput } from '../config.js';
 import { attentionPairs } from '../losses/methods.js';
 import { compileSpec, parseModelSpec, resolveModelSpec } from '../model/spec.js';
+import { isTextData } from '../text/load.js';
 import { bornAgainJob } from './born-again.js';
 import { meanStd, runOrResume } from './experiment.js';
 import { RUN_FILES, writeJsonAtomic, writeTextAtomic } from './run-dir.js';
@@ -33,6 +34,8 @@ export const METHOD_COMPARE_DEFAULTS = {
   temperature: 4,
   alpha: 0.9,
   seeds: 3,
+  /** Training samples every run holds out for validation (chosen by seed; the same for every run). */
+  validation: 5000,
   /** Train the teachers on only this many samples / test on this many (quick runs); all when 0. */
   trainSize: 0,
   testSize: 0,
@@ -43,10 +46,31 @@ export type MethodCompareSettings = typeof METHOD_COMPARE_DEFAULTS & {
   dataOptions?: DataOptionsConfig;
 };
 
+/**
+ * On text data (a bundled corpus or a .jsonl/.csv): a Transformer teacher and student, a 1-D CNN as
+ * the second teacher (the two-teacher row mixes architectures), every labelled text as the transfer
+ * set, and the settings of the spam measurements in the README (3 epochs, batch 32).
+ */
+export const METHOD_COMPARE_TEXT_DEFAULTS: Partial<MethodCompareSettings> = {
+  teacherModel: 'transformer-l', secondTeacherModel: 'cnn1d', studentModel: 'transformer-s',
+  teacherEpochs: 3, studentEpochs: 3, transferSize: 0, batchSize: 32, validation: 500,
+};
+
+/** The settings a comparison on `data` starts from (MNIST's or text's), before the caller's. */
+export function methodCompareBase(data: string): MethodCompareSettings {
+  return { ...METHOD_COMPARE_DEFAULTS, ...(isTextData(data) ? METHOD_COMPARE_TEXT_DEFAULTS : {}), data };
+}
+
 /** The smoke-run settings of --quick: seconds, not minutes; the numbers mean nothing. */
 export const METHOD_COMPARE_QUICK: Partial<MethodCompareSettings> = {
   teacherModel: 'mlp:784-64-64-10', secondTeacherModel: 'mlp:784-48-10', teacherEpochs: 1,
   studentModel: 'mlp:784-32-32-10', studentEpochs: 2, transferSize: 600, trainSize: 1200, testSize: 500, seeds: 2,
+};
+
+/** --quick on text: two narrow Transformers and a small bag of embeddings. */
+export const METHOD_COMPARE_TEXT_QUICK: Partial<MethodCompareSettings> = {
+  teacherModel: 'transformer-s:layers=2,dim=32,heads=2', secondTeacherModel: 'bag:dim=16', teacherEpochs: 2,
+  studentModel: 'transformer-s:layers=2,dim=16,heads=2', studentEpochs: 2, transferSize: 0, trainSize: 600, testSize: 300, seeds: 2, batchSize: 32, validation: 60,
 };
 
 /** The rows: a method name, how it runs, and what it is. */
@@ -63,6 +87,8 @@ export const COMPARED_METHODS = [
   { name: 'tfkd', label: 'Teacher-free KD' },
   { name: 'adaptive', label: 'KD, annealed T, agreement-driven weight' },
   { name: 'born-again', label: 'Born-again, 2 generations (last one)' },
+  { name: 'tinybert', label: 'TinyBERT: attention scores, hidden states, embeddings, then KD' },
+  { name: 'minilm', label: 'MiniLM: last-block attention and value relations, with KD' },
 ] as const;
 
 export type ComparedMethod = (typeof COMPARED_METHODS)[number]['name'];
@@ -99,14 +125,19 @@ export interface MethodCompareOptions {
 
 export async function compareMethods(opts: MethodCompareOptions): Promise<MethodCompareResult> {
   const t0 = Date.now();
-  const s: MethodCompareSettings = { ...METHOD_COMPARE_DEFAULTS, ...opts.settings };
+  const s: MethodCompareSettings = { ...methodCompareBase(opts.settings?.data ?? METHOD_COMPARE_DEFAULTS.data), ...opts.settings };
+  const text = isTextData(s.data);
   if (!Number.isInteger(s.seeds) || s.seeds < 1) throw new RangeError(`compare: seeds must be a positive integer, got ${s.seeds}`);
   for (const m of opts.methods ?? []) if (!COMPARED_METHODS.some((c) => c.name === m)) throw new RangeError(`compare: unknown method '${m}' (known: ${COMPARED_METHODS.map((c) => c.name).join(', ')})`);
   // attention transfer needs feature maps of the same resolution on both sides: 'all' leaves it
   // out for a pair without them (an MLP); asking for it by name is an error naming the taps
   const atPairs = featureMapPairs(s);
   if (opts.methods?.includes('at') && atPairs instanceof Error) throw new RangeError(`compare: ${atPairs.message}`);
-  const methods = opts.methods ?? COMPARED_METHODS.map((m) => m.name).filter((m) => m !== 'at' || !(atPairs instanceof Error));
+  // TinyBERT and MiniLM need attention on both sides: 'all' leaves them out otherwise (asked by
+  // name, the run names the missing taps); on text, attention transfer (image maps) has no pairs
+  const transformers = hasAttention(s.studentModel, text) && hasAttention(s.teacherModel, text);
+  const methods = opts.methods ?? COMPARED_METHODS.map((m) => m.name).filter((m) =>
+    (m !== 'at' || (!text && !(atPairs instanceof Error))) && ((m !== 'tinybert' && m !== 'minilm') || transformers));
   mkdirSync(opts.out, { recursive: true });
   const run = (name: string, kind: 'train' | 'distill', config: RunConfigInput): Promise<RunReport> =>
     runOrResume(join(opts.out, name), kind, config, {
@@ -114,7 +145,7 @@ export async function compareMethods(opts: MethodCompareOptions): Promise<Method
       onEvent: (e) => opts.onEvent?.(name, e),
     });
   const common: Partial<RunConfigInput> = {
-    data: s.data, ...s.dataOptions, batchSize: s.batchSize, optimizer: { type: 'adamw', lr: s.lr }, schedule: { type: 'cosine' },
+    data: s.data, ...s.dataOptions, batchSize: s.batchSize, validation: s.validation, optimizer: { type: 'adamw', lr: s.lr }, schedule: { type: 'cosine' },
     ...(s.testSize ? { testSize: s.testSize } : {}),
   };
   const teacherCfg = (model: string, seed: number): RunConfigInput => ({ ...common, model, epochs: s.teacherEpochs, seed, ...(s.trainSize ? { trainSize: s.trainSize } : {}) });
@@ -170,6 +201,16 @@ export async function compareMethods(opts: MethodCompareOptions): Promise<Method
   return result;
 }
 
+/** Whether the model has a Transformer attention layer (the shape of the data does not change that). */
+function hasAttention(spec: string, text: boolean): boolean {
+  try {
+    const data = text ? { inputShape: [16], classes: 2, vocab: 64 } : { inputShape: [28, 28], classes: 10 };
+    return compileSpec(resolveModelSpec(parseModelSpec(spec), data)).nodes.some((n) => n.spec.type === 'attention');
+  } catch {
+    return false;
+  }
+}
+
 /** The attention-transfer pairs of the compared teacher and student (as the data shapes them), or the reason there are none. */
 function featureMapPairs(s: MethodCompareSettings): unknown[] | Error {
   try {
@@ -188,6 +229,7 @@ function featureMapPairs(s: MethodCompareSettings): unknown[] | Error {
 export function renderMethodComparison(r: MethodCompareResult): string {
   const s = r.settings;
   const pct = (x: number) => (100 * x).toFixed(2);
+  const unit = isTextData(s.data) ? 'text' : s.data === 'mnist' ? 'image' : 'sample';
   const lines = [
     `| method | test accuracy % (mean ± sd, ${s.seeds} seeds, last epoch) | test errors per seed | training time (all seeds) |`,
     '|---|---|---|---|',
@@ -195,12 +237,12 @@ export function renderMethodComparison(r: MethodCompareResult): string {
     '',
     `Teacher: ${r.teachers[0]!.model} (${r.teachers[0]!.params.toLocaleString('en-US')} parameters, ${r.teachers[0]!.testErrors} test errors)` +
       (r.teachers[1] ? `; second teacher (two-teacher row): ${r.teachers[1].model} (${r.teachers[1].params.toLocaleString('en-US')}, ${r.teachers[1].testErrors} errors)` : '') +
-      `; ${s.teacherEpochs} epochs on ${s.trainSize ? s.trainSize.toLocaleString('en-US') : 'all'} training images.`,
+      `; ${s.teacherEpochs} epochs on ${s.trainSize ? s.trainSize.toLocaleString('en-US') : 'all'} training ${unit}s.`,
     `Student: ${r.student.model} (${r.student.params.toLocaleString('en-US')} parameters), ${s.studentEpochs} epochs on ` +
-      `${s.transferSize ? `a ${s.transferSize.toLocaleString('en-US')}-image transfer set` : 'the full training set'}; ` +
+      `${s.transferSize ? `a ${s.transferSize.toLocaleString('en-US')}-${unit} transfer set` : s.trainSize ? `${s.trainSize.toLocaleString('en-US')} training ${unit}s` : 'the full training set'}; ` +
       `batch ${s.batchSize}, AdamW lr ${s.lr}, cosine decay; T = ${s.temperature}, alpha = ${s.alpha} where a method uses them, ` +
       'other parameters at their documented defaults (retort methods).',
-    `Test set: ${s.testSize ? s.testSize.toLocaleString('en-US') : 'all 10,000'} images. Wall time ${(r.wallSeconds / 60).toFixed(1)} min.`, '',
+    `Test set: ${s.testSize ? `the first ${s.testSize.toLocaleString('en-US')}` : 'all'} ${unit}s of ${s.data}. Wall time ${(r.wallSeconds / 60).toFixed(1)} min.`, '',
   ];
   return lines.join('\n');
 }

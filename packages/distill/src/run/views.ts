@@ -61,7 +61,13 @@ export function runModelSpec(config: Pick<RunConfig, 'model'>, data: RunData): M
 }
 
 export function runViews(config: RunConfig, data: { train: Dataset; test: Dataset }): RunViews {
-  const split = splitValidation(data.train, Math.min(config.validation, data.train.count - 1), config.seed);
+  const n = data.train.count;
+  if (config.validation > 0 && 2 * config.validation > n) {
+    // the default 5000 is MNIST's; on a smaller corpus it would leave almost nothing to learn from
+    throw new RangeError(`validation: holding out ${config.validation} of the ${n} training samples of ${data.train.name} leaves ${Math.max(0, n - config.validation)} to train on; `
+      + `hold out at most half (--validation N, e.g. ${Math.max(1, Math.round(n / 10))}; 0 for none)`);
+  }
+  const split = splitValidation(data.train, Math.min(config.validation, n - 1), config.seed);
   const train = config.trainSize ? slice(split.train, Math.min(config.trainSize, split.train.indices.length)) : split.train;
   const test = config.testSize ? slice(fullView(data.test), Math.min(config.testSize, data.test.count)) : fullView(data.test);
   return { split, train, test };
