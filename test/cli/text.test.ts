@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-web';
 import onnxProto from 'onnx-proto';
 import { encodeTexts, tokenizerOfMeta } from '@retort/distill';
+import { decodeQuantizedGraph } from '@retort/core-wasm/format';
+import { loadInference } from '@retort/core-wasm/infer';
 import { readModelFile } from '@retort/distill/node';
 import { expectOneLineError, jsonLines, retort, tempDir } from './helpers.js';
 
@@ -195,40 +197,58 @@ describe('text refusals: one line, nothing written', () => {
     expect(errors).toBeLessThan(rows.length / 3);
   });
 
-  it('the deployment report of a text student: sizes, latency per sequence at batch 1, accuracy kept, agreement; no int8 row, said why', () => {
+  it('the deployment report of a text student: sizes, latency per sequence at batch 1, accuracy kept, agreement, and the int8 student', () => {
     const r = retort(['report', d('student', 'model.retort'), '--teacher', teacher, '--data', d('train.jsonl'), '--test-data', d('test.jsonl'),
-      '--timing', '0.02', '--out', d('report'), '--json']);
+      '--timing', '0.02', '--calibration', '200', '--out', d('report'), '--json']);
     expect(r.status, r.stderr).toBe(0);
     const rep = JSON.parse(readFileSync(d('report', 'report.json'), 'utf8')) as {
-      teacher: { parameters: number; testErrors: number; latencyMs: number }; student: { parameters: number; latencyMs: number; agreement: number };
-      studentInt8: unknown; int8Missing: string; sequence: { tokens: number; maxLength: number }; testCount: number; ratios: { size: number };
+      teacher: { parameters: number; testErrors: number; latencyMs: number }; student: { parameters: number; latencyMs: number; agreement: number; testAccuracy: number };
+      studentInt8: { testAccuracy: number; bytes: number; calibrationRows: number }; int8Drop: number; sequence: { tokens: number; maxLength: number }; testCount: number; ratios: { size: number };
     };
     const e = retort(['eval', teacher, '--data', d('train.jsonl'), '--test-data', d('test.jsonl'), '--json']);
     expect(rep.teacher.testErrors).toBe((jsonLines(e.stdout)[0] as { errors: number }).errors);
     expect(rep.testCount).toBe(150);
-    expect(rep.studentInt8).toBeNull();
-    expect(rep.int8Missing).toMatch(/text models/);
     expect(rep.sequence.maxLength).toBe(16);
     expect(rep.sequence.tokens).toBeGreaterThan(1);
     expect(rep.sequence.tokens).toBeLessThanOrEqual(16);
     expect(rep.ratios.size).toBeCloseTo(rep.teacher.parameters / rep.student.parameters, 10);
     expect(rep.teacher.latencyMs).toBeGreaterThan(0);
     expect(rep.student.agreement).toBeGreaterThan(0.5);
+    expect(rep.studentInt8.calibrationRows).toBe(200);
+    expect(rep.studentInt8.bytes).toBeLessThan(0.4 * 4 * rep.student.parameters);
+    expect(Math.abs(rep.int8Drop)).toBeLessThanOrEqual(0.04); // a handful of the 150 texts at most
     const md = readFileSync(d('report', 'report.md'), 'utf8');
     expect(md).toMatch(/latency per sequence \(batch 1\)/);
-    expect(md).toMatch(/No int8 row: the int8 and inference programs do not run text models yet/);
-    expect(md).not.toMatch(/student \(int8\)/);
+    expect(md).toMatch(/\| student \(int8\) \|/);
+    expect(md).toMatch(/the embedding table as int8 rows included/);
   });
 
-  it('TF.js export and int8 refuse a text model by name, writing nothing', () => {
-    for (const [args, what] of [
-      [['export', teacher, '--format', 'tfjs', '--out', d('t-tfjs')], "embedding 'embed' reads token ids with -1 padding, which a TensorFlow.js LayersModel cannot mask"],
-      [['quantize', teacher, '--data', d('train.jsonl'), '--test-data', d('test.jsonl'), '--out', d('t8.retort')], 'do not run text models yet'],
-    ] as const) {
-      const r = retort([...args]);
-      expectOneLineError(r, [what]);
-    }
-    for (const f of ['t-tfjs', 't8.retort']) expect(existsSync(d(f))).toBe(false);
+  it('quantizes a Transformer to int8 with its tokenizer: the inference entry, fed texts tokenised from the int8 file, makes about retort eval\'s errors', async () => {
+    const r = retort(['quantize', teacher, '--data', d('train.jsonl'), '--test-data', d('test.jsonl'), '--calibration', '200', '--out', d('t.int8')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/int8 layers and the embedding table as int8 rows; activation scales from 200 held-out training texts/);
+    const bytes = new Uint8Array(readFileSync(d('t.int8')));
+    const g = decodeQuantizedGraph(bytes, 't.int8');
+    const tok = tokenizerOfMeta(g.meta, 't.int8')!;
+    const rows = readFileSync(d('test.jsonl'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { text: string; label: string });
+    const enc = encodeTexts(tok.tokenizer, rows.map((x) => x.text), tok.maxLength);
+    const inf = await loadInference({ batchSize: 64 });
+    const logits = inf.predict(bytes, enc.ids, rows.length);
+    const names = ['car', 'kitchen', 'water'];
+    let errors = 0;
+    rows.forEach((x, i) => {
+      const row = logits.subarray(3 * i, 3 * i + 3);
+      if (row.indexOf(Math.max(...row)) !== names.indexOf(x.label)) errors++;
+    });
+    const e = retort(['eval', teacher, '--data', d('train.jsonl'), '--test-data', d('test.jsonl'), '--json']);
+    const f32Errors = (jsonLines(e.stdout)[0] as { errors: number }).errors;
+    expect(Math.abs(errors - f32Errors)).toBeLessThanOrEqual(4);
+  });
+
+  it('TF.js export refuses a text model by name, writing nothing', () => {
+    const r = retort(['export', teacher, '--format', 'tfjs', '--out', d('t-tfjs')]);
+    expectOneLineError(r, ["embedding 'embed' reads token ids with -1 padding, which a TensorFlow.js LayersModel cannot mask"]);
+    expect(existsSync(d('t-tfjs'))).toBe(false);
   });
 
   it('mixup, jitter or normalisation of token ids, and an image model on text', () => {

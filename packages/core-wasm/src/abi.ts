@@ -58,6 +58,7 @@ export const INFER_KERNEL_NAMES = [
   'heapBase', 'sgemm', 'biasAdd', 'reluForward', 'quantizeI8', 'packWeightsI8', 'gemmI8', 'dequantizeI8',
   'im2colI8', 'depthwiseConvI8', 'channelAffine', 'conv2dForward', 'maxPool2dForward', 'avgPool2dForward',
   'globalAvgPoolForward', 'batchNormInferForward', 'layerNormForward', 'geluForward', 'addForward',
+  'softmaxRows', 'embeddingForward',
 ] as const satisfies readonly (keyof RawKernels)[];
 
 export type InferKernels = Pick<RawKernels, typeof INFER_KERNEL_NAMES[number]>;

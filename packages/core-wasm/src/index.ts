@@ -13,6 +13,6 @@ export { encodeGeometry, decodeGeometry, checkGeometry, convOutput, type ConvGeo
 export { conv2dWorkElems, CONV_WORK_BUDGET_ELEMS } from './kernels/conv-work.js';
 export { createJsKernels } from './backends/js/index.js';
 export {
-  floatProgram, int8Program, freeProgram, planProgram, allocBuffers, freeBuffers, runProgram, ProgramRunner, COL_BUDGET,
+  floatProgram, int8Program, freeProgram, planProgram, allocBuffers, freeBuffers, runProgram, ProgramRunner, checkTokenIds, COL_BUDGET,
   type Program, type ProgramPlan, type ProgramBuffers, type ProgramMemory, type ProgramKernels, type ExecOp,
 } from './infer/forward.js';

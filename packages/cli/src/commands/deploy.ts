@@ -5,7 +5,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { describeNorm, formatModelSpec, layerGraphOf, loadCore, quantizeModel } from '@retort/distill';
 import {
-  deploymentReport, loadAnyModel, normalisedRows, sampleTrainRows, renderDeploymentReport, saveModel, writeFileAtomic, writeJsonAtomic, writeTextAtomic,
+  deploymentReport, loadAnyModel, modelTokenizer, normalisedRows, sampleTrainRows, renderDeploymentReport, saveModel, writeFileAtomic, writeJsonAtomic, writeTextAtomic,
 } from '@retort/distill/node';
 import type { BackendName } from '@retort/core-wasm';
 import { UsageError } from '../errors.js';
@@ -111,21 +111,23 @@ export async function quantizeCommand(model: string, flags: QuantizeFlags, io: I
   try {
     layerGraphOf(loaded.model); // a model the int8 programs cannot run is refused before any data is read
     // calibration rows held out of the training set by seed (read alone from a dataset in shards)
-    const calib = sampleTrainRows(dataConfigFromFlags(flags), flags.calibration ?? 1000, flags.seed ?? 1);
+    const text = loaded.model.graph.nodes[0]?.spec.type === 'embedding';
+    const calib = sampleTrainRows(dataConfigFromFlags(flags), flags.calibration ?? 1000, flags.seed ?? 1, text ? modelTokenizer(resolve(model)) : null);
     const ds = calib.dataset, rows = calib.indices.length;
     if (ds.features !== loaded.model.inputSize) {
       throw new RangeError(`${basename(model)} takes ${loaded.model.inputSize} inputs but ${ds.name} samples have ${ds.features}`);
     }
     const q = quantizeModel(core, loaded.model, normalisedRows(calib, loaded.norm),
-      { meta: { source: basename(model), mean: loaded.norm.mean, std: loaded.norm.std, calibrationRows: rows } });
+      { meta: { source: basename(model), mean: loaded.norm.mean, std: loaded.norm.std, calibrationRows: rows, ...(loaded.meta.text !== undefined ? { text: loaded.meta.text } : {}) } });
     try {
       mkdirSync(dirname(out), { recursive: true });
       writeFileAtomic(out, q.encode());
       const s = q.size;
-      const ops = q.model.ops, int8 = ops.filter((o) => o.type === 'dense' || o.type === 'conv').length;
+      const ops = q.model.ops, int8 = ops.filter((o) => o.type === 'dense' || o.type === 'conv' || o.type === 'conv1d').length;
       const folded = loaded.model.graph.nodes.filter((n) => n.spec.type === 'batchNorm').length - ops.filter((o) => o.type === 'affine').length;
       io.out(`quantized ${basename(model)} to int8: ${out} (${s.total} bytes; float32 weights ${s.float32} bytes, ${s.ratio.toFixed(2)}x smaller); ` +
-        `${int8} int8 layers${folded > 0 ? `, ${folded} batch norms folded into them` : ''}; activation scales from ${rows} held-out training images`);
+        `${int8} int8 layers${text ? ' and the embedding table as int8 rows' : ''}${folded > 0 ? `, ${folded} batch norms folded into them` : ''}; ` +
+        `activation scales from ${rows} held-out training ${text ? 'texts' : 'images'}`);
     } finally {
       q.free();
     }

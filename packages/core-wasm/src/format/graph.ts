@@ -11,7 +11,7 @@
 
 import { convOutput } from '../kernels/geometry.js';
 
-/** A per-sample activation shape: [H, W, C] (channels last) or [D]. */
+/** A per-sample activation shape: [H, W, C] (channels last), [D], or a sequence [L, D]; a text model's input is [L] token ids (-1 pads after the tokens). */
 export type Shape = readonly number[];
 export type Pair = [number, number];
 export type Padding = 'same' | 'valid' | number;
@@ -23,6 +23,10 @@ export type GraphLayer =
   | { type: 'maxPool2d' | 'avgPool2d'; size: Pair; stride: Pair; padding: Padding; name?: string }
   | { type: 'batchNorm' | 'layerNorm'; eps: number; name?: string }
   | { type: 'globalAvgPool' | 'relu' | 'gelu' | 'flatten' | 'dropout'; name?: string }
+  | { type: 'embedding'; vocab: number; dim: number; positions: boolean; name?: string }
+  | { type: 'attention'; heads: number; causal: boolean; name?: string }
+  | { type: 'sequencePool'; mode: 'mean' | 'first'; name?: string }
+  | { type: 'conv1d'; filters: number; kernel: number; bias: boolean; name?: string }
   | { type: 'residual'; body: GraphLayer[]; shortcut: GraphLayer[]; name?: string };
 
 export type NodeLayer = Exclude<GraphLayer, { type: 'residual' }> | { type: 'add'; name?: string };
@@ -152,6 +156,19 @@ export function readLayer(l: unknown, where: string, fail: Fail): Exclude<GraphL
       return named({ type: l.type, eps: positiveNumber(l.eps, `${where}.eps`, fail, 1e-5) });
     case 'globalAvgPool': case 'relu': case 'gelu': case 'flatten': case 'dropout':
       return named({ type: l.type });
+    case 'embedding':
+      return named({ type: 'embedding', vocab: intField(l.vocab, `${where}.vocab`, fail, 1, 1 << 24), dim: intField(l.dim, `${where}.dim`, fail, 1, MAX_DIM),
+        positions: flagField(l.positions, `${where}.positions`, fail, true) });
+    case 'attention':
+      return named({ type: 'attention', heads: intField(l.heads, `${where}.heads`, fail, 1, MAX_DIM), causal: flagField(l.causal, `${where}.causal`, fail, false) });
+    case 'sequencePool': {
+      const mode = l.mode === undefined ? 'mean' : l.mode;
+      if (mode !== 'mean' && mode !== 'first') return fail(`${where}.mode: must be 'mean' or 'first', got ${JSON.stringify(l.mode)}`);
+      return named({ type: 'sequencePool', mode });
+    }
+    case 'conv1d':
+      return named({ type: 'conv1d', filters: intField(l.filters, `${where}.filters`, fail, 1, MAX_DIM), kernel: intField(l.kernel, `${where}.kernel`, fail, 1, MAX_DIM),
+        bias: flagField(l.bias, `${where}.bias`, fail, true) });
     default:
       return fail(`${where}.type: unknown layer type ${JSON.stringify(l.type)}`);
   }
@@ -180,17 +197,36 @@ export type ShapeOp =
   | { type: 'dense'; units: number }
   | { type: 'conv'; filters: number; kernel: Pair; stride: Pair; padding: Padding; groups: number }
   | { type: 'maxPool2d' | 'avgPool2d'; size: Pair; stride: Pair; padding: Padding }
-  | { type: 'globalAvgPool' | 'flatten' | 'relu' | 'gelu' | 'dropout' | 'batchNorm' | 'layerNorm' | 'affine' | 'add' };
+  | { type: 'globalAvgPool' | 'flatten' | 'relu' | 'gelu' | 'dropout' | 'batchNorm' | 'layerNorm' | 'affine' | 'add' | 'sequencePool' }
+  | { type: 'embedding'; dim: number }
+  | { type: 'attention'; heads: number }
+  | { type: 'conv1d'; filters: number; kernel: number };
 
 /** The output shape of an op on `input`; `label` names it in messages. */
 export function opOutput(op: ShapeOp, input: Shape, label: string, fail: Fail): Shape {
   const image = (): readonly number[] => (input.length === 3 ? input : fail(`${label} needs an image input (height, width, channels) but gets ${shapeText(input)}`));
+  const sequence = (what: string): readonly number[] => (input.length === 2 ? input : fail(`${label} ${what} a sequence [length, features] but gets ${shapeText(input)}`));
   let out: Shape;
   switch (op.type) {
     case 'dense':
+      // flat features, or a sequence [L, D]: every position
+      if (input.length === 2) { out = [input[0]!, op.units]; break; }
       if (input.length !== 1) return fail(`${label} needs flat features but gets ${shapeText(input)}`);
       out = [op.units];
       break;
+    case 'embedding':
+      if (input.length !== 1) return fail(`${label} reads [length] token ids but gets ${shapeText(input)}`);
+      out = [input[0]!, op.dim];
+      break;
+    case 'attention': {
+      // the int8 file's attention op: packed q | k | v [L, 3D] in, the context [L, D] out
+      const [L, D3] = sequence('attends over');
+      if (D3! % 3 !== 0 || (D3! / 3) % op.heads !== 0) return fail(`${label}: ${D3} packed q | k | v features do not split into 3 x ${op.heads} heads`);
+      out = [L!, D3! / 3];
+      break;
+    }
+    case 'sequencePool': out = [sequence('pools')[1]!]; break;
+    case 'conv1d': out = [sequence('convolves')[0]!, op.filters]; break;
     case 'conv': {
       const [h, w, c] = image();
       if (c! % op.groups !== 0) return fail(`${label}: ${c} input channels do not split into ${op.groups} groups`);
@@ -257,7 +293,7 @@ export function compileLayers(inputShape: Shape, layers: GraphLayer[], fail: Fai
         switch (layer.type) {
           case 'dense':
             out = opOutput(layer, cur, label, fail);
-            param('w', [cur[0]!, layer.units]);
+            param('w', [cur[cur.length - 1]!, layer.units]);
             if (layer.bias) param('b', [layer.units]);
             break;
           case 'conv2d': case 'depthwiseConv2d': {
@@ -268,6 +304,28 @@ export function compileLayers(inputShape: Shape, layers: GraphLayer[], fail: Fai
             if (layer.bias) param('b', [op.filters]);
             break;
           }
+          case 'embedding':
+            if (at !== -1) fail(`${label} reads token ids: it must be the model's first layer`);
+            out = opOutput({ type: 'embedding', dim: layer.dim }, cur, label, fail);
+            param('table', [layer.vocab, layer.dim]);
+            if (layer.positions) param('pos', [cur[0]!, layer.dim]);
+            break;
+          case 'attention': {
+            if (cur.length !== 2) fail(`${label} attends over a sequence [length, features] but gets ${shapeText(cur)}`);
+            const D = cur[1]!;
+            if (D % layer.heads !== 0) fail(`${label}: ${D} features do not split into ${layer.heads} heads`);
+            out = cur;
+            param('wqkv', [D, 3 * D]);
+            param('bqkv', [3 * D]);
+            param('wo', [D, D]);
+            param('bo', [D]);
+            break;
+          }
+          case 'conv1d':
+            out = opOutput({ type: 'conv1d', filters: layer.filters, kernel: layer.kernel }, cur, label, fail);
+            param('w', [1, layer.kernel, cur[1]!, layer.filters]);
+            if (layer.bias) param('b', [layer.filters]);
+            break;
           case 'batchNorm': case 'layerNorm': {
             out = cur;
             const c = cur[cur.length - 1]!;

@@ -13,6 +13,16 @@
 //   add     (two inputs)                                       (none)
 //   affine  (a batch norm that was not folded)                 scale f32 (C), shift f32 (C)
 //   layerNorm { eps }                                          gamma f32 (D), beta f32 (D)
+// Text models (input [L] token ids as f32, -1 padding after the tokens):
+//   embedding { vocab, dim, positions }                        table i8 (vocab, dim), tableScales f32 (vocab), pos f32 (L, dim)
+//             y[l] = table[id_l] * tableScales[id_l] (+ pos[l]); a padding id reads a zero row (then + pos)
+//   attention { heads, causal }   packed q | k | v [L, 3D] in (a dense op before it), context [L, D] out:
+//             per head softmax(q kᵀ / sqrt(D / heads)) v over the sample's n tokens (keys j <= i when
+//             causal), rows >= n zero; n is read from the model input (the ids before the first -1)
+//   sequencePool { mode }         [L, D] -> [D]: the mean over the n tokens, or the first row (zero when n = 0)
+//   conv1d  { filters, kernel, relu, inputScale }                weights i8 (kernel, D, filters), scales, bias f32 (filters)
+//             stride 1, 'same' padding over the sequence
+//   dense on [L, D]: every position (weights (D, units)), [L, units] out
 // A dense or conv op computes y = dequant(quant(x; inputScale) * weights) + bias: with
 // xq = clamp(round(x / inputScale), -127, 127) and weights[.., o] ~ W[.., o] / scales[o],
 // y[o] = sum xq w[.., o] * (inputScale * scales[o]) + bias[o], then ReLU when `relu`.
@@ -70,8 +80,34 @@ export interface QuantizedConv extends OpBase {
   bias: Float32Array;
 }
 
+export interface QuantizedConv1d extends OpBase {
+  type: 'conv1d';
+  filters: number;
+  kernel: number;
+  relu: boolean;
+  inputScale: number;
+  /** (kernel, D, filters) int8. */
+  weights: Int8Array;
+  weightScales: Float32Array;
+  bias: Float32Array;
+}
+
+export interface QuantizedEmbedding extends OpBase {
+  type: 'embedding';
+  vocab: number;
+  dim: number;
+  positions: boolean;
+  /** (vocab, dim) int8, one scale per row: row v ~ table[v, :] * tableScales[v]. */
+  table: Int8Array;
+  tableScales: Float32Array;
+  /** (L, dim) f32 position rows; empty without positions. */
+  pos: Float32Array;
+}
+
 export type QuantizedOp =
-  | QuantizedDense | QuantizedConv
+  | QuantizedDense | QuantizedConv | QuantizedConv1d | QuantizedEmbedding
+  | (OpBase & { type: 'attention'; heads: number; causal: boolean })
+  | (OpBase & { type: 'sequencePool'; mode: 'mean' | 'first' })
   | (OpBase & { type: 'maxPool2d' | 'avgPool2d'; size: Pair; stride: Pair; padding: Padding })
   | (OpBase & { type: 'globalAvgPool' | 'relu' | 'gelu' | 'flatten' | 'add' })
   | (OpBase & { type: 'affine'; scale: Float32Array; shift: Float32Array })
@@ -119,12 +155,15 @@ export interface QuantizedSize {
 export function quantizedModelSize(g: QuantizedGraph): QuantizedSize {
   let weights = 0, scales = 0, biases = 0, activationScales = 0, other = 0;
   for (const op of g.ops) {
-    if (op.type === 'dense' || op.type === 'conv') {
+    if (op.type === 'dense' || op.type === 'conv' || op.type === 'conv1d') {
       weights += op.weights.length; scales += 4 * op.weightScales.length; biases += 4 * op.bias.length; activationScales += 4;
+    } else if (op.type === 'embedding') {
+      weights += op.table.length; scales += 4 * op.tableScales.length; other += 4 * op.pos.length;
     } else if (op.type === 'affine') other += 4 * (op.scale.length + op.shift.length);
     else if (op.type === 'layerNorm') other += 4 * (op.gamma.length + op.beta.length);
   }
   const total = weights + scales + biases + activationScales + other;
+  // the same ops in f32: weights 4 bytes each, no scales (the table's row scales included in `scales` go too)
   const float32 = 4 * weights + biases + other;
   return { weights, scales, biases, activationScales, other, total, float32, ratio: total > 0 ? float32 / total : 0 };
 }
@@ -135,6 +174,9 @@ export function shapeOpOf(op: QuantizedOp): ShapeOp {
     case 'dense': return { type: 'dense', units: op.units };
     case 'conv': return { type: 'conv', filters: op.filters, kernel: op.kernel, stride: op.stride, padding: op.padding, groups: op.groups };
     case 'maxPool2d': case 'avgPool2d': return { type: op.type, size: op.size, stride: op.stride, padding: op.padding };
+    case 'embedding': return { type: 'embedding', dim: op.dim };
+    case 'attention': return { type: 'attention', heads: op.heads };
+    case 'conv1d': return { type: 'conv1d', filters: op.filters, kernel: op.kernel };
     default: return { type: op.type };
   }
 }
@@ -169,8 +211,13 @@ export function graphShapes(input: Shape, ops: readonly QuantizedOp[], fail: Fai
 function tensorsOf(op: QuantizedOp, inShape: Shape): { key: string; dtype: 'i8' | 'f32'; count: number }[] {
   const channels = inShape[inShape.length - 1]!;
   switch (op.type) {
-    case 'dense':
-      return [{ key: 'weights', dtype: 'i8', count: elems(inShape) * op.units }, { key: 'scales', dtype: 'f32', count: op.units }, { key: 'bias', dtype: 'f32', count: op.units }];
+    case 'dense': // flat features [D] or every position of [L, D]: (D, units) either way
+      return [{ key: 'weights', dtype: 'i8', count: channels * op.units }, { key: 'scales', dtype: 'f32', count: op.units }, { key: 'bias', dtype: 'f32', count: op.units }];
+    case 'conv1d':
+      return [{ key: 'weights', dtype: 'i8', count: op.kernel * channels * op.filters }, { key: 'scales', dtype: 'f32', count: op.filters }, { key: 'bias', dtype: 'f32', count: op.filters }];
+    case 'embedding':
+      return [{ key: 'table', dtype: 'i8', count: op.vocab * op.dim }, { key: 'tableScales', dtype: 'f32', count: op.vocab },
+        ...(op.positions ? [{ key: 'pos', dtype: 'f32' as const, count: inShape[0]! * op.dim }] : [])];
     case 'conv':
       return [{ key: 'weights', dtype: 'i8', count: op.kernel[0] * op.kernel[1] * (channels / op.groups) * op.filters },
         { key: 'scales', dtype: 'f32', count: op.filters }, { key: 'bias', dtype: 'f32', count: op.filters }];
@@ -209,7 +256,15 @@ export function checkQuantizedGraph(g: QuantizedGraph, op = 'encodeQuantizedGrap
 }
 
 function checkValues(o: QuantizedOp, label: string, fail: Fail): void {
-  if (o.type === 'dense' || o.type === 'conv') {
+  if (o.type === 'embedding') {
+    for (let k = 0; k < o.table.length; k++) if (o.table[k] === -128) fail(`${label}.table[${k}] = -128 is outside [-127, 127]`);
+    for (let k = 0; k < o.tableScales.length; k++) {
+      const v = o.tableScales[k]!;
+      if (!(v > 0 && Number.isFinite(v))) fail(`${label}.tableScales[${k}] = ${v}; scales must be finite and > 0`);
+    }
+    for (let k = 0; k < o.pos.length; k++) if (!Number.isFinite(o.pos[k]!)) fail(`${label}.pos[${k}] = ${o.pos[k]} is not finite`);
+    if (typeof o.positions !== 'boolean') fail(`${label}.positions must be true or false`);
+  } else if (o.type === 'dense' || o.type === 'conv' || o.type === 'conv1d') {
     const s = Math.fround(o.inputScale);
     if (!(s > 0 && Number.isFinite(s))) fail(`${label}.inputScale must be a finite f32 > 0, got ${o.inputScale}`);
     if (typeof o.relu !== 'boolean') fail(`${label}.relu must be true or false`);
@@ -261,6 +316,10 @@ function attributesOf(o: QuantizedOp): Record<string, unknown> {
       break;
     case 'maxPool2d': case 'avgPool2d': Object.assign(a, { size: [...o.size], stride: [...o.stride], padding: o.padding }); break;
     case 'layerNorm': a.eps = o.eps; break;
+    case 'conv1d': Object.assign(a, { filters: o.filters, kernel: o.kernel, relu: o.relu, inputScale: Math.fround(o.inputScale) }); break;
+    case 'embedding': Object.assign(a, { vocab: o.vocab, dim: o.dim, positions: o.positions }); break;
+    case 'attention': Object.assign(a, { heads: o.heads, causal: o.causal }); break;
+    case 'sequencePool': a.mode = o.mode; break;
     default:
   }
   return a;
@@ -311,7 +370,8 @@ export function readCalibration(c: unknown, fail: Fail): CalibrationInfo {
   return c as unknown as CalibrationInfo;
 }
 
-const OP_TYPES: readonly QuantizedOpType[] = ['dense', 'conv', 'maxPool2d', 'avgPool2d', 'globalAvgPool', 'relu', 'gelu', 'flatten', 'add', 'affine', 'layerNorm'];
+const OP_TYPES: readonly QuantizedOpType[] = ['dense', 'conv', 'maxPool2d', 'avgPool2d', 'globalAvgPool', 'relu', 'gelu', 'flatten', 'add', 'affine', 'layerNorm',
+  'embedding', 'attention', 'sequencePool', 'conv1d'];
 
 /** One op entry of the header: its attributes (arrays still empty) and its tensor ranges. */
 function readOpEntry(e: unknown, at: string, fail: Fail): { op: QuantizedOp; tensors: Record<string, Range> } {
@@ -352,6 +412,25 @@ function readOpEntry(e: unknown, at: string, fail: Fail): { op: QuantizedOp; ten
       op = { ...base, type, size: pairField(e.size, `${at}.size`, fail), stride: pairField(e.stride, `${at}.stride`, fail), padding: paddingField(e.padding, `${at}.padding`, fail, 'valid') };
       break;
     case 'affine': op = { ...base, type, scale: noF32, shift: noF32 }; break;
+    case 'conv1d':
+      op = { ...base, type, filters: intField(e.filters, `${at}.filters`, fail, 1, 1 << 20), kernel: intField(e.kernel, `${at}.kernel`, fail, 1, 1 << 20),
+        relu: relu(), inputScale: scale(), weights: noI8, weightScales: noF32, bias: noF32 };
+      break;
+    case 'embedding': {
+      if (typeof e.positions !== 'boolean') return fail(`${at}.positions: must be true or false`);
+      op = { ...base, type, vocab: intField(e.vocab, `${at}.vocab`, fail, 1, 1 << 24), dim: intField(e.dim, `${at}.dim`, fail, 1, 1 << 20), positions: e.positions,
+        table: noI8, tableScales: noF32, pos: noF32 };
+      break;
+    }
+    case 'attention': {
+      if (typeof e.causal !== 'boolean') return fail(`${at}.causal: must be true or false`);
+      op = { ...base, type, heads: intField(e.heads, `${at}.heads`, fail, 1, 1 << 20), causal: e.causal };
+      break;
+    }
+    case 'sequencePool':
+      if (e.mode !== 'mean' && e.mode !== 'first') return fail(`${at}.mode: must be 'mean' or 'first', got ${JSON.stringify(e.mode)}`);
+      op = { ...base, type, mode: e.mode };
+      break;
     case 'layerNorm': {
       const eps = e.eps;
       if (typeof eps !== 'number' || !(Math.fround(eps) > 0 && finiteF32(eps))) return fail(`${at}.eps: must be a finite f32 > 0, got ${JSON.stringify(eps)}`);

@@ -14,6 +14,13 @@
 //                  Then dequantizeI8 (+ ReLU) over (B*OH*OW, OC).
 //          affine  channelAffine (a batch norm that was not folded)
 //          pooling, global average pooling, add, ReLU, GELU, layer norm, flatten: f32 as above.
+//   text:  the model input is (rows, L) token ids (-1 pads after the tokens); each sample's token
+//          count n is read from it once per run. embedding = embeddingForward (+ biasAdd of the
+//          positions), embeddingI8 = the row's int8 values times its scale (one f32 product each);
+//          attention = per sample and head sgemm (q kᵀ over the n tokens), softmaxRows with T =
+//          sqrt(dh) (causal: row i over its first i + 1 keys, zeros after), sgemm (P v), rows >= n
+//          zero: the kernel sequence of @retort/distill's attention layer, so a float program gives
+//          Model.forward's bits; sequencePool = globalAvgPoolForward over the n rows (or row 0).
 // Every int8 kernel is exact or specified as f32 operations, and so are pooling, add, ReLU and
 // the affine op, so an int8 program gives the same bits on simd, scalar and js; layer norm and
 // GELU give the same bits on simd and scalar (the js backend computes them in f64, within a few
@@ -50,6 +57,8 @@ export interface ProgramPlan {
   readonly col: number;
   readonly argmax: number;
   readonly stats: number;
+  /** f32 bytes of one head's (L, L) attention probabilities. */
+  readonly attn: number;
 }
 
 export function planProgram(p: Program, batch: number): ProgramPlan {
@@ -60,7 +69,7 @@ export function planProgram(p: Program, batch: number): ProgramPlan {
   ops.forEach((op, i) => { for (const j of op.inputs) if (j >= 0 && root[j]! >= 0) lastUse[root[j]!] = i; });
   if (root[n - 1]! >= 0) lastUse[root[n - 1]!] = Infinity; // the logits stay
   const slots: number[] = [], slotOf = new Array<number>(n).fill(-1), free: number[] = [];
-  let xq = 0, col = 0, argmax = 0, stats = 0;
+  let xq = 0, col = 0, argmax = 0, stats = 0, attn = 0;
   ops.forEach((op, i) => {
     const bytes = 4 * batch * op.outElems;
     if (op.kind === 'alias') {
@@ -93,6 +102,7 @@ export function planProgram(p: Program, batch: number): ProgramPlan {
       }
       case 'maxPool': argmax = Math.max(argmax, 4 * batch * op.outElems); break;
       case 'layerNorm': stats = Math.max(stats, 2 * 4 * batch * (op.outElems / op.D)); break;
+      case 'attention': attn = Math.max(attn, 4 * op.L * op.L); break;
       default:
     }
     // slots whose last reader this op was are free for the next ops
@@ -101,18 +111,18 @@ export function planProgram(p: Program, batch: number): ProgramPlan {
       if (r >= 0 && lastUse[r] === i) free.push(slotOf[r]!);
     }
   });
-  return { batch, slots, slotOf, xq, col, argmax, stats };
+  return { batch, slots, slotOf, xq, col, argmax, stats, attn };
 }
 
 /** The buffers of a plan in module memory. */
-export interface ProgramBuffers { slots: Ptr[]; xq: Ptr; col: Ptr; argmax: Ptr; stats: Ptr }
+export interface ProgramBuffers { slots: Ptr[]; xq: Ptr; col: Ptr; argmax: Ptr; stats: Ptr; attn: Ptr }
 
 /** Allocates a plan's buffers (release them with freeBuffers). */
 export function allocBuffers(mem: ProgramMemory, plan: ProgramPlan): ProgramBuffers {
   const got: Ptr[] = [];
   const take = (bytes: number): Ptr => { if (bytes === 0) return 0; const p = mem.alloc(bytes); got.push(p); return p; };
   try {
-    return { slots: plan.slots.map(take), xq: take(plan.xq), col: take(plan.col), argmax: take(plan.argmax), stats: take(plan.stats) };
+    return { slots: plan.slots.map(take), xq: take(plan.xq), col: take(plan.col), argmax: take(plan.argmax), stats: take(plan.stats), attn: take(plan.attn) };
   } catch (e) {
     for (const p of got) mem.free(p);
     throw e;
@@ -120,7 +130,7 @@ export function allocBuffers(mem: ProgramMemory, plan: ProgramPlan): ProgramBuff
 }
 
 export function freeBuffers(mem: ProgramMemory, b: ProgramBuffers): void {
-  for (const p of [...b.slots, b.xq, b.col, b.argmax, b.stats]) if (p !== 0) mem.free(p);
+  for (const p of [...b.slots, b.xq, b.col, b.argmax, b.stats, b.attn]) if (p !== 0) mem.free(p);
 }
 
 // ---- running ----------------------------------------------------------------------------------
@@ -135,6 +145,19 @@ export function runProgram(k: ProgramKernels, views: MemoryViews, p: Program, pl
                            x: Ptr, rows: number, after?: (op: number, ptr: Ptr) => void): Ptr {
   const out: Ptr[] = new Array<number>(p.ops.length);
   const batchGeom = (geom: Ptr): Ptr => { views.i32[(geom >>> 2) + GEOM.B] = rows; return geom; };
+  // a text model's token counts: the ids before the first -1 of each row of the input
+  let counts: Int32Array | null = null;
+  const tokens = (): Int32Array => {
+    if (counts) return counts;
+    const L = p.inputSize, f = views.f32, base = x >>> 2;
+    counts = new Int32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      let n = 0;
+      while (n < L && f[base + r * L + n]! >= 0) n++;
+      counts[r] = n;
+    }
+    return counts;
+  };
   p.ops.forEach((op, i) => {
     const src = (w: number): Ptr => (op.inputs[w]! < 0 ? x : out[op.inputs[w]!]!);
     const y = plan.slotOf[i]! < 0 ? x : buf.slots[plan.slotOf[i]!]!;
@@ -142,17 +165,63 @@ export function runProgram(k: ProgramKernels, views: MemoryViews, p: Program, pl
     const n = rows * op.outElems;
     switch (op.kind) {
       case 'dense':
-        k.sgemm(0, 0, rows, op.OUT, op.IN, 1, src(0), op.IN, op.w, op.OUT, 0, y, op.OUT);
-        if (op.b) k.biasAdd(y, op.b, rows, op.OUT);
+        k.sgemm(0, 0, rows * op.L, op.OUT, op.IN, 1, src(0), op.IN, op.w, op.OUT, 0, y, op.OUT);
+        if (op.b) k.biasAdd(y, op.b, rows * op.L, op.OUT);
         break;
+      case 'embedding':
+        k.embeddingForward(y, src(0), op.table, rows * op.L, op.D, op.V);
+        if (op.pos) k.biasAdd(y, op.pos, rows, op.L * op.D);
+        break;
+      case 'embeddingI8': {
+        const f = views.f32, q = views.i8, ids = src(0) >>> 2, D = op.D, sc = op.scales >>> 2;
+        for (let r = 0; r < rows * op.L; r++) {
+          const id = f[ids + r]!, dst = (y >>> 2) + r * D;
+          if (!(id >= 0 && id < op.V)) { f.fill(0, dst, dst + D); continue; } // padding: a zero row
+          const s = f[sc + id]!, row = op.table + id * D;
+          for (let d = 0; d < D; d++) f[dst + d] = q[row + d]! * s;
+        }
+        if (op.pos) k.biasAdd(y, op.pos, rows, op.L * D);
+        break;
+      }
+      case 'attention': {
+        const { L, D, heads: H } = op, dh = D / H, D3 = 3 * D, T = Math.sqrt(dh), P = buf.attn, f = views.f32, n8 = tokens();
+        const qkv = src(0);
+        for (let b = 0; b < rows; b++) {
+          const n = n8[b]!, rowB = qkv + 4 * b * L * D3, ctxB = y + 4 * b * L * D;
+          if (n < L) f.fill(0, (ctxB >>> 2) + n * D, (ctxB >>> 2) + L * D);
+          for (let h = 0; h < H && n > 0; h++) {
+            const q = rowB + 4 * h * dh, kk = rowB + 4 * (D + h * dh), v = rowB + 4 * (2 * D + h * dh);
+            k.sgemm(0, 1, n, n, dh, 1, q, D3, kk, D3, 0, P, n);
+            if (op.causal) {
+              for (let i = 0; i < n; i++) {
+                k.softmaxRows(P + 4 * i * n, P + 4 * i * n, 1, i + 1, T);
+                if (i + 1 < n) f.fill(0, (P >>> 2) + i * n + i + 1, (P >>> 2) + (i + 1) * n);
+              }
+            } else {
+              k.softmaxRows(P, P, n, n, T);
+            }
+            k.sgemm(0, 0, n, dh, n, 1, P, n, v, D3, 0, ctxB + 4 * h * dh, D);
+          }
+        }
+        break;
+      }
+      case 'sequencePool': {
+        const n8 = tokens(), { L, D } = op, f = views.f32, x0 = src(0);
+        for (let b = 0; b < rows; b++) {
+          const n = op.first ? Math.min(1, n8[b]!) : n8[b]!;
+          if (n === 0) f.fill(0, (y >>> 2) + b * D, (y >>> 2) + (b + 1) * D);
+          else k.globalAvgPoolForward(y + 4 * b * D, x0 + 4 * b * L * D, 1, n, D);
+        }
+        break;
+      }
       case 'conv':
         k.conv2dForward(y, src(0), op.w, batchGeom(op.geom), 0, 0);
         if (op.b) k.biasAdd(y, op.b, n / op.OC, op.OC);
         break;
       case 'denseI8':
         k.quantizeI8(buf.xq, src(0), rows * op.inElems, op.inputScale);
-        k.gemmI8(y, buf.xq, op.packed, rows, op.OC, op.inElems);
-        k.dequantizeI8(y, y, op.scales, op.bias, rows, op.OC, op.inputScale, op.relu ? 1 : 0);
+        k.gemmI8(y, buf.xq, op.packed, rows * op.L, op.OC, op.inElems / op.L);
+        k.dequantizeI8(y, y, op.scales, op.bias, rows * op.L, op.OC, op.inputScale, op.relu ? 1 : 0);
         break;
       case 'convI8': {
         const pixels = n / op.OC;
@@ -212,6 +281,8 @@ export class ProgramRunner {
     const p = this.program, IN = p.inputSize, C = p.classes;
     const out = new Float32Array(rows * C);
     if (rows === 0) return out;
+    const first = p.ops[0];
+    if (first && (first.kind === 'embedding' || first.kind === 'embeddingI8')) checkTokenIds(x, rows, IN, first.V);
     const batch = Math.min(rows, batchSize);
     this.ensure(batch);
     const views = this.mem.views;
@@ -246,5 +317,18 @@ export class ProgramRunner {
     this.buffers = null;
     this.input = 0;
     this.plan = null;
+  }
+}
+
+/** Every id is -1 or a token of the vocabulary [0, V), padding only after the tokens; the error names the row and position. */
+export function checkTokenIds(x: Float32Array, rows: number, L: number, V: number): void {
+  for (let r = 0; r < rows; r++) {
+    let padded = false;
+    for (let l = 0; l < L; l++) {
+      const v = x[r * L + l]!;
+      if (v === -1) { padded = true; continue; }
+      if (!(Number.isInteger(v) && v >= 0 && v < V)) throw new RangeError(`row ${r}, position ${l}: token id ${v} is outside the vocabulary [0, ${V}) (-1 pads)`);
+      if (padded) throw new RangeError(`row ${r}, position ${l}: a token after padding (Retort pads after the tokens)`);
+    }
   }
 }

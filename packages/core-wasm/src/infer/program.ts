@@ -6,6 +6,11 @@
 //             pooling, global average pooling; flatten and dropout are aliases of their input
 //   int8 ops: denseI8, convI8 (im2col + gemmI8; grouped convolutions on block-diagonal weights),
 //             depthwiseI8 (G == C), and the f32 affine op (an unfolded batch norm)
+//   text:     embedding (f32 table) / embeddingI8 (int8 rows, one scale each), attention (the
+//             softmax(q kᵀ / sqrt(dh)) v core over packed q | k | v), sequencePool; dense and denseI8
+//             run on every position of a sequence (L rows per sample), conv1d is a 1 x k conv / convI8.
+//             A float graph's attention layer becomes three ops: dense (q | k | v), attention, dense
+//             (the output projection), so calibration sees the context the second dense reads.
 
 import { packedI8Bytes, type Ptr, type RawKernels } from '../abi.js';
 import { encodeGeometry, type ConvGeometry } from '../kernels/geometry.js';
@@ -17,7 +22,7 @@ import { graphShapes, type QuantizedGraph } from '../format/quantized-graph.js';
 export type ProgramKernels = Pick<RawKernels,
   'sgemm' | 'biasAdd' | 'reluForward' | 'quantizeI8' | 'packWeightsI8' | 'gemmI8' | 'dequantizeI8' | 'im2colI8' | 'depthwiseConvI8' |
   'channelAffine' | 'conv2dForward' | 'maxPool2dForward' | 'avgPool2dForward' | 'globalAvgPoolForward' | 'batchNormInferForward' |
-  'layerNormForward' | 'geluForward' | 'addForward'>;
+  'layerNormForward' | 'geluForward' | 'addForward' | 'softmaxRows' | 'embeddingForward'>;
 
 /** Module memory for a program's resident data and work buffers. */
 export interface ProgramMemory {
@@ -39,14 +44,22 @@ interface OpCommon {
   /** Elements of one sample's output. */
   outElems: number;
   name: string;
+  /** The float graph's node this op computes (floatProgram), and which part of an attention layer. */
+  node?: number;
+  part?: 'qkv' | 'core' | 'out';
 }
 
 interface Int8Common { packed: Ptr; scales: Ptr; bias: Ptr; inputScale: number; relu: boolean; inElems: number; OC: number }
 
 export type ExecOp = OpCommon & (
-  | { kind: 'dense'; IN: number; OUT: number; w: Ptr; b: Ptr }
+  /** L: positions per sample (a sequence [L, IN]; 1 for flat features). */
+  | { kind: 'dense'; IN: number; OUT: number; L: number; w: Ptr; b: Ptr }
+  | { kind: 'embedding'; V: number; D: number; L: number; table: Ptr; pos: Ptr }
+  | { kind: 'embeddingI8'; V: number; D: number; L: number; table: Ptr; scales: Ptr; pos: Ptr }
+  | { kind: 'attention'; L: number; D: number; heads: number; causal: boolean }
+  | { kind: 'sequencePool'; L: number; D: number; first: boolean }
   | { kind: 'conv'; geom: Ptr; OC: number; w: Ptr; b: Ptr }
-  | ({ kind: 'denseI8' } & Int8Common)
+  | ({ kind: 'denseI8'; L: number } & Int8Common)
   | ({ kind: 'convI8'; geom: Ptr; K: number; pointwise: boolean } & Int8Common)
   | ({ kind: 'depthwiseI8' } & Int8Common & { geom: Ptr })
   | { kind: 'maxPool' | 'avgPool'; geom: Ptr }
@@ -137,32 +150,64 @@ function guarded(mem: ProgramMemory, build: (b: Builder) => Omit<Program, 'owned
  */
 export function floatProgram(mem: ProgramMemory, graph: Pick<LayerGraph, 'inputShape' | 'classes' | 'nodes'>, P: Ptr, S: Ptr): Program {
   return guarded(mem, (b) => {
-    const ops: ExecOp[] = graph.nodes.map((n) => {
+    const ops: ExecOp[] = [];
+    const opOf: number[] = []; // node index -> the op giving its output
+    const inputOf = (i: number): number => (i < 0 ? -1 : opOf[i]!);
+    for (const n of graph.nodes) {
       const at = (kind: string, list = n.params): Ptr => {
         const t = list.find((d) => d.name.endsWith(`.${kind}`));
         return t ? (list === n.params ? P : S) + 4 * t.offset : 0;
       };
-      const common = { inputs: [...n.inputs], outElems: elems(n.outShape), name: n.name };
+      const common = { inputs: n.inputs.map(inputOf), outElems: elems(n.outShape), name: n.name, node: n.index };
       const l = n.layer;
+      const push = (op: ExecOp): void => { ops.push(op); opOf[n.index] = ops.length - 1; };
       switch (l.type) {
-        case 'dense': return { ...common, kind: 'dense', IN: elems(n.inShape), OUT: l.units, w: at('w'), b: at('b') };
+        case 'dense': {
+          const seq = n.inShape.length === 2;
+          push({ ...common, kind: 'dense', IN: seq ? n.inShape[1]! : elems(n.inShape), OUT: l.units, L: seq ? n.inShape[0]! : 1, w: at('w'), b: at('b') });
+          break;
+        }
         case 'conv2d': case 'depthwiseConv2d': {
           const groups = l.type === 'depthwiseConv2d' ? n.inShape[2]! : l.groups;
-          return { ...common, kind: 'conv', OC: n.outShape[2]!, w: at('w'), b: at('b'), geom: b.geometry(windowGeometry(n.inShape, n.outShape, l.kernel, l.stride, l.padding, groups)) };
+          push({ ...common, kind: 'conv', OC: n.outShape[2]!, w: at('w'), b: at('b'), geom: b.geometry(windowGeometry(n.inShape, n.outShape, l.kernel, l.stride, l.padding, groups)) });
+          break;
         }
+        case 'conv1d':
+          push({ ...common, kind: 'conv', OC: l.filters, w: at('w'), b: at('b'), geom: b.geometry(conv1dGeometry(n.inShape, l.filters, l.kernel)) });
+          break;
         case 'maxPool2d': case 'avgPool2d':
-          return { ...common, kind: l.type === 'maxPool2d' ? 'maxPool' : 'avgPool', geom: b.geometry(windowGeometry(n.inShape, n.outShape, l.size, l.stride, l.padding, 1)) };
-        case 'globalAvgPool': return { ...common, kind: 'globalAvgPool', HW: n.inShape[0]! * n.inShape[1]!, C: n.inShape[2]! };
+          push({ ...common, kind: l.type === 'maxPool2d' ? 'maxPool' : 'avgPool', geom: b.geometry(windowGeometry(n.inShape, n.outShape, l.size, l.stride, l.padding, 1)) });
+          break;
+        case 'globalAvgPool': push({ ...common, kind: 'globalAvgPool', HW: n.inShape[0]! * n.inShape[1]!, C: n.inShape[2]! }); break;
         case 'batchNorm':
-          return { ...common, kind: 'batchNorm', C: n.outShape[n.outShape.length - 1]!, gamma: at('gamma'), beta: at('beta'),
-            mean: at('running_mean', n.state), variance: at('running_var', n.state), eps: l.eps };
-        case 'layerNorm': return { ...common, kind: 'layerNorm', D: n.outShape[n.outShape.length - 1]!, gamma: at('gamma'), beta: at('beta'), eps: l.eps };
-        case 'relu': case 'gelu': case 'add': return { ...common, kind: l.type };
-        case 'flatten': case 'dropout': return { ...common, kind: 'alias' };
+          push({ ...common, kind: 'batchNorm', C: n.outShape[n.outShape.length - 1]!, gamma: at('gamma'), beta: at('beta'),
+            mean: at('running_mean', n.state), variance: at('running_var', n.state), eps: l.eps });
+          break;
+        case 'layerNorm': push({ ...common, kind: 'layerNorm', D: n.outShape[n.outShape.length - 1]!, gamma: at('gamma'), beta: at('beta'), eps: l.eps }); break;
+        case 'embedding':
+          push({ ...common, kind: 'embedding', V: l.vocab, D: l.dim, L: n.inShape[0]!, table: at('table'), pos: l.positions ? at('pos') : 0 });
+          break;
+        case 'attention': {
+          const [L, D] = n.inShape as [number, number];
+          ops.push({ ...common, part: 'qkv', outElems: 3 * L * D, kind: 'dense', IN: D, OUT: 3 * D, L, w: at('wqkv'), b: at('bqkv') });
+          ops.push({ ...common, part: 'core', inputs: [ops.length - 1], outElems: L * D, kind: 'attention', L, D, heads: l.heads, causal: l.causal });
+          push({ ...common, part: 'out', inputs: [ops.length - 1], kind: 'dense', IN: D, OUT: D, L, w: at('wo'), b: at('bo') });
+          break;
+        }
+        case 'sequencePool': push({ ...common, kind: 'sequencePool', L: n.inShape[0]!, D: n.inShape[1]!, first: l.mode === 'first' }); break;
+        case 'relu': case 'gelu': case 'add': push({ ...common, kind: l.type }); break;
+        case 'flatten': case 'dropout': push({ ...common, kind: 'alias' }); break;
       }
-    });
+    }
     return { inputShape: graph.inputShape, inputSize: elems(graph.inputShape), classes: graph.classes, ops };
   });
+}
+
+/** The geometry of a 1-D convolution over [L, D]: a 1 x k conv2d with 'same' padding, stride 1 (TensorFlow's split). */
+function conv1dGeometry(inShape: Shape, filters: number, kernel: number): ConvGeometry {
+  const [L, D] = inShape as [number, number];
+  const w = windowOutput('conv1d', [1, L], [1, kernel], [1, 1], 'same', (p) => { throw new RangeError(p); });
+  return { B: 1, H: 1, W: L, C: D, OH: 1, OW: L, OC: filters, KH: 1, KW: kernel, SH: 1, SW: 1, PT: 0, PL: w.pl, G: 1 };
 }
 
 /** An int8 program for a quantized graph (checked by the caller: checkQuantizedGraph or the decoder): weights packed once. */
@@ -174,10 +219,24 @@ export function int8Program(mem: ProgramMemory, k: ProgramKernels, g: QuantizedG
       const common = { inputs: [...op.inputs], outElems: elems(outShape), name: op.name ?? `${op.type}${i}` };
       switch (op.type) {
         case 'dense': {
-          const IN = elems(inShape);
-          return { ...common, kind: 'denseI8', inElems: IN, OC: op.units, packed: b.packed(k, op.weights, IN, op.units), scales: b.f32(op.weightScales),
+          // every position of a sequence [L, D]: L rows of D per sample
+          const L = inShape.length === 2 ? inShape[0]! : 1, K = elems(inShape) / L;
+          return { ...common, kind: 'denseI8', L, inElems: elems(inShape), OC: op.units, packed: b.packed(k, op.weights, K, op.units), scales: b.f32(op.weightScales),
             bias: b.f32(op.bias), inputScale: Math.fround(op.inputScale), relu: op.relu };
         }
+        case 'conv1d': {
+          const K = op.kernel * inShape[1]!;
+          return { ...common, kind: 'convI8', inElems: elems(inShape), OC: op.filters, K, pointwise: op.kernel === 1, packed: b.packed(k, op.weights, K, op.filters),
+            scales: b.f32(op.weightScales), bias: b.f32(op.bias), inputScale: Math.fround(op.inputScale), relu: op.relu,
+            geom: b.geometry(conv1dGeometry(inShape, op.filters, op.kernel)) };
+        }
+        case 'embedding':
+          return { ...common, kind: 'embeddingI8', V: op.vocab, D: op.dim, L: inShape[0]!, table: b.i8(op.table), scales: b.f32(op.tableScales),
+            pos: op.positions ? b.f32(op.pos) : 0 };
+        case 'attention':
+          return { ...common, kind: 'attention', L: inShape[0]!, D: inShape[1]! / 3, heads: op.heads, causal: op.causal };
+        case 'sequencePool':
+          return { ...common, kind: 'sequencePool', L: inShape[0]!, D: inShape[1]!, first: op.mode === 'first' };
         case 'conv': {
           const [KH, KW] = op.kernel, C = inShape[2]!, OC = op.filters, G = op.groups;
           const int8 = { inElems: elems(inShape), OC, scales: b.f32(op.weightScales), bias: b.f32(op.bias), inputScale: Math.fround(op.inputScale), relu: op.relu };

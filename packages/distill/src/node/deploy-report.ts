@@ -65,16 +65,14 @@ export interface DeploymentReport {
   testCount: number;
   teacher: ModelFigures;
   student: ModelFigures;
-  /** null for a text model: the int8 programs do not run embeddings and attention yet (int8Missing says so). */
-  studentInt8: (ModelFigures & { calibrationRows: number; int8Parts: { weights: number; scales: number; biases: number; other: number } }) | null;
-  int8Missing?: string;
-  /** teacher / student: how many times smaller (parameters) and faster (latency at batch 1, throughput at 128); the int8 ones null without an int8 student. */
-  ratios: { size: number; sizeInt8: number | null; latency: number; throughput: number; latencyInt8: number | null; throughputInt8: number | null };
+  studentInt8: ModelFigures & { calibrationRows: number; int8Parts: { weights: number; scales: number; biases: number; other: number } };
+  /** teacher / student: how many times smaller (parameters) and faster (latency at batch 1, throughput at 128). */
+  ratios: { size: number; sizeInt8: number; latency: number; throughput: number; latencyInt8: number; throughputInt8: number };
   /** student accuracy / teacher accuracy. */
   retained: number;
-  retainedInt8: number | null;
+  retainedInt8: number;
   /** Accuracy points lost by int8 quantization (f32 student − int8 student). */
-  int8Drop: number | null;
+  int8Drop: number;
   /** Text models: the token count of the sequence timed at batch 1 (the longest of the timed rows) and the model's maximum length. */
   sequence?: { tokens: number; maxLength: number };
   node: string;
@@ -112,45 +110,39 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
     const minSeconds = opts.minSeconds ?? 0.25;
     const rows128 = Math.min(128, test.indices.length);
     const figures = (file: string, m: Model, ev: typeof tEval, t: { latencyMs: number; throughput: number }, agreement: number): ModelFigures => ({
-      file, spec: formatModelSpec(m.spec), parameters: m.paramCount, bytes: 4 * m.paramCount, int8Bytes: text ? NaN : int8Bytes(m.graph), fileBytes: statSync(file).size,
+      file, spec: formatModelSpec(m.spec), parameters: m.paramCount, bytes: 4 * m.paramCount, int8Bytes: int8Bytes(m.graph), fileBytes: statSync(file).size,
       latencyMs: t.latencyMs, throughput: t.throughput, testAccuracy: ev.accuracy, testErrors: ev.errors, agreement,
     });
+    // batch 1: the first test row; for text the longest of the timed rows (attention grows with the tokens), moved first
+    let longest = 0, seqTokens = -1;
     if (text) {
-      // latency per sequence at batch 1: the longest of the timed rows (attention grows with the tokens); the f32 model,
-      // as the int8 programs do not run embeddings and attention yet
-      const rows = normalisedRows(slice(test, rows128), sNorm), L = student.inputSize;
-      let longest = 0, tokens = -1;
+      const ids = normalisedRows(slice(test, rows128), sNorm), L = student.inputSize;
       for (let r = 0; r < rows128; r++) {
         let n = 0;
-        while (n < L && rows[r * L + n]! >= 0) n++;
-        if (n > tokens) { tokens = n; longest = r; }
+        while (n < L && ids[r * L + n]! >= 0) n++;
+        if (n > seqTokens) { seqTokens = n; longest = r; }
       }
-      const first = (x: Float32Array): Float32Array => { const c = x.slice(); c.copyWithin(0, longest * L, (longest + 1) * L); return c; };
-      const tTime = await timeMlpForward(core, teacher, first(normalisedRows(slice(test, rows128), tNorm)), rows128, minSeconds);
-      const sTime = await timeMlpForward(core, student, first(rows), rows128, minSeconds);
-      const teacherF = figures(opts.teacher, teacher, tEval, tTime, 1);
-      const studentF = figures(opts.student, student, sEval, sTime, sEval.agreement ?? NaN);
-      return {
-        backend: core.backend, data: opts.data ?? 'mnist', testCount: test.indices.length, teacher: teacherF, student: studentF,
-        studentInt8: null, int8Missing: 'the int8 and inference programs do not run text models yet (embedding, attention): f32 only',
-        ratios: { size: teacherF.bytes / studentF.bytes, sizeInt8: null, latency: teacherF.latencyMs / studentF.latencyMs, throughput: studentF.throughput / teacherF.throughput, latencyInt8: null, throughputInt8: null },
-        retained: studentF.testAccuracy / teacherF.testAccuracy, retainedInt8: null, int8Drop: null,
-        sequence: { tokens, maxLength: L }, node: process.version,
-      };
     }
+    const timed = (x: Float32Array, width: number): Float32Array => {
+      if (longest === 0) return x;
+      const c = x.slice();
+      c.copyWithin(0, longest * width, (longest + 1) * width);
+      return c;
+    };
 
     // int8: calibrated on training images held out by seed (never the test set)
     const calib = full
       ? splitValidation(full.train, Math.min(opts.calibration ?? 1000, full.train.count - 1), opts.seed ?? 1).validation
-      : sampleTrainRows(dataConfig, opts.calibration ?? 1000, opts.seed ?? 1);
+      : sampleTrainRows(dataConfig, opts.calibration ?? 1000, opts.seed ?? 1, tokens);
     const calibrationRows = calib.indices.length;
     q = quantizeModel(core, student, normalisedRows(calib, sNorm), { meta: { source: basename(opts.student) } });
     const testX = normalisedRows(test, sNorm);
     const qLogits = q.predict(testX, test.indices.length);
     const qEval = evaluateLogits(core, qLogits, labels, student.classes, { teacherLogits: tLogits });
 
-    const one = testX.subarray(0, student.inputSize), batch = testX.subarray(0, 128 * student.inputSize);
-    const tTime = await timeMlpForward(core, teacher, normalisedRows(slice(test, rows128), tNorm), rows128, minSeconds);
+    const timedX = timed(testX.subarray(0, rows128 * student.inputSize), student.inputSize);
+    const one = timedX.subarray(0, student.inputSize), batch = timedX;
+    const tTime = await timeMlpForward(core, teacher, timed(normalisedRows(slice(test, rows128), tNorm), teacher.inputSize), rows128, minSeconds);
     const sTime = await timeMlpForward(core, student, batch, rows128, minSeconds);
     const quant = q;
     const qTime = {
@@ -176,6 +168,7 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
       retained: studentF.testAccuracy / teacherF.testAccuracy,
       retainedInt8: int8F.testAccuracy / teacherF.testAccuracy,
       int8Drop: studentF.testAccuracy - int8F.testAccuracy,
+      ...(text ? { sequence: { tokens: seqTokens, maxLength: student.inputSize } } : {}),
       node: process.version,
     };
   } finally {
@@ -189,28 +182,22 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
 export function renderDeploymentReport(r: DeploymentReport): string {
   const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
   const kb = (b: number) => (b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
-  const q8 = r.studentInt8;
-  const row = (name: string, f: ModelFigures) =>
-    `| ${name} | ${f.spec} | ${f.parameters.toLocaleString('en-US')} | ${kb(f.bytes)}${Number.isFinite(f.int8Bytes) ? ` (int8 ${kb(f.int8Bytes)})` : ''} | ${f.latencyMs.toFixed(3)} ms | ${Math.round(f.throughput).toLocaleString('en-US')} /s | ${pct(f.testAccuracy)} (${f.testErrors}) | ${pct(f.agreement)} |`;
   const unit = r.sequence ? 'sequence' : 'sample';
-  const headline = q8
-    ? `The student is **${r.ratios.size.toFixed(1)}x smaller** (${r.ratios.sizeInt8!.toFixed(1)}x as int8), **${r.ratios.latency.toFixed(1)}x faster** at batch 1 ` +
-      `(${r.ratios.throughput.toFixed(1)}x the throughput at batch 128) and keeps **${pct(r.retained)}** of the teacher's test accuracy ` +
-      `(int8: ${pct(r.retainedInt8!)}, ${Math.abs(100 * r.int8Drop!).toFixed(2)} points ${r.int8Drop! >= 0 ? 'below' : 'above'} f32).`
-    : `The student is **${r.ratios.size.toFixed(1)}x smaller**, **${r.ratios.latency.toFixed(1)}x faster** per ${unit} at batch 1 ` +
-      `(${r.ratios.throughput.toFixed(1)}x the throughput at batch 128) and keeps **${pct(r.retained)}** of the teacher's test accuracy.`;
+  const row = (name: string, f: ModelFigures) =>
+    `| ${name} | ${f.spec} | ${f.parameters.toLocaleString('en-US')} | ${kb(f.bytes)} (int8 ${kb(f.int8Bytes)}) | ${f.latencyMs.toFixed(3)} ms | ${Math.round(f.throughput).toLocaleString('en-US')} /s | ${pct(f.testAccuracy)} (${f.testErrors}) | ${pct(f.agreement)} |`;
+  const q8 = r.studentInt8;
   return [
     `# Deployment report: ${basename(r.student.file)} (student) vs ${basename(r.teacher.file)} (teacher)`, '',
-    headline, '',
-    `| model | spec | parameters | weights f32${q8 ? ' (int8)' : ''} | latency per ${unit} (batch 1) | throughput (batch 128) | test accuracy (errors) | agreement with teacher |`,
+    `The student is **${r.ratios.size.toFixed(1)}x smaller** (${r.ratios.sizeInt8.toFixed(1)}x as int8), **${r.ratios.latency.toFixed(1)}x faster** per ${unit} at batch 1 ` +
+      `(${r.ratios.throughput.toFixed(1)}x the throughput at batch 128) and keeps **${pct(r.retained)}** of the teacher's test accuracy ` +
+      `(int8: ${pct(r.retainedInt8)}, ${Math.abs(100 * r.int8Drop).toFixed(2)} points ${r.int8Drop >= 0 ? 'below' : 'above'} f32).`, '',
+    `| model | spec | parameters | weights f32 (int8) | latency per ${unit} (batch 1) | throughput (batch 128) | test accuracy (errors) | agreement with teacher |`,
     '|---|---|---|---|---|---|---|---|',
-    row('teacher (f32)', r.teacher), row('student (f32)', r.student), ...(q8 ? [row('student (int8)', q8)] : []), '',
-    q8
-      ? `int8 student: ${kb(q8.int8Parts.weights)} of int8 weights + ${kb(q8.int8Parts.scales)} of scales + ` +
-        `${kb(q8.int8Parts.biases)} of f32 biases${q8.int8Parts.other ? ` + ${kb(q8.int8Parts.other)} of f32 parameters of the ops that stay f32` : ''}; ` +
-        `activation scales calibrated on ${q8.calibrationRows} held-out training images.`
-      : `No int8 row: ${r.int8Missing ?? 'not available for this model'}.`,
+    row('teacher (f32)', r.teacher), row('student (f32)', r.student), row('student (int8)', q8), '',
+    `int8 student: ${kb(q8.int8Parts.weights)} of int8 weights${r.sequence ? ' (the embedding table as int8 rows included)' : ''} + ${kb(q8.int8Parts.scales)} of scales + ` +
+      `${kb(q8.int8Parts.biases)} of f32 biases${q8.int8Parts.other ? ` + ${kb(q8.int8Parts.other)} of f32 parameters of the ops that stay f32` : ''}; ` +
+      `activation scales calibrated on ${q8.calibrationRows} held-out training ${r.sequence ? 'texts' : 'samples'}.`,
     ...(r.sequence ? [`Latency is per sequence of ${r.sequence.tokens} tokens (the longest of the timed rows; at most ${r.sequence.maxLength}).`] : []),
-    `Test set: ${r.testCount} ${r.sequence ? 'texts' : 'images'} of ${r.data}. Timing: Node ${r.node}, ${r.backend} backend, one thread, median of 5 rounds.`, '',
+    `Test set: ${r.testCount} ${r.sequence ? 'texts' : 'samples'} of ${r.data}. Timing: Node ${r.node}, ${r.backend} backend, one thread, median of 5 rounds.`, '',
   ].join('\n');
 }

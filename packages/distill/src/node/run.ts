@@ -151,15 +151,17 @@ export function loadTestSet(config: DataConfig, tokenizer?: { tokenizer: TextTok
 
 /**
  * `count` training rows chosen by `seed`, in memory (calibration of an int8 model): rows of a
- * dataset in shards are read without the rest; any other form is loaded and split.
+ * dataset in shards are read without the rest; any other form is loaded and split (text with
+ * `tokenizer`, the model's own).
  */
-export function sampleTrainRows(config: DataConfig, count: number, seed: number): DatasetView {
+export function sampleTrainRows(config: DataConfig, count: number, seed: number, tokenizer?: { tokenizer: TextTokenizer; maxLength: number } | null): DatasetView {
   const shards = !isBundledData(config.data) ? datasetShardsIndexPath(resolve(config.data)) : null;
   if (shards) {
     const store = ShardedDataset.open(shards);
     return store.holdOut(Math.min(count, store.rows - 1), seed).validation;
   }
-  const { train } = loadData(config);
+  // text: tokenised as the model was trained (its file's tokenizer)
+  const { train } = loadData(config, tokenizer);
   return splitValidation(train, Math.min(count, train.count - 1), seed).validation;
 }
 

@@ -13,9 +13,15 @@
 //   is the op's only reader; any other ReLU, and pooling, global average pooling, residual adds,
 //   flatten, layer norm and GELU, run in f32 between the int8 ops.
 // - Dropout is the identity at inference and disappears.
+// - Text models: an embedding becomes an int8 table with one scale per row; an attention layer
+//   becomes dense (q | k | v, int8) -> attention (the f32 softmax core) -> dense (the output
+//   projection, int8, calibrated on the context the core writes); a 1-D convolution is an int8
+//   op like a convolution; dense layers on a sequence are int8 on every position; sequence
+//   pooling stays f32. A language model (output "tokens") has no int8 form yet.
 import type { CompiledGraph, GraphNode } from '../model/graph.js';
 
-export type PlannedOpType = 'dense' | 'conv' | 'maxPool2d' | 'avgPool2d' | 'globalAvgPool' | 'relu' | 'gelu' | 'flatten' | 'add' | 'affine' | 'layerNorm';
+export type PlannedOpType = 'dense' | 'conv' | 'conv1d' | 'maxPool2d' | 'avgPool2d' | 'globalAvgPool' | 'relu' | 'gelu' | 'flatten' | 'add' | 'affine' | 'layerNorm'
+  | 'embedding' | 'attention' | 'sequencePool';
 
 export interface PlannedOp {
   type: PlannedOpType;
@@ -27,17 +33,28 @@ export interface PlannedOp {
   fusedRelu?: number;
   /** Op indices read (-1: the model input). */
   inputs: number[];
-  /** For dense/conv ops: the graph node whose f32 output is this op's input (-1: the model input), where calibration measures |x|. */
-  calibrateAt: number;
+  /**
+   * For int8 ops: where calibration measures |x| of this op's input: 'input' (the model input),
+   * 'n<i>' (graph node i's f32 output) or 'n<i>.ctx' (the context attention node i computes).
+   */
+  calibrateAt: string;
+  /** For int8 ops: the node's weight and bias tensors ('w'/'b', or an attention layer's 'wqkv'/'bqkv', 'wo'/'bo'). */
+  weight?: string;
+  bias?: string;
 }
 
 export interface Int8Plan {
   ops: PlannedOp[];
-  /** How many dense/conv ops (each one activation scale). */
+  /** How many dense/conv/conv1d ops (each one activation scale). */
   int8Ops: number;
 }
 
-const QUANTIZED = new Set(['dense', 'conv2d', 'depthwiseConv2d']);
+const QUANTIZED = new Set(['dense', 'conv2d', 'depthwiseConv2d', 'conv1d']);
+const INT8: ReadonlySet<PlannedOpType> = new Set(['dense', 'conv', 'conv1d']);
+const at = (i: number): string => (i < 0 ? 'input' : `n${i}`);
+
+/** Whether a planned op runs on int8 weights with one activation scale. */
+export const isInt8Op = (op: PlannedOp): boolean => INT8.has(op.type);
 
 export function planInt8(graph: Pick<CompiledGraph, 'nodes'>): Int8Plan {
   const nodes = graph.nodes;
@@ -53,11 +70,17 @@ export function planInt8(graph: Pick<CompiledGraph, 'nodes'>): Int8Plan {
     const prev = from >= 0 ? ops[opOf[from]!] : undefined;
     if (t === 'dropout') { opOf[n.index] = opInput(from); continue; }
     if (QUANTIZED.has(t)) {
-      push({ type: t === 'dense' ? 'dense' : 'conv', node: n.index, inputs: [opInput(from)], calibrateAt: from }, n);
+      push({ type: t === 'dense' ? 'dense' : t === 'conv1d' ? 'conv1d' : 'conv', node: n.index, inputs: [opInput(from)], calibrateAt: at(from), weight: 'w', bias: 'b' }, n);
       continue;
     }
-    // the producer is a dense/conv op and this node is the only reader of its output
-    const soleReaderOfInt8 = prev !== undefined && (prev.type === 'dense' || prev.type === 'conv') && readers[from] === 1;
+    if (t === 'attention') {
+      ops.push({ type: 'dense', node: n.index, inputs: [opInput(from)], calibrateAt: at(from), weight: 'wqkv', bias: 'bqkv' });
+      ops.push({ type: 'attention', node: n.index, inputs: [ops.length - 1], calibrateAt: '' });
+      push({ type: 'dense', node: n.index, inputs: [ops.length - 1], calibrateAt: `${at(n.index)}.ctx`, weight: 'wo', bias: 'bo' }, n);
+      continue;
+    }
+    // the producer is an int8 op and this node is the only reader of its output
+    const soleReaderOfInt8 = prev !== undefined && INT8.has(prev.type) && readers[from] === 1;
     if (t === 'batchNorm' && soleReaderOfInt8 && from === prev.node) { // directly after the layer, nothing folded or fused yet
       prev.foldedBatchNorm = n.index;
       opOf[n.index] = opOf[from]!;
@@ -69,9 +92,9 @@ export function planInt8(graph: Pick<CompiledGraph, 'nodes'>): Int8Plan {
       continue;
     }
     const type: PlannedOpType = t === 'batchNorm' ? 'affine' : (t as PlannedOpType);
-    push({ type, node: n.index, inputs: n.inputs.map(opInput), calibrateAt: -1 }, n);
+    push({ type, node: n.index, inputs: n.inputs.map(opInput), calibrateAt: '' }, n);
   }
-  return { ops, int8Ops: ops.filter((o) => o.type === 'dense' || o.type === 'conv').length };
+  return { ops, int8Ops: ops.filter(isInt8Op).length };
 }
 
 /**
@@ -84,10 +107,14 @@ export function int8Bytes(graph: Pick<CompiledGraph, 'nodes'>): number {
   let bytes = 0;
   for (const op of plan.ops) {
     const n = graph.nodes[op.node]!;
-    if (op.type === 'dense' || op.type === 'conv') {
-      const w = n.params.find((p) => p.name.endsWith('.w'))!;
-      const oc = n.outShape[n.outShape.length - 1]!;
+    if (isInt8Op(op)) {
+      const w = n.params.find((p) => p.name.endsWith(`.${op.weight}`))!;
+      const oc = w.shape[w.shape.length - 1]!;
       bytes += w.length + 8 * oc + 4;
+    } else if (op.type === 'embedding') {
+      // int8 rows, one f32 scale per row, f32 positions
+      const [V, D] = n.params[0]!.shape as [number, number];
+      bytes += V * D + 4 * V + 4 * (n.params[1]?.length ?? 0);
     } else if (op.type === 'affine' || op.type === 'layerNorm') {
       bytes += 8 * n.outShape[n.outShape.length - 1]!;
     }

@@ -23,14 +23,15 @@
 // percentile is the max. The percentile comes from a 2^-7-relative log histogram (calibrate.ts),
 // rounded upward.
 import {
-  floatProgram, freeProgram, planProgram, allocBuffers, freeBuffers, runProgram, type Core,
+  checkTokenIds, floatProgram, freeProgram, planProgram, allocBuffers, freeBuffers, runProgram, type Core,
 } from '@retort/core-wasm';
 import { readLayer, type LayerGraph, type QuantizedGraph, type QuantizedOp } from '@retort/core-wasm/format';
 import type { Model } from '../model/model.js';
 import type { GraphNode } from '../model/graph.js';
 import { pairOf, type Conv2dSpec, type DepthwiseConv2dSpec, type PoolSpec } from '../model/layer-spec.js';
 import { AbsStats } from './calibrate.js';
-import { planInt8, type PlannedOp } from './plan.js';
+import { isInt8Op, planInt8, type PlannedOp } from './plan.js';
+import type { AttentionSpec, Conv1dSpec, EmbeddingSpec, SequencePoolSpec } from '../model/layer-spec.js';
 import { Int8Model, coreMemory } from './int8-model.js';
 
 export interface QuantizeOptions {
@@ -72,6 +73,15 @@ export function quantizeGraph(model: Model, calibration: Float32Array, opts: Qua
   }
   const batchSize = opts.batchSize ?? 256;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`${op}: batchSize must be a positive integer, got ${String(batchSize)}`);
+  if (model.graph.tokens) throw new RangeError(`${op}: a language model (next-token scores at every position) has no int8 form yet; keep the f32 model file`);
+  const first = model.graph.nodes[0]!;
+  if (first.spec.type === 'embedding') {
+    try {
+      checkTokenIds(calibration, rows, IN, first.spec.vocab);
+    } catch (e) {
+      throw new RangeError(`${op}: calibration ${(e as Error).message}`);
+    }
+  }
   const plan = planInt8(model.graph);
   const stats = calibrate(model, plan.ops, calibration, rows, batchSize);
   const params = model.readParams(), state = model.readState();
@@ -79,7 +89,7 @@ export function quantizeGraph(model: Model, calibration: Float32Array, opts: Qua
   const ops: QuantizedOp[] = plan.ops.map((p, i) => {
     const n = nodes[p.node]!;
     const base = { name: n.name, inputs: p.inputs };
-    if (p.type === 'dense' || p.type === 'conv') {
+    if (isInt8Op(p)) {
       const s = stats.get(i)!;
       if (s.nan > 0 || !Number.isFinite(s.max)) {
         throw new RangeError(`${op}: the input of ${n.spec.type} '${n.name}' holds ${s.nan > 0 ? 'NaN' : 'infinite'} values on the calibration rows`);
@@ -88,16 +98,31 @@ export function quantizeGraph(model: Model, calibration: Float32Array, opts: Qua
       const scale = Math.fround(range / 127);
       // an input that is 0 on every calibration row (a dead layer) gets scale 1: its q is 0 anyway
       const inputScale = scale > 0 && Number.isFinite(scale) ? scale : 1;
-      const { w, b } = foldedWeights(n, p.foldedBatchNorm === undefined ? undefined : nodes[p.foldedBatchNorm], params, state);
-      const OC = n.outShape[n.outShape.length - 1]!;
+      const wt = n.params.find((d) => d.name.endsWith(`.${p.weight}`))!;
+      const OC = wt.shape[wt.shape.length - 1]!;
+      const { w, b } = foldedWeights(n, p.foldedBatchNorm === undefined ? undefined : nodes[p.foldedBatchNorm], params, state, p.weight!, p.bias!, OC);
       const { q, scales } = quantizeWeights(model.core, w, w.length / OC, OC);
       const int8 = { ...base, relu: p.fusedRelu !== undefined, inputScale, weights: q, weightScales: scales, bias: b };
-      if (p.type === 'dense') return { ...int8, type: 'dense', units: OC };
+      // an attention layer's two projections are named after it: '<attn>.qkv', '<attn>.out'
+      if (p.type === 'dense') return { ...int8, ...(p.weight === 'w' ? {} : { name: `${n.name}.${p.weight === 'wqkv' ? 'qkv' : 'out'}` }), type: 'dense', units: OC };
+      if (p.type === 'conv1d') return { ...int8, type: 'conv1d', filters: OC, kernel: (n.spec as Conv1dSpec).kernel };
       const sp = n.spec as Conv2dSpec | DepthwiseConv2dSpec;
       const groups = sp.type === 'depthwiseConv2d' ? n.inShape[2]! : sp.groups;
       return { ...int8, type: 'conv', filters: OC, kernel: pairOf(sp.kernel), stride: pairOf(sp.stride), padding: sp.padding, groups };
     }
     switch (p.type) {
+      case 'embedding': {
+        const sp = n.spec as EmbeddingSpec;
+        const { q, scales } = quantizeRows(tensor(n, 'table', params), sp.vocab, sp.dim);
+        return { ...base, type: 'embedding', vocab: sp.vocab, dim: sp.dim, positions: sp.positions, table: q, tableScales: scales,
+          pos: sp.positions ? tensor(n, 'pos', params) : new Float32Array(0) };
+      }
+      case 'attention': {
+        const sp = n.spec as AttentionSpec;
+        return { ...base, name: `${n.name}.core`, type: 'attention', heads: sp.heads, causal: sp.causal };
+      }
+      case 'sequencePool':
+        return { ...base, type: 'sequencePool', mode: (n.spec as SequencePoolSpec).mode };
       case 'affine': {
         const { scale, shift } = batchNormAffine(n, params, state);
         return { ...base, type: 'affine', scale, shift };
@@ -142,11 +167,10 @@ function batchNormAffine(bn: GraphNode, params: Float32Array, state: Float32Arra
   return { scale: Float32Array.from(g), shift: Float32Array.from(g, (v, c) => beta[c]! - mean[c]! * v) };
 }
 
-/** The layer's weights (K, OC) and bias (OC), with the batch norm `bn` folded in when given. */
-function foldedWeights(n: GraphNode, bn: GraphNode | undefined, params: Float32Array, state: Float32Array): { w: Float32Array; b: Float32Array } {
-  const w = tensor(n, 'w', params);
-  const OC = n.outShape[n.outShape.length - 1]!;
-  const b = n.params.some((d) => d.name.endsWith('.b')) ? tensor(n, 'b', params) : new Float32Array(OC);
+/** The layer's weights (K, OC) and bias (OC) (tensors `wName`, `bName`), with the batch norm `bn` folded in when given. */
+function foldedWeights(n: GraphNode, bn: GraphNode | undefined, params: Float32Array, state: Float32Array, wName: string, bName: string, OC: number): { w: Float32Array; b: Float32Array } {
+  const w = tensor(n, wName, params);
+  const b = n.params.some((d) => d.name.endsWith(`.${bName}`)) ? tensor(n, bName, params) : new Float32Array(OC);
   if (!bn) return { w, b };
   const { g, mean, beta } = batchNormFactors(bn, params, state);
   const wf = new Float32Array(w.length);
@@ -165,13 +189,29 @@ function quantizeWeights(core: Core, w: Float32Array, rows: number, cols: number
   }
 }
 
-/** Layers of text models, which @retort/core-wasm's int8 and inference programs do not have. */
-const TEXT_LAYERS: ReadonlySet<string> = new Set(['embedding', 'attention', 'sequencePool']);
+/**
+ * Symmetric int8 rows of a (rows, cols) table, one scale per row (max |row| / 127; 1 for a zero
+ * row): q = round(x / scale) (ties away from zero), |q| <= 127.
+ */
+export function quantizeRows(t: Float32Array, rows: number, cols: number): { q: Int8Array; scales: Float32Array } {
+  const q = new Int8Array(rows * cols), scales = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let m = 0;
+    for (let c = 0; c < cols; c++) m = Math.max(m, Math.abs(t[r * cols + c]!));
+    const s = Math.fround(m / 127);
+    const scale = s > 0 && Number.isFinite(s) ? s : 1;
+    scales[r] = scale;
+    for (let c = 0; c < cols; c++) {
+      const v = t[r * cols + c]! / scale;
+      q[r * cols + c] = Math.max(-127, Math.min(127, Math.sign(v) * Math.round(Math.abs(v))));
+    }
+  }
+  return { q, scales };
+}
 
 /** The model's compiled graph as the layer graph @retort/core-wasm's programs read. */
 export function layerGraphOf(model: Model): LayerGraph {
-  const text = model.graph.nodes.find((n) => TEXT_LAYERS.has(n.spec.type));
-  if (text) throw new RangeError(`${text.spec.type} '${text.name}': the int8 and inference programs do not run text models yet (embedding, attention, sequencePool); use the f32 model file`);
+  if (model.graph.tokens) throw new RangeError('a language model (output "tokens") does not run in the int8 and inference programs yet; use the f32 model file');
   const fail = (p: string): never => { throw new Error(`layerGraphOf: ${p}`); };
   return {
     inputShape: model.inputShape, classes: model.classes, paramCount: model.paramCount, stateCount: model.stateCount,
@@ -187,10 +227,10 @@ export function layerGraphOf(model: Model): LayerGraph {
 /** |x| statistics of every int8 op's input over the calibration rows (the f32 model, eval mode), by op index. */
 function calibrate(model: Model, ops: readonly PlannedOp[], x: Float32Array, rows: number, batchSize: number): Map<number, AbsStats> {
   const core = model.core, IN = model.inputSize, mem = coreMemory(core);
-  const byNode = new Map<number, AbsStats>();
+  const byNode = new Map<string, AbsStats>();
   const stats = new Map<number, AbsStats>();
   ops.forEach((o, i) => {
-    if (o.type !== 'dense' && o.type !== 'conv') return;
+    if (!isInt8Op(o)) return;
     // two ops reading one tensor (a block's body and its projection shortcut) share its statistics
     if (!byNode.has(o.calibrateAt)) byNode.set(o.calibrateAt, new AbsStats());
     stats.set(i, byNode.get(o.calibrateAt)!);
@@ -205,10 +245,13 @@ function calibrate(model: Model, ops: readonly PlannedOp[], x: Float32Array, row
     for (let r0 = 0; r0 < rows; r0 += batch) {
       const r = Math.min(batch, rows - r0);
       const chunk = x.subarray(r0 * IN, (r0 + r) * IN);
-      byNode.get(-1)?.add(chunk);
+      byNode.get('input')?.add(chunk);
       tx.set(chunk);
       runProgram(core.kernels, core.views, program, plan, buffers, tx.ptr, r, (i, ptr) => {
-        const s = byNode.get(i);
+        // the output of graph node op.node (an attention layer's: its last op), or the context its core op writes
+        const op = program.ops[i]!;
+        if (op.part === 'qkv') return;
+        const s = byNode.get(op.part === 'core' ? `n${op.node}.ctx` : `n${op.node}`);
         if (s) s.add(core.views.f32.subarray(ptr >>> 2, (ptr >>> 2) + r * program.ops[i]!.outElems));
       });
     }

@@ -123,8 +123,10 @@ describe('float32 model files of any graph in the inference entry', () => {
     ['a graph spec', parseModelSpec(CNN)],
   ];
 
-  it('the dependency-free graph reader compiles every preset and graph exactly as compileGraph does', () => {
-    const more = ['lenet5:input=1x1x1,classes=2', 'resnet8:input=32x32x3,classes=100', 'mobilenet-tiny:input=28x28x1,classes=10,width=0.5', 'mlp:5-7-3']
+  it('the dependency-free graph reader compiles every preset and graph exactly as compileGraph does (text presets too)', () => {
+    const more = ['lenet5:input=1x1x1,classes=2', 'resnet8:input=32x32x3,classes=100', 'mobilenet-tiny:input=28x28x1,classes=10,width=0.5', 'mlp:5-7-3',
+      'transformer-s:input=12,classes=3,vocab=50', 'transformer-l:input=12,classes=3,vocab=50,layers=2,dim=32,heads=4',
+      'cnn1d:input=12,classes=3,vocab=50,dim=8,width=0.25', 'bag:input=12,classes=3,vocab=50']
       .map((s) => parseModelSpec(s));
     for (const spec of [...cases.map(([, s]) => s), ...more]) {
       const g = compileSpec(spec);
