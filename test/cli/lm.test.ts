@@ -1,6 +1,6 @@
 // `retort lm train|distill|eval` and `retort generate` end to end on a text file the toolkit was
 // not developed on: a teacher and a student trained alone and distilled, held-out bits per
-// character, seeded sampling, a SIGKILLed run resumed bit for bit, and bad input refused with
+// character, seeded sampling, int8 (eval and generate from the int8 file), a SIGKILLed run resumed bit for bit, and bad input refused with
 // one line and nothing left behind.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -121,6 +121,28 @@ describe('retort lm: bad input', () => {
     expectOneLineError(retort(['generate', d('teacher', 'model.retort')]), ['--prompt'], 2);
   });
 
+  it('quantizes the language model to int8: lm eval reads the int8 file within a few hundredths of a bit, generate writes from it, seeded', () => {
+    const q = retort(['lm', 'quantize', d('teacher', 'model.retort'), '--data', TEXT, '--calibration', '64', '--out', d('teacher.int8')]);
+    expect(q.status, q.stderr).toBe(0);
+    expect(q.stdout).toMatch(/quantized model\.retort to int8: .*teacher\.int8 \(\d+ bytes; float32 \d+ bytes, [\d.]+x smaller\); activation scales from 64 windows of the training text/);
+    const ev = retort(['lm', 'eval', d('teacher.int8'), '--data', TEXT, '--json']);
+    expect(ev.status, ev.stderr).toBe(0);
+    const r = JSON.parse(ev.stdout) as { testBpc: number; kind: string };
+    expect(r.kind).toBe('int8');
+    expect(Math.abs(r.testBpc - teacherBpc)).toBeLessThan(0.05);
+    expect(r.testBpc).not.toBe(teacherBpc); // it is quantized
+    const gen = (): string => {
+      const g = retort(['generate', d('teacher.int8'), '--prompt', 'the cat ', '--length', '40', '--seed', '3', '--top-k', '5']);
+      expect(g.status, g.stderr).toBe(0);
+      return g.stdout.replace(/\n$/, ''); // the text may end in a space or a newline of its own
+    };
+    const a = gen();
+    expect([...a].length).toBe(8 + 40);
+    expect(gen()).toBe(a);
+    // an existing --out is kept; a model that is not a language model is named
+    expectOneLineError(retort(['lm', 'quantize', d('teacher', 'model.retort'), '--data', TEXT, '--out', d('teacher.int8')]), ['already exists']);
+  });
+
   it('refuses to generate from a model that is not a language model, and to train a classifier with an lm preset', () => {
     const cls = retort(['train', '--model', 'mlp:784-8-10', '--train-size', '300', '--validation', '100', '--test-size', '100', '--epochs', '1', '--out', d('cls')]);
     expect(cls.status, cls.stderr).toBe(0);
@@ -128,5 +150,7 @@ describe('retort lm: bad input', () => {
     expectOneLineError(retort(['lm', 'distill', '--data', TEXT, '--teacher', d('cls', 'model.retort'), '--out', d('bad5')]), ['not a language model']);
     expect(existsSync(d('bad5'))).toBe(false);
     expectOneLineError(retort(['train', '--data', 'spam', '--model', 'lm-s', '--out', d('bad6')]), ['lm-s is a language model', 'retort lm']);
+    expectOneLineError(retort(['lm', 'quantize', d('cls', 'model.retort'), '--data', TEXT, '--out', d('cls.int8')]), ['model.retort', 'not a language model']);
+    expect(existsSync(d('cls.int8'))).toBe(false);
   });
 });

@@ -13,7 +13,7 @@ import { exportCommand, importCommand, quantizeCommand, reportCommand, type Expo
 import { bornAgainCommand, methodsCompareCommand, sweepCommand, type BornAgainFlags, type MethodsCompareFlags, type SweepFlags } from './commands/experiments.js';
 import { COMPARED_METHODS } from '@retort/distill/node';
 import { runCommand } from './commands/run.js';
-import { generateCommand, lmEvalCommand, lmRunCommand, type GenerateFlags, type LmFlags } from './commands/lm.js';
+import { generateCommand, lmEvalCommand, lmQuantizeCommand, lmRunCommand, type GenerateFlags, type LmFlags } from './commands/lm.js';
 import { describeError, EXIT, UsageError } from './errors.js';
 import { addDataOptions, backendOption, choiceArg, configArg, configOrAutoArg, DATA_HELP, intArg, jsonOption, listArg, numberArg, scheduleArg, type DataFlags, type RunFlags } from './options.js';
 import { METHOD_NAMES } from '@retort/distill';
@@ -324,17 +324,29 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
   }
   lm.command('eval')
     .description('bits per character of a language model on held-out text (read with the vocabulary saved in the model)')
-    .argument('<model>', 'model file (.retort from retort lm)')
+    .argument('<model>', 'model file (.retort from retort lm, or its int8 file from retort lm quantize)')
     .option('--data <name>', 'sotu (default), spam, or a .txt file')
     .option('--test-chars <n>', 'measure on the first n characters of the held-out text', intArg('--test-chars', { min: 1 }))
     .option('--test-fraction <x>', 'a .txt file: the share held out at its end (default 0.1)', numberArg('--test-fraction', { above: 0, below: 1 }))
     .addOption(jsonOption('object')).addOption(backendOption())
     .action(async (model: string, opts: LmFlags) => { setExit(await lmEvalCommand(model, opts, io)); });
+  lm.command('quantize')
+    .description('an int8 language model (the inference entry, lm eval and generate run it): int8 projections and character table, calibrated on windows of the training text')
+    .argument('<model>', 'model file (.retort from retort lm)')
+    .requiredOption('--out <file>', 'the int8 model file to write')
+    .option('--data <name>', 'sotu (default), spam, or a .txt file: its training text gives the calibration windows')
+    .option('--calibration <n>', 'windows of the training text to calibrate on, chosen by --seed (default 256)', intArg('--calibration', { min: 1 }))
+    .option('--seed <n>', 'seed of the calibration windows (default 1)', intArg('--seed', { min: 0 }))
+    .option('--train-chars <n>', 'use the first n characters of the training text', intArg('--train-chars', { min: 1 }))
+    .option('--test-fraction <x>', 'a .txt file: the share held out at its end (default 0.1)', numberArg('--test-fraction', { above: 0, below: 1 }))
+    .option('--force', 'replace --out if it exists')
+    .addOption(backendOption())
+    .action(async (model: string, opts: LmFlags) => { setExit(await lmQuantizeCommand(model, opts, io)); });
 
   program
     .command('generate')
     .description('write text with a language model: sampled character by character with a temperature and top-k, seeded')
-    .argument('<model>', 'model file (.retort from retort lm)')
+    .argument('<model>', 'model file (.retort from retort lm, or its int8 file from retort lm quantize)')
     .option('--prompt <text>', 'the text to continue')
     .option('--length <n>', 'characters to write (default 200)', intArg('--length', { min: 0 }))
     .option('--temperature <T>', 'sampling temperature (default 0.8)', numberArg('--temperature', { above: 0 }))

@@ -93,5 +93,5 @@ export { loadTokenizer, tokenizerFromJson, tokenizerOfMeta, encodeTexts, textHea
 export { trainByteLevelBpe, BPE_MIN_VOCAB, CLS_TOKEN, type BpeOptions } from './text/bpe.js';
 export { encodeTextData, checkTokenIds, DEFAULT_MAX_LENGTH, DEFAULT_VOCAB_SIZE, type TokenData, type TextEncodeOptions } from './text/data.js';
 export { buildCharVocab, charVocab, lmMeta, vocabOfMeta, UNK_ID, UNK_CHAR, DEFAULT_CHAR_VOCAB, type CharVocab, type LmMeta } from './lm/vocab.js';
-export { trainLm, bitsPerChar, windowLogits, windowCount, memoryTopKTable, lmShape, checkLmIds, type LmTrainOptions, type LmTrainState, type LmEpoch, type LmDistillSettings } from './lm/train.js';
+export { trainLm, bitsPerChar, windowLogits, windowCount, memoryTopKTable, lmShape, checkLmIds, scorerOf, scorerBitsPerChar, type LmScorer, type LmTrainOptions, type LmTrainState, type LmEpoch, type LmDistillSettings } from './lm/train.js';
 export { generateIds, nextProbabilities, sample, type GenerateOptions } from './lm/generate.js';

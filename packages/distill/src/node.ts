@@ -31,4 +31,4 @@ export { normalisedRows } from './data/dataset.js';
 export { deploymentReport, renderDeploymentReport, type DeploymentReport, type DeployReportOptions, type ModelFigures } from './node/deploy-report.js';
 export { loadTextCorpus, isTextCorpus, TEXT_CORPORA, type TextCorpus, type TextCorpusName } from './text/corpora.js';
 export { loadTextData, isTextData, tokenizerOfMeta, textMeta, type LoadedTextData, type TextInfo, type TextDataConfig } from './text/load.js';
-export { loadLmText, lmJob, lmEval, lmModelSpec, DEFAULT_LM_LENGTH, type LmText, type LmRunOptions, type LmRunResult, type LmEvalResult } from './node/lm.js';
+export { loadLmText, lmJob, lmEval, lmQuantize, openLm, lmModelSpec, DEFAULT_LM_LENGTH, type LmText, type LmRunOptions, type LmRunResult, type LmEvalResult, type OpenLm } from './node/lm.js';

@@ -1,10 +1,10 @@
 // `retort lm train|distill|eval` and `retort generate`: character-level language models
 // (packages/distill/src/node/lm.ts), trained alone, distilled token by token from a larger
 // one's top-k outputs, measured in bits per character on held-out text, and sampled from.
-import { resolve } from 'node:path';
-import { loadCore, generateIds, vocabOfMeta } from '@retort/distill';
-import { lmEval, lmJob, loadModel, readModelFile, type LmRunResult } from '@retort/distill/node';
-import { basename } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { loadCore, generateIds } from '@retort/distill';
+import { lmEval, lmJob, lmQuantize, openLm, writeFileAtomic, type LmRunResult } from '@retort/distill/node';
 import { UsageError } from '../errors.js';
 import type { Io } from '../program.js';
 
@@ -26,6 +26,8 @@ export interface LmFlags {
   temperature?: number;
   alpha?: number;
   cache?: string;
+  calibration?: number;
+  force?: boolean;
   json?: boolean;
   backend?: 'auto' | 'simd' | 'scalar' | 'js';
 }
@@ -68,29 +70,47 @@ export async function lmEvalCommand(model: string, flags: LmFlags, io: Io): Prom
     ...(flags.testFraction !== undefined ? { testFraction: flags.testFraction } : {}), ...(flags.testChars !== undefined ? { testChars: flags.testChars } : {}),
   });
   if (flags.json) io.out(JSON.stringify(r));
-  else io.out(`${basename(r.model)}: ${r.testBpc.toFixed(4)} bits/char on ${r.testChars} held-out characters of ${r.data} (${r.params.toLocaleString('en-US')} parameters)`);
+  else io.out(`${basename(r.model)}${r.kind === 'int8' ? ' (int8)' : ''}: ${r.testBpc.toFixed(4)} bits/char on ${r.testChars} held-out characters of ${r.data} (${r.params.toLocaleString('en-US')} parameters)`);
   return 0;
+}
+
+export async function lmQuantizeCommand(model: string, flags: LmFlags, io: Io): Promise<number> {
+  if (!flags.out) throw new UsageError('--out: required (the int8 model file to write)');
+  const out = resolve(flags.out);
+  if (existsSync(out) && !flags.force) throw new UsageError(`--out ${out}: already exists; pass --force to replace it`);
+  const core = await loadCore({ backend: flags.backend ?? 'auto' });
+  const q = lmQuantize(core, model, flags.data ?? 'sotu', {
+    ...(flags.calibration !== undefined ? { calibration: flags.calibration } : {}), ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+    ...(flags.trainChars !== undefined ? { trainChars: flags.trainChars } : {}), ...(flags.testFraction !== undefined ? { testFraction: flags.testFraction } : {}),
+  });
+  try {
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileAtomic(out, q.encode());
+    const s = q.size, rows = q.model.meta?.calibrationRows;
+    io.out(`quantized ${basename(model)} to int8: ${out} (${s.total} bytes; float32 ${s.float32} bytes, ${s.ratio.toFixed(2)}x smaller); ` +
+      `activation scales from ${rows} windows of the training text`);
+    return 0;
+  } finally {
+    q.free();
+  }
 }
 
 export interface GenerateFlags { prompt?: string; length?: number; temperature?: number; topK?: number; seed?: number; json?: boolean; backend?: 'auto' | 'simd' | 'scalar' | 'js' }
 
 export async function generateCommand(modelPath: string, flags: GenerateFlags, io: Io): Promise<number> {
   const path = resolve(modelPath);
-  const file = readModelFile(path);
-  const v = vocabOfMeta(file.meta, basename(path));
-  if (!v) throw new RangeError(`${basename(path)}: not a language model's file (no meta.lm vocabulary); generate samples from models trained with retort lm`);
   const prompt = flags.prompt ?? '';
   if (prompt === '') throw new UsageError('--prompt: give the text to continue (at least one character)');
   const core = await loadCore({ backend: flags.backend ?? 'auto' });
-  const model = loadModel(core, path);
+  const lm = openLm(core, path); // a Retort model file or its int8 file
   try {
-    const ids = v.vocab.encode(prompt);
-    const out = generateIds(core, model, ids, { length: flags.length ?? 200, temperature: flags.temperature ?? 0.8, topK: flags.topK ?? 0, seed: flags.seed ?? 1 });
-    const text = v.vocab.decode(out);
+    const ids = lm.vocab.encode(prompt);
+    const out = generateIds(core, lm.model, ids, { length: flags.length ?? 200, temperature: flags.temperature ?? 0.8, topK: flags.topK ?? 0, seed: flags.seed ?? 1 });
+    const text = lm.vocab.decode(out);
     if (flags.json) io.out(JSON.stringify({ model: path, prompt, text }));
     else io.out(prompt + text);
     return 0;
   } finally {
-    model.free();
+    lm.free();
   }
 }

@@ -350,8 +350,10 @@ export function compileLayers(inputShape: Shape, layers: GraphLayer[], fail: Fai
     return [at, cur];
   };
   const [, out] = sequence(layers, -1, inputShape, '');
-  if (out.length !== 1) fail(`the last layer gives ${shapeText(out)} per sample, but a model must end in flat class scores`);
-  return { inputShape, classes: out[0]!, nodes, paramCount, stateCount };
+  // flat class scores, or a language model's next-token scores [L, V] (a text model: it starts with an embedding)
+  const tokens = out.length === 2 && nodes[0]?.layer.type === 'embedding' && out[0] === inputShape[0];
+  if (out.length !== 1 && !tokens) fail(`the last layer gives ${shapeText(out)} per sample, but a model must end in flat class scores`);
+  return { inputShape, classes: elems(out), nodes, paramCount, stateCount };
 }
 
 /** The MLP spec { sizes } as the layer list the model spec expands it to: dense 'layer<i>' and relu 'hidden<i+1>'. */

@@ -3,7 +3,7 @@
 //
 // header: { format: "retort-int8", spec, input: [H, W, C] | [D], ops: [ op ... ], calibration?, meta }
 // Each op reads earlier ops' outputs (`inputs`: op indices, -1 the model input); the last op's
-// output is the logits. Op types and their payload tensors (offset/length in bytes relative to
+// output is the logits (a language model's: [L, V] next-token scores). Op types and their payload tensors (offset/length in bytes relative to
 // the payload start, each 16-byte aligned):
 //   dense   { units, relu, inputScale }                        weights i8 (IN, units), scales f32 (units), bias f32 (units)
 //   conv    { filters, kernel, stride, padding, groups, relu, inputScale }
@@ -203,7 +203,9 @@ export function graphShapes(input: Shape, ops: readonly QuantizedOp[], fail: Fai
     shapes.push(opOutput(shapeOpOf(op), inShape, label, fail));
   });
   const last = shapes[shapes.length - 1]!;
-  if (last.length !== 1) fail(`${where}: the last op gives ${shapeText(last)} per sample, but a model must end in flat class scores`);
+  // flat class scores, or a language model's next-token scores [L, V] (the graph starts with an embedding)
+  const tokens = last.length === 2 && ops[0]!.type === 'embedding' && last[0] === input[0];
+  if (last.length !== 1 && !tokens) fail(`${where}: the last op gives ${shapeText(last)} per sample, but a model must end in flat class scores`);
   return shapes;
 }
 

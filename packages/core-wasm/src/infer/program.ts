@@ -261,7 +261,7 @@ export function int8Program(mem: ProgramMemory, k: ProgramKernels, g: QuantizedG
         case 'flatten': return { ...common, kind: 'alias' };
       }
     });
-    return { inputShape: g.input, inputSize: elems(g.input), classes: shapes[shapes.length - 1]![0]!, ops };
+    return { inputShape: g.input, inputSize: elems(g.input), classes: elems(shapes[shapes.length - 1]!), ops };
   });
 }
 

@@ -3,11 +3,11 @@
 // data layer's PRNG (../data/random.ts), so the same seed writes the same text in Node and in a
 // browser. The context is the last L ids (the model's length): a longer text slides. There is no
 // key/value cache: each character runs the model over its whole context (L positions), which at
-// a student's size is a few milliseconds.
+// a student's size is a few milliseconds. The model is a Model or any LmScorer (an int8 model).
 import type { Core } from '@retort/core-wasm';
 import { Xoshiro128 } from '../data/random.js';
-import type { Model } from '../model/model.js';
-import { lmShape, checkLmIds } from './train.js';
+import { Model } from '../model/model.js';
+import { lmShape, checkLmIds, type LmScorer } from './train.js';
 
 export interface GenerateOptions {
   /** Characters to write. */
@@ -20,18 +20,18 @@ export interface GenerateOptions {
 }
 
 /** Next-id probabilities after `context` (at least one id), at the sampling temperature, for the lab and tests. */
-export function nextProbabilities(core: Core, model: Model, context: ArrayLike<number>, temperature = 1): Float64Array {
-  const { length: L, vocab: V } = lmShape(model);
+export function nextProbabilities(core: Core, model: Model | LmScorer, context: ArrayLike<number>, temperature = 1): Float64Array {
+  const { length: L, vocab: V } = model instanceof Model ? lmShape(model) : model;
   if (context.length === 0) throw new RangeError('language model: the context is empty (give a prompt of at least one character)');
   checkLmIds(context, V, 'prompt');
-  if (model.batchSize < 1) model.plan(1);
+  if (model instanceof Model && model.batchSize < 1) model.plan(1);
   const n = Math.min(L, context.length), from = context.length - n;
-  const x = core.alloc(model.batchSize * L);
+  const x = core.alloc(model instanceof Model ? model.batchSize * L : L);
   try {
     const xv = x.view();
     xv.fill(-1, 0, L);
     for (let l = 0; l < n; l++) xv[l] = context[from + l]!;
-    const z = model.forward(x, 1, 'eval').view();
+    const z = model instanceof Model ? model.forward(x, 1, 'eval').view() : model.logits(xv.slice(0, L), 1);
     const at = (n - 1) * V;
     const p = new Float64Array(V);
     let max = -Infinity;
@@ -46,7 +46,7 @@ export function nextProbabilities(core: Core, model: Model, context: ArrayLike<n
 }
 
 /** Ids sampled after `prompt` (the prompt's ids not included). */
-export function generateIds(core: Core, model: Model, prompt: ArrayLike<number>, o: GenerateOptions): Int32Array {
+export function generateIds(core: Core, model: Model | LmScorer, prompt: ArrayLike<number>, o: GenerateOptions): Int32Array {
   if (!(Number.isInteger(o.length) && o.length >= 0)) throw new RangeError(`generate: the length must be a non-negative integer, got ${o.length}`);
   if (!(o.temperature > 0 && Number.isFinite(o.temperature))) throw new RangeError(`generate: the temperature must be a finite number > 0, got ${o.temperature}`);
   if (!(Number.isInteger(o.topK) && o.topK >= 0)) throw new RangeError(`generate: top-k must be a non-negative integer (0: all), got ${o.topK}`);

@@ -105,6 +105,47 @@ export function memoryTopKTable(core: Core, teacher: Model, ids: ArrayLike<numbe
   };
 }
 
+/**
+ * A language model as bits per character and sampling see it: its context length and vocabulary,
+ * and the logits of (n, L) windows of ids ((n · L, V) row-major). A Model or an int8 model (Int8Model).
+ */
+export interface LmScorer {
+  readonly length: number;
+  readonly vocab: number;
+  logits(x: Float32Array, n: number): Float32Array;
+}
+
+/** An int8 language model (../quant/int8-model.ts, predict) as a scorer. */
+export function scorerOf(m: { inputSize: number; classes: number; predict(x: Float32Array, rows: number): Float32Array }): LmScorer {
+  const length = m.inputSize, vocab = m.classes / m.inputSize;
+  if (!Number.isInteger(vocab) || vocab < 1) throw new RangeError(`this model gives ${m.classes} scores per ${length}-id window, not (L, V) next-token scores`);
+  return { length, vocab, logits: (x, n) => m.predict(x, n) };
+}
+
+/** Bits per character of a scorer (an int8 language model) on the windows of `ids`, by the same cross-entropy kernel as bitsPerChar. */
+export function scorerBitsPerChar(core: Core, s: LmScorer, ids: ArrayLike<number>, batch = 64): number {
+  const L = s.length, V = s.vocab, W = windowCount(ids, L);
+  if (W === 0) throw new RangeError(`bits per character: the text has ${ids.length} characters, fewer than one window of ${L + 1}`);
+  checkLmIds(ids, V, 'bits per character');
+  const B = Math.min(batch, W);
+  const x = new Float32Array(B * L), y = core.allocI32(B * L), z = core.alloc(B * L * V);
+  let nats = 0;
+  try {
+    const ws = new Int32Array(B);
+    for (let at = 0; at < W; at += B) {
+      const n = Math.min(B, W - at);
+      for (let i = 0; i < n; i++) ws[i] = at + i;
+      fillWindows(ids, L, ws, n, x, y.view());
+      const logits = s.logits(x.subarray(0, n * L), n); // may grow the memory: take the view after
+      z.view().set(logits);
+      nats += core.crossEntropy(null, z, y, n * L, V) * n * L;
+    }
+  } finally {
+    core.free(y); core.free(z);
+  }
+  return nats / (W * L) / Math.LN2;
+}
+
 /** Bits per character of `model` on the windows of `ids` (mean next-id cross-entropy / ln 2). */
 export function bitsPerChar(core: Core, model: Model, ids: ArrayLike<number>, batch = 64): number {
   const { length: L, vocab: V } = lmShape(model);

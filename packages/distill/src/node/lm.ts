@@ -22,14 +22,18 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Core } from '@retort/core-wasm';
-import { readTextFile } from '../data/files.js';
+import { readTextFile, readWholeFile } from '../data/files.js';
+import { isQuantizedModelFile } from '@retort/core-wasm/format';
+import { permutation, STREAM, Xoshiro128 } from '../data/random.js';
+import { Int8Model } from '../quant/int8-model.js';
+import { quantizeModel } from '../quant/quantize.js';
 import { Fnv1a64 } from '../data/hash.js';
 import { loadModel, readModelFile, saveModel } from '../format/model-io.js';
 import { Model } from '../model/model.js';
-import { parseModelSpec, type ModelSpec } from '../model/spec.js';
+import { paramCount, parseModelSpec, type ModelSpec } from '../model/spec.js';
 import { isLmPreset } from '../model/presets.js';
 import { loadTextCorpus, isTextCorpus } from '../text/corpora.js';
-import { bitsPerChar, lmShape, trainLm, windowCount, windowLogits, type LmEpoch, type LmTrainState } from '../lm/train.js';
+import { bitsPerChar, lmShape, scorerBitsPerChar, scorerOf, trainLm, windowCount, windowLogits, type LmEpoch, type LmScorer, type LmTrainState } from '../lm/train.js';
 import { buildCharVocab, DEFAULT_CHAR_VOCAB, lmMeta, vocabOfMeta, type CharVocab } from '../lm/vocab.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { writeJsonAtomic } from './run-dir.js';
@@ -216,18 +220,64 @@ export async function lmJob(o: LmRunOptions): Promise<LmRunResult> {
 }
 
 
-export interface LmEvalResult { model: string; params: number; data: string; testChars: number; testBpc: number }
+export interface LmEvalResult { model: string; params: number; data: string; testChars: number; testBpc: number; kind: 'float32' | 'int8' }
 
-/** Held-out bits per character of a language-model file on `data` (read with the file's vocabulary). */
+/** A language-model file opened for scoring and sampling: a float Model, or an int8 model as a scorer; free() releases it. */
+export interface OpenLm { model: Model | LmScorer; vocab: CharVocab; length: number; params: number; kind: 'float32' | 'int8'; free(): void }
+
+/** Opens a language model's file: a Retort model file (retort lm train/distill) or its int8 file (retort lm quantize). */
+export function openLm(core: Core, path: string): OpenLm {
+  const name = basename(path), full = resolve(path);
+  const bytes = readWholeFile(full, name);
+  const notLm = (): never => { throw new RangeError(`${name}: not a language model's file (no meta.lm vocabulary); train one with retort lm train or distill`); };
+  if (isQuantizedModelFile(bytes)) {
+    const q = Int8Model.decode(core, bytes, name);
+    try {
+      const v = vocabOfMeta(q.model.meta ?? {}, name) ?? notLm();
+      return { model: scorerOf(q), vocab: v.vocab, length: v.length, params: paramCount(q.spec), kind: 'int8', free: () => q.free() };
+    } catch (e) {
+      q.free();
+      throw e;
+    }
+  }
+  const v = vocabOfMeta(readModelFile(full).meta, name) ?? notLm();
+  const model = loadModel(core, full);
+  return { model, vocab: v.vocab, length: v.length, params: model.paramCount, kind: 'float32', free: () => model.free() };
+}
+
+/** Held-out bits per character of a language-model file (float or int8) on `data` (read with the file's vocabulary). */
 export function lmEval(core: Core, path: string, data: string, opts: { testFraction?: number; testChars?: number } = {}): LmEvalResult {
-  const file = readModelFile(resolve(path));
-  const v = vocabOfMeta(file.meta, basename(path));
-  if (!v) throw new RangeError(`${basename(path)}: not a language model's file (no meta.lm vocabulary)`);
-  const text = loadLmText(data, opts);
-  const ids = v.vocab.encode(text.test);
-  const model = loadModel(core, resolve(path));
+  const lm = openLm(core, path);
   try {
-    return { model: resolve(path), params: model.paramCount, data: text.name, testChars: ids.length, testBpc: bitsPerChar(core, model, ids) };
+    const text = loadLmText(data, opts);
+    const ids = lm.vocab.encode(text.test);
+    const testBpc = lm.model instanceof Model ? bitsPerChar(core, lm.model, ids) : scorerBitsPerChar(core, lm.model, ids);
+    return { model: resolve(path), params: lm.params, data: text.name, testChars: ids.length, testBpc, kind: lm.kind };
+  } finally {
+    lm.free();
+  }
+}
+
+/**
+ * An int8 language model from a float one: attention projections, feed-forward and output layers
+ * int8, the character table int8 rows (../quant/plan.ts), activation scales calibrated on
+ * `calibration` windows of the training text drawn by `seed` (never the held-out text).
+ */
+export function lmQuantize(core: Core, path: string, data: string, opts: { calibration?: number; seed?: number; trainChars?: number; testFraction?: number } = {}): Int8Model {
+  const name = basename(path), full = resolve(path);
+  const v = vocabOfMeta(readModelFile(full).meta, name);
+  if (!v) throw new RangeError(`${name}: not a language model's file (no meta.lm vocabulary); train one with retort lm train or distill`);
+  const text = loadLmText(data, opts);
+  const ids = v.vocab.encode(text.train);
+  const model = loadModel(core, full);
+  try {
+    const L = lmShape(model).length, W = windowCount(ids, L);
+    if (W === 0) throw new RangeError(`--data ${data}: the training text has ${ids.length} characters, fewer than one window of ${L + 1}`);
+    const count = Math.min(opts.calibration ?? 256, W);
+    const chosen = permutation(W, new Xoshiro128(opts.seed ?? 1, STREAM.split)).slice(0, count).sort((a, b) => a - b);
+    const x = new Float32Array(count * L);
+    chosen.forEach((w, i) => { for (let l = 0; l < L; l++) x[i * L + l] = ids[w * L + l]!; });
+    return quantizeModel(core, model, x, { meta: { source: name, ...lmMeta(v.vocab, L), calibrationRows: count } });
   } finally {
     model.free();
   }

@@ -29,7 +29,7 @@ export function decodeQuantizedGraph(bytes: Uint8Array, fileName = 'model'): Dec
     const text = (v: readonly number[]): string => `[${v.join(', ')}]`;
     if (text(g.inputShape) !== text(decoded.input)) throw new ModelFormatError(fileName, `header.input: ${text(decoded.input)} but the spec takes ${text(g.inputShape)}`);
     const shapes = graphShapes(decoded.input, decoded.ops, (p) => { throw new ModelFormatError(fileName, p); });
-    const classes = shapes[shapes.length - 1]![0]!;
+    const classes = shapes[shapes.length - 1]!.reduce((a, b) => a * b, 1); // a language model's [L, V] too
     if (classes !== g.classes) throw new ModelFormatError(fileName, `header.ops: the ops give ${classes} classes but the spec ${g.classes}`);
   }
   return { ...decoded, spec: spec.data as DecodedInt8File['spec'] };

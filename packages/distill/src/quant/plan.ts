@@ -17,7 +17,7 @@
 //   becomes dense (q | k | v, int8) -> attention (the f32 softmax core) -> dense (the output
 //   projection, int8, calibrated on the context the core writes); a 1-D convolution is an int8
 //   op like a convolution; dense layers on a sequence are int8 on every position; sequence
-//   pooling stays f32. A language model (output "tokens") has no int8 form yet.
+//   pooling stays f32. A language model's last dense layer gives [L, V] next-token scores.
 import type { CompiledGraph, GraphNode } from '../model/graph.js';
 
 export type PlannedOpType = 'dense' | 'conv' | 'conv1d' | 'maxPool2d' | 'avgPool2d' | 'globalAvgPool' | 'relu' | 'gelu' | 'flatten' | 'add' | 'affine' | 'layerNorm'

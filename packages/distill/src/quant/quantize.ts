@@ -73,7 +73,6 @@ export function quantizeGraph(model: Model, calibration: Float32Array, opts: Qua
   }
   const batchSize = opts.batchSize ?? 256;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`${op}: batchSize must be a positive integer, got ${String(batchSize)}`);
-  if (model.graph.tokens) throw new RangeError(`${op}: a language model (next-token scores at every position) has no int8 form yet; keep the f32 model file`);
   const first = model.graph.nodes[0]!;
   if (first.spec.type === 'embedding') {
     try {
@@ -211,7 +210,6 @@ export function quantizeRows(t: Float32Array, rows: number, cols: number): { q: 
 
 /** The model's compiled graph as the layer graph @retort/core-wasm's programs read. */
 export function layerGraphOf(model: Model): LayerGraph {
-  if (model.graph.tokens) throw new RangeError('a language model (output "tokens") does not run in the int8 and inference programs yet; use the f32 model file');
   const fail = (p: string): never => { throw new Error(`layerGraphOf: ${p}`); };
   return {
     inputShape: model.inputShape, classes: model.classes, paramCount: model.paramCount, stateCount: model.stateCount,
