@@ -174,6 +174,11 @@ describe('text refusals: one line, nothing written', () => {
     const r = retort(['export', teacher, '--format', 'onnx', '--out', d('t.onnx')]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/inputs: token ids as float32 \[batch, 16\], -1 pads after the tokens \(the tokenizer is in the metadata, key retort\.tokenizer\); outputs: logits \[batch, 3\]/);
+    const info = retort(['info', d('t.onnx')]);
+    expect(info.status, info.stderr).toBe(0);
+    expect(info.stdout).toMatch(/ONNX export of a Retort text model .* it does not import back/);
+    expect(info.stdout).toMatch(/input: \[batch, 16\] \(tokens .*output: \[batch, 3\] logits/);
+    expect(info.stdout).toMatch(/tokenizer in the metadata: yes/);
     const bytes = readFileSync(d('t.onnx'));
     const meta = new Map((onnx.ModelProto.decode(bytes).metadataProps ?? []).map((p) => [p.key!, p.value!]));
     const tok = tokenizerOfMeta(JSON.parse(meta.get('retort.tokenizer')!) as Record<string, unknown>, 't.onnx')!;

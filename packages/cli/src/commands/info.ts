@@ -79,7 +79,9 @@ async function describeInterop(file: string, path: string, head: Uint8Array): Pr
       ops: q.ops.map((o, i) => describeOp(o, shapes[i]!, o.inputs[0]! < 0 ? q.input : shapes[o.inputs[0]!]!)), size };
   }
   if (/\.onnx$/i.test(path)) {
-    const { readOnnxFile } = await import('@retort/distill/interop');
+    const { readOnnxFile, readOnnxTextExportInfo } = await import('@retort/distill/interop');
+    const text = readOnnxTextExportInfo(path); // a text model's export: described, not imported
+    if (text) return { kind: 'onnx-text', file: path, bytes, ...text };
     const m = readOnnxFile(path);
     return { kind: 'onnx', file: path, bytes, producer: m.producer, spec: m.spec, shortSpec: formatModelSpec(m.spec), params: paramCount(m.spec),
       normalization: m.normalization, notes: m.notes };
@@ -186,6 +188,11 @@ function infoLines(info: Info): string[] {
       lines.push(`type: ONNX model (producer ${String(info.producer) || 'unknown'}), as a Retort MLP ${String(info.shortSpec)}, ${Number(info.params).toLocaleString('en-US')} parameters`);
       if (info.normalization) lines.push(`input normalisation: ${JSON.stringify(info.normalization)}`);
       for (const n of info.notes as string[]) lines.push(`note: ${n}`);
+      break;
+    case 'onnx-text':
+      lines.push(`type: ONNX export of a Retort text model (producer ${String(info.producer) || 'unknown'}, opset ${String(info.opset)}, ${String(info.nodes)} nodes); it does not import back`);
+      lines.push(`input: [${(info.input as unknown[]).join(', ')}] (${String(info.layout)}); output: [${(info.output as unknown[]).join(', ')}] logits`);
+      lines.push(`spec: ${String(info.spec)}; tokenizer in the metadata: ${info.tokenizer ? 'yes (retort.tokenizer)' : 'no'}`);
       break;
     case 'safetensors':
       lines.push('type: safetensors');

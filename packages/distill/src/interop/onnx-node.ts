@@ -8,6 +8,8 @@ import { DataFormatError } from '../data/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Model } from '../model/model.js';
 import { exportOnnx, importOnnx, MAX_ONNX_BYTES, onnxToModel, type OnnxExportOptions, type OnnxExportSource, type OnnxImport } from './onnx.js';
+import { int64, ONNX_METADATA_KEYS, type onnx } from './onnx-format.js';
+import { decodeModelProto } from './onnx-wire.js';
 
 /** Writes `model` as an ONNX file at `path`, atomically (a reader sees the old file or the new one). */
 export function exportOnnxFile(path: string, model: OnnxExportSource, opts: OnnxExportOptions = {}): void {
@@ -18,6 +20,23 @@ export function exportOnnxFile(path: string, model: OnnxExportSource, opts: Onnx
 export function readOnnxFile(path: string): OnnxImport {
   const name = basename(path);
   return importOnnx(readBounded(path, name), name);
+}
+
+/** What a Retort text model's ONNX export declares (it does not import back: see onnx-import.ts), or null for any other ONNX file. */
+export interface OnnxTextExportInfo { producer: string; opset: number; spec: string; layout: string; input: (number | string)[]; output: (number | string)[]; nodes: number; tokenizer: boolean }
+
+export function readOnnxTextExportInfo(path: string): OnnxTextExportInfo | null {
+  const name = basename(path);
+  const m = decodeModelProto(readBounded(path, name), (p) => { throw new DataFormatError(name, p); });
+  const meta = new Map((m.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
+  const layout = meta.get(ONNX_METADATA_KEYS.layout) ?? '';
+  if (!layout.startsWith('tokens')) return null;
+  const dims = (v: onnx.IValueInfoProto | undefined): (number | string)[] =>
+    (v?.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : int64(d.dimValue) ?? '?'));
+  return {
+    producer: m.producerName ?? '', opset: int64(m.opsetImport?.[0]?.version) ?? 0, spec: meta.get(ONNX_METADATA_KEYS.spec) ?? '', layout,
+    input: dims(m.graph?.input?.[0]), output: dims(m.graph?.output?.[0]), nodes: m.graph?.node?.length ?? 0, tokenizer: meta.has(ONNX_METADATA_KEYS.tokenizer),
+  };
 }
 
 /** A Model from an ONNX file (see importOnnx for what is accepted: an Mlp for an MLP). The caller owns it (free()). */
