@@ -196,6 +196,12 @@ export function graphShapes(input: Shape, ops: readonly QuantizedOp[], fail: Fai
     if (!Array.isArray(op.inputs) || op.inputs.length !== want) fail(`${label}.inputs: must list ${want} earlier op${want > 1 ? 's' : ''}`);
     for (const j of op.inputs) if (!Number.isInteger(j) || j < -1 || j >= i) fail(`${label}.inputs: ${JSON.stringify(j)} is not an earlier op (or -1, the input)`);
     const at = (j: number): Shape => (j < 0 ? input : shapes[j]!);
+    // token ids are the model input: an embedding is the first op and reads it; the ops that read
+    // the token counts from the input (attention, sequence pooling) exist only in such a graph
+    if (op.type === 'embedding' && (i !== 0 || op.inputs[0] !== -1)) fail(`${label}: an embedding reads the token ids, so it must be the first op and read the input (-1)`);
+    if ((op.type === 'attention' || op.type === 'sequencePool') && ops[0]!.type !== 'embedding') {
+      fail(`${label}: reads the token counts of the model input, so the graph must start with an embedding of token ids`);
+    }
     const inShape = at(op.inputs[0]!);
     if (op.type === 'add' && shapeText(at(op.inputs[1]!)) !== shapeText(inShape)) {
       fail(`${label} adds ${shapeText(inShape)} to ${shapeText(at(op.inputs[1]!))}: they must match`);
@@ -344,7 +350,7 @@ export function decodeGraphContainer(bytes: Uint8Array, c: Container, fail: Fail
     const inShape = o.inputs[0]! < 0 ? input : shapes[o.inputs[0]!]!;
     const given = parsed[i]!.tensors;
     const wanted = tensorsOf(o, inShape);
-    for (const key of Object.keys(given)) if (!wanted.some((t) => t.key === key)) fail(`header.ops[${i}].tensors.${key}: a ${o.type} op has no such tensor`);
+    for (const key of Object.keys(given)) if (!wanted.some((t) => t.key === key)) fail(`header.ops[${i}].tensors.${key}: ${/^[aeiou]/.test(o.type) ? 'an' : 'a'} ${o.type} op has no such tensor`);
     for (const t of wanted) {
       const at = `header.ops[${i}].tensors.${t.key}`;
       const r = given[t.key];

@@ -187,7 +187,7 @@ export function runProgram(k: ProgramKernels, views: MemoryViews, p: Program, pl
         const { L, D, heads: H } = op, dh = D / H, D3 = 3 * D, T = Math.sqrt(dh), P = buf.attn, f = views.f32, n8 = tokens();
         const qkv = src(0);
         for (let b = 0; b < rows; b++) {
-          const n = n8[b]!, rowB = qkv + 4 * b * L * D3, ctxB = y + 4 * b * L * D;
+          const n = Math.min(n8[b]!, L), rowB = qkv + 4 * b * L * D3, ctxB = y + 4 * b * L * D;
           if (n < L) f.fill(0, (ctxB >>> 2) + n * D, (ctxB >>> 2) + L * D);
           for (let h = 0; h < H && n > 0; h++) {
             const q = rowB + 4 * h * dh, kk = rowB + 4 * (D + h * dh), v = rowB + 4 * (2 * D + h * dh);
@@ -208,7 +208,7 @@ export function runProgram(k: ProgramKernels, views: MemoryViews, p: Program, pl
       case 'sequencePool': {
         const n8 = tokens(), { L, D } = op, f = views.f32, x0 = src(0);
         for (let b = 0; b < rows; b++) {
-          const n = op.first ? Math.min(1, n8[b]!) : n8[b]!;
+          const n = Math.min(op.first ? 1 : L, n8[b]!);
           if (n === 0) f.fill(0, (y >>> 2) + b * D, (y >>> 2) + (b + 1) * D);
           else k.globalAvgPoolForward(y + 4 * b * D, x0 + 4 * b * L * D, 1, n, D);
         }
@@ -327,7 +327,9 @@ export function checkTokenIds(x: Float32Array, rows: number, L: number, V: numbe
     for (let l = 0; l < L; l++) {
       const v = x[r * L + l]!;
       if (v === -1) { padded = true; continue; }
-      if (!(Number.isInteger(v) && v >= 0 && v < V)) throw new RangeError(`row ${r}, position ${l}: token id ${v} is outside the vocabulary [0, ${V}) (-1 pads)`);
+      if (!(Number.isInteger(v) && v >= 0 && v < V)) {
+        throw new RangeError(`row ${r}, position ${l}: token id ${v} is ${Number.isInteger(v) ? `outside the vocabulary [0, ${V})` : 'not an integer'} (-1 pads)`);
+      }
       if (padded) throw new RangeError(`row ${r}, position ${l}: a token after padding (Retort pads after the tokens)`);
     }
   }

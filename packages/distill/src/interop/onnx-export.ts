@@ -51,6 +51,7 @@
 //                 padding position's context is zero), MatMul(ctx, wo) + bo
 //   sequencePool  mean: ReduceSum(x * mask3) / max(ReduceSum(mask), 1); first: row 0 * mask[:, 0]
 //   conv1d        Transpose to [B, D, L], Conv (kernel [O, I, K], pads of 'same'), Transpose back
+//   batchNorm on [L, D]  BatchNormalization between the same Transposes (ONNX normalises axis 1)
 //   flatten of [L, D]  Flatten (row-major in both)
 // A language model's output is "logits" [batch, L, V]. The model file's tokenizer (or character
 // vocabulary) is written to metadata_props as retort.tokenizer when the caller passes it. Such a
@@ -436,11 +437,20 @@ function graphBody(g: CompiledGraph, params: Float32Array, state: Float32Array, 
         node('GlobalAveragePool', [x], `${n.name}.pool`);
         node('Flatten', [`${n.name}.pool`], y, [int('axis', 1)], `${n.name}.flatten`);
         break;
-      case 'batchNorm':
-        node('BatchNormalization', [x, vector(n, 'gamma', 'params', xOrder), vector(n, 'beta', 'params', xOrder),
-          vector(n, 'running_mean', 'state', xOrder), vector(n, 'running_var', 'state', xOrder)], y, [float('epsilon', s.eps)]);
+      case 'batchNorm': {
+        const inputs = [vector(n, 'gamma', 'params', xOrder), vector(n, 'beta', 'params', xOrder),
+          vector(n, 'running_mean', 'state', xOrder), vector(n, 'running_var', 'state', xOrder)];
+        if (n.inShape.length === 2) {
+          // a sequence [B, L, D]: Retort normalises D, ONNX axis 1, so between Transposes to [B, D, L] and back
+          node('Transpose', [x], `${n.name}.ndl`, [ints('perm', [0, 2, 1])], `${n.name}.to_ndl`);
+          node('BatchNormalization', [`${n.name}.ndl`, ...inputs], `${n.name}.bn`, [float('epsilon', s.eps)]);
+          node('Transpose', [`${n.name}.bn`], y, [ints('perm', [0, 2, 1])], `${n.name}.to_nld`);
+          break;
+        }
+        node('BatchNormalization', [x, ...inputs], y, [float('epsilon', s.eps)]);
         yOrder = xOrder;
         break;
+      }
       case 'layerNorm': {
         const inputs = [vector(n, 'gamma', 'params', xOrder), vector(n, 'beta', 'params', xOrder)];
         const attrs = [int('axis', -1), float('epsilon', s.eps)];

@@ -125,8 +125,9 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
     }
     const timed = (x: Float32Array, width: number): Float32Array => {
       if (longest === 0) return x;
-      const c = x.slice();
-      c.copyWithin(0, longest * width, (longest + 1) * width);
+      const c = x.slice(); // rows 0 and `longest` swapped: the batch keeps every row
+      c.set(x.subarray(longest * width, (longest + 1) * width), 0);
+      c.set(x.subarray(0, width), longest * width);
       return c;
     };
 

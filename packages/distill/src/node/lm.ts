@@ -234,7 +234,11 @@ export function openLm(core: Core, path: string): OpenLm {
     const q = Int8Model.decode(core, bytes, name);
     try {
       const v = vocabOfMeta(q.model.meta ?? {}, name) ?? notLm();
-      return { model: scorerOf(q), vocab: v.vocab, length: v.length, params: paramCount(q.spec), kind: 'int8', free: () => q.free() };
+      const scorer = scorerOf(q);
+      if (scorer.length !== v.length || scorer.vocab !== v.vocab.size) {
+        throw new RangeError(`${name}: its meta.lm says ${v.vocab.size} characters in windows of ${v.length}, but the model reads ${scorer.length} and scores ${scorer.vocab}`);
+      }
+      return { model: scorer, vocab: v.vocab, length: v.length, params: paramCount(q.spec), kind: 'int8', free: () => q.free() };
     } catch (e) {
       q.free();
       throw e;

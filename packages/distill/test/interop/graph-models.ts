@@ -68,7 +68,11 @@ export function preparedModel(core: Core, spec: ModelSpec, seed: number): Model 
     // running statistics as training leaves them: several train-mode passes over shifted data
     const rows = 16;
     const rng = core.createRng(seed + 2);
-    const x = core.fromArray(gauss(r, rows * model.inputSize, 1.5).map((v) => v + 0.3));
+    // a text model's input is token ids: random ids of the table's vocabulary instead
+    const table = model.paramLayout.find((t) => t.name.endsWith('.table'));
+    const vocab = table ? table.shape[0]! : 0;
+    const x = core.fromArray(table ? Float32Array.from({ length: rows * model.inputSize }, () => Math.floor(r() * vocab))
+      : gauss(r, rows * model.inputSize, 1.5).map((v) => v + 0.3));
     try {
       model.plan(rows);
       for (let k = 0; k < 5; k++) model.forward(x, rows, 'train', rng);

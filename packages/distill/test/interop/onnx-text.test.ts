@@ -43,6 +43,10 @@ const CASES: { name: string; spec: ModelSpec }[] = [
   },
   { name: 'cnn1d (convolutions read the padding rows, as in Retort)', spec: text('cnn1d', 5) },
   { name: 'bag of embeddings', spec: text('bag', 2) },
+  { name: 'a batch norm on a sequence (over its features) after a 1-D convolution', spec: parseModelSpec({
+    type: 'graph', input: [L], layers: [{ type: 'embedding', vocab: V, dim: 6 }, { type: 'conv1d', filters: 7, kernel: 4 }, { type: 'batchNorm' }, { type: 'relu' },
+      { type: 'sequencePool' }, { type: 'dense', units: 3 }],
+  }) },
   { name: 'a flattened sequence into a dense layer', spec: parseModelSpec({
     type: 'graph', input: [L], layers: [{ type: 'embedding', vocab: V, dim: 4 }, { type: 'gelu' }, { type: 'flatten' }, { type: 'dense', units: 3 }],
   }) },

@@ -95,7 +95,7 @@ describe('the int8 file of a graph (format version 2)', () => {
       [(h) => { h.ops[2].inputs = [-2]; }, /ops\[2\]\.inputs\[0\]: must be an integer in \[-1, /],
       [(h) => { h.ops[1].groups = 1; }, /ops\[1\]\.tensors\.weights: length 36 but the op needs 144 bytes/],
       [(h) => { h.ops[6].tensors.scale.length = 12; }, /ops\[6\]\.tensors\.scale: length 12 but the op needs 16 bytes/],
-      [(h) => { h.ops[6].tensors.weights = { offset: 0, length: 1 }; }, /ops\[6\]\.tensors\.weights: a affine op has no such tensor/],
+      [(h) => { h.ops[6].tensors.weights = { offset: 0, length: 1 }; }, /ops\[6\]\.tensors\.weights: an affine op has no such tensor/],
       [(h) => { h.ops[9].type = 'flatten'; }, /header\.ops\[10\]\.tensors\.weights: length 48 but the op needs 192 bytes/],
       [(h) => { h.ops = h.ops.slice(0, 8); }, /header\.ops: the last op gives \[2, 2, 6\] per sample, but a model must end in flat class scores/],
       [(h) => { h.ops[0].inputScale = -1; }, /ops\[0\]\.inputScale: must be a finite f32 > 0/],

@@ -116,6 +116,18 @@ describe.each(CASES)('int8 text model: $name', ({ spec, ops }) => {
 });
 
 describe('what int8 does not take', () => {
+  it('an int8 graph whose embedding is not the first op reading the input is refused (token counts are read from the input)', () => {
+    const ones = (n: number): Float32Array => new Float32Array(n).fill(1);
+    const g = {
+      spec: { type: 'graph' }, input: [100], ops: [
+        { type: 'dense' as const, inputs: [-1], units: L, relu: false, inputScale: 1, weights: new Int8Array(100 * L), weightScales: ones(L), bias: new Float32Array(L) },
+        { type: 'embedding' as const, inputs: [0], vocab: V, dim: 4, positions: false, table: new Int8Array(V * 4), tableScales: ones(V), pos: new Float32Array(0) },
+        { type: 'sequencePool' as const, inputs: [1], mode: 'mean' as const },
+      ],
+    };
+    expect(() => new Int8Model(simd, g)).toThrow(/ops\[1\] \(embedding\): an embedding reads the token ids, so it must be the first op and read the input \(-1\)/);
+  });
+
   it('an id outside the vocabulary at calibration is named', () => {
     const model = preparedModel(simd, CASES[3]!.spec, 1);
     try {
