@@ -83,6 +83,32 @@ describe('text runs', () => {
     expect(s.text.maxLength).toBe(16);
   });
 
+  it('token noise: the teacher reads each noised batch in the step (no soft-label cache), the same seed gives the same bits, the noise changes them', () => {
+    const run = (out: string, noise: string[]): Buffer => {
+      const r = retort(['distill', '--data', d('train.jsonl'), '--test-data', d('test.jsonl'), '--teacher', teacher, '--model', 'bag:dim=16',
+        '--epochs', '2', '--lr', '0.01', '--validation', '60', '--batch-size', '32', ...noise, '--out', d(out)]);
+      expect(r.status, r.stderr).toBe(0);
+      const { tensors } = readModelFile(d(out, 'model.retort'));
+      return Buffer.concat(Object.keys(tensors).sort().map((k) => Buffer.from(tensors[k]!.data.buffer, tensors[k]!.data.byteOffset, tensors[k]!.data.byteLength)));
+    };
+    const a = run('noise-a', ['--token-noise', '0.2']), b = run('noise-b', ['--token-noise', '0.2']), plain = run('noise-0', []);
+    expect(existsSync(d('noise-a', 'teacher-outputs'))).toBe(false);
+    expect(existsSync(d('noise-0', 'teacher-outputs'))).toBe(true);
+    expect(a.length).toBeGreaterThan(0);
+    expect(a.equals(b)).toBe(true);
+    expect(a.equals(plain)).toBe(false);
+  });
+
+  it('token noise on images, above 0.5, or with precomputed teacher logits is refused, nothing written', () => {
+    const img = retort(['train', '--data', 'mnist', '--model', 'mlp:784-10-10', '--train-size', '100', '--validation', '10', '--token-noise', '0.1', '--out', d('bad5')]);
+    expectOneLineError(img, ['tokenNoise', 'token noise replaces token ids', 'is not text']);
+    const high = retort(['train', '--data', d('train.jsonl'), '--model', 'bag', ...SEQ, '--token-noise', '0.7', '--out', d('bad5')]);
+    expectOneLineError(high, ['--token-noise', 'must be in [0, 0.5]', '0.7']);
+    const logits = retort(['distill', '--data', d('train.jsonl'), '--model', 'bag', ...SEQ, '--teacher-logits', d('none.npy'), '--token-noise', '0.2', '--out', d('bad5')]);
+    expectOneLineError(logits, ['--token-noise', 'precomputed --teacher-logits cannot follow noised texts']);
+    expect(existsSync(d('bad5'))).toBe(false);
+  });
+
   it('distills a 1-D CNN student from the Transformer (logits across architectures), and a FitNets hint from a Transformer block to a convolution', () => {
     const r = retort(['distill', '--data', d('train.jsonl'), '--test-data', d('test.jsonl'), '--teacher', teacher, '--model', 'cnn1d:dim=16,width=0.125',
       '--epochs', '4', '--lr', '0.01', '--validation', '60', '--batch-size', '32', '--out', d('student-cnn')]);

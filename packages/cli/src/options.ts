@@ -213,6 +213,7 @@ export interface RunFlags extends DataFlags {
   testSize?: number;
   jitter?: number;
   mixup?: boolean;
+  tokenNoise?: number;
   normalize?: 'channel';
   method?: string;
   layerMap?: 'uniform' | 'last';
@@ -322,6 +323,7 @@ export function buildRunConfig(kind: 'train' | 'distill', flags: RunFlags, cwd =
   set('maxLength', flags.maxLength);
   set('vocabSize', flags.vocabSize);
   set('mixup', flags.mixup);
+  set('tokenNoise', flags.tokenNoise);
   set('normalize', flags.normalize);
   set('method', flags.method);
   set('layerMap', flags.layerMap);
@@ -407,6 +409,10 @@ function checkTeacherChoice(kind: 'train' | 'distill', cfg: Obj, flags: RunFlags
   const jitter = flags.jitter ?? cfg.jitter;
   if (hasLogits && typeof jitter === 'number' && jitter > 0) {
     throw new UsageError('--jitter: precomputed --teacher-logits cannot follow shifted inputs; use --teacher MODEL_FILE or --jitter 0');
+  }
+  const tokenNoise = flags.tokenNoise ?? cfg.tokenNoise;
+  if (hasLogits && typeof tokenNoise === 'number' && tokenNoise > 0) {
+    throw new UsageError('--token-noise: precomputed --teacher-logits cannot follow noised texts; use --teacher MODEL_FILE or --token-noise 0');
   }
   if (hasLogits && (flags.mixup ?? cfg.mixup) === true) {
     throw new UsageError('--mixup: precomputed --teacher-logits cannot follow mixed inputs; use --teacher MODEL_FILE');

@@ -94,6 +94,8 @@ function addRunOptions(cmd: Command, kind: JobKind): Command {
     .option('--jitter <px>', 'random shifts of up to ±px pixels (default 0)', configArg('--jitter', 'jitter'))
     .option('--normalize <how>', "'channel': standardise inputs per channel (per feature of a table) with the training split's mean and std, recorded in the model file",
       choiceArg('--normalize', ['channel'] as const))
+    .option('--token-noise <p>', 'text: replace each training token with probability p by a random vocabulary id, afresh every epoch (a teacher reads the same noised texts; default 0)',
+      configArg('--token-noise', 'tokenNoise'))
     .option('--mixup', 'mix each batch with a permutation of itself (one weight per batch, labels mixed alike; a teacher sees the mixed inputs)')
     .option('--out <dir>', 'run directory (default runs/<command>-YYYYMMDD-HHMMSS)')
     .option('--force', 'replace an existing run directory')

@@ -58,6 +58,12 @@ export const runConfigSchema = z.strictObject({
    */
   mixup: z.boolean({ error: 'must be true or false' }).default(false),
   /**
+   * Token noise (text): each token of a training batch is replaced, with this probability, by a
+   * random non-special id of the vocabulary, drawn afresh each epoch; a teacher runs inside the
+   * step on the noised texts. Absent or 0 = off.
+   */
+  tokenNoise: z.number({ error: 'must be a number' }).min(0, { error: 'must be in [0, 0.5]' }).max(0.5, { error: 'must be in [0, 0.5]' }).optional(),
+  /**
    * Input normalisation: u8 samples become (x/255 - mean)/std, f32 samples (x - mean)/std; one value,
    * or one per channel (the last axis of an image, each feature of a table).
    */

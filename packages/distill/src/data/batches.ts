@@ -4,7 +4,7 @@
 //   y       i32 [B]
 // and refills them for every batch, so a training step allocates nothing.
 // Epoch e's order is a permutation drawn from (seed, e) alone, and batch b's jitter
-// shifts and mixup partners and weight from (seed, e, b) alone: a run resumed at epoch e (or at batch b of it) sees
+// shifts, token noise and mixup partners and weight from (seed, e, b) alone: a run resumed at epoch e (or at batch b of it) sees
 // exactly the batches an uninterrupted run sees. The PRNG is pure TS (random.ts), so the
 // order is the same in Node and in browsers.
 
@@ -25,6 +25,14 @@ export interface BatchLoaderOptions {
    * and the partners' labels (`mix`). Applied after jitter and normalisation. Default false.
    */
   mixup?: boolean;
+  /**
+   * Token noise, for token-id samples (Dataset.vocab): each token of a batch's texts is replaced,
+   * with this probability, by an id drawn uniformly from the vocabulary's non-special ids; special
+   * tokens and padding stay. A model teacher in the step reads the same noised batch, so its soft
+   * labels describe the text the student sees (a transfer set of perturbed texts, as Tang et al.
+   * 2019 and TinyBERT build one, drawn afresh in every epoch). In [0, 1); default 0 (off).
+   */
+  tokenNoise?: number;
   /**
    * u8 samples become (x/255 - mean)/std, f32 samples (x - mean)/std (defaults 0 and 1: x/255, f32 as
    * stored); one value, or one per channel (InputNorm in dataset.ts).
@@ -100,6 +108,10 @@ export class BatchLoader implements EpochLoader {
   private readonly seed: number;
   private readonly jitter: number;
   private readonly mixup: boolean;
+  private readonly tokenNoise: number;
+  /** With token noise: the vocabulary size and its special ids. */
+  private readonly vocab: number;
+  private readonly special: ReadonlySet<number>;
   private readonly y2: Tensor<'i32'> | null;
   private readonly unmixed: Float32Array | null;
   private lambda = 1;
@@ -121,6 +133,14 @@ export class BatchLoader implements EpochLoader {
     this.jitter = options.jitter ?? 0;
     this.mixup = options.mixup ?? false;
     if (typeof this.mixup !== 'boolean') throw new RangeError(`BatchLoader: mixup must be true or false, got ${String(this.mixup)}`);
+    this.tokenNoise = options.tokenNoise ?? 0;
+    if (!(this.tokenNoise >= 0 && this.tokenNoise < 1)) throw new RangeError(`BatchLoader: tokenNoise must be in [0, 1), got ${this.tokenNoise}`);
+    this.vocab = ds.vocab ?? 0;
+    this.special = new Set((ds.specialIds ?? []).filter((id) => id >= 0 && id < this.vocab));
+    if (this.tokenNoise > 0) {
+      if (ds.vocab === undefined) throw new RangeError(`BatchLoader: token noise needs token-id samples; ${ds.name} is not text`);
+      if (this.special.size >= this.vocab) throw new RangeError(`BatchLoader: token noise draws non-special ids, and every id of ${ds.name}'s vocabulary is special`);
+    }
     this.norm = { mean: options.mean ?? 0, std: options.std ?? 1 };
     const isU8 = ds.x instanceof Uint8Array;
     if (!Number.isInteger(this.jitter) || this.jitter < 0) throw new RangeError(`BatchLoader: jitter must be a non-negative integer, got ${this.jitter}`);
@@ -198,6 +218,7 @@ export class BatchLoader implements EpochLoader {
       const xv = this.x.view();
       for (let i = 0; i < size; i++) xv.set(ds.x.subarray(indices[i]! * F, indices[i]! * F + F), i * F);
       if (!isIdentity(this.norm)) applyChannelNorm(xv, size * F, this.norm);
+      if (this.tokenNoise > 0) this.noise(xv, size, e, b);
       if (this.mixup) this.mix(size, e, b);
       return;
     }
@@ -224,6 +245,25 @@ export class BatchLoader implements EpochLoader {
       applyChannelNorm(xv, size * F, this.norm);
     }
     if (this.mixup) this.mix(size, e, b);
+  }
+
+  /**
+   * Replaces each non-special token of the filled rows, with probability tokenNoise, by a uniform
+   * non-special id (rejection from [0, vocab)); a row's padding (-1) ends it. One PRNG per (seed, e, b).
+   */
+  private noise(x: Float32Array, size: number, e: number, b: number): void {
+    const rng = new Xoshiro128(this.seed, STREAM.tokenNoise, e, b);
+    const F = this.features, p = this.tokenNoise, V = this.vocab, special = this.special;
+    for (let i = 0; i < size; i++) {
+      for (let k = i * F; k < i * F + F; k++) {
+        const v = x[k]!;
+        if (v === -1) break;
+        if (special.has(v) || !(rng.unit() < p)) continue;
+        let id = rng.below(V);
+        while (special.has(id)) id = rng.below(V);
+        x[k] = id;
+      }
+    }
   }
 
   /** Mixes the filled rows of x with a permutation of themselves and sets y2 and λ (mixup). */

@@ -29,6 +29,11 @@ export interface Dataset {
    * tokens for padding. Absent for every other dataset.
    */
   vocab?: number;
+  /**
+   * Token data: the ids of the tokenizer's special tokens (its template's and added special
+   * tokens), which token noise (data/batches.ts) neither replaces nor draws.
+   */
+  specialIds?: readonly number[];
 }
 
 /** Rows of a dataset, in order; `indices` are dataset row numbers. */

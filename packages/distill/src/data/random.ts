@@ -5,7 +5,7 @@
 // so nothing depends on how many numbers an earlier epoch or batch drew.
 
 /** Stream purposes: keys that keep the streams of one seed apart. */
-export const STREAM = { split: 1, shuffle: 2, jitter: 3, transfer: 4, mixup: 5, testSplit: 6, shards: 7, shuffleBuffer: 8, holdOut: 9 } as const;
+export const STREAM = { split: 1, shuffle: 2, jitter: 3, transfer: 4, mixup: 5, testSplit: 6, shards: 7, shuffleBuffer: 8, holdOut: 9, tokenNoise: 10 } as const;
 
 /** The splitmix32-style finaliser: a bijective 32-bit mix. */
 function mix32(x: number): number {

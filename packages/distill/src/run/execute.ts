@@ -157,13 +157,15 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
     const peerCount = config.peers ?? (!config.losses && config.method === 'dml' ? 1 : 0);
     for (let i = 1; i <= peerCount; i++) peers.push({ model: createModel(core, spec), seed: (config.seed + i) >>> 0 });
     checkModelFitsData(model, data.train, 'model');
-    const augmented = config.jitter > 0 || config.mixup;
+    const tokenNoise = config.tokenNoise ?? 0;
+    if (tokenNoise > 0 && (data.train as { vocab?: number }).vocab === undefined) throw new RangeError(`config.tokenNoise: token noise replaces token ids; ${data.train.name} is not text`);
+    const augmented = config.jitter > 0 || config.mixup || tokenNoise > 0;
     const needsInStep = augmented || terms.some((t) => FEATURE_TERMS.has(t.type));
     const mixupError = config.mixup ? mixupTermError(terms) : null;
     if (mixupError) throw new RangeError(`config.${mixupError}`);
     if (needsInStep && (teachers.some((t) => t.kind === 'model') && JSON.stringify(tNorm) !== JSON.stringify(norm) ||
         teachers.some((t) => t.kind === 'predictor' && !t.step))) {
-      throw new RangeError(`config.teacherInput: ${config.jitter > 0 ? 'jitter' : config.mixup ? 'mixup' : 'a hint or rkd term'} runs the teacher inside the step on the student's batch, ` +
+      throw new RangeError(`config.teacherInput: ${config.jitter > 0 ? 'jitter' : config.mixup ? 'mixup' : tokenNoise > 0 ? 'token noise' : 'a hint or rkd term'} runs the teacher inside the step on the student's batch, ` +
         'so the teacher must take the student\'s input preparation and run there: a Retort model, or an ONNX graph in onnxruntime whose teacherInput is the student\'s');
     }
     // every check of the objective against the models, each teacher as it will be used
@@ -189,7 +191,7 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
     let objective: ObjectiveSettings = { terms, teachers: signal.teachers, combine: config.combine };
     const settings = {
       epochs: config.epochs, batchSize: config.batchSize, optimizer: config.optimizer, schedule: config.schedule,
-      seed: config.seed, jitter: config.jitter, mixup: config.mixup, mean: norm.mean, std: norm.std,
+      seed: config.seed, jitter: config.jitter, mixup: config.mixup, ...(tokenNoise > 0 ? { tokenNoise } : {}), mean: norm.mean, std: norm.std,
     };
     let tuned: AutoTuneResult | undefined;
     if (config.autoTune && !isStreamedSet(transfer)) {

@@ -60,6 +60,9 @@ export function checkTeacherKinds(kind: RunKind, c: RunConfig, teachers: readonl
   if (c.jitter > 0 && teachers.includes('logits')) {
     throw new RangeError('config.jitter: precomputed teacher logits cannot follow augmented inputs; use a teacher model or jitter 0');
   }
+  if ((c.tokenNoise ?? 0) > 0 && teachers.includes('logits')) {
+    throw new RangeError('config.tokenNoise: precomputed teacher logits cannot follow noised texts; use a teacher model or no token noise');
+  }
   if (c.mixup && teachers.includes('logits')) {
     throw new RangeError('config.mixup: precomputed teacher logits cannot follow mixed inputs; use a teacher model or no mixup');
   }

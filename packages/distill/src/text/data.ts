@@ -10,7 +10,7 @@ import { makeDataset, type Dataset, type TestSplit } from '../data/dataset.js';
 import { DataFormatError } from '../data/errors.js';
 import type { TextDataset } from '../data/table.js';
 import { trainByteLevelBpe } from './bpe.js';
-import { encodeTexts, textHead, type TextTokenizer } from './tokenizer.js';
+import { encodeTexts, specialTokenIds, textHead, type TextTokenizer } from './tokenizer.js';
 
 /** Default maximum sequence length (tokens, special tokens included). */
 export const DEFAULT_MAX_LENGTH = 128;
@@ -58,10 +58,11 @@ export function encodeTextData(train: TextDataset, test: TextDataset, split: Tes
   // Trained on what the model reads of each training text (its head: see textHead).
   const tokenizer = opts.tokenizer ?? trainByteLevelBpe(train.texts.map((t) => textHead(t, maxLength).head),
     { vocabSize: opts.vocabSize ?? DEFAULT_VOCAB_SIZE, name: train.name });
+  const specialIds = specialTokenIds(tokenizer);
   const one = (ds: TextDataset): { dataset: Dataset; truncated: number } => {
     const enc = encodeTexts(tokenizer, ds.texts, maxLength);
     const dataset: Dataset = { ...makeDataset(enc.ids, [ds.count, maxLength], ds.y, { xFile: ds.name, yFile: ds.name }, { name: ds.name, classes }),
-      vocab: tokenizer.vocabSize };
+      vocab: tokenizer.vocabSize, specialIds };
     return { dataset, truncated: enc.truncated };
   };
   const a = one(train), b = one(test);

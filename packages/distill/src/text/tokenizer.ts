@@ -155,6 +155,13 @@ function template(j: TokenizerJson, source: string): { prefix: number[]; suffix:
   return fromOne(pp) ?? { prefix: [], suffix: [] };
 }
 
+/** The ids of a tokenizer's special tokens: its template's (prefix, suffix) and its added special tokens, ascending. */
+export function specialTokenIds(tok: TextTokenizer): number[] {
+  const ids = new Set<number>([...tok.prefix, ...tok.suffix]);
+  for (const t of tok.json.added_tokens) if (t.special) ids.add(t.id);
+  return [...ids].sort((a, b) => a - b);
+}
+
 /** Token ids of texts as a model reads them: [count, maxLength], f32 (exact below 2^24). */
 export interface EncodedTexts {
   ids: Float32Array;

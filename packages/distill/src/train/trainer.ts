@@ -57,6 +57,8 @@ export interface TrainSettings {
   jitter: number;
   /** Mixup of each batch with a permutation of itself (data/batches.ts); default false. */
   mixup?: boolean;
+  /** Token noise of token-id batches (data/batches.ts): the probability of replacing a token; default 0. */
+  tokenNoise?: number;
   /** Input normalisation (InputNorm in data/dataset.ts): one value or one per channel. */
   mean: number | number[];
   std: number | number[];
@@ -171,7 +173,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const { core, model, settings: s } = job;
   const classes = model.classes;
   validateJob(job);
-  const loaderOptions = { shuffle: true, seed: s.seed, jitter: s.jitter, mixup: s.mixup ?? false, mean: s.mean, std: s.std };
+  const loaderOptions = { shuffle: true, seed: s.seed, jitter: s.jitter, mixup: s.mixup ?? false, tokenNoise: s.tokenNoise ?? 0, mean: s.mean, std: s.std };
   const loader: EpochLoader = isStreamedSet(job.train) ? job.train.loader(core, s.batchSize, loaderOptions) : new BatchLoader(core, job.train, s.batchSize, loaderOptions);
   const trainCount = isStreamedSet(job.train) ? job.train.count : job.train.indices.length;
   const totalSteps = s.epochs * loader.batchCount;

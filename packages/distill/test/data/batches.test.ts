@@ -110,6 +110,44 @@ describe.each(['simd', 'js'] as const)('BatchLoader on %s', (backend) => {
     for (const l of [plain, mixed, again]) l.free();
   });
 
+  it('token noise replaces about p of the tokens by non-special ids, keeps specials and padding, and is drawn from (seed, epoch, batch)', () => {
+    // 300 texts of 20 positions over a vocabulary of 50: <cls> (id 0) first, 1 + (r % 15) tokens, then padding
+    const n = 300, L = 20, V = 50, special = [0, 7];
+    const x = new Float32Array(n * L).fill(-1);
+    for (let r = 0; r < n; r++) {
+      x[r * L] = 0;
+      for (let l = 1; l <= 1 + (r % 15); l++) x[r * L + l] = l === 3 ? 7 : (r * 31 + l * 17) % V === 7 ? 8 : (r * 31 + l * 17) % V;
+    }
+    const tokens: Dataset = { ...makeDataset(x, [n, L], new Int32Array(n), { xFile: 't', yFile: 't' }, { name: 'tokens', classes: 1 }), vocab: V, specialIds: special };
+    const plain = new BatchLoader(core, fullView(tokens), 64, { seed: 4 });
+    const noisy = new BatchLoader(core, fullView(tokens), 64, { seed: 4, tokenNoise: 0.25 });
+    const clean = collect(plain, 2), batches = collect(noisy, 2);
+    let replaceable = 0, replaced = 0;
+    batches.forEach((b, k) => {
+      const u = clean[k]!;
+      expect(b.indices).toEqual(u.indices); // the same rows in the same order
+      for (let i = 0; i < b.size * L; i++) {
+        const before = u.x[i]!, after = b.x[i]!;
+        if (before === -1 || special.includes(before)) { expect(after).toBe(before); continue; }
+        replaceable++;
+        expect(Number.isInteger(after) && after >= 0 && after < V && !special.includes(after)).toBe(true);
+        if (after !== before) replaced++;
+      }
+    });
+    // replaced with probability 0.25, and a draw equal to the old id (1 in 48) leaves it unchanged
+    const expected = replaceable * 0.25 * (47 / 48);
+    expect(Math.abs(replaced - expected)).toBeLessThan(4 * Math.sqrt(expected));
+    // deterministic per (seed, epoch, batch): a resumed epoch sees the same noise; another epoch other noise
+    const again = new BatchLoader(core, fullView(tokens), 64, { seed: 4, tokenNoise: 0.25 });
+    expect(collect(again, 2, 3)).toEqual(batches.slice(3));
+    const other = collect(again, 3).flatMap((b) => b.x), otherClean = collect(plain, 3).flatMap((b) => b.x);
+    expect(other).not.toEqual(otherClean);
+    // only text takes it
+    expect(() => new BatchLoader(core, view, 5, { tokenNoise: 0.1 })).toThrow(/token noise needs token-id samples; .* is not text/);
+    expect(() => new BatchLoader(core, fullView(tokens), 5, { tokenNoise: 1 })).toThrow(/tokenNoise must be in \[0, 1\)/);
+    for (const l of [plain, noisy, again]) l.free();
+  });
+
   it('jitter moves a single lit pixel by at most ±jitter, keeping it (zero fill, no wrap)', () => {
     const n = 200;
     const x = new Uint8Array(n * 64);
