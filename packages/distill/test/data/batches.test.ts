@@ -137,11 +137,13 @@ describe.each(['simd', 'js'] as const)('BatchLoader on %s', (backend) => {
     // replaced with probability 0.25, and a draw equal to the old id (1 in 48) leaves it unchanged
     const expected = replaceable * 0.25 * (47 / 48);
     expect(Math.abs(replaced - expected)).toBeLessThan(4 * Math.sqrt(expected));
-    // deterministic per (seed, epoch, batch): a resumed epoch sees the same noise; another epoch other noise
+    // deterministic per (seed, epoch, batch): a resumed epoch sees the same noise; another epoch noises a row otherwise
     const again = new BatchLoader(core, fullView(tokens), 64, { seed: 4, tokenNoise: 0.25 });
     expect(collect(again, 2, 3)).toEqual(batches.slice(3));
-    const other = collect(again, 3).flatMap((b) => b.x), otherClean = collect(plain, 3).flatMap((b) => b.x);
-    expect(other).not.toEqual(otherClean);
+    const byRow = (bs: ReturnType<typeof collect>): Map<number, string> =>
+      new Map(bs.flatMap((b) => b.indices.map((r, i) => [r, b.x.slice(i * L, i * L + L).join()] as const)));
+    const e2 = byRow(batches), e3 = byRow(collect(again, 3));
+    expect([...e2].filter(([r, t]) => e3.get(r) !== t).length).toBeGreaterThan(n / 2);
     // only text takes it
     expect(() => new BatchLoader(core, view, 5, { tokenNoise: 0.1 })).toThrow(/token noise needs token-id samples; .* is not text/);
     expect(() => new BatchLoader(core, fullView(tokens), 5, { tokenNoise: 1 })).toThrow(/tokenNoise must be in \[0, 1\)/);
