@@ -1,7 +1,7 @@
 // Retort's kernels: the module's whole export list. One op per file under kernels/,
 // forward and backward side by side. The raw ABI (argument order, accumulation rules)
 // is documented in ../src/abi.ts; the plain-JS backend in ../src/backends/js mirrors it.
-export { heapBase } from './memory';
+export { heapBase, setScratch, scratchBytes } from './memory';
 export { sgemm } from './kernels/gemm';
 export { fill, scale, axpy, normalizeU8, argmaxRows } from './kernels/elementwise';
 export { biasAdd, biasBackward } from './kernels/bias';

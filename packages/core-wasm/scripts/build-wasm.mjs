@@ -1,6 +1,9 @@
 // Builds the two WebAssembly variants of one AssemblyScript source:
 //   build/retort.simd.wasm    --enable simd   (ASC_FEATURE_SIMD is true)
 //   build/retort.scalar.wasm  simd disabled   (same source, scalar paths)
+// the same source over a shared memory for the thread pool (src/threads/pool.ts; the
+// helper instances and the calling one share the arena, each with its own scratch):
+//   build/retort.simd.mt.wasm, build/retort.scalar.mt.wasm
 // and the same two variants of the inference-only module (assembly/infer.ts: f32 GEMM, bias,
 // ReLU and the int8 kernels, nothing for training), loaded by @retort/core-wasm/infer:
 //   build/retort.infer.simd.wasm, build/retort.infer.scalar.wasm
@@ -25,9 +28,14 @@ const common = [
   '--use', 'abort=',
 ];
 
+// A shared memory must declare its maximum: the loader's default (src/loader.ts, 4 GiB).
+const shared = ['--enable', 'threads', '--sharedMemory', '--maximumMemory', '65536'];
+
 const variants = [
   { name: 'simd', entry: 'assembly/index.ts', flags: ['--enable', 'simd'] },
   { name: 'scalar', entry: 'assembly/index.ts', flags: ['--disable', 'simd'] },
+  { name: 'simd.mt', entry: 'assembly/index.ts', flags: ['--enable', 'simd', ...shared] },
+  { name: 'scalar.mt', entry: 'assembly/index.ts', flags: ['--disable', 'simd', ...shared] },
   { name: 'infer.simd', entry: 'assembly/infer.ts', flags: ['--enable', 'simd'] },
   { name: 'infer.scalar', entry: 'assembly/infer.ts', flags: ['--disable', 'simd'] },
 ];

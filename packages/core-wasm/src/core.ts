@@ -9,6 +9,8 @@ import { GEMM_I8_MAX_K, packedI8Bytes, type Ptr } from './abi.js';
 import type { RawKernels } from './kernels/list.js';
 import { checkedKernels, type CheckedKernels } from './kernels/checked.js';
 import { Arena } from './arena.js';
+import type { ThreadPool } from './threads/pool.js';
+import { parallelKernels } from './threads/parallel.js';
 import { BYTES_PER_ELEMENT, MemoryViews, Tensor, type DType, type TensorOwner } from './tensor.js';
 import {
   checkFinite, checkPositive, checkRange, checkSize, checkTemperature, checkUnit, stridedExtent,
@@ -41,19 +43,46 @@ export class Core implements TensorOwner {
    * call: tensors or offsets inside live allocations of the right type and extent, sizes,
    * flags and scalars in range. Same arguments as the raw kernel; a Tensor may stand for a pointer.
    */
-  readonly ops: CheckedKernels;
+  get ops(): CheckedKernels { return this.checked; }
+  /** The raw, unchecked kernels (byte offsets, no validation); the parallel ones when threads > 1. */
+  get kernels(): RawKernels { return this.raw; }
+  private checked: CheckedKernels;
+  private raw: RawKernels;
   private readonly arena: Arena;
+  private pool: ThreadPool | null = null;
 
   constructor(
     /** The backend actually running: 'simd', 'scalar' or 'js'. */
     readonly backend: BackendName,
-    /** The raw, unchecked kernels (byte offsets, no validation). */
-    readonly kernels: RawKernels,
+    kernels: RawKernels,
     readonly memory: WebAssembly.Memory,
   ) {
+    this.raw = kernels;
     this.views = new MemoryViews(memory);
     this.arena = new Arena(memory, kernels.heapBase());
-    this.ops = checkedKernels(this, kernels);
+    this.checked = checkedKernels(this, kernels);
+  }
+
+  /** Threads the kernels run on: 1, or the size of the pool (loader.ts) while it is open. */
+  get threads(): number { return this.pool && !this.pool.isClosed ? this.pool.size : 1; }
+
+  /** Kernel calls so far that ran in parts on several threads (0 on one thread). */
+  get parallelCalls(): number { return this.pool?.parallelCalls ?? 0; }
+
+  /** Called once by the loader: the big kernels run on `pool` from now on (threads/parallel.ts). */
+  useThreads(pool: ThreadPool): void {
+    if (this.pool) throw new Error('useThreads: this core already has a thread pool');
+    this.pool = pool;
+    this.raw = parallelKernels(this.raw, pool);
+    this.checked = checkedKernels(this, this.raw);
+  }
+
+  /**
+   * Stops the helper threads (if any); the core keeps working on this thread alone, with the
+   * same bits. Idempotent. A command ends with it, and a run that is stopped.
+   */
+  close(): void {
+    this.pool?.close();
   }
 
   // ---- memory -------------------------------------------------------------------------

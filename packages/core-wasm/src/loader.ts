@@ -5,6 +5,7 @@ import { createJsKernels } from './backends/js/index.js';
 import { Core, type BackendName } from './core.js';
 import { compileWasm, type WasmVariant } from '#wasm-source';
 import { hasSimd } from './simd.js';
+import { ThreadPool } from './threads/pool.js';
 
 export { hasSimd };
 
@@ -17,6 +18,48 @@ export interface LoadOptions {
   maximumPages?: number;
   /** Precompiled module or bytes for the chosen wasm variant, for bundlers that inline assets. */
   wasm?: WebAssembly.Module | BufferSource;
+  /**
+   * Threads the big kernels run on (default 1): this one plus threads - 1 helpers over a shared
+   * memory (threads/pool.ts); the same bits for every count (threads/parallel.ts). The js
+   * backend always runs on one. Needs SharedArrayBuffer (a browser page: cross-origin isolated).
+   */
+  threads?: number;
+  /** Test hook: helper thread 1 fails its job number `failHelperOnJob`. */
+  failHelperOnJob?: number;
+}
+
+let defaultThreads = 1;
+
+/**
+ * The thread count loadCore uses when its options name none (initially 1). A program sets it
+ * once (the CLI from --threads) so that every core it loads runs on that many threads.
+ */
+export function setDefaultThreads(threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+    throw new RangeError(`threads must be an integer from 1 to 256, got ${String(threads)}`);
+  }
+  defaultThreads = threads;
+}
+
+export function getDefaultThreads(): number { return defaultThreads; }
+
+const openCores = new Set<Core>();
+
+/** Stops the helper threads of every core loaded with threads > 1 (a program's last step; idempotent). */
+export function closeAllThreads(): void {
+  for (const c of openCores) c.close();
+  openCores.clear();
+}
+
+/** Whether this runtime can share a WebAssembly memory between threads. */
+export function canShareMemory(): boolean {
+  if (typeof SharedArrayBuffer !== 'function') return false;
+  try {
+    const m = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true } as WebAssembly.MemoryDescriptor);
+    return m.buffer instanceof SharedArrayBuffer;
+  } catch {
+    return false;
+  }
 }
 
 const modules = new Map<WasmVariant, Promise<WebAssembly.Module>>();
@@ -42,16 +85,26 @@ export async function loadCore(options: LoadOptions = {}): Promise<Core> {
   }
   const initial = options.initialPages ?? 64;
   const maximum = options.maximumPages ?? 65536;
-  const memory = new WebAssembly.Memory({ initial, maximum });
+  const threadsRequested = options.threads ?? defaultThreads;
+  if (!Number.isInteger(threadsRequested) || threadsRequested < 1 || threadsRequested > 256) {
+    throw new RangeError(`loadCore: threads must be an integer from 1 to 256, got ${String(options.threads)}`);
+  }
+  const threads = backend === 'js' ? 1 : threadsRequested;
+  if (threads > 1 && !canShareMemory()) {
+    throw new Error(`loadCore: ${threads} threads need a shared WebAssembly memory, which this runtime does not allow `
+      + '(a browser page must be cross-origin isolated: COOP/COEP headers); use threads: 1');
+  }
+  if (threads > 1 && options.wasm) throw new RangeError('loadCore: a precompiled module (options.wasm) runs on one thread; leave threads at 1');
+  const memory = new WebAssembly.Memory({ initial, maximum, ...(threads > 1 ? { shared: true } : {}) } as WebAssembly.MemoryDescriptor);
 
   let kernels: RawKernels;
+  let module: WebAssembly.Module | null = null;
   if (backend === 'js') {
     kernels = createJsKernels(memory);
   } else {
-    let module: WebAssembly.Module;
     if (options.wasm instanceof WebAssembly.Module) module = options.wasm;
     else if (options.wasm) module = await WebAssembly.compile(options.wasm);
-    else module = await moduleFor(backend);
+    else module = await moduleFor(threads > 1 ? `${backend}.mt` as WasmVariant : backend);
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
     const exports = instance.exports as Record<string, unknown>;
     for (const name of KERNEL_NAMES) {
@@ -66,5 +119,18 @@ export async function loadCore(options: LoadOptions = {}): Promise<Core> {
   const need = kernels.heapBase();
   const have = memory.buffer.byteLength;
   if (need > have) memory.grow(Math.ceil((need - have) / 65536));
-  return new Core(backend, kernels, memory);
+  const core = new Core(backend, kernels, memory);
+  if (threads === 1) return core;
+  // helpers: each gets a scratch region of its own from the arena (held for the core's life)
+  const scratchBytes = (kernels as unknown as { scratchBytes(): number }).scratchBytes();
+  const regions = Array.from({ length: threads - 1 }, () => core.allocU8(scratchBytes + 64));
+  let pool: ThreadPool;
+  try {
+    pool = await ThreadPool.start(threads, module!, memory, (i) => (regions[i]!.ptr + 63) & ~63, KERNEL_NAMES, { failOnJob: options.failHelperOnJob });
+  } catch (e) {
+    throw new Error(`loadCore: cannot start ${threads - 1} helper thread(s): ${(e as Error).message}`);
+  }
+  core.useThreads(pool);
+  openCores.add(core);
+  return core;
 }

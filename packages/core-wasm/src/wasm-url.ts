@@ -1,10 +1,15 @@
-// Where the two .wasm variants live: package assets next to dist/. The literal
+// Where the .wasm variants live: package assets next to dist/. The literal
 // `new URL('…', import.meta.url)` form is what bundlers (Vite) recognise and emit
 // as assets; Node resolves the same URL to a file on disk.
-export type WasmVariant = 'simd' | 'scalar';
+//   simd, scalar         one thread, a private memory
+//   simd.mt, scalar.mt   the same kernels over a shared memory, for the thread pool (threads/pool.ts)
+export type WasmVariant = 'simd' | 'scalar' | 'simd.mt' | 'scalar.mt';
 
 export function wasmUrl(variant: WasmVariant): URL {
-  return variant === 'simd'
-    ? new URL('../build/retort.simd.wasm', import.meta.url)
-    : new URL('../build/retort.scalar.wasm', import.meta.url);
+  switch (variant) {
+    case 'simd': return new URL('../build/retort.simd.wasm', import.meta.url);
+    case 'scalar': return new URL('../build/retort.scalar.wasm', import.meta.url);
+    case 'simd.mt': return new URL('../build/retort.simd.mt.wasm', import.meta.url);
+    case 'scalar.mt': return new URL('../build/retort.scalar.mt.wasm', import.meta.url);
+  }
 }

@@ -1,0 +1,146 @@
+// The thread pool: the calling thread plus size - 1 helper threads, each with its own instance
+// of the threaded module over ONE shared memory (so a kernel's parts need no copies) and its
+// own scratch. A parallel kernel call (./parallel.ts) splits the work into parts whose outputs
+// do not overlap, posts parts 1.. to the helpers, runs part 0 itself and waits for all of them:
+// a synchronous call, like the single-threaded kernel it replaces.
+//
+// Waiting: Atomics.wait where the thread may block (Node's main thread, any worker); a spin on
+// Atomics.load on a browser page's main thread, where blocking is not allowed. A helper that
+// reports a failure, or dies, or does not answer within STALL_MS, fails the call with one
+// error naming the thread; the pool is closed after that (its helpers' state is unknown).
+import { spawnHelper } from '#thread-spawn';
+import { ARGS_BYTE, DONE, EXIT, FAILED, KERNEL, MAX_ARGS, MAX_MESSAGE, MESSAGE_BYTE, MSGLEN, SEQ, SLOT_BYTES, slotInts, type HelperInit } from './protocol.js';
+import type { Helper } from './spawn-types.js';
+
+/** How long a part may run before its helper is declared lost. */
+const STALL_MS = 120_000;
+
+let blockingAllowed: boolean | undefined;
+function canBlock(): boolean {
+  if (blockingAllowed === undefined) {
+    try {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+      blockingAllowed = true;
+    } catch {
+      blockingAllowed = false;
+    }
+  }
+  return blockingAllowed;
+}
+
+export interface PoolOptions {
+  /** Test hook: helper 1 throws instead of running its job number `failOnJob`. */
+  failOnJob?: number;
+}
+
+export class ThreadPool {
+  private readonly ctl: Int32Array;
+  private readonly args: Float64Array[] = [];
+  private seq = 0;
+  private closed = false;
+  /** Kernel calls that ran as parts on several threads (a count for tests and reports). */
+  parallelCalls = 0;
+
+  private constructor(readonly size: number, private readonly helpers: Helper[], private readonly control: SharedArrayBuffer) {
+    this.ctl = new Int32Array(control);
+    for (let s = 1; s < size; s++) this.args[s] = new Float64Array(control, s * SLOT_BYTES + ARGS_BYTE, MAX_ARGS);
+  }
+
+  /**
+   * Starts size - 1 helpers. `scratch(i)` gives helper i its scratch offset in `memory`;
+   * `kernels` are the names the calls number kernels by.
+   */
+  static async start(size: number, module: WebAssembly.Module, memory: WebAssembly.Memory, scratch: (i: number) => number,
+                     kernels: readonly string[], options: PoolOptions = {}): Promise<ThreadPool> {
+    if (!Number.isInteger(size) || size < 2) throw new RangeError(`thread pool: size must be an integer >= 2, got ${size}`);
+    const control = new SharedArrayBuffer(size * SLOT_BYTES);
+    const helpers: Helper[] = [];
+    try {
+      for (let s = 1; s < size; s++) helpers.push(spawnHelper());
+      await Promise.all(helpers.map((h, i) => {
+        const init: HelperInit = { module, memory, control, slot: i + 1, scratch: scratch(i), kernels: [...kernels] };
+        if (options.failOnJob && i === 0) init.failOnJob = options.failOnJob;
+        return h.start(init);
+      }));
+    } catch (e) {
+      for (const h of helpers) h.terminate();
+      throw e;
+    }
+    return new ThreadPool(size, helpers, control);
+  }
+
+  /**
+   * Runs kernel `k` once per part: parts[0] on this thread through `local`, parts[1..] on
+   * helpers 1.. . Returns when every part is done; throws if one failed.
+   */
+  run(k: number, parts: readonly (readonly number[])[], local: (args: readonly number[]) => void): void {
+    if (this.closed) throw new Error('thread pool: used after close()');
+    if (parts.length > this.size) throw new RangeError(`thread pool: ${parts.length} parts for ${this.size} threads`);
+    const seq = ++this.seq;
+    const ctl = this.ctl;
+    this.parallelCalls++;
+    for (let s = 1; s < parts.length; s++) {
+      const a = parts[s]!, dst = this.args[s]!;
+      for (let i = 0; i < a.length; i++) dst[i] = a[i]!;
+      const base = slotInts(s);
+      ctl[base + KERNEL] = k;
+      Atomics.store(ctl, base + SEQ, seq);
+      Atomics.notify(ctl, base + SEQ);
+    }
+    let localError: unknown = null;
+    try {
+      local(parts[0]!);
+    } catch (e) {
+      localError = e;
+    }
+    let failure: string | null = null;
+    for (let s = 1; s < parts.length; s++) {
+      this.waitFor(s, seq);
+      const base = slotInts(s);
+      if (ctl[base + FAILED] && failure === null) failure = `helper thread ${s}: ${this.message(s)}`;
+    }
+    if (localError) throw localError;
+    if (failure !== null) {
+      this.close();
+      throw new Error(failure);
+    }
+  }
+
+  private waitFor(s: number, seq: number): void {
+    const ctl = this.ctl, at = slotInts(s) + DONE;
+    const start = Date.now();
+    const block = canBlock();
+    for (;;) {
+      const done = Atomics.load(ctl, at);
+      if (done === seq) return;
+      const dead = this.helpers[s - 1]!.failure();
+      if (dead !== null || Date.now() - start > STALL_MS) {
+        this.close();
+        throw new Error(`helper thread ${s} ${dead !== null ? `died (${dead})` : `did not finish its part within ${STALL_MS / 1000} s`}`);
+      }
+      if (block) Atomics.wait(ctl, at, done, 1000);
+    }
+  }
+
+  private message(s: number): string {
+    const len = Math.min(this.ctl[slotInts(s) + MSGLEN]!, MAX_MESSAGE);
+    const units = new Uint16Array(this.control, s * SLOT_BYTES + MESSAGE_BYTE, len);
+    return String.fromCharCode(...units);
+  }
+
+  /** Stops every helper (idempotent). The memory stays usable by the calling thread. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const ctl = this.ctl;
+    for (let s = 1; s < this.size; s++) {
+      const base = slotInts(s);
+      ctl[base + KERNEL] = EXIT;
+      Atomics.store(ctl, base + SEQ, ++this.seq);
+      Atomics.notify(ctl, base + SEQ);
+    }
+    for (const h of this.helpers) h.terminate();
+  }
+
+  get isClosed(): boolean { return this.closed; }
+}
