@@ -2,6 +2,7 @@
 // ("--alpha abc" is an error naming --alpha); flags override config-file fields; paths are
 // stored absolute (relative ones in a config file are relative to that file), so a run
 // resumes from any working directory.
+import { availableParallelism } from 'node:os';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -71,6 +72,12 @@ const BACKEND_NAMES = ['auto', 'simd', 'scalar', 'js'] as const;
 /** --backend, the same on every command that computes. */
 export function backendOption(): Option {
   return new Option('--backend <name>', 'auto (default), simd, scalar or js').argParser(choiceArg('--backend', BACKEND_NAMES));
+}
+
+/** --threads: how many threads the kernels run on (the same bits for every count). */
+export function threadsOption(): Option {
+  return new Option('--threads <n>', 'threads the kernels run on, 1 to 256 (default: every core, '
+    + `${availableParallelism()} here); any count gives the same bits`).argParser(intArg('--threads', { min: 1, max: 256 }));
 }
 
 /** --json, the same flag on every command; what it prints depends on the command. */
@@ -451,7 +458,7 @@ export function listArg(flag: string, integer: boolean, bounds: Bounds = {}): (v
 }
 
 /** Options that may accompany --resume (everything else comes from the saved config). */
-export const RESUME_COMPATIBLE = new Set(['resume', 'json', 'backend']);
+export const RESUME_COMPATIBLE = new Set(['resume', 'json', 'backend', 'threads']);
 
 /** `runs/<kind>-YYYYMMDD-HHMMSS` in local time. */
 export function defaultRunDir(kind: string, now = new Date()): string {

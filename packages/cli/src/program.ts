@@ -1,7 +1,8 @@
 // The `retort` command's program definition: commander wiring only; the work is in
 // commands/*.ts, flag parsing in options.ts, error mapping in errors.ts.
 import { Command, CommanderError } from 'commander';
-import { hasSimd, loadCore, type BackendName } from '@retort/core-wasm';
+import { closeAllThreads, hasSimd, loadCore, setDefaultThreads, type BackendName } from '@retort/core-wasm';
+import { availableParallelism } from 'node:os';
 import type { JobKind } from '@retort/distill/node';
 import { compareCommand, reproCommand, type CompareFlags, type ReproFlags } from './commands/compare.js';
 import { dataInspectCommand, dataShardCommand, type DataShardFlags } from './commands/data.js';
@@ -15,7 +16,7 @@ import { COMPARED_METHODS } from '@retort/distill/node';
 import { runCommand } from './commands/run.js';
 import { generateCommand, lmEvalCommand, lmQuantizeCommand, lmRunCommand, type GenerateFlags, type LmFlags } from './commands/lm.js';
 import { describeError, EXIT, UsageError } from './errors.js';
-import { addDataOptions, backendOption, choiceArg, configArg, configOrAutoArg, DATA_HELP, intArg, jsonOption, listArg, numberArg, scheduleArg, type DataFlags, type RunFlags } from './options.js';
+import { addDataOptions, backendOption, threadsOption, choiceArg, configArg, configOrAutoArg, DATA_HELP, intArg, jsonOption, listArg, numberArg, scheduleArg, type DataFlags, type RunFlags } from './options.js';
 import { METHOD_NAMES } from '@retort/distill';
 
 export const VERSION = '0.1.0';
@@ -99,9 +100,9 @@ function addRunOptions(cmd: Command, kind: JobKind): Command {
     .option('--mixup', 'mix each batch with a permutation of itself (one weight per batch, labels mixed alike; a teacher sees the mixed inputs)')
     .option('--out <dir>', 'run directory (default runs/<command>-YYYYMMDD-HHMMSS)')
     .option('--force', 'replace an existing run directory')
-    .option('--resume <dir>', 'continue the run in <dir> from its last checkpoint (with --json/--backend only)')
+    .option('--resume <dir>', 'continue the run in <dir> from its last checkpoint (with --json/--backend/--threads only)')
     .addOption(jsonOption('events'))
-    .addOption(backendOption());
+    .addOption(backendOption()).addOption(threadsOption());
 }
 
 /** Flags the user typed (not defaults), by commander's attribute name. */
@@ -154,7 +155,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--quick', 'with --methods: a tiny smoke run (seconds; the numbers mean nothing)')
     .option('--fresh', 'with --methods: rerun finished runs instead of reading them back')
     .addOption(jsonOption('events'))
-    .addOption(backendOption())
+    .addOption(backendOption()).addOption(threadsOption())
     .action(async (opts: CompareFlags & Omit<MethodsCompareFlags, 'temperature' | 'alpha'>) => {
       if (opts.methods !== undefined) {
         if (opts.force) throw new UsageError('--force: with --methods, finished runs are read back; use --fresh to rerun them');
@@ -196,7 +197,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--test-size <n>', 'test on only the first n test samples', configArg('--test-size', 'testSize'))
     .option('--fresh', 'rerun finished runs instead of reading them back')
     .addOption(jsonOption('events'))
-    .addOption(backendOption())
+    .addOption(backendOption()).addOption(threadsOption())
     .action(async (opts: SweepFlags) => { setExit(await sweepCommand(opts, io)); });
 
   program
@@ -206,7 +207,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--out <dir>', 'folder of the experiment\'s runs (default runs/EXPERIMENT); rerun to resume')
     .option('--epoch-scale <x>', 'scale every epoch count (e.g. 0.05 for a smoke run)', numberArg('--epoch-scale', { above: 0 }))
     .addOption(jsonOption('events'))
-    .addOption(backendOption())
+    .addOption(backendOption()).addOption(threadsOption())
     .action(async (experiment: string, opts: ReproFlags) => { setExit(await reproCommand(experiment, opts, io)); });
 
   addDataOptions(program
@@ -216,7 +217,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--test-size <n>', 'only the first n test samples', configArg('--test-size', 'testSize'))
     .option('--teacher <file>', 'a teacher model: also report top-1 agreement with it')
     .addOption(jsonOption('object'))
-    .addOption(backendOption())
+    .addOption(backendOption()).addOption(threadsOption())
     .action(async (model: string, opts: EvalFlags) => { setExit(await evalCommand(model, opts, io)); });
 
   addDataOptions(program
@@ -229,7 +230,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--timing <seconds>', 'length of each of the 5 timing rounds (default 0.25)', numberArg('--timing', { above: 0, max: 60 }))
     .option('--out <dir>', 'where report.json and report.md go (default runs/report-YYYYMMDD-HHMMSS)')
     .addOption(jsonOption('object'))
-    .addOption(backendOption())
+    .addOption(backendOption()).addOption(threadsOption())
     .action(async (student: string, opts: ReportFlags) => { setExit(await reportCommand(student, opts, io)); });
 
   program
@@ -321,7 +322,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
         .option('--alpha <a>', 'weight of the teacher term; 1 - a on the next-character cross-entropy (default 0.5)', numberArg('--alpha', { min: 0, max: 1 }))
         .option('--cache <dir>', "where the teacher's top-k outputs are cached (default OUT/teacher-topk); distilled runs of one teacher, text and k may share it");
     }
-    cmd.addOption(jsonOption('events')).addOption(backendOption())
+    cmd.addOption(jsonOption('events')).addOption(backendOption()).addOption(threadsOption())
       .action(async (opts: LmFlags) => { setExit(await lmRunCommand(kind, opts, io)); });
   }
   lm.command('eval')
@@ -330,7 +331,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--data <name>', 'sotu (default), spam, or a .txt file')
     .option('--test-chars <n>', 'measure on the first n characters of the held-out text', intArg('--test-chars', { min: 1 }))
     .option('--test-fraction <x>', 'a .txt file: the share held out at its end (default 0.1)', numberArg('--test-fraction', { above: 0, below: 1 }))
-    .addOption(jsonOption('object')).addOption(backendOption())
+    .addOption(jsonOption('object')).addOption(backendOption()).addOption(threadsOption())
     .action(async (model: string, opts: LmFlags) => { setExit(await lmEvalCommand(model, opts, io)); });
   lm.command('quantize')
     .description('an int8 language model (the inference entry, lm eval and generate run it): int8 projections and character table, calibrated on windows of the training text')
@@ -342,7 +343,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--train-chars <n>', 'use the first n characters of the training text', intArg('--train-chars', { min: 1 }))
     .option('--test-fraction <x>', 'a .txt file: the share held out at its end (default 0.1)', numberArg('--test-fraction', { above: 0, below: 1 }))
     .option('--force', 'replace --out if it exists')
-    .addOption(backendOption())
+    .addOption(backendOption()).addOption(threadsOption())
     .action(async (model: string, opts: LmFlags) => { setExit(await lmQuantizeCommand(model, opts, io)); });
 
   program
@@ -354,7 +355,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .option('--temperature <T>', 'sampling temperature (default 0.8)', numberArg('--temperature', { above: 0 }))
     .option('--top-k <k>', 'sample among the k most likely characters (default 0: all)', intArg('--top-k', { min: 0 }))
     .option('--seed <n>', 'seed of the sampling (default 1)', intArg('--seed', { min: 0 }))
-    .addOption(jsonOption('object')).addOption(backendOption())
+    .addOption(jsonOption('object')).addOption(backendOption()).addOption(threadsOption())
     .action(async (model: string, opts: GenerateFlags) => { setExit(await generateCommand(model, opts, io)); });
 
   program
@@ -397,6 +398,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
 export async function run(argv: string[], io: Io): Promise<number> {
   let code: number = EXIT.ok;
   const program = buildProgram(io, (c) => { code = c; });
+  program.hook('preAction', (_root, action) => {
+    const t = (action.opts() as { threads?: number }).threads;
+    setDefaultThreads(t ?? availableParallelism());
+  });
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;
@@ -407,5 +412,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     io.err(`retort: ${message}`);
     if (process.env.RETORT_DEBUG === '1' && e instanceof Error && e.stack) io.err(e.stack);
     return exit;
+  } finally {
+    closeAllThreads(); // no helper thread outlives the command
   }
 }

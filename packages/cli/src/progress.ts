@@ -52,7 +52,7 @@ export function summaryLines(r: RunReport): string[] {
   const lines = [`test: ${t.errors} errors of ${t.count} (${pct(t.accuracy)} accuracy), loss ${t.loss.toFixed(4)}, ECE ${t.ece.toFixed(4)}`
     + (t.agreement !== undefined ? `, agreement with the teacher ${pct(t.agreement)}` : '')
     + (r.teacher?.test ? ` (teacher: ${r.teacher.test.errors} errors)` : '')];
-  lines.push(`model: ${r.model.spec}, ${r.model.params.toLocaleString('en-US')} parameters, trained ${r.trainSeconds.toFixed(1)} s on ${r.backend}`);
+  lines.push(`model: ${r.model.spec}, ${r.model.params.toLocaleString('en-US')} parameters, trained ${r.trainSeconds.toFixed(1)} s on ${r.backend}${(r.threads ?? 1) > 1 ? `, ${r.threads} threads` : ''}`);
   lines.push(`run: ${r.runDir} (model.retort, report.md, report.json, metrics.jsonl)`);
   return lines;
 }

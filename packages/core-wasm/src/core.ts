@@ -78,6 +78,28 @@ export class Core implements TensorOwner {
   }
 
   /**
+   * Runs `fn` (sync, or until its promise settles) with every kernel on this thread alone, e.g.
+   * to time latency at batch 1, where waking helpers costs more than it gains. Same bits.
+   */
+  oneThread<T>(fn: () => T): T {
+    const pool = this.pool;
+    if (!pool) return fn();
+    pool.suspended++;
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      pool.suspended--;
+      throw e;
+    }
+    if (result instanceof Promise) {
+      return result.finally(() => { pool.suspended--; }) as T;
+    }
+    pool.suspended--;
+    return result;
+  }
+
+  /**
    * Stops the helper threads (if any); the core keeps working on this thread alone, with the
    * same bits. Idempotent. A command ends with it, and a run that is stopped.
    */

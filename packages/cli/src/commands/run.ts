@@ -18,7 +18,7 @@ export async function runCommand(kind: JobKind, flags: RunFlags, given: Readonly
   if (resume) {
     const extra = [...given].filter((k) => !RESUME_COMPATIBLE.has(k));
     if (extra.length > 0) {
-      throw new UsageError(`--resume continues the saved configuration of the run; ${extra.map(flagName).join(', ')} cannot be combined with it (only --json and --backend can)`);
+      throw new UsageError(`--resume continues the saved configuration of the run; ${extra.map(flagName).join(', ')} cannot be combined with it (only --json, --backend and --threads can)`);
     }
     out = resolve(flags.resume!);
   } else {

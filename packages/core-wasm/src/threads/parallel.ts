@@ -154,7 +154,7 @@ export function parallelKernels(raw: RawKernels, pool: ThreadPool): RawKernels {
     const k = KERNEL_NAMES.indexOf(name);
     const local = (p: readonly number[]): void => { fn(...p); };
     out[name] = (...args: number[]): void => {
-      const parts = pool.isClosed ? null : split(args, pool.size);
+      const parts = pool.isClosed || pool.suspended > 0 ? null : split(args, pool.size);
       if (!parts) fn(...args);
       else pool.run(k, parts, local);
     };

@@ -40,6 +40,8 @@ export class ThreadPool {
   private closed = false;
   /** Kernel calls that ran as parts on several threads (a count for tests and reports). */
   parallelCalls = 0;
+  /** While above 0 every kernel runs on the calling thread alone (Core.oneThread). */
+  suspended = 0;
 
   private constructor(readonly size: number, private readonly helpers: Helper[], private readonly control: SharedArrayBuffer) {
     this.ctl = new Int32Array(control);

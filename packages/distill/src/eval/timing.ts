@@ -27,7 +27,8 @@ export async function timeMlpForward(core: Core, m: Model, x: Float32Array, rows
   const previous = m.batchSize;
   try {
     m.plan(1);
-    const latency = await medianSeconds(() => m.forward(tx, 1, 'eval'), minSeconds, between);
+    // latency at batch 1 on one thread (a device answering one request); throughput on all
+    const latency = await core.oneThread(() => medianSeconds(() => m.forward(tx, 1, 'eval'), minSeconds, between));
     m.plan(rows);
     const perBatch = await medianSeconds(() => m.forward(tx, rows, 'eval'), minSeconds, between);
     return { latencyMs: 1000 * latency, throughput: rows / perBatch };

@@ -61,6 +61,8 @@ export interface ModelFigures {
 
 export interface DeploymentReport {
   backend: BackendName;
+  /** Threads of the throughput rows (latency at batch 1 always runs on one). */
+  threads?: number;
   data: string;
   testCount: number;
   teacher: ModelFigures;
@@ -147,7 +149,7 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
     const sTime = await timeMlpForward(core, student, batch, rows128, minSeconds);
     const quant = q;
     const qTime = {
-      latencyMs: 1000 * await medianSeconds(() => quant.predict(one, 1), minSeconds),
+      latencyMs: 1000 * await core.oneThread(() => medianSeconds(() => quant.predict(one, 1), minSeconds)),
       throughput: rows128 / await medianSeconds(() => quant.predict(batch, rows128, { batchSize: rows128 }), minSeconds),
     };
     const size = q.size;
@@ -159,7 +161,7 @@ export async function deploymentReport(opts: DeployReportOptions): Promise<Deplo
       int8Parts: { weights: size.weights, scales: size.scales, biases: size.biases, other: size.other },
     };
     return {
-      backend: core.backend, data: opts.data ?? 'mnist', testCount: test.indices.length,
+      backend: core.backend, threads: core.threads, data: opts.data ?? 'mnist', testCount: test.indices.length,
       teacher: teacherF, student: studentF, studentInt8: int8F,
       ratios: {
         size: teacherF.bytes / studentF.bytes, sizeInt8: teacherF.bytes / int8F.bytes,
@@ -199,6 +201,6 @@ export function renderDeploymentReport(r: DeploymentReport): string {
       `${kb(q8.int8Parts.biases)} of f32 biases${q8.int8Parts.other ? ` + ${kb(q8.int8Parts.other)} of f32 parameters of the ops that stay f32` : ''}; ` +
       `activation scales calibrated on ${q8.calibrationRows} held-out training ${r.sequence ? 'texts' : 'samples'}.`,
     ...(r.sequence ? [`Latency is per sequence of ${r.sequence.tokens} tokens (the longest of the timed rows; at most ${r.sequence.maxLength}).`] : []),
-    `Test set: ${r.testCount} ${r.sequence ? 'texts' : 'samples'} of ${r.data}. Timing: Node ${r.node}, ${r.backend} backend, one thread, median of 5 rounds.`, '',
+    `Test set: ${r.testCount} ${r.sequence ? 'texts' : 'samples'} of ${r.data}. Timing: Node ${r.node}, ${r.backend} backend, latency on one thread, throughput on ${r.threads ?? 1} thread${(r.threads ?? 1) > 1 ? 's' : ''}, median of 5 rounds.`, '',
   ].join('\n');
 }

@@ -33,7 +33,7 @@ export function renderReportMarkdown(r: RunReport): string {
       t.candidates.map((c) => `T ${c.temperature}, alpha ${c.alpha}: ${c.validationErrors} errors (loss ${c.validationLoss.toFixed(4)})`).join('; '));
   }
   lines.push(`- optimizer: ${JSON.stringify(c.optimizer)}, schedule ${JSON.stringify(c.schedule)}, ${c.epochs} epochs of batch ${c.batchSize}, jitter ±${c.jitter} px`);
-  lines.push(`- backend: ${r.backend}; training time ${r.trainSeconds.toFixed(1)} s`, '');
+  lines.push(`- backend: ${r.backend}${(r.threads ?? 1) > 1 ? ` on ${r.threads} threads` : ''}; training time ${r.trainSeconds.toFixed(1)} s`, '');
   lines.push('## Test set', '');
   lines.push('| metric | value |', '|---|---|');
   lines.push(`| errors | ${r.test.errors} of ${r.test.count} |`);

@@ -67,6 +67,8 @@ export interface RunHooks {
 export interface RunResult {
   kind: RunKind;
   backend: BackendName;
+  /** Threads the kernels ran on (the bits do not depend on it: packages/core-wasm/src/threads/parallel.ts). */
+  threads?: number;
   /** The objective, readable ("0.1·ce + 0.9·kd(T=4)"). */
   losses: string;
   /** Training samples the model learned from (after trainSize and the transfer-set filters). */
@@ -220,7 +222,7 @@ export async function executeRun(input: RunInput, hooks: RunHooks = {}): Promise
     const evaluated = evaluateRun(core, model, peers.map((p) => p.model), testView, norm, teacherTestLogits);
     if (teacherInfo && evaluated.teacherTest) teacherInfo.test = evaluated.teacherTest;
     const report: RunResult = {
-      kind, backend: core.backend,
+      kind, backend: core.backend, threads: core.threads,
       losses: describeLosses(terms),
       trainSamples: isStreamedSet(transfer) ? transfer.count : transfer.indices.length,
       ...(evaluated.peers.length ? { peers: evaluated.peers } : {}),
