@@ -211,6 +211,44 @@ describe.each(BACKENDS)('conv2d [%s]', (backend) => {
     }
   });
 
+  // Geometry slots 14-15 (src/abi.ts): the threads split the filter gradient by output channel
+  // ranges. A range gives, in its channels, the bits of the whole call, and leaves the rest of dw
+  // as it was; every ungrouped case, ranges at odd places (the path's vectors and pairs cut).
+  it('backward filter over a channel range: the bits of the whole call in the range, nothing else written', () => {
+    for (const [name, g] of CASES.filter(([, c]) => c.G === 1 && c.OC > 1)) {
+      const { x, dy, dw0 } = operands(g, seedOf(g) + 4);
+      const tx = f32(core(), x), tdy = f32(core(), dy);
+      const whole = f32(core(), dw0);
+      core().ops.conv2dBackwardFilter(whole, tx, tdy, i32(core(), encodeGeometry(g)), 0, 0);
+      const want = whole.toArray();
+      const cut = [1, (g.OC >> 1) | 1, g.OC - 1].filter((c, i, all) => c > 0 && c < g.OC && all.indexOf(c) === i);
+      for (const [o0, o1] of [[0, cut[0]!], ...cut.map((c, i) => [c, cut[i + 1] ?? g.OC])] as Array<[number, number]>) {
+        const geom = encodeGeometry(g);
+        geom[14] = o0; geom[15] = o1 - o0;
+        const dw = f32(core(), dw0);
+        core().ops.conv2dBackwardFilter(dw, tx, tdy, i32(core(), geom), 0, 0);
+        const got = dw.toArray();
+        for (let i = 0; i < got.length; i++) {
+          const o = i % g.OC, inRange = o >= o0 && o < o1;
+          if (Object.is(got[i], inRange ? want[i] : dw0[i])) continue;
+          expect.fail(`${name}: channels [${o0}, ${o1}): dw[${i}] (channel ${o}) = ${got[i]}, want ${inRange ? want[i] : dw0[i]} (${inRange ? 'the whole call' : 'untouched'})`);
+        }
+      }
+    }
+    const g = convGeometry(1, 5, 5, 4, 4, 3, 3, 1, 1, 'same', 2);
+    const geom = encodeGeometry(g);
+    geom[14] = 0; geom[15] = 2;
+    expect(() => core().ops.conv2dBackwardFilter(core().alloc(filterSize(g)), core().alloc(inputSize(g)), core().alloc(outputSize(g)), i32(core(), geom), 0, 0))
+      .toThrow(/conv2dBackwardFilter: a channel range \(geometry slots 14-15\) needs G = 1/);
+    const h = convGeometry(1, 5, 5, 4, 4, 3, 3, 1, 1, 'same');
+    const bad = encodeGeometry(h);
+    bad[14] = 3; bad[15] = 2;
+    expect(() => core().ops.conv2dBackwardFilter(core().alloc(filterSize(h)), core().alloc(inputSize(h)), core().alloc(outputSize(h)), i32(core(), bad), 0, 0))
+      .toThrow(/channel range O0 = 3, ON = 2 must lie inside OC = 4/);
+    expect(() => core().ops.conv2dForward(core().alloc(outputSize(h)), core().alloc(inputSize(h)), core().alloc(filterSize(h)), i32(core(), bad), 0, 0))
+      .toThrow(/conv2dForward: geometry slots 14-15 must be 0/);
+  });
+
   it('validated ops name the argument at fault', () => {
     const g = convGeometry(2, 5, 5, 3, 4, 3, 3, 1, 1, 'same');
     const x = core().alloc(inputSize(g)), w = core().alloc(filterSize(g)), y = core().alloc(outputSize(g));

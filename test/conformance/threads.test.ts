@@ -4,8 +4,21 @@
 // that the call really was cut). A helper that fails its part fails the call with one error
 // naming it; a closed pool leaves a core that still computes, on one thread, the same bits.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KERNELS, PARALLEL_KERNELS, loadCore, type Core, type KernelName } from '@retort/core-wasm';
+import { KERNELS, PARALLEL_KERNELS, encodeGeometry, loadCore, type ConvGeometry, type Core, type KernelName } from '@retort/core-wasm';
 import { TestRand } from '../reference/prng.js';
+
+/** A convolution geometry (square kernel K, stride S, padding P each side) as case scalars. */
+function conv(B: number, H: number, C: number, OC: number, K: number, S: number, P: number, G = 1): Record<string, number> {
+  const O = Math.floor((H + 2 * P - K) / S) + 1;
+  return { B, H, W: H, C, OH: O, OW: O, OC, KH: K, KW: K, SH: S, SW: S, PT: P, PL: P, G, workElems: 0 };
+}
+// the paths of assembly/kernels/conv.ts: the gather engine (3x3 same), LeNet's narrow layers
+// (one input channel), pointwise GEMMs, depthwise loops, strided and valid layers (scatter,
+// stride phases), a fringe of input channels (C = 5) and odd channel counts; odd batches
+const GENERAL = conv(19, 13, 8, 16, 3, 1, 1), NARROW = conv(21, 28, 1, 6, 5, 1, 0), POINTWISE = conv(33, 9, 16, 24, 1, 1, 0);
+const DEPTHWISE = conv(64, 17, 8, 16, 3, 2, 1, 8), STRIDED = conv(27, 15, 8, 16, 3, 2, 1), VALID = conv(23, 14, 6, 16, 3, 1, 0);
+const FRINGE = conv(25, 12, 5, 21, 3, 2, 1), NARROW2 = conv(17, 12, 6, 16, 5, 1, 0);
+const POOL = { ...conv(37, 24, 16, 16, 2, 2, 0) }, POOL3 = { ...conv(29, 23, 12, 12, 3, 2, 1) };
 
 /** Scalars of one call per kernel; buffers come from the descriptor's extents, filled at random. */
 const CASES: Partial<Record<KernelName, Array<Record<string, number>>>> = {
@@ -16,26 +29,36 @@ const CASES: Partial<Record<KernelName, Array<Record<string, number>>>> = {
     { transA: 1, transB: 1, M: 9, N: 1003, K: 301, alpha: 1, lda: 9, ldb: 301, beta: 0, ldc: 1003 }, // columns
     { transA: 0, transB: 0, M: 67, N: 133, K: 129, alpha: -1.5, lda: 131, ldb: 135, beta: 0.25, ldc: 137 }, // strides
   ],
-  fill: [{ n: 100_003, value: 0.75 }],
-  scale: [{ n: 100_003, alpha: -1.25 }],
-  axpy: [{ n: 100_003, alpha: 0.3 }],
-  normalizeU8: [{ n: 100_003, mean: 0.1307, std: 0.3081 }],
-  reluForward: [{ n: 100_003 }],
-  reluBackward: [{ n: 100_003 }],
-  dropoutForward: [{ n: 100_003 }],
-  dropoutBackward: [{ n: 100_003 }],
-  geluForward: [{ n: 100_003 }],
-  geluBackward: [{ n: 100_003 }],
-  addForward: [{ n: 100_003 }],
-  sgdStep: [{ n: 100_003, lr: 0.05, momentum: 0.9, weightDecay: 1e-4, nesterov: 1 }],
-  adamwStep: [{ n: 100_003, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 3 }],
-  biasAdd: [{ rows: 517, cols: 131 }],
-  argmaxRows: [{ rows: 517, cols: 131 }],
-  softmaxRows: [{ rows: 517, cols: 131, T: 4 }],
-  logSoftmaxRows: [{ rows: 517, cols: 131, T: 0.5 }],
-  softmaxBackward: [{ rows: 517, cols: 131, T: 2 }],
-  layerNormForward: [{ rows: 517, D: 131, eps: 1e-5 }],
-  embeddingForward: [{ rows: 1031, D: 67, V: 300 }],
+  fill: [{ n: 300_007, value: 0.75 }],
+  scale: [{ n: 300_007, alpha: -1.25 }],
+  axpy: [{ n: 300_007, alpha: 0.3 }],
+  normalizeU8: [{ n: 300_007, mean: 0.1307, std: 0.3081 }],
+  reluForward: [{ n: 300_007 }],
+  reluBackward: [{ n: 300_007 }],
+  dropoutForward: [{ n: 300_007 }],
+  dropoutBackward: [{ n: 300_007 }],
+  geluForward: [{ n: 300_007 }],
+  geluBackward: [{ n: 300_007 }],
+  addForward: [{ n: 300_007 }],
+  sgdStep: [{ n: 300_007, lr: 0.05, momentum: 0.9, weightDecay: 1e-4, nesterov: 1 }],
+  adamwStep: [{ n: 300_007, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 3 }],
+  biasAdd: [{ rows: 1117, cols: 131 }],
+  argmaxRows: [{ rows: 1117, cols: 131 }],
+  softmaxRows: [{ rows: 1117, cols: 131, T: 4 }],
+  logSoftmaxRows: [{ rows: 1117, cols: 131, T: 0.5 }],
+  softmaxBackward: [{ rows: 1117, cols: 131, T: 2 }],
+  layerNormForward: [{ rows: 1117, D: 131, eps: 1e-5 }],
+  embeddingForward: [{ rows: 2111, D: 67, V: 300 }],
+  conv2dForward: [GENERAL, NARROW, POINTWISE, DEPTHWISE, STRIDED, VALID, FRINGE, NARROW2],
+  conv2dBackwardData: [GENERAL, NARROW, POINTWISE, DEPTHWISE, STRIDED, VALID, FRINGE, NARROW2],
+  // a depthwise layer's filter gradient is not cut (parallel.ts)
+  conv2dBackwardFilter: [GENERAL, NARROW, POINTWISE, STRIDED, VALID, FRINGE, NARROW2],
+  maxPool2dForward: [POOL, POOL3],
+  maxPool2dBackward: [POOL, POOL3],
+  avgPool2dForward: [POOL, POOL3],
+  avgPool2dBackward: [POOL, POOL3],
+  globalAvgPoolForward: [{ B: 53, HW: 49, C: 64 }],
+  globalAvgPoolBackward: [{ B: 53, HW: 49, C: 64 }],
 };
 
 /** Allocates and fills a call's buffers in `core` (same contents for the same seed); returns its args and outputs. */
@@ -50,10 +73,15 @@ function setUp(core: Core, name: KernelName, scalars: Record<string, number>, se
       return v;
     }
     const elems = a.extent(scalars);
-    const t = core.allocOf(a.dtype, elems);
+    const t = core.allocOf(a.dtype, Math.max(1, elems));
+    if (a.name === 'geom') {
+      core.views.i32.set(encodeGeometry(scalars as unknown as ConvGeometry), t.ptr >>> 2);
+      return t.ptr; // read, not written: not compared
+    }
     const view = core.views.of(a.dtype).subarray(t.ptr / (a.dtype === 'u8' || a.dtype === 'i8' ? 1 : 4), t.ptr / (a.dtype === 'u8' || a.dtype === 'i8' ? 1 : 4) + elems);
     for (let i = 0; i < elems; i++) {
       if (a.name === 'ids') view[i] = i % 17 === 0 ? -1 : rand.int(scalars.V!);
+      else if (a.name === 'argmax') view[i] = rand.int(scalars.H! * scalars.W!); // a position in the image
       else if (a.name === 'saveRstd' || a.name === 'v' || a.name === 'mask') view[i] = rand.uniform(0, 2); // non-negative state
       else if (a.dtype === 'u8') view[i] = rand.int(256);
       else if (a.dtype === 'f32') view[i] = rand.normal() * 3;
@@ -108,7 +136,7 @@ describe.each(['simd', 'scalar'] as const)('threads keep the bits [%s]', (backen
 describe('thread pool failures and close', () => {
   it('a helper that fails its part fails the call with one error naming the thread and kernel', async () => {
     const core = await loadCore({ backend: 'simd', threads: 2, failHelperOnJob: 1 });
-    const n = 100_003, x = core.alloc(n);
+    const n = 300_007, x = core.alloc(n);
     expect(() => core.kernels.fill(x.ptr, n, 1)).toThrow(/helper thread 1: fill: injected failure/);
     expect(core.threads).toBe(1); // the pool closed itself: the core goes on alone
     core.kernels.fill(x.ptr, n, 2);

@@ -35,12 +35,16 @@ import type { RawKernels } from './kernels/list.js';
 //   [11] PT padding at the top  [12] PL padding at the left   (bottom/right padding is implied:
 //        whatever the output size needs beyond the input reads as zero / is skipped)
 //   [13] G  groups (C and OC are multiples of G; G == C is a depthwise convolution)
-//   [14], [15] reserved, 0
+//   [14] O0, [15] ON: conv2dBackwardFilter computes only output channels O0 .. O0 + ON - 1 of dw
+//        (G == 1 only; 0, 0 = all, what layers write). The threads split the filter gradient
+//        this way (src/threads/parallel.ts); every other kernel needs 0 there.
 // Tensors are channels-last: x (B,H,W,C), y (B,OH,OW,OC); convolution weights are
 // (KH,KW,C/G,OC) ("HWIO", TensorFlow's layout), so output channel o of group g = o / (OC/G)
 // reads input channels g*C/G .. (g+1)*C/G - 1.
 export const CONV_GEOMETRY_INTS = 16;
 export const GEOM = { B: 0, H: 1, W: 2, C: 3, OH: 4, OW: 5, OC: 6, KH: 7, KW: 8, SH: 9, SW: 10, PT: 11, PL: 12, G: 13 } as const;
+/** The backward-filter channel range's slots in the geometry struct (see above). */
+export const GEOM_FILTER_RANGE = { O0: 14, ON: 15 } as const;
 
 /** Bytes of packWeightsI8's output for a (k, n) matrix: ceil(n/8) panels of ceil(k/2) * 16 bytes. */
 export function packedI8Bytes(k: number, n: number): number {

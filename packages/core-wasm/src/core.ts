@@ -5,7 +5,7 @@
 // `core.kernels` is the unchecked raw ABI (src/abi.ts) for hot loops that have
 // validated their plan once.
 
-import { GEMM_I8_MAX_K, packedI8Bytes, type Ptr } from './abi.js';
+import { CONV_GEOMETRY_INTS, GEMM_I8_MAX_K, packedI8Bytes, type Ptr } from './abi.js';
 import type { RawKernels } from './kernels/list.js';
 import { checkedKernels, type CheckedKernels } from './kernels/checked.js';
 import { Arena } from './arena.js';
@@ -73,7 +73,9 @@ export class Core implements TensorOwner {
   useThreads(pool: ThreadPool): void {
     if (this.pool) throw new Error('useThreads: this core already has a thread pool');
     this.pool = pool;
-    this.raw = parallelKernels(this.raw, pool);
+    // one geometry struct per thread: the parts of a convolution call (threads/parallel.ts)
+    const geoms = this.allocI32(pool.size * CONV_GEOMETRY_INTS);
+    this.raw = parallelKernels(this.raw, pool, { geoms: geoms.ptr, i32: () => this.views.i32 });
     this.checked = checkedKernels(this, this.raw);
   }
 

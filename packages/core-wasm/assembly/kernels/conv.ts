@@ -83,6 +83,10 @@ const DATA_BLOCK_BYTES: usize = 256 << 10;
 let B: i32 = 0, H: i32 = 0, W: i32 = 0, C: i32 = 0, OH: i32 = 0, OW: i32 = 0, OC: i32 = 0;
 let KH: i32 = 0, KW: i32 = 0, SH: i32 = 0, SW: i32 = 0, PT: i32 = 0, PL: i32 = 0, G: i32 = 0;
 let CG: i32 = 0, OCG: i32 = 0;
+// Backward-filter's output channels [FO0, FO0 + FON): geometry slots 14 and 15 (0, 0: all of
+// them; a range only with G == 1). Threads split the filter gradient this way (each channel's
+// sums are the same whichever channels are computed beside it; ../../src/threads/parallel.ts).
+let FO0: i32 = 0, FON: i32 = 0;
 
 function readGeometry(geom: usize): void {
   B = load<i32>(geom); H = load<i32>(geom, 4); W = load<i32>(geom, 8); C = load<i32>(geom, 12);
@@ -90,6 +94,8 @@ function readGeometry(geom: usize): void {
   KH = load<i32>(geom, 28); KW = load<i32>(geom, 32); SH = load<i32>(geom, 36); SW = load<i32>(geom, 40);
   PT = load<i32>(geom, 44); PL = load<i32>(geom, 48); G = load<i32>(geom, 52);
   CG = C / G; OCG = OC / G;
+  FO0 = load<i32>(geom, 56); FON = load<i32>(geom, 60);
+  if (FON == 0) { FO0 = 0; FON = OCG; }
 }
 
 /** A 1x1, stride-1, unpadded, ungrouped layer whose output has the input's size: a plain GEMM. */
@@ -576,8 +582,9 @@ function storeRow4(p: usize, v0: f32, v1: f32, v2: f32, v3: f32, n: i32, accumul
 export function conv2dBackwardFilter(dw: usize, x: usize, dy: usize, geom: usize, work: usize, workElems: i32): void {
   readGeometry(geom);
   if (isPointwise()) { // dw += xᵀ dy
-    if (ASC_FEATURE_SIMD) pointwiseBackwardFilter(dw, x, dy, B * OH * OW, C, OC);
-    else sgemm(1, 0, C, OC, B * OH * OW, 1, x, C, dy, OC, 1, dw, OC);
+    const o0 = <usize>FO0 << 2;
+    if (ASC_FEATURE_SIMD) pointwiseBackwardFilter(dw + o0, x, dy + o0, B * OH * OW, C, FON, OC);
+    else sgemm(1, 0, C, FON, B * OH * OW, 1, x, C, dy + o0, OC, 1, dw + o0, OC);
     return;
   }
   if (CG == 1 && G > 1) { depthwiseBackwardFilter(dw, x, dy, geom); return; }
@@ -587,7 +594,7 @@ export function conv2dBackwardFilter(dw: usize, x: usize, dy: usize, geom: usize
 
 // The reduction over output pixels, a block of whole rows at a time (see the file's head).
 function filterDirect(dw: usize, x: usize, dy: usize): void {
-  const nPanels = (OCG + NR - 1) / NR;
+  const nPanels = (FON + NR - 1) / NR;
   const pixBytes = <usize>(nPanels * NR) << 2;          // packed dy bytes per pixel, all panels
   const cap = max<i32>(1, <i32>((SCRATCH_BYTES - 64) / pixBytes));
   const blockPixels = min(FILTER_BLOCK_PIXELS, cap);
@@ -598,23 +605,23 @@ function filterDirect(dw: usize, x: usize, dy: usize): void {
   const packed = scratchBase();
   for (let g = 0; g < G; g++) {
     const xg = x + (<usize>(g * CG) << 2);
-    const dwg = dw + (<usize>(g * OCG) << 2);
+    const dwg = dw + (<usize>(g * OCG + FO0) << 2);
     for (let b0 = 0; b0 < B; b0 += nbImg) {
       const nb = min(nbImg, B - b0);
       for (let r0 = 0; r0 < OH; r0 += nRows) {
         const nr = min(nRows, OH - r0);
-        packDy(packed, dy + (<usize>(g * OCG) << 2), b0, nb, r0, nr, nPanels);
+        packDy(packed, dy + (<usize>(g * OCG + FO0) << 2), b0, nb, r0, nr, nPanels);
         filterBlock(dwg, xg, packed, b0, nb, r0, nr, nPanels);
       }
     }
   }
 }
 
-// packed[j][p][l] = dy[b, oh, ow, j*NR + l] (0 past OCg) for the block's pixels p = ((b - b0)*nr + oh - r0)*OW + ow.
+// packed[j][p][l] = dyg[b, oh, ow, j*NR + l] (0 past FON channels; dyg = dy at the first) for the block's pixels p = ((b - b0)*nr + oh - r0)*OW + ow.
 function packDy(dst: usize, dyg: usize, b0: i32, nb: i32, r0: i32, nr: i32, nPanels: i32): void {
   const blockPixels = nb * nr * OW;
   for (let j = 0; j < nPanels; j++) {
-    const lanes = min(NR, OCG - j * NR);
+    const lanes = min(NR, FON - j * NR);
     let d = dst + (<usize>(j * blockPixels * NR) << 2);
     for (let b = b0; b < b0 + nb; b++) {
       let s = dyg + ((<usize>((b * OH + r0) * OW) * OC + j * NR) << 2);
@@ -651,7 +658,7 @@ function filterBlock(dwg: usize, xg: usize, packed: usize, b0: i32, nb: i32, r0:
       const d0 = packed + <usize>(ohLo - r0) * dRowStep + <usize>owLo * dColStep;
       const dwTap = dwg + (<usize>((kh * KW + kw) * CG * OC) << 2);
       for (let j = 0; j < nPanels; j++) {
-        const lanes = min(NR, OCG - j * NR);
+        const lanes = min(NR, FON - j * NR);
         const dj = d0 + (<usize>(j * blockPixels * NR) << 2);
         const dwj = dwTap + (<usize>(j * NR) << 2);
         let c = 0;

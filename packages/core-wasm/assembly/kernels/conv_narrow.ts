@@ -35,6 +35,8 @@ const NB: i32 = 6;
 let B: i32 = 0, H: i32 = 0, W: i32 = 0, C: i32 = 0, OH: i32 = 0, OW: i32 = 0, OC: i32 = 0;
 let KH: i32 = 0, KW: i32 = 0, SH: i32 = 0, SW: i32 = 0, PT: i32 = 0, PL: i32 = 0, G: i32 = 0;
 let CG: i32 = 0, OCG: i32 = 0;
+// backward-filter's output channels [FO0, FO0 + FON) (geometry slots 14, 15; as in conv.ts)
+let FO0: i32 = 0, FON: i32 = 0;
 
 function readGeometry(geom: usize): void {
   B = load<i32>(geom); H = load<i32>(geom, 4); W = load<i32>(geom, 8); C = load<i32>(geom, 12);
@@ -42,6 +44,8 @@ function readGeometry(geom: usize): void {
   KH = load<i32>(geom, 28); KW = load<i32>(geom, 32); SH = load<i32>(geom, 36); SW = load<i32>(geom, 40);
   PT = load<i32>(geom, 44); PL = load<i32>(geom, 48); G = load<i32>(geom, 52);
   CG = C / G; OCG = OC / G;
+  FO0 = load<i32>(geom, 56); FON = load<i32>(geom, 60);
+  if (FON == 0) { FO0 = 0; FON = OC; }
 }
 
 // @ts-ignore: decorator
@@ -258,37 +262,40 @@ export function narrowBackwardFilter(dw: usize, x: usize, dy: usize, geom: usize
   const img = scratchBase();
   const planes = align16(img + padBytes());
   memory.fill(img, 0, padBytes());
-  const pairs = (OC + 1) >> 1, pairBytes = <usize>OH * groups() * 32;
+  // channels FO0 .. FO0 + FON - 1 only: dy and dw from channel FO0 on (planeBytes() holds all OC,
+  // so the choice of this path does not depend on the range)
+  const pairs = (FON + 1) >> 1, pairBytes = <usize>OH * groups() * 32;
+  const dwr = dw + (<usize>FO0 << 2), dyr = dy + (<usize>FO0 << 2);
   for (let b = 0; b < B; b++) {
     padImage(img, x, b);
     // With finite operands the products the tiles take from outside the image (a zero of the
     // buffer's border times dy, or x times a zero past OW) are exact zeros and change no sum, so
     // only an image with an Inf or a NaN needs the masked columns.
-    const masked = !splitPairs(planes, dy, b) || !allFinite(x + (<usize>b * H * W << 2), H * W);
+    const masked = !splitPairs(planes, dyr, b) || !allFinite(x + (<usize>b * H * W << 2), H * W);
     for (let kh = 0; kh < KH; kh++) {
       // rows oh whose tap kh lies inside the input: 0 <= oh*SH - PT + kh < H
       const ohLo = max(0, ceilDiv(PT - kh, SH)), ohHi = min(OH, floorDiv(H - 1 + PT - kh, SH) + 1);
       if (ohLo >= ohHi) continue;
       for (let k0 = 0; k0 < KW; k0 += TK) {
         for (let p = 0; p < pairs; p++) {
-          if (masked) filterTileMasked(dw, img, planes + <usize>p * pairBytes, kh, k0, p, ohLo, ohHi);
-          else filterTile(dw, img, planes + <usize>p * pairBytes, kh, k0, p, ohLo, ohHi);
+          if (masked) filterTileMasked(dwr, img, planes + <usize>p * pairBytes, kh, k0, p, ohLo, ohHi);
+          else filterTile(dwr, img, planes + <usize>p * pairBytes, kh, k0, p, ohLo, ohHi);
         }
       }
     }
   }
 }
 
-// planes[p][oh][g][j][i] = dy[b, oh, 4g + i, 2p + j] (0 past OW, OC). Returns whether every
-// value moved is finite (exponent bits not all set).
+// planes[p][oh][g][j][i] = dy[b, oh, 4g + i, 2p + j] (0 past OW, FON; dy at channel FO0). Returns
+// whether every value moved is finite (exponent bits not all set).
 function splitPairs(planes: usize, dy: usize, b: i32): bool {
-  const pairs = (OC + 1) >> 1, ng = groups();
+  const pairs = (FON + 1) >> 1, ng = groups();
   const pix = <usize>OC << 2;
   const e = i32x4.splat(0x7f800000);
   let m = i32x4.splat(0);
   let d = planes;
   for (let p = 0; p < pairs; p++) {
-    const whole = 2 * p + 1 < OC;
+    const whole = 2 * p + 1 < FON;
     for (let oh = 0; oh < OH; oh++) {
       let s = dy + (<usize>((b * OH + oh) * OW) * OC << 2) + (<usize>(2 * p) << 2);
       for (let g = 0; g < ng; g++) {
@@ -389,10 +396,10 @@ function filterTileMasked(dw: usize, img: usize, plane: usize, kh: i32, k0: i32,
 }
 
 // dw[kh, k0 + t, 0, 2p + j] += lane sum of a_tj; dummy taps (k0 + t >= KW) and a missing second
-// channel (2p + 1 == OC) are dropped.
+// channel (2p + 1 == FON) are dropped; dw points at channel FO0.
 function addTile(dw: usize, kh: i32, k0: i32, p: i32, a00: v128, a01: v128, a10: v128, a11: v128,
                  a20: v128, a21: v128, a30: v128, a31: v128): void {
-  const nt = min(TK, KW - k0), two = 2 * p + 1 < OC;
+  const nt = min(TK, KW - k0), two = 2 * p + 1 < FON;
   const t0 = dw + (<usize>((kh * KW + k0) * OC + 2 * p) << 2), tStep = <usize>OC << 2;
   addSum(t0, a00, a01, two);
   if (nt > 1) addSum(t0 + tStep, a10, a11, two);

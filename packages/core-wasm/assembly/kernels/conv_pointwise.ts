@@ -12,26 +12,26 @@
 
 const PIXEL_BLOCK: i32 = 128;
 
-/** dw[c, o] += sum over p < P of x[p, c] dy[p, o]. */
-export function pointwiseBackwardFilter(dw: usize, x: usize, dy: usize, P: i32, C: i32, OC: i32): void {
-  const xRow = <usize>C << 2, dRow = <usize>OC << 2;
-  const c4 = C & ~3, o8 = OC & ~7;
+/** dw[c, o] += sum over p < P of x[p, c] dy[p, o] for o < N; dw and dy rows are `ld` floats apart (N <= ld). */
+export function pointwiseBackwardFilter(dw: usize, x: usize, dy: usize, P: i32, C: i32, N: i32, ld: i32): void {
+  const xRow = <usize>C << 2, dRow = <usize>ld << 2;
+  const c4 = C & ~3, o8 = N & ~7;
   for (let p0 = 0; p0 < P; p0 += PIXEL_BLOCK) {
     const np = min(PIXEL_BLOCK, P - p0);
     const xb = x + <usize>p0 * xRow, db = dy + <usize>p0 * dRow;
     for (let c = 0; c < C; c += 4) {
       for (let o = 0; o < o8; o += 8) {
-        const w = dw + (<usize>(c * OC + o) << 2), xs = xb + (<usize>c << 2), ds = db + (<usize>o << 2);
+        const w = dw + (<usize>(c * ld + o) << 2), xs = xb + (<usize>c << 2), ds = db + (<usize>o << 2);
         if (c < c4) tile4x8(w, dRow, xs, xRow, ds, dRow, np);
-        else for (let i = c; i < C; i++) tile1x8(dw + (<usize>(i * OC + o) << 2), xb + (<usize>i << 2), xRow, ds, dRow, np);
+        else for (let i = c; i < C; i++) tile1x8(dw + (<usize>(i * ld + o) << 2), xb + (<usize>i << 2), xRow, ds, dRow, np);
       }
       // output channels past the last block of 8, one at a time
-      for (let o = o8; o < OC; o++) {
+      for (let o = o8; o < N; o++) {
         for (let i = c; i < min(c + 4, C); i++) {
           let s: f32 = 0;
           let xp = xb + (<usize>i << 2), dp = db + (<usize>o << 2);
           for (let p = 0; p < np; p++) { s += load<f32>(xp) * load<f32>(dp); xp += xRow; dp += dRow; }
-          const q = dw + (<usize>(i * OC + o) << 2);
+          const q = dw + (<usize>(i * ld + o) << 2);
           store<f32>(q, load<f32>(q) + s);
         }
       }

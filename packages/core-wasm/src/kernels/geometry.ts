@@ -1,7 +1,7 @@
 // The convolution geometry struct (abi.ts "Convolution geometry"): reading and checking it.
 // Kernels take it as a pointer to CONV_GEOMETRY_INTS i32; layers write it once per plan.
 
-import { CONV_GEOMETRY_INTS, GEOM } from '../abi.js';
+import { CONV_GEOMETRY_INTS, GEOM, GEOM_FILTER_RANGE } from '../abi.js';
 import type { MemoryViews } from '../tensor.js';
 
 export interface ConvGeometry {
@@ -51,8 +51,19 @@ export function checkGeometry(op: string, g: ConvGeometry): ConvGeometry {
 
 /** A descriptor's `derive` for kernels whose `geom` argument is a geometry struct. */
 export function geometryOf(op: string) {
-  return (_s: Readonly<Record<string, number>>, views: MemoryViews, ptrs: Readonly<Record<string, number>>): Record<string, number> =>
-    ({ ...checkGeometry(op, decodeGeometry(views.i32, ptrs.geom!)) });
+  return (_s: Readonly<Record<string, number>>, views: MemoryViews, ptrs: Readonly<Record<string, number>>): Record<string, number> => {
+    const g = checkGeometry(op, decodeGeometry(views.i32, ptrs.geom!));
+    checkFilterRange(op, g, views.i32[(ptrs.geom! >>> 2) + GEOM_FILTER_RANGE.O0]!, views.i32[(ptrs.geom! >>> 2) + GEOM_FILTER_RANGE.ON]!);
+    return { ...g };
+  };
+}
+
+/** Slots 14-15 (abi.ts): 0, 0, or for conv2dBackwardFilter with G == 1 a channel range inside OC. */
+function checkFilterRange(op: string, g: ConvGeometry, o0: number, on: number): void {
+  if (o0 === 0 && on === 0) return;
+  if (op !== 'conv2dBackwardFilter') throw new RangeError(`${op}: geometry slots 14-15 must be 0 (a channel range is for conv2dBackwardFilter), got ${o0}, ${on}`);
+  if (g.G !== 1) throw new RangeError(`${op}: a channel range (geometry slots 14-15) needs G = 1, got G = ${g.G}`);
+  if (!(o0 >= 0 && on >= 1 && o0 + on <= g.OC)) throw new RangeError(`${op}: channel range O0 = ${o0}, ON = ${on} must lie inside OC = ${g.OC}`);
 }
 
 /**

@@ -16,10 +16,22 @@
 //   (optimizers included)  group and the scalar tail fall where they fall in one call.
 //   row-wise kernels       whole rows (bias add, softmax, layer norm forward, embedding
 //                          lookup, argmax): a row's result depends on that row only.
+//   convolution forward,   whole images, cut on multiples of 8 images: an image's outputs
+//   backward-data, pooling depend on that image only, and with 8 | the cut every tile of
+//                          output pixels the kernels form across image boundaries (MR = 4
+//                          or 2 pixels, assembly/kernels/conv.ts) is the same tile as in one
+//                          call, and a pointwise layer's GEMM rows are cut on multiples of 8.
+//                          Each part gets its own copy of the geometry struct with its B.
+//   convolution            output channels (geometry slots 14-15, src/abi.ts), G == 1: the
+//   backward-filter        sum for dw[.., o] runs over the whole batch in the same blocks
+//                          and order whichever channels are computed beside it; cut on
+//                          multiples of 8 (the pointwise kernel's vector blocks).
 //
 // Not cut: reductions across the batch (bias, batch-norm and layer-norm parameter gradients,
-// the losses, embedding scatter-add), whose summation order would change, and small calls
-// (below MIN_WORK) where waking a thread costs more than it saves.
+// the losses, embedding scatter-add, a depthwise layer's filter gradient), whose summation
+// order would change, and small calls (below MIN_WORK) where waking a thread costs more than
+// it saves.
+import { CONV_GEOMETRY_INTS, GEOM, GEOM_FILTER_RANGE } from '../abi.js';
 import { KERNELS, KERNEL_NAMES, type KernelName, type RawKernels } from '../kernels/list.js';
 import type { BufferArg } from '../kernels/describe.js';
 import { BYTES_PER_ELEMENT } from '../tensor.js';
@@ -27,10 +39,13 @@ import type { ThreadPool } from './pool.js';
 
 /** Below this many multiply-adds (sgemm) or elements (the rest) a call stays on one thread. */
 export const MIN_GEMM_WORK = 1 << 19;
-export const MIN_ELEMENTS = 1 << 15;
-const GEMM_CUT = 8, ELEMENT_CUT = 64;
+export const MIN_ELEMENTS = 1 << 17;
+const GEMM_CUT = 8, ELEMENT_CUT = 64, IMAGE_CUT = 8, CHANNEL_CUT = 8;
 
-type Splitter = (args: readonly number[], threads: number) => number[][] | null;
+/** Where the parts' geometry copies go: `geoms` is one struct per thread, `i32` a view of memory. */
+export interface GeometryArea { geoms: number; i32: () => Int32Array }
+
+type Splitter = (args: readonly number[], threads: number, area: GeometryArea) => number[][] | null;
 
 /** [start, end) ranges of n cut into at most `parts` pieces on multiples of `unit` (the last takes the tail). */
 export function cuts(n: number, parts: number, unit: number): Array<[number, number]> {
@@ -125,6 +140,76 @@ function rowSplitter(name: KernelName, rows: string, perRow: Record<string, stri
   };
 }
 
+/** Copies the geometry at `src` to part i's slot, with the changes, and returns the copy's offset. */
+function geometryCopy(area: GeometryArea, src: number, i: number, changes: Record<number, number>): number {
+  const m = area.i32(), dst = area.geoms + i * CONV_GEOMETRY_INTS * 4;
+  m.copyWithin(dst >>> 2, src >>> 2, (src >>> 2) + CONV_GEOMETRY_INTS);
+  for (const [k, v] of Object.entries(changes)) m[(dst >>> 2) + Number(k)] = v;
+  return dst;
+}
+
+/**
+ * Whole images of a convolution or pooling kernel: `inputs`/`outputs` name the buffers shaped
+ * like x (B,H,W,C) and like y (B,OH,OW,OC); `work` is the multiply-adds per output element.
+ */
+function imageSplitter(name: KernelName, inputs: string[], outputs: string[], pooling: boolean): Splitter {
+  const geomAt = argIndex(name, 'geom');
+  const inAt = inputs.map((n) => argIndex(name, n)), outAt = outputs.map((n) => argIndex(name, n));
+  return (a, threads, area) => {
+    const g = area.i32(), at = a[geomAt]! >>> 2;
+    const B = g[at + GEOM.B]!, inImage = g[at + GEOM.H]! * g[at + GEOM.W]! * g[at + GEOM.C]!;
+    const outImage = g[at + GEOM.OH]! * g[at + GEOM.OW]! * g[at + GEOM.OC]!;
+    const work = pooling ? Math.max(inImage, outImage) : outImage * g[at + GEOM.KH]! * g[at + GEOM.KW]! * (g[at + GEOM.C]! / g[at + GEOM.G]!);
+    if (B * work < (pooling ? MIN_ELEMENTS : MIN_GEMM_WORK)) return null;
+    const ranges = cuts(B, threads, IMAGE_CUT);
+    if (ranges.length < 2) return null;
+    return ranges.map(([s, e], i) => {
+      const p = [...a];
+      p[geomAt] = geometryCopy(area, a[geomAt]!, i, { [GEOM.B]: e - s });
+      for (const k of inAt) p[k] = a[k]! + s * inImage * 4;
+      for (const k of outAt) p[k] = a[k]! + s * outImage * 4;
+      return p;
+    });
+  };
+}
+
+/** conv2dBackwardFilter: ranges of output channels (G == 1), each over the whole batch. */
+function filterSplitter(): Splitter {
+  const geomAt = argIndex('conv2dBackwardFilter', 'geom');
+  return (a, threads, area) => {
+    const g = area.i32(), at = a[geomAt]! >>> 2;
+    if (g[at + GEOM.G] !== 1 || g[at + GEOM_FILTER_RANGE.ON] !== 0) return null;
+    const OC = g[at + GEOM.OC]!;
+    const work = g[at + GEOM.B]! * g[at + GEOM.OH]! * g[at + GEOM.OW]! * OC * g[at + GEOM.KH]! * g[at + GEOM.KW]! * g[at + GEOM.C]!;
+    if (work < MIN_GEMM_WORK) return null;
+    const ranges = cuts(OC, threads, OC >= 2 * CHANNEL_CUT ? CHANNEL_CUT : 2);
+    if (ranges.length < 2) return null;
+    return ranges.map(([s, e], i) => {
+      const p = [...a];
+      p[geomAt] = geometryCopy(area, a[geomAt]!, i, { [GEOM_FILTER_RANGE.O0]: s, [GEOM_FILTER_RANGE.ON]: e - s });
+      return p;
+    });
+  };
+}
+
+/** globalAvgPool forward/backward: whole images (B rows of HW*C in, C out). */
+function globalPoolSplitter(name: KernelName, image: string, pooled: string): Splitter {
+  const [bAt, hwAt, cAt, iAt, oAt] = ['B', 'HW', 'C', image, pooled].map((n) => argIndex(name, n)) as [number, number, number, number, number];
+  return (a, threads) => {
+    const B = a[bAt]!, HW = a[hwAt]!, C = a[cAt]!;
+    if (B * HW * C < MIN_ELEMENTS) return null;
+    const ranges = cuts(B, threads, 1);
+    if (ranges.length < 2) return null;
+    return ranges.map(([s, e]) => {
+      const p = [...a];
+      p[bAt] = e - s;
+      p[iAt] = a[iAt]! + s * HW * C * 4;
+      p[oAt] = a[oAt]! + s * C * 4;
+      return p;
+    });
+  };
+}
+
 function splitters(): Partial<Record<KernelName, Splitter>> {
   const out: Partial<Record<KernelName, Splitter>> = { sgemm: gemmSplitter() };
   for (const k of ['fill', 'scale', 'axpy', 'normalizeU8', 'reluForward', 'reluBackward', 'dropoutForward', 'dropoutBackward',
@@ -136,6 +221,15 @@ function splitters(): Partial<Record<KernelName, Splitter>> {
   out.softmaxBackward = rowSplitter('softmaxBackward', 'rows', { dx: 'cols', y: 'cols', dy: 'cols' });
   out.layerNormForward = rowSplitter('layerNormForward', 'rows', { y: 'D', saveMean: 1, saveRstd: 1, x: 'D' });
   out.embeddingForward = rowSplitter('embeddingForward', 'rows', { y: 'D', ids: 1 });
+  out.conv2dForward = imageSplitter('conv2dForward', ['x'], ['y'], false);
+  out.conv2dBackwardData = imageSplitter('conv2dBackwardData', ['dx'], ['dy'], false);
+  out.conv2dBackwardFilter = filterSplitter();
+  out.maxPool2dForward = imageSplitter('maxPool2dForward', ['x'], ['y', 'argmax'], true);
+  out.maxPool2dBackward = imageSplitter('maxPool2dBackward', ['dx'], ['dy', 'argmax'], true);
+  out.avgPool2dForward = imageSplitter('avgPool2dForward', ['x'], ['y'], true);
+  out.avgPool2dBackward = imageSplitter('avgPool2dBackward', ['dx'], ['dy'], true);
+  out.globalAvgPoolForward = globalPoolSplitter('globalAvgPoolForward', 'x', 'y');
+  out.globalAvgPoolBackward = globalPoolSplitter('globalAvgPoolBackward', 'dx', 'dy');
   return out;
 }
 
@@ -146,7 +240,7 @@ export const PARALLEL_KERNELS = Object.keys(splitters()) as KernelName[];
  * The raw kernels with the cuttable ones running on `pool`: each call is cut (or, if small,
  * run as is on this thread) and its parts run at once, part 0 on this thread.
  */
-export function parallelKernels(raw: RawKernels, pool: ThreadPool): RawKernels {
+export function parallelKernels(raw: RawKernels, pool: ThreadPool, area: GeometryArea): RawKernels {
   const out: Record<string, unknown> = { ...raw };
   const plans = splitters();
   for (const [name, split] of Object.entries(plans) as Array<[KernelName, Splitter]>) {
@@ -154,7 +248,7 @@ export function parallelKernels(raw: RawKernels, pool: ThreadPool): RawKernels {
     const k = KERNEL_NAMES.indexOf(name);
     const local = (p: readonly number[]): void => { fn(...p); };
     out[name] = (...args: number[]): void => {
-      const parts = pool.isClosed || pool.suspended > 0 ? null : split(args, pool.size);
+      const parts = pool.isClosed || pool.suspended > 0 ? null : split(args, pool.size, area);
       if (!parts) fn(...args);
       else pool.run(k, parts, local);
     };

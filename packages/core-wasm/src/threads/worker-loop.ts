@@ -4,8 +4,11 @@
 // reported through the slot, never left hanging.
 import { ARGS_BYTE, DONE, EXIT, FAILED, KERNEL, MAX_ARGS, MAX_MESSAGE, MESSAGE_BYTE, MSGLEN, SEQ, SLOT_BYTES, slotInts, type HelperInit } from './protocol.js';
 
-/** Spins this many loads of the job number before sleeping on it (jobs come in bursts). */
-const SPIN = 4000;
+/**
+ * How long (ms) a helper polls for its next job before sleeping on it: a training step's
+ * kernel calls come back to back, and waking a sleeping thread costs tens of microseconds.
+ */
+const SPIN_MS = 0.25;
 
 export function helperLoop(init: HelperInit, ready: () => void): void {
   const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
@@ -22,7 +25,12 @@ export function helperLoop(init: HelperInit, ready: () => void): void {
   ready();
   for (;;) {
     let seq = Atomics.load(ctl, base + SEQ);
-    for (let spin = 0; seq === last && spin < SPIN; spin++) seq = Atomics.load(ctl, base + SEQ);
+    if (seq === last) {
+      const until = performance.now() + SPIN_MS;
+      do {
+        for (let spin = 0; seq === last && spin < 256; spin++) seq = Atomics.load(ctl, base + SEQ);
+      } while (seq === last && performance.now() < until);
+    }
     if (seq === last) {
       Atomics.wait(ctl, base + SEQ, last);
       continue;

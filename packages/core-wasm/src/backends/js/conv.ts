@@ -17,7 +17,7 @@
 //   as x[c] * dy row, pixel after pixel, and is added into dw once at the end.
 // The workspace arguments are unused here, as in the wasm builds.
 
-import type { Ptr } from '../../abi.js';
+import { GEOM_FILTER_RANGE, type Ptr } from '../../abi.js';
 import type { HeapViews } from './memory.js';
 import { Geometry } from './geometry.js';
 
@@ -142,6 +142,9 @@ export function conv2dBackwardFilter(heap: HeapViews, dw: Ptr, x: Ptr, dy: Ptr, 
   const { f32: f, i32 } = heap.sync();
   const { B, H, W, C, OH, OW, OC, KH, KW, SH, SW, PT, PL, G } = geo.read(i32, geom);
   const Cg = C / G, OCg = OC / G;
+  // output channels [o0, o1) of each group: all, or the range in slots 14-15 (G == 1; abi.ts)
+  const range = i32[(geom >>> 2) + GEOM_FILTER_RANGE.ON]!;
+  const o0 = range ? i32[(geom >>> 2) + GEOM_FILTER_RANGE.O0]! : 0, o1 = range ? o0 + range : OCg;
   const n = KH * KW * Cg * OC;
   const acc = accumulator(n);
   const xb = x >>> 2;
@@ -160,7 +163,7 @@ export function conv2dBackwardFilter(heap: HeapViews, dw: Ptr, x: Ptr, dy: Ptr, 
               let ai = (kh * KW + kw) * Cg * OC + g * OCg;
               for (let c = 0; c < Cg; c++, ai += OC) {
                 const xv = f[xi + g * Cg + c]!;
-                for (let o = 0; o < OCg; o++) acc[ai + o] = acc[ai + o]! + xv * f[dg + o]!;
+                for (let o = o0; o < o1; o++) acc[ai + o] = acc[ai + o]! + xv * f[dg + o]!;
               }
             }
           }
@@ -170,5 +173,6 @@ export function conv2dBackwardFilter(heap: HeapViews, dw: Ptr, x: Ptr, dy: Ptr, 
     }
   }
   const wi = dw >>> 2;
-  for (let i = 0; i < n; i++) f[wi + i] = f[wi + i]! + acc[i]!;
+  if (!range) for (let i = 0; i < n; i++) f[wi + i] = f[wi + i]! + acc[i]!;
+  else for (let r = 0; r < n; r += OC) for (let o = o0; o < o1; o++) f[wi + r + o] = f[wi + r + o]! + acc[r + o]!;
 }
