@@ -71,8 +71,10 @@ function gemmSplitter(): Splitter {
   return (a, threads) => {
     const [transA, transB, M, N, K, , A, lda, B, ldb, , C, ldc] = a as number[];
     if (M! * N! * K! < MIN_GEMM_WORK) return null;
-    // rows when each thread gets at least 32 (its share of packing B stays small), else columns
-    const byRows = M! >= 32 * threads || M! >= N!;
+    // Each part packs all of the operand it does not cut: B (K x N) when cut by rows, A (M x K)
+    // by columns. Cut the longer side, so the smaller operand is the one packed twice (a
+    // forward X W with 128 rows and 800 columns: by columns, measured 1.3x faster on 2 threads).
+    const byRows = M! >= N!;
     const ranges = cuts(byRows ? M! : N!, threads, GEMM_CUT);
     if (ranges.length < 2) return null;
     return ranges.map(([s, e]) => {

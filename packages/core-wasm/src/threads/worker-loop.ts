@@ -8,7 +8,7 @@ import { ARGS_BYTE, DONE, EXIT, FAILED, KERNEL, MAX_ARGS, MAX_MESSAGE, MESSAGE_B
  * How long (ms) a helper polls for its next job before sleeping on it: a training step's
  * kernel calls come back to back, and waking a sleeping thread costs tens of microseconds.
  */
-const SPIN_MS = 0.25;
+const SPIN_MS = 0.05;
 
 export function helperLoop(init: HelperInit, ready: () => void): void {
   const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
