@@ -1,7 +1,7 @@
 // @retort/distill: models, data, losses and trainers on top of @retort/core-wasm.
 // This entry is platform-neutral (it runs in Node, browsers and workers); file I/O
 // lives in '@retort/distill/node'.
-export { loadCore, type Core, type BackendName } from '@retort/core-wasm';
+export { canShareMemory, loadCore, type Core, type BackendName } from '@retort/core-wasm';
 
 // data
 export { DataFormatError } from './data/errors.js';

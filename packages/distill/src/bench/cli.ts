@@ -10,7 +10,9 @@ import { backendContenders, benchEnvironment, parseBenchArgs } from '@retort/cor
 
 import { retortStepContender } from './contenders.js';
 import { formatCnnReport, formatStepReport } from './report.js';
-import { loadCore, type Core } from '@retort/core-wasm';
+import { canShareMemory, loadCore, type Core } from '@retort/core-wasm';
+import { availableParallelism } from 'node:os';
+import { formatThreadsReport, runThreadsKernels, stepRow, threadsTargets, type ThreadsBenchResult } from './threads.js';
 import { TIMING_PRESETS } from '@retort/core-wasm/bench';
 import { retortCnnContender, tfjsCnnContender } from './cnn-contenders.js';
 import { runCnnBench, type CnnBenchResult, type CnnContender } from './cnn-step.js';
@@ -33,17 +35,28 @@ const USAGE = `usage: node dist/bench/cli.js [--quick] [--json] [--out FILE [--m
   --skip-tfjs      do not load TensorFlow.js (no baseline ratio or target)
   --skip-tfjs-cpu  leave out tfjs's cpu backend (the slowest contender, there for reference)
   --skip-cnn       leave out the CNN step
+  --skip-threads   leave out the threaded simd contenders (2 threads and every core) and the
+                   threads section (sgemm, teacher caching and the steps, 1 vs N threads)
   --skip-transformer  leave out the Transformer step (transformer-s, batch 32, 128 tokens, beside
                    the same network in tfjs ops) and attention forward+backward at the teacher's shapes
   --help           this text`;
 
 async function main(): Promise<void> {
-  const parsed = parseBenchArgs('retort step bench', USAGE, ['merge-out', 'skip-tfjs-cpu', 'skip-cnn', 'skip-transformer']);
+  const parsed = parseBenchArgs('retort step bench', USAGE, ['merge-out', 'skip-tfjs-cpu', 'skip-cnn', 'skip-transformer', 'skip-threads']);
   const args = { ...parsed, mergeOut: parsed.flags['merge-out'] === true, skipTfjsCpu: parsed.flags['skip-tfjs-cpu'] === true, skipCnn: parsed.flags['skip-cnn'] === true,
-    skipTransformer: parsed.flags['skip-transformer'] === true };
+    skipTransformer: parsed.flags['skip-transformer'] === true, skipThreads: parsed.flags['skip-threads'] === true };
   const log = (m: string): void => { process.stderr.write(`${m}\n`); };
   const contenders: StepContender[] = await backendContenders(retortStepContender, log);
   const cnnContenders: CnnContender[] = await backendContenders(retortCnnContender, log);
+  // threaded simd beside the one-thread backends: 2 threads and every core (the same bits)
+  const threadCounts = args.skipThreads || !canShareMemory() ? [] : [...new Set([2, availableParallelism()])].filter((t) => t > 1);
+  const threadedCores: Core[] = [];
+  for (const t of threadCounts) {
+    const core = await loadCore({ backend: 'simd', threads: t });
+    threadedCores.push(core);
+    contenders.push(retortStepContender(core, `simd-${t}t`));
+    cnnContenders.push(retortCnnContender(core, `simd-${t}t`));
+  }
   const environment = benchEnvironment();
   if (!args.skipTfjs) {
     const { setupTfjsNode } = await import('@retort/core-wasm/bench/node');
@@ -86,7 +99,23 @@ async function main(): Promise<void> {
         timing: TIMING_PRESETS[args.quick ? 'quick' : 'full'], peakGflops: peak });
     }
   }
-  const full = { ...result, ...(cnn ? { cnnStep: cnn } : {}), ...(transformer ? { transformerStep: transformer } : {}), ...(attention ? { attention } : {}) };
+  let threads: ThreadsBenchResult | null = null;
+  if (threadedCores.length > 0 && simdCore) {
+    log(`retort threads bench: sgemm and teacher caching on 1, ${threadCounts.join(', ')} threads`);
+    const counts = [1, ...threadCounts];
+    const rows = runThreadsKernels([simdCore, ...threadedCores], { quick: args.quick });
+    const stepMs = (c: string) => result.entries.find((e) => e.contender === c)?.msPerStep;
+    const mlp = stepRow(`MLP step (${result.problem.model}, batch ${result.problem.batch})`, counts, stepMs);
+    if (mlp) rows.push(mlp);
+    for (const [label, r] of [['CNN step', cnn], ['Transformer step', transformer]] as const) {
+      const row = r && stepRow(`${label} (${r.problem.model}, batch ${r.problem.batch})`, counts, (c) => r.step.find((e) => e.contender === c)?.ms);
+      if (row) rows.push(row);
+    }
+    threads = { schema: 'retort-threads-bench/1', counts, rows, targets: threadsTargets(rows),
+      tfjsThreads: 'tfjs-backend-wasm runs on one thread here: its threaded build (setThreadsCount) does not start under Node (Emscripten starts its pthread workers from a blob: URL, which worker_threads refuses: ERR_WORKER_PATH), so the comparison is our threads against its one' };
+  }
+  for (const c of threadedCores) c.close();
+  const full = { ...result, ...(cnn ? { cnnStep: cnn } : {}), ...(transformer ? { transformerStep: transformer } : {}), ...(attention ? { attention } : {}), ...(threads ? { threads } : {}) };
   const json = `${JSON.stringify(full, null, 2)}\n`;
   if (args.out) {
     const path = resolve(args.out);
@@ -96,7 +125,8 @@ async function main(): Promise<void> {
     log(kernels ? `added the training step to ${path}` : `wrote ${path}`);
   }
   process.stdout.write(args.json ? json : `${formatStepReport(result)}\n${cnn ? `\n${formatCnnReport(cnn)}\n` : ''}`
-    + `${transformer ? `\n${formatCnnReport(transformer, 'Transformer training step')}\n` : ''}${attention ? `\n${formatAttentionReport(attention)}\n` : ''}`);
+    + `${transformer ? `\n${formatCnnReport(transformer, 'Transformer training step')}\n` : ''}${attention ? `\n${formatAttentionReport(attention)}\n` : ''}`
+    + `${threads ? `\n${formatThreadsReport(threads)}\n` : ''}`);
 }
 
 /** The SIMD peak in GFLOP/s: the best of five runs of the core's register-resident multiply-add probe. */
