@@ -119,6 +119,27 @@ describe.skipIf(!browserAvailable)('seededRun: Node and headless Chromium give t
     expect(errors).toEqual([]);
   });
 
+  // Threads (packages/core-wasm/src/threads/): helpers are module Workers started by the self-test's
+  // worker over a shared memory (the page is cross-origin isolated); the bits are the one-thread
+  // run's, in Chromium as in Node, and the run was really cut across threads.
+  it('on 2 and 4 threads: the one-thread bits, in Chromium and in Node, for the MLP, CNN and Transformer runs', async () => {
+    type Api = { retortSelftest: { run(o: { backend: SeededBackend; seed: number; model: SeededModel; threads: number }): Promise<Row & { parallelCalls?: number }> } };
+    for (const [backend, model] of [['simd', 'mlp'], ['scalar', 'mlp'], ['simd', 'cnn'], ['scalar', 'cnn'], ['simd', 'transformer']] as const) {
+      const one = node.get(key(backend, SEED, model))!;
+      for (const threads of [2, 4]) {
+        const inNode = await seededRun({ backend, seed: SEED, model, threads });
+        expect(inNode.hash, `${model}/${backend}, ${threads} threads, Node`).toBe(one.hash);
+        expect(inNode.loss).toEqual(one.loss);
+        expect(inNode.parallelCalls, `${model}/${backend}: calls cut in Node`).toBeGreaterThan(0);
+        const r = await page.evaluate((o) => (window as unknown as Api).retortSelftest.run(o), { backend, seed: SEED, model, threads });
+        expect(r.hash, `${model}/${backend}, ${threads} threads, Chromium`).toBe(one.hash);
+        expect(r.loss).toEqual(one.loss);
+        expect(r.parallelCalls, `${model}/${backend}: calls cut in Chromium`).toBe(inNode.parallelCalls);
+      }
+    }
+    expect(errors).toEqual([]);
+  }, 300_000);
+
   it('another seed: a different hash in the browser too, and the same as Node\'s', async () => {
     type Api = { retortSelftest: { run(o: { backend: SeededBackend; seed: number }): Promise<Row> } };
     const r = await page.evaluate((seed) => (window as unknown as Api).retortSelftest.run({ backend: 'scalar', seed }), OTHER);

@@ -54,6 +54,8 @@ export interface SeededRunOptions {
   dataSeed?: number;
   /** Which run (default 'mlp'). */
   model?: SeededModel;
+  /** Threads the kernels run on (default 1); any count must give the same bits. */
+  threads?: number;
 }
 
 export interface SeededRunResult {
@@ -66,6 +68,8 @@ export interface SeededRunResult {
   params: number;
   /** The student's training loss at every step, in order. */
   loss: number[];
+  /** With threads > 1: the kernel calls that ran in parts on several threads (so the run was really cut). */
+  parallelCalls?: number;
 }
 
 /** Samples in the synthetic data set; 91 of them are the validation split. */
@@ -235,10 +239,20 @@ export async function seededRun(options: SeededRunOptions): Promise<SeededRunRes
   const seed = options.seed ?? 1;
   const model = options.model ?? 'mlp';
   if (model !== 'mlp' && model !== 'cnn' && model !== 'transformer') throw new RangeError(`seededRun: model must be 'mlp', 'cnn' or 'transformer', got ${String(model)}`);
-  const core = await loadCore({ backend });
-  if (model === 'cnn') return seededCnnRun(core, seed, options.dataSeed ?? 2015);
-  if (model === 'transformer') return seededTransformerRun(core, seed, options.dataSeed ?? 2015);
-  const data = syntheticGlyphs(SAMPLES, options.dataSeed ?? 2015);
+  const threads = options.threads ?? 1;
+  const core = await loadCore({ backend, threads });
+  try {
+    const r = await seededRunOn(core, model, seed, options.dataSeed ?? 2015);
+    return threads > 1 ? { ...r, parallelCalls: core.parallelCalls } : r;
+  } finally {
+    core.close();
+  }
+}
+
+async function seededRunOn(core: Core, model: SeededModel, seed: number, dataSeed: number): Promise<SeededRunResult> {
+  if (model === 'cnn') return seededCnnRun(core, seed, dataSeed);
+  if (model === 'transformer') return seededTransformerRun(core, seed, dataSeed);
+  const data = syntheticGlyphs(SAMPLES, dataSeed);
   const split = splitValidation(data, VALIDATION, seed);
   const settings: TrainSettings = {
     epochs: 2, batchSize: 50, optimizer: { type: 'adamw', lr: 2e-3, weightDecay: 1e-4 },

@@ -8,7 +8,7 @@
 // (./deployment.ts), feature maps (./feature-maps.ts), drawings and exports.
 import { transfer as transferred } from 'comlink';
 import {
-  METHODS, applyChannelNorm, channelStats, dataFromFiles, describeNorm, describeTestSplit, evaluateLogits, executeRun, fullView, labelsOf, loadCore,
+  METHODS, applyChannelNorm, canShareMemory, channelStats, dataFromFiles, describeNorm, describeTestSplit, evaluateLogits, executeRun, fullView, labelsOf, loadCore,
   modelTensors, encodeModelFile, predictLogits, runViews,
   type Core, type DataFile, type Dataset, type EpochMetrics, type Int8Model, type LossTermConfig, type Model, type RunEvent, type RunHooks,
   type RunTeacher, type InputNorm,
@@ -52,8 +52,19 @@ let running = false;
 let teacherOfRun: 'trained' | 'loaded' | undefined;
 let stopRequested = false;
 
+/**
+ * The lab's core: on the cores the browser reports (navigator.hardwareConcurrency) but one, which
+ * is left to the page so that its charts and drawing stay smooth while a run computes (at least
+ * one thread, at most 16), when the page is cross-origin isolated; else on one thread. The bits
+ * do not depend on it. Helpers sleep (Atomics.wait) between runs; closing the tab ends them.
+ */
+export function labThreads(): number {
+  return canShareMemory() ? Math.max(1, Math.min(16, (navigator.hardwareConcurrency || 1) - 1)) : 1;
+}
+
 async function getCore(): Promise<Core> {
-  core ??= await loadCore({ backend: 'auto' });
+  const threads = labThreads();
+  core ??= await loadCore({ backend: 'auto', threads });
   return core;
 }
 
@@ -171,7 +182,7 @@ async function runLab(cfg: LabConfig, cb: Remote<RunCallbacks>): Promise<RunSumm
   // the views every model of the run shares (the seed's validation split, the test images)
   const views = runViews(studentRunConfig(cfg, 'none'), d);
   const testLabels = labelsOf(views.test);
-  const summary: RunSummary = { config: cfg, backend: c.backend, stopped: false, wallSeconds: 0 };
+  const summary: RunSummary = { config: cfg, backend: c.backend, threads: c.threads, stopped: false, wallSeconds: 0 };
   const finish = (stopped: boolean): RunSummary => {
     summary.stopped = stopped;
     summary.wallSeconds = (performance.now() - t0) / 1000;

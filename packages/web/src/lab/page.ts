@@ -425,7 +425,7 @@ export function startLab(engine: Remote<Api>): void {
       const summary = await engine.run(config, proxy(callbacks));
       state.summary = summary;
       if (summary.stopped) phase.textContent = 'Stopped. The models that finished are shown; start again to run the rest.';
-      else phase.textContent = `Done in ${summary.wallSeconds.toFixed(1)} s (${summary.backend} backend).`;
+      else phase.textContent = `Done in ${summary.wallSeconds.toFixed(1)} s (${summary.backend} backend, ${summary.threads} thread${summary.threads === 1 ? '' : 's'}).`;
       renderFinal();
       maps.refresh();
     } catch (err) {

@@ -241,6 +241,8 @@ export interface Deployment {
 export interface RunSummary {
   config: LabConfig;
   backend: string;
+  /** Threads the kernels ran on (navigator.hardwareConcurrency where the page is cross-origin isolated). */
+  threads: number;
   stopped: boolean;
   teacher?: Omit<ModelResult, 'testLogits'>;
   distilled?: Omit<ModelResult, 'testLogits'>;
