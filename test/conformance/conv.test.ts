@@ -221,7 +221,12 @@ describe.each(BACKENDS)('conv2d [%s]', (backend) => {
       const whole = f32(core(), dw0);
       core().ops.conv2dBackwardFilter(whole, tx, tdy, i32(core(), encodeGeometry(g)), 0, 0);
       const want = whole.toArray();
-      const cut = [1, (g.OC >> 1) | 1, g.OC - 1].filter((c, i, all) => c > 0 && c < g.OC && all.indexOf(c) === i);
+      // relaxed: a pointwise layer's channels past a block of 8 take a scalar multiply-add, its
+      // blocks a fused one, so its ranges are cut on multiples of 8 (as the threads cut them)
+      const unit = backend === 'relaxed' && g.KH * g.KW === 1 ? 8 : 1;
+      const cut = [1, (g.OC >> 1) | 1, g.OC - 1].map((c) => Math.ceil(c / unit) * unit)
+        .filter((c, i, all) => c > 0 && c < g.OC && all.indexOf(c) === i);
+      if (cut.length === 0) continue;
       for (const [o0, o1] of [[0, cut[0]!], ...cut.map((c, i) => [c, cut[i + 1] ?? g.OC])] as Array<[number, number]>) {
         const geom = encodeGeometry(g);
         geom[14] = o0; geom[15] = o1 - o0;

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KERNELS, PARALLEL_KERNELS, encodeGeometry, loadCore, type ConvGeometry, type Core, type KernelName } from '@retort/core-wasm';
 import { TestRand } from '../reference/prng.js';
+import './helpers.js'; // enables relaxed SIMD under Node 20
 
 /** A convolution geometry (square kernel K, stride S, padding P each side) as case scalars. */
 function conv(B: number, H: number, C: number, OC: number, K: number, S: number, P: number, G = 1): Record<string, number> {
@@ -96,7 +97,7 @@ function setUp(core: Core, name: KernelName, scalars: Record<string, number>, se
 const bytesOf = (core: Core, bufs: Array<{ ptr: number; bytes: number }>): Uint8Array[] =>
   bufs.map((b) => core.views.u8.slice(b.ptr, b.ptr + b.bytes));
 
-describe.each(['simd', 'scalar'] as const)('threads keep the bits [%s]', (backend) => {
+describe.each(['simd', 'scalar', 'relaxed'] as const)('threads keep the bits [%s]', (backend) => {
   const cores = new Map<number, Core>();
   beforeAll(async () => {
     for (const t of [1, 2, 3, 4]) cores.set(t, await loadCore({ backend, threads: t }));

@@ -5,6 +5,9 @@ import { setFlagsFromString } from 'node:v8';
 // small, so a small young generation trims ~10 MB of peak memory at no measurable cost.
 // Set before the program module (and its dependencies) allocate much.
 setFlagsFromString('--max-semi-space-size=1');
+// Node 20 validates relaxed SIMD (the opt-in `--backend relaxed`) only behind this V8 flag; it
+// must be set before the first module compiles (Node 22+ has it on). 'auto' never picks relaxed.
+setFlagsFromString('--experimental-wasm-relaxed-simd');
 
 // `retort info x | head`: a reader that closes the pipe early is not an error of ours
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {

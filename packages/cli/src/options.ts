@@ -67,11 +67,11 @@ export function configOrAutoArg(flag: string, key: 'temperature' | 'alpha'): (va
   };
 }
 
-const BACKEND_NAMES = ['auto', 'simd', 'scalar', 'js'] as const;
+const BACKEND_NAMES = ['auto', 'simd', 'scalar', 'js', 'relaxed'] as const;
 
 /** --backend, the same on every command that computes. */
 export function backendOption(): Option {
-  return new Option('--backend <name>', 'auto (default), simd, scalar or js').argParser(choiceArg('--backend', BACKEND_NAMES));
+  return new Option('--backend <name>', 'auto (default), simd, scalar, js, or relaxed (opt-in relaxed SIMD: faster, bits depend on the CPU)').argParser(choiceArg('--backend', BACKEND_NAMES));
 }
 
 /** --threads: how many threads the kernels run on (the same bits for every count). */
@@ -237,7 +237,7 @@ export interface RunFlags extends DataFlags {
   resume?: string;
   force?: boolean;
   json?: boolean;
-  backend?: 'auto' | 'simd' | 'scalar' | 'js';
+  backend?: 'auto' | 'simd' | 'scalar' | 'js' | 'relaxed';
 }
 
 /** Whether a --teachers entry is precomputed outputs (a .npy / .safetensors file, a teacher-outputs index or directory) rather than a model. */

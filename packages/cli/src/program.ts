@@ -1,7 +1,7 @@
 // The `retort` command's program definition: commander wiring only; the work is in
 // commands/*.ts, flag parsing in options.ts, error mapping in errors.ts.
 import { Command, CommanderError } from 'commander';
-import { closeAllThreads, hasSimd, loadCore, setDefaultThreads, type BackendName } from '@retort/core-wasm';
+import { closeAllThreads, hasRelaxedSimd, hasSimd, loadCore, setDefaultThreads, type BackendName } from '@retort/core-wasm';
 import { availableParallelism } from 'node:os';
 import type { JobKind } from '@retort/distill/node';
 import { compareCommand, reproCommand, type CompareFlags, type ReproFlags } from './commands/compare.js';
@@ -371,9 +371,13 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
     .addOption(jsonOption('object'))
     .action(async (opts: { json?: boolean }) => {
       const rows: { backend: BackendName; available: boolean; check: string }[] = [];
-      for (const backend of ['simd', 'scalar', 'js'] as const) {
+      for (const backend of ['simd', 'scalar', 'js', 'relaxed'] as const) {
         if (backend === 'simd' && !hasSimd()) {
           rows.push({ backend, available: false, check: 'engine lacks WebAssembly SIMD' });
+          continue;
+        }
+        if (backend === 'relaxed' && !hasRelaxedSimd()) {
+          rows.push({ backend, available: false, check: 'engine lacks relaxed SIMD' });
           continue;
         }
         const core = await loadCore({ backend });
@@ -385,7 +389,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void = () => {})
       const auto = (await loadCore({ backend: 'auto' })).backend;
       if (opts.json) io.out(JSON.stringify({ auto, backends: rows }));
       else {
-        for (const r of rows) io.out(`${r.backend.padEnd(7)} ${r.available ? 'yes' : 'no '}  ${r.check}`);
+        for (const r of rows) io.out(`${r.backend.padEnd(7)} ${r.available ? 'yes' : 'no '}  ${r.check}${r.backend === 'relaxed' ? ' (opt-in: fused multiply-adds, bits depend on the CPU)' : ''}`);
         io.out(`auto -> ${auto}`);
       }
       if (rows.some((r) => r.available && r.check !== 'ok')) setExit(EXIT.failure);

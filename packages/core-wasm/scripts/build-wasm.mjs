@@ -4,6 +4,8 @@
 // the same source over a shared memory for the thread pool (src/threads/pool.ts; the
 // helper instances and the calling one share the arena, each with its own scratch):
 //   build/retort.simd.mt.wasm, build/retort.scalar.mt.wasm
+// the opt-in relaxed-SIMD build (fused multiply-adds where the CPU has them; not bit-portable):
+//   build/retort.relaxed.wasm, build/retort.relaxed.mt.wasm
 // and the same two variants of the inference-only module (assembly/infer.ts: f32 GEMM, bias,
 // ReLU and the int8 kernels, nothing for training), loaded by @retort/core-wasm/infer:
 //   build/retort.infer.simd.wasm, build/retort.infer.scalar.wasm
@@ -36,6 +38,9 @@ const variants = [
   { name: 'scalar', entry: 'assembly/index.ts', flags: ['--disable', 'simd'] },
   { name: 'simd.mt', entry: 'assembly/index.ts', flags: ['--enable', 'simd', ...shared] },
   { name: 'scalar.mt', entry: 'assembly/index.ts', flags: ['--disable', 'simd', ...shared] },
+  // opt-in: the SIMD inner loops' multiply-adds as f32x4.relaxed_madd (assembly/kernels/madd.ts)
+  { name: 'relaxed', entry: 'assembly/index.ts', flags: ['--enable', 'simd', '--enable', 'relaxed-simd'] },
+  { name: 'relaxed.mt', entry: 'assembly/index.ts', flags: ['--enable', 'simd', '--enable', 'relaxed-simd', ...shared] },
   { name: 'infer.simd', entry: 'assembly/infer.ts', flags: ['--enable', 'simd'] },
   { name: 'infer.scalar', entry: 'assembly/infer.ts', flags: ['--disable', 'simd'] },
 ];

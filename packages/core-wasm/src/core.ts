@@ -17,7 +17,7 @@ import {
 } from './validate.js';
 import { kdLossConvenience, matmulConvenience, softmaxConvenience, type KdLossArgs, type KdLossResult, type MatmulOptions, type SoftmaxOptions } from './convenience.js';
 
-export type BackendName = 'simd' | 'scalar' | 'js';
+export type BackendName = 'simd' | 'scalar' | 'js' | 'relaxed';
 
 /** A tensor, or a raw byte offset that must lie inside a live allocation. */
 export type Ref = Tensor | number;

@@ -4,13 +4,13 @@ import { KERNEL_NAMES, KERNELS, type RawKernels } from './kernels/list.js';
 import { createJsKernels } from './backends/js/index.js';
 import { Core, type BackendName } from './core.js';
 import { compileWasm, type WasmVariant } from '#wasm-source';
-import { hasSimd } from './simd.js';
+import { hasRelaxedSimd, hasSimd } from './simd.js';
 import { ThreadPool } from './threads/pool.js';
 
-export { hasSimd };
+export { hasRelaxedSimd, hasSimd };
 
 export interface LoadOptions {
-  /** 'auto' (default) picks 'simd' when the engine validates a SIMD module, else 'scalar'. */
+  /** 'auto' (default) picks 'simd' when the engine validates a SIMD module, else 'scalar'; 'relaxed' (fused multiply-adds, not bit-portable across CPUs) only when asked. */
   backend?: 'auto' | BackendName;
   /** Initial memory in 64 KiB pages (default 64 = 4 MiB, grown on demand). */
   initialPages?: number;
@@ -76,8 +76,13 @@ function moduleFor(variant: WasmVariant): Promise<WebAssembly.Module> {
 
 export async function loadCore(options: LoadOptions = {}): Promise<Core> {
   const requested = options.backend ?? 'auto';
-  if (!['auto', 'simd', 'scalar', 'js'].includes(requested)) {
-    throw new RangeError(`loadCore: backend must be 'auto', 'simd', 'scalar' or 'js', got ${String(requested)}`);
+  if (!['auto', 'simd', 'scalar', 'js', 'relaxed'].includes(requested)) {
+    throw new RangeError(`loadCore: backend must be 'auto', 'simd', 'scalar', 'js' or 'relaxed', got ${String(requested)}`);
+  }
+  // 'relaxed' only when asked: its fused multiply-adds make the bits depend on the CPU
+  if (requested === 'relaxed' && !hasRelaxedSimd()) {
+    throw new Error("loadCore: backend 'relaxed' needs an engine that validates relaxed SIMD (Chrome 114+, Node 22+; "
+      + 'Node 20: start node with --experimental-wasm-relaxed-simd); use simd');
   }
   const backend: BackendName = requested === 'auto' ? (hasSimd() ? 'simd' : 'scalar') : requested;
   if (backend === 'simd' && !hasSimd()) {

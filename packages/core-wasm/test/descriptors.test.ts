@@ -2,6 +2,7 @@
 // builds export exactly its names with its arities, the js backend is built from it, and the
 // validated wrappers (core.ops) derived from it refuse bad arguments by name.
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import { loadCore } from '../src/loader.js';
 import { KERNELS, KERNEL_NAMES } from '../src/kernels/list.js';
@@ -9,12 +10,17 @@ import { createJsKernels } from '../src/backends/js/index.js';
 import { encodeGeometry, checkGeometry, convOutput } from '../src/kernels/geometry.js';
 
 describe('kernel descriptors', () => {
-  it('each wasm build exports exactly the described kernels, with the described arities', async () => {
-    for (const variant of ['simd', 'scalar']) {
+  it('each wasm build exports exactly the described kernels, with the described arities, and the thread pool\'s two', async () => {
+    setFlagsFromString('--experimental-wasm-relaxed-simd'); // Node 20: the relaxed builds validate behind it
+    // setScratch / scratchBytes: a helper thread's own scratch region (src/threads/pool.ts)
+    const expected = [...KERNEL_NAMES, 'scratchBytes', 'setScratch'].sort();
+    for (const variant of ['simd', 'scalar', 'simd.mt', 'scalar.mt', 'relaxed', 'relaxed.mt']) {
       const module = await WebAssembly.compile(readFileSync(new URL(`../build/retort.${variant}.wasm`, import.meta.url)));
       const names = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name).sort();
-      expect(names, variant).toEqual([...KERNEL_NAMES].sort());
-      const instance = await WebAssembly.instantiate(module, { env: { memory: new WebAssembly.Memory({ initial: 64 }) } });
+      expect(names, variant).toEqual(expected);
+      const shared = variant.endsWith('.mt');
+      const memory = new WebAssembly.Memory({ initial: 64, ...(shared ? { maximum: 65536, shared: true } : {}) } as WebAssembly.MemoryDescriptor);
+      const instance = await WebAssembly.instantiate(module, { env: { memory } });
       for (const name of KERNEL_NAMES) {
         expect((instance.exports[name] as (...a: unknown[]) => unknown).length, `${variant} ${name}`).toBe(KERNELS[name].args.length);
       }

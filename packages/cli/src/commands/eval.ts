@@ -11,7 +11,7 @@ export interface EvalFlags extends DataFlags {
   testSize?: number;
   teacher?: string;
   json?: boolean;
-  backend?: 'auto' | 'simd' | 'scalar' | 'js';
+  backend?: 'auto' | 'simd' | 'scalar' | 'js' | 'relaxed';
 }
 
 export async function evalCommand(modelPath: string, flags: EvalFlags, io: Io): Promise<number> {

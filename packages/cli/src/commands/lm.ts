@@ -29,7 +29,7 @@ export interface LmFlags {
   calibration?: number;
   force?: boolean;
   json?: boolean;
-  backend?: 'auto' | 'simd' | 'scalar' | 'js';
+  backend?: 'auto' | 'simd' | 'scalar' | 'js' | 'relaxed';
 }
 
 const stamp = (): string => new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
@@ -95,7 +95,7 @@ export async function lmQuantizeCommand(model: string, flags: LmFlags, io: Io): 
   }
 }
 
-export interface GenerateFlags { prompt?: string; length?: number; temperature?: number; topK?: number; seed?: number; json?: boolean; backend?: 'auto' | 'simd' | 'scalar' | 'js' }
+export interface GenerateFlags { prompt?: string; length?: number; temperature?: number; topK?: number; seed?: number; json?: boolean; backend?: 'auto' | 'simd' | 'scalar' | 'js' | 'relaxed' }
 
 export async function generateCommand(modelPath: string, flags: GenerateFlags, io: Io): Promise<number> {
   const path = resolve(modelPath);

@@ -67,6 +67,7 @@ import {
   narrowForward, narrowForwardFits, narrowBackwardData, narrowBackwardDataFits, narrowBackwardFilter, narrowBackwardFilterFits,
 } from './conv_narrow';
 import { pointwiseBackwardFilter } from './conv_pointwise';
+import { madd } from './madd';
 
 // Register tile: the same shapes as gemm.ts's micro-kernel, for the same reason (V8 gives wasm
 // 15 XMM registers: 8 accumulators + 2 weight vectors + splat + product fit).
@@ -501,13 +502,13 @@ function gatherTile4x8(seg: usize, nSeg: i32, wp: usize, info: usize, chan: usiz
     while (wk < wEnd) {
       const b0 = v128.load(wk), b1 = v128.load(wk, 16);
       let a = v128.load32_splat(p0);
-      c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
+      c00 = madd(c00, a, b0); c01 = madd(c01, a, b1);
       a = v128.load32_splat(p1);
-      c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
+      c10 = madd(c10, a, b0); c11 = madd(c11, a, b1);
       a = v128.load32_splat(p2);
-      c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
+      c20 = madd(c20, a, b0); c21 = madd(c21, a, b1);
       a = v128.load32_splat(p3);
-      c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
+      c30 = madd(c30, a, b0); c31 = madd(c31, a, b1);
       p0 += 4; p1 += 4; p2 += 4; p3 += 4;
       wk += 32;
     }
@@ -693,13 +694,13 @@ function filterTile4x8(dw: usize, lanes: i32, x: usize, d: usize, nb: i32, rows:
       while (dp < dEnd) {
         const b0 = v128.load(dp), b1 = v128.load(dp, 16);
         let a = v128.load32_splat(xp);
-        c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
+        c00 = madd(c00, a, b0); c01 = madd(c01, a, b1);
         a = v128.load32_splat(xp, 4);
-        c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
+        c10 = madd(c10, a, b0); c11 = madd(c11, a, b1);
         a = v128.load32_splat(xp, 8);
-        c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
+        c20 = madd(c20, a, b0); c21 = madd(c21, a, b1);
         a = v128.load32_splat(xp, 12);
-        c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
+        c30 = madd(c30, a, b0); c31 = madd(c31, a, b1);
         xp += xCol;
         dp += 32;
       }
@@ -783,14 +784,14 @@ function filterRow(dw: usize, lanes: i32, x: usize, d: usize, nb: i32, rows: i32
         const dEnd = dr + (<usize>cols << 5), dEnd2 = dr + (<usize>(cols & ~1) << 5);
         while (dp < dEnd2) {
           const a = v128.load32_splat(xp), a2 = v128.load32_splat(xp + xCol);
-          s0 = f32x4.add(s0, f32x4.mul(a, v128.load(dp))); s1 = f32x4.add(s1, f32x4.mul(a, v128.load(dp, 16)));
-          s2 = f32x4.add(s2, f32x4.mul(a2, v128.load(dp, 32))); s3 = f32x4.add(s3, f32x4.mul(a2, v128.load(dp, 48)));
+          s0 = madd(s0, a, v128.load(dp)); s1 = madd(s1, a, v128.load(dp, 16));
+          s2 = madd(s2, a2, v128.load(dp, 32)); s3 = madd(s3, a2, v128.load(dp, 48));
           xp += xCol2;
           dp += 64;
         }
         if (dp < dEnd) {
           const a = v128.load32_splat(xp);
-          s0 = f32x4.add(s0, f32x4.mul(a, v128.load(dp))); s1 = f32x4.add(s1, f32x4.mul(a, v128.load(dp, 16)));
+          s0 = madd(s0, a, v128.load(dp)); s1 = madd(s1, a, v128.load(dp, 16));
         }
         xr += xRow;
         dr += dRow;

@@ -26,6 +26,7 @@
 // Determinism: loop orders and blocks depend on the geometry alone.
 
 import { scratchBase, SCRATCH_BYTES } from '../memory';
+import { madd } from './madd';
 
 // Forward register tile: PX output columns (one vector) x NB output channels: NB accumulators,
 // one input vector, one splatted weight and a product live at once.
@@ -151,13 +152,13 @@ function tile2x4(src: usize, rowBytes: usize, step: usize, wp: usize, out: usize
     while (p < pEnd) {
       const xv = v128.load(p), xw = v128.load(p + step);
       let s = v128.load(wp);
-      a0 = f32x4.add(a0, f32x4.mul(xv, s)); b0 = f32x4.add(b0, f32x4.mul(xw, s));
+      a0 = madd(a0, xv, s); b0 = madd(b0, xw, s);
       s = v128.load(wp, 16);
-      a1 = f32x4.add(a1, f32x4.mul(xv, s)); b1 = f32x4.add(b1, f32x4.mul(xw, s));
+      a1 = madd(a1, xv, s); b1 = madd(b1, xw, s);
       s = v128.load(wp, 32);
-      a2 = f32x4.add(a2, f32x4.mul(xv, s)); b2 = f32x4.add(b2, f32x4.mul(xw, s));
+      a2 = madd(a2, xv, s); b2 = madd(b2, xw, s);
       s = v128.load(wp, 48);
-      a3 = f32x4.add(a3, f32x4.mul(xv, s)); b3 = f32x4.add(b3, f32x4.mul(xw, s));
+      a3 = madd(a3, xv, s); b3 = madd(b3, xw, s);
       p += 4;
       wp += 64;
     }
@@ -179,10 +180,10 @@ function tile4x2(src: usize, rowBytes: usize, step: usize, wp: usize, out: usize
     while (p < pEnd) {
       const x0 = v128.load(p), x1 = v128.load(p + step), x2 = v128.load(p + s2), x3 = v128.load(p + s3);
       const u = v128.load(wp), v = v128.load(wp, 16);
-      a0 = f32x4.add(a0, f32x4.mul(x0, u)); b0 = f32x4.add(b0, f32x4.mul(x0, v));
-      a1 = f32x4.add(a1, f32x4.mul(x1, u)); b1 = f32x4.add(b1, f32x4.mul(x1, v));
-      a2 = f32x4.add(a2, f32x4.mul(x2, u)); b2 = f32x4.add(b2, f32x4.mul(x2, v));
-      a3 = f32x4.add(a3, f32x4.mul(x3, u)); b3 = f32x4.add(b3, f32x4.mul(x3, v));
+      a0 = madd(a0, x0, u); b0 = madd(b0, x0, v);
+      a1 = madd(a1, x1, u); b1 = madd(b1, x1, v);
+      a2 = madd(a2, x2, u); b2 = madd(b2, x2, v);
+      a3 = madd(a3, x3, u); b3 = madd(b3, x3, v);
       p += 4;
       wp += 32;
     }
@@ -342,13 +343,13 @@ function filterTile(dw: usize, img: usize, plane: usize, kh: i32, k0: i32, p: i3
     while (xp < xEnd) {
       const e0 = v128.load(dp), e1 = v128.load(dp, 16);
       let v = v128.load(xp);
-      a00 = f32x4.add(a00, f32x4.mul(v, e0)); a01 = f32x4.add(a01, f32x4.mul(v, e1));
+      a00 = madd(a00, v, e0); a01 = madd(a01, v, e1);
       v = v128.load(xp, 4);
-      a10 = f32x4.add(a10, f32x4.mul(v, e0)); a11 = f32x4.add(a11, f32x4.mul(v, e1));
+      a10 = madd(a10, v, e0); a11 = madd(a11, v, e1);
       v = v128.load(xp, 8);
-      a20 = f32x4.add(a20, f32x4.mul(v, e0)); a21 = f32x4.add(a21, f32x4.mul(v, e1));
+      a20 = madd(a20, v, e0); a21 = madd(a21, v, e1);
       v = v128.load(xp, 12);
-      a30 = f32x4.add(a30, f32x4.mul(v, e0)); a31 = f32x4.add(a31, f32x4.mul(v, e1));
+      a30 = madd(a30, v, e0); a31 = madd(a31, v, e1);
       xp += xStep;
       dp += dStep;
     }
@@ -494,12 +495,12 @@ function dataPixel(xp: usize, d0: usize, w0: usize, nr: i32, nc: i32, nq: i32, t
       const dEnd = dp + (<usize>(nc * OC) << 2);
       while (dp < dEnd) {
         const v = v128.load(dp);
-        a0 = f32x4.add(a0, f32x4.mul(v, v128.load(wp)));
-        a1 = f32x4.add(a1, f32x4.mul(v, v128.load(wp, 16)));
-        a2 = f32x4.add(a2, f32x4.mul(v, v128.load(wp, 32)));
-        a3 = f32x4.add(a3, f32x4.mul(v, v128.load(wp, 48)));
-        a4 = f32x4.add(a4, f32x4.mul(v, v128.load(wp, 64)));
-        a5 = f32x4.add(a5, f32x4.mul(v, v128.load(wp, 80)));
+        a0 = madd(a0, v, v128.load(wp));
+        a1 = madd(a1, v, v128.load(wp, 16));
+        a2 = madd(a2, v, v128.load(wp, 32));
+        a3 = madd(a3, v, v128.load(wp, 48));
+        a4 = madd(a4, v, v128.load(wp, 64));
+        a5 = madd(a5, v, v128.load(wp, 80));
         dp += 16;
         wp += 96;
       }
@@ -508,12 +509,12 @@ function dataPixel(xp: usize, d0: usize, w0: usize, nr: i32, nc: i32, nq: i32, t
         let dp = d0 + (<usize>(s * OC) << 2), wp = w0 + <usize>(s * SW) * tapBytes;
         for (let q = 0; q < full; q++) {
           const v = v128.load(dp);
-          a0 = f32x4.add(a0, f32x4.mul(v, v128.load(wp)));
-          a1 = f32x4.add(a1, f32x4.mul(v, v128.load(wp, 16)));
-          a2 = f32x4.add(a2, f32x4.mul(v, v128.load(wp, 32)));
-          a3 = f32x4.add(a3, f32x4.mul(v, v128.load(wp, 48)));
-          a4 = f32x4.add(a4, f32x4.mul(v, v128.load(wp, 64)));
-          a5 = f32x4.add(a5, f32x4.mul(v, v128.load(wp, 80)));
+          a0 = madd(a0, v, v128.load(wp));
+          a1 = madd(a1, v, v128.load(wp, 16));
+          a2 = madd(a2, v, v128.load(wp, 32));
+          a3 = madd(a3, v, v128.load(wp, 48));
+          a4 = madd(a4, v, v128.load(wp, 64));
+          a5 = madd(a5, v, v128.load(wp, 80));
           dp += 16;
           wp += 96;
         }
@@ -522,12 +523,12 @@ function dataPixel(xp: usize, d0: usize, w0: usize, nr: i32, nc: i32, nq: i32, t
           let v = f32x4.replace_lane(f32x4.splat(0), 0, load<f32>(dp));
           if (rem > 1) v = f32x4.replace_lane(v, 1, load<f32>(dp, 4));
           if (rem > 2) v = f32x4.replace_lane(v, 2, load<f32>(dp, 8));
-          a0 = f32x4.add(a0, f32x4.mul(v, v128.load(wp)));
-          a1 = f32x4.add(a1, f32x4.mul(v, v128.load(wp, 16)));
-          a2 = f32x4.add(a2, f32x4.mul(v, v128.load(wp, 32)));
-          a3 = f32x4.add(a3, f32x4.mul(v, v128.load(wp, 48)));
-          a4 = f32x4.add(a4, f32x4.mul(v, v128.load(wp, 64)));
-          a5 = f32x4.add(a5, f32x4.mul(v, v128.load(wp, 80)));
+          a0 = madd(a0, v, v128.load(wp));
+          a1 = madd(a1, v, v128.load(wp, 16));
+          a2 = madd(a2, v, v128.load(wp, 32));
+          a3 = madd(a3, v, v128.load(wp, 48));
+          a4 = madd(a4, v, v128.load(wp, 64));
+          a5 = madd(a5, v, v128.load(wp, 80));
         }
       }
     }

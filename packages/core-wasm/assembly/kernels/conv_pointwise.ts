@@ -10,6 +10,8 @@
 // go one input channel / one output channel at a time.
 // Determinism: blocks and tiles are a function of the shape alone.
 
+import { madd } from './madd';
+
 const PIXEL_BLOCK: i32 = 128;
 
 /** dw[c, o] += sum over p < P of x[p, c] dy[p, o] for o < N; dw and dy rows are `ld` floats apart (N <= ld). */
@@ -46,13 +48,13 @@ function tile4x8(dw: usize, ldw: usize, x: usize, xRow: usize, d: usize, dRow: u
   while (x < xEnd) {
     const b0 = v128.load(d), b1 = v128.load(d, 16);
     let a = v128.load32_splat(x);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    c00 = madd(c00, a, b0); c01 = madd(c01, a, b1);
     a = v128.load32_splat(x, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    c10 = madd(c10, a, b0); c11 = madd(c11, a, b1);
     a = v128.load32_splat(x, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    c20 = madd(c20, a, b0); c21 = madd(c21, a, b1);
     a = v128.load32_splat(x, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    c30 = madd(c30, a, b0); c31 = madd(c31, a, b1);
     x += xRow;
     d += dRow;
   }
@@ -65,7 +67,7 @@ function tile1x8(dw: usize, x: usize, xRow: usize, d: usize, dRow: usize, np: i3
   const xEnd = x + <usize>np * xRow;
   while (x < xEnd) {
     const a = v128.load32_splat(x);
-    c0 = f32x4.add(c0, f32x4.mul(a, v128.load(d))); c1 = f32x4.add(c1, f32x4.mul(a, v128.load(d, 16)));
+    c0 = madd(c0, a, v128.load(d)); c1 = madd(c1, a, v128.load(d, 16));
     x += xRow;
     d += dRow;
   }

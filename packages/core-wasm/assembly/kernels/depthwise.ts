@@ -31,6 +31,7 @@ const FILTER_BLOCK_PIXELS: i32 = 128;
 import {
   rowsForward, rowsForwardFits, rowsBackwardData, rowsBackwardDataFits, rowsBackwardFilter, rowsBackwardFilterFits,
 } from './depthwise_rows';
+import { madd } from './madd';
 
 let B: i32 = 0, H: i32 = 0, W: i32 = 0, C: i32 = 0, OH: i32 = 0, OW: i32 = 0, OC: i32 = 0;
 let KH: i32 = 0, KW: i32 = 0, SH: i32 = 0, SW: i32 = 0, PT: i32 = 0, PL: i32 = 0, M: i32 = 0;
@@ -96,10 +97,10 @@ function dotTaps(out: usize, inp: usize, inRow: usize, inCol: usize, wp: usize, 
       for (let r = 0; r < nr; r++) {
         let ip = ir, wq = wr;
         for (let s = 0; s < nc; s++) {
-          a0 = f32x4.add(a0, f32x4.mul(v128.load(ip), v128.load(wq)));
-          a1 = f32x4.add(a1, f32x4.mul(v128.load(ip, 16), v128.load(wq, 16)));
-          a2 = f32x4.add(a2, f32x4.mul(v128.load(ip, 32), v128.load(wq, 32)));
-          a3 = f32x4.add(a3, f32x4.mul(v128.load(ip, 48), v128.load(wq, 48)));
+          a0 = madd(a0, v128.load(ip), v128.load(wq));
+          a1 = madd(a1, v128.load(ip, 16), v128.load(wq, 16));
+          a2 = madd(a2, v128.load(ip, 32), v128.load(wq, 32));
+          a3 = madd(a3, v128.load(ip, 48), v128.load(wq, 48));
           ip += inCol; wq += wCol;
         }
         ir += inRow; wr += wRow;
@@ -118,7 +119,7 @@ function dotTaps(out: usize, inp: usize, inRow: usize, inCol: usize, wp: usize, 
       for (let r = 0; r < nr; r++) {
         let ip = ir, wq = wr;
         for (let s = 0; s < nc; s++) {
-          a0 = f32x4.add(a0, f32x4.mul(v128.load(ip), v128.load(wq)));
+          a0 = madd(a0, v128.load(ip), v128.load(wq));
           ip += inCol; wq += wCol;
         }
         ir += inRow; wr += wRow;
@@ -163,10 +164,10 @@ function dotTaps4(out: usize, outPix: usize, inp: usize, inPix: usize, inRow: us
       let ip = ir, wq = wr;
       for (let s = 0; s < nc; s++) {
         const wv = v128.load(wq);
-        a0 = f32x4.add(a0, f32x4.mul(v128.load(ip), wv));
-        a1 = f32x4.add(a1, f32x4.mul(v128.load(ip + inPix), wv));
-        a2 = f32x4.add(a2, f32x4.mul(v128.load(ip + p2), wv));
-        a3 = f32x4.add(a3, f32x4.mul(v128.load(ip + p3), wv));
+        a0 = madd(a0, v128.load(ip), wv);
+        a1 = madd(a1, v128.load(ip + inPix), wv);
+        a2 = madd(a2, v128.load(ip + p2), wv);
+        a3 = madd(a3, v128.load(ip + p3), wv);
         ip += inCol; wq += wCol;
       }
       ir += inRow; wr += wRow;
@@ -195,14 +196,14 @@ function dotTaps4x3(out: usize, outPix: usize, c0: usize, colStep: usize, inRow:
       const x0 = v128.load(ir), x1 = v128.load(ir + colStep), x2 = v128.load(ir + s2);
       const x3 = v128.load(ir + s3), x4 = v128.load(ir + s4), x5 = v128.load(ir + s5);
       let wv = v128.load(wr);
-      a0 = f32x4.add(a0, f32x4.mul(x0, wv)); a1 = f32x4.add(a1, f32x4.mul(x1, wv));
-      a2 = f32x4.add(a2, f32x4.mul(x2, wv)); a3 = f32x4.add(a3, f32x4.mul(x3, wv));
+      a0 = madd(a0, x0, wv); a1 = madd(a1, x1, wv);
+      a2 = madd(a2, x2, wv); a3 = madd(a3, x3, wv);
       wv = v128.load(wr + wTap);
-      a0 = f32x4.add(a0, f32x4.mul(x1, wv)); a1 = f32x4.add(a1, f32x4.mul(x2, wv));
-      a2 = f32x4.add(a2, f32x4.mul(x3, wv)); a3 = f32x4.add(a3, f32x4.mul(x4, wv));
+      a0 = madd(a0, x1, wv); a1 = madd(a1, x2, wv);
+      a2 = madd(a2, x3, wv); a3 = madd(a3, x4, wv);
       wv = v128.load(wr + (wTap << 1));
-      a0 = f32x4.add(a0, f32x4.mul(x2, wv)); a1 = f32x4.add(a1, f32x4.mul(x3, wv));
-      a2 = f32x4.add(a2, f32x4.mul(x4, wv)); a3 = f32x4.add(a3, f32x4.mul(x5, wv));
+      a0 = madd(a0, x2, wv); a1 = madd(a1, x3, wv);
+      a2 = madd(a2, x4, wv); a3 = madd(a3, x5, wv);
       ir += inRow; wr += wRow;
     }
     const q = out + oo;
@@ -298,7 +299,7 @@ function foldChannelSimd(d0: usize, dRow: usize, dCol: usize, w0: usize, wRow: u
   for (let r = 0; r < nr; r++) {
     let dp = dr, wq = wr;
     for (let s = 0; s < nc; s++) {
-      for (let j = 0; j < m4; j += 4) av = f32x4.add(av, f32x4.mul(v128.load(dp + (<usize>j << 2)), v128.load(wq + (<usize>j << 2))));
+      for (let j = 0; j < m4; j += 4) av = madd(av, v128.load(dp + (<usize>j << 2)), v128.load(wq + (<usize>j << 2)));
       dp += dCol; wq += wCol;
     }
     dr += dRow; wr += wRow;
@@ -351,10 +352,10 @@ function reduceTap(dwt: usize, x0: usize, xRow: usize, xCol: usize, d0: usize, d
       for (let r = 0; r < nr; r++) {
         let xp = xr, dp = dr;
         for (let s = 0; s < nc; s++) {
-          a0 = f32x4.add(a0, f32x4.mul(v128.load(xp), v128.load(dp)));
-          a1 = f32x4.add(a1, f32x4.mul(v128.load(xp, 16), v128.load(dp, 16)));
-          a2 = f32x4.add(a2, f32x4.mul(v128.load(xp, 32), v128.load(dp, 32)));
-          a3 = f32x4.add(a3, f32x4.mul(v128.load(xp, 48), v128.load(dp, 48)));
+          a0 = madd(a0, v128.load(xp), v128.load(dp));
+          a1 = madd(a1, v128.load(xp, 16), v128.load(dp, 16));
+          a2 = madd(a2, v128.load(xp, 32), v128.load(dp, 32));
+          a3 = madd(a3, v128.load(xp, 48), v128.load(dp, 48));
           xp += xCol; dp += dCol;
         }
         xr += xRow; dr += dRow;
@@ -370,7 +371,7 @@ function reduceTap(dwt: usize, x0: usize, xRow: usize, xCol: usize, d0: usize, d
       for (let r = 0; r < nr; r++) {
         let xp = xr, dp = dr;
         for (let s = 0; s < nc; s++) {
-          a0 = f32x4.add(a0, f32x4.mul(v128.load(xp), v128.load(dp)));
+          a0 = madd(a0, v128.load(xp), v128.load(dp));
           xp += xCol; dp += dCol;
         }
         xr += xRow; dr += dRow;

@@ -20,6 +20,7 @@
 //   same walk over dy with the weights rotated by 180 degrees and padding KH-1-PT, KW-1-PL.
 
 import { scratchBase, SCRATCH_BYTES } from '../memory';
+import { madd } from './madd';
 
 let B: i32 = 0, H: i32 = 0, W: i32 = 0, C: i32 = 0, OH: i32 = 0, OW: i32 = 0, OC: i32 = 0;
 let KH: i32 = 0, KW: i32 = 0, SH: i32 = 0, SW: i32 = 0, PT: i32 = 0, PL: i32 = 0;
@@ -126,25 +127,25 @@ function rowBlock(o: usize, pix: usize, p0: usize, p1: usize, p2: usize, wp: usi
   const lead = min(2 - left, jEnd);
   for (; j < lead; j++) {
     const x0 = v128.load(p0), x1 = v128.load(p1), x2 = v128.load(p2);
-    a = f32x4.add(m, f32x4.add(f32x4.add(f32x4.mul(x0, w01), f32x4.mul(x1, w11)), f32x4.mul(x2, w21)));
-    m = f32x4.add(f32x4.add(f32x4.mul(x0, w00), f32x4.mul(x1, w10)), f32x4.mul(x2, w20));
+    a = f32x4.add(m, madd(f32x4.add(f32x4.mul(x0, w01), f32x4.mul(x1, w11)), x2, w21));
+    m = madd(f32x4.add(f32x4.mul(x0, w00), f32x4.mul(x1, w10)), x2, w20);
     p0 += pix; p1 += pix; p2 += pix;
   }
   if (rotate) {
     for (; j < jEnd; j++) {
       const x0 = v128.load(p0), x1 = v128.load(p1), x2 = v128.load(p2);
-      const done = f32x4.add(a, f32x4.add(f32x4.add(f32x4.mul(x0, w02), f32x4.mul(x1, w12)), f32x4.mul(x2, w22)));
-      a = f32x4.add(m, f32x4.add(f32x4.add(f32x4.mul(x0, w01), f32x4.mul(x1, w11)), f32x4.mul(x2, w21)));
-      m = f32x4.add(f32x4.add(f32x4.mul(x0, w00), f32x4.mul(x1, w10)), f32x4.mul(x2, w20));
+      const done = f32x4.add(a, madd(f32x4.add(f32x4.mul(x0, w02), f32x4.mul(x1, w12)), x2, w22));
+      a = f32x4.add(m, madd(f32x4.add(f32x4.mul(x0, w01), f32x4.mul(x1, w11)), x2, w21));
+      m = madd(f32x4.add(f32x4.mul(x0, w00), f32x4.mul(x1, w10)), x2, w20);
       v128.store(o, f32x4.add(v128.load(o), done));
       o += pix; p0 += pix; p1 += pix; p2 += pix;
     }
   } else {
     for (; j < jEnd; j++) {
       const x0 = v128.load(p0), x1 = v128.load(p1), x2 = v128.load(p2);
-      const done = f32x4.add(a, f32x4.add(f32x4.add(f32x4.mul(x0, w02), f32x4.mul(x1, w12)), f32x4.mul(x2, w22)));
-      a = f32x4.add(m, f32x4.add(f32x4.add(f32x4.mul(x0, w01), f32x4.mul(x1, w11)), f32x4.mul(x2, w21)));
-      m = f32x4.add(f32x4.add(f32x4.mul(x0, w00), f32x4.mul(x1, w10)), f32x4.mul(x2, w20));
+      const done = f32x4.add(a, madd(f32x4.add(f32x4.mul(x0, w02), f32x4.mul(x1, w12)), x2, w22));
+      a = f32x4.add(m, madd(f32x4.add(f32x4.mul(x0, w01), f32x4.mul(x1, w11)), x2, w21));
+      m = madd(f32x4.add(f32x4.mul(x0, w00), f32x4.mul(x1, w10)), x2, w20);
       v128.store(o, done);
       o += pix; p0 += pix; p1 += pix; p2 += pix;
     }
@@ -175,21 +176,21 @@ function rowPair(o: usize, outRow: usize, pix: usize, p0: usize, p1: usize, p2: 
   const lead = min(2 - left, jEnd);
   for (; j < lead; j++) {
     const x0 = v128.load(p0), x1 = v128.load(p1), x2 = v128.load(p2), x3 = v128.load(p3);
-    a = f32x4.add(m, f32x4.add(f32x4.add(f32x4.mul(x0, w01), f32x4.mul(x1, w11)), f32x4.mul(x2, w21)));
-    m = f32x4.add(f32x4.add(f32x4.mul(x0, w00), f32x4.mul(x1, w10)), f32x4.mul(x2, w20));
-    b = f32x4.add(n, f32x4.add(f32x4.add(f32x4.mul(x1, w01), f32x4.mul(x2, w11)), f32x4.mul(x3, w21)));
-    n = f32x4.add(f32x4.add(f32x4.mul(x1, w00), f32x4.mul(x2, w10)), f32x4.mul(x3, w20));
+    a = f32x4.add(m, madd(f32x4.add(f32x4.mul(x0, w01), f32x4.mul(x1, w11)), x2, w21));
+    m = madd(f32x4.add(f32x4.mul(x0, w00), f32x4.mul(x1, w10)), x2, w20);
+    b = f32x4.add(n, madd(f32x4.add(f32x4.mul(x1, w01), f32x4.mul(x2, w11)), x3, w21));
+    n = madd(f32x4.add(f32x4.mul(x1, w00), f32x4.mul(x2, w10)), x3, w20);
     p0 += pix; p1 += pix; p2 += pix; p3 += pix;
   }
   let q = o;
   for (; j < jEnd; j++) {
     const x0 = v128.load(p0), x1 = v128.load(p1), x2 = v128.load(p2), x3 = v128.load(p3);
-    const d0 = f32x4.add(a, f32x4.add(f32x4.add(f32x4.mul(x0, w02), f32x4.mul(x1, w12)), f32x4.mul(x2, w22)));
-    a = f32x4.add(m, f32x4.add(f32x4.add(f32x4.mul(x0, w01), f32x4.mul(x1, w11)), f32x4.mul(x2, w21)));
-    m = f32x4.add(f32x4.add(f32x4.mul(x0, w00), f32x4.mul(x1, w10)), f32x4.mul(x2, w20));
-    const d1 = f32x4.add(b, f32x4.add(f32x4.add(f32x4.mul(x1, w02), f32x4.mul(x2, w12)), f32x4.mul(x3, w22)));
-    b = f32x4.add(n, f32x4.add(f32x4.add(f32x4.mul(x1, w01), f32x4.mul(x2, w11)), f32x4.mul(x3, w21)));
-    n = f32x4.add(f32x4.add(f32x4.mul(x1, w00), f32x4.mul(x2, w10)), f32x4.mul(x3, w20));
+    const d0 = f32x4.add(a, madd(f32x4.add(f32x4.mul(x0, w02), f32x4.mul(x1, w12)), x2, w22));
+    a = f32x4.add(m, madd(f32x4.add(f32x4.mul(x0, w01), f32x4.mul(x1, w11)), x2, w21));
+    m = madd(f32x4.add(f32x4.mul(x0, w00), f32x4.mul(x1, w10)), x2, w20);
+    const d1 = f32x4.add(b, madd(f32x4.add(f32x4.mul(x1, w02), f32x4.mul(x2, w12)), x3, w22));
+    b = f32x4.add(n, madd(f32x4.add(f32x4.mul(x1, w01), f32x4.mul(x2, w11)), x3, w21));
+    n = madd(f32x4.add(f32x4.mul(x1, w00), f32x4.mul(x2, w10)), x3, w20);
     if (rotate) {
       v128.store(q, f32x4.add(v128.load(q), d0));
       v128.store(q + outRow, f32x4.add(v128.load(q + outRow), d1));
@@ -312,11 +313,11 @@ function filterRun(dwp: usize, x0: usize, x1: usize, x2: usize, s0: usize, s1: u
       const v0 = v128.load(p0), v1 = v128.load(p1), v2 = v128.load(p2);
       if (u < OW) {
         const e = v128.load(d0 + <usize>u * pix);
-        a00 = f32x4.add(a00, f32x4.mul(v0, e)); a10 = f32x4.add(a10, f32x4.mul(v1, e)); a20 = f32x4.add(a20, f32x4.mul(v2, e));
+        a00 = madd(a00, v0, e); a10 = madd(a10, v1, e); a20 = madd(a20, v2, e);
       }
       if (u >= 1 && u - 1 < OW) {
         const e = v128.load(d0 + <usize>(u - 1) * pix);
-        a01 = f32x4.add(a01, f32x4.mul(v0, e)); a11 = f32x4.add(a11, f32x4.mul(v1, e)); a21 = f32x4.add(a21, f32x4.mul(v2, e));
+        a01 = madd(a01, v0, e); a11 = madd(a11, v1, e); a21 = madd(a21, v2, e);
       }
       p0 += pix; p1 += pix; p2 += pix;
     }
@@ -330,15 +331,15 @@ function filterRun(dwp: usize, x0: usize, x1: usize, x2: usize, s0: usize, s1: u
       const pEnd = p0 + <usize>(jB - jA) * pix;
       while (p0 < pEnd) {
         const v0 = v128.load(p0), v1 = v128.load(p1), v2 = v128.load(p2), e0 = v128.load(dp);
-        a00 = f32x4.add(a00, f32x4.mul(v0, e0)); a01 = f32x4.add(a01, f32x4.mul(v0, e1)); a02 = f32x4.add(a02, f32x4.mul(v0, e2));
-        a10 = f32x4.add(a10, f32x4.mul(v1, e0)); a11 = f32x4.add(a11, f32x4.mul(v1, e1)); a12 = f32x4.add(a12, f32x4.mul(v1, e2));
-        a20 = f32x4.add(a20, f32x4.mul(v2, e0)); a21 = f32x4.add(a21, f32x4.mul(v2, e1));
+        a00 = madd(a00, v0, e0); a01 = madd(a01, v0, e1); a02 = madd(a02, v0, e2);
+        a10 = madd(a10, v1, e0); a11 = madd(a11, v1, e1); a12 = madd(a12, v1, e2);
+        a20 = madd(a20, v2, e0); a21 = madd(a21, v2, e1);
         e2 = e1; e1 = e0;
         p0 += pix; p1 += pix; p2 += pix; dp += pix;
       }
       let q = q2, ep = d0 + <usize>(jA + PL - 2) * pix;
       while (q < p2) {
-        a22 = f32x4.add(a22, f32x4.mul(v128.load(q), v128.load(ep)));
+        a22 = madd(a22, v128.load(q), v128.load(ep));
         q += pix; ep += pix;
       }
     }
@@ -349,15 +350,15 @@ function filterRun(dwp: usize, x0: usize, x1: usize, x2: usize, s0: usize, s1: u
       const v0 = v128.load(p0), v1 = v128.load(p1), v2 = v128.load(p2);
       if (u < OW) {
         const e = v128.load(d0 + <usize>u * pix);
-        a00 = f32x4.add(a00, f32x4.mul(v0, e)); a10 = f32x4.add(a10, f32x4.mul(v1, e)); a20 = f32x4.add(a20, f32x4.mul(v2, e));
+        a00 = madd(a00, v0, e); a10 = madd(a10, v1, e); a20 = madd(a20, v2, e);
       }
       if (u >= 1 && u - 1 < OW) {
         const e = v128.load(d0 + <usize>(u - 1) * pix);
-        a01 = f32x4.add(a01, f32x4.mul(v0, e)); a11 = f32x4.add(a11, f32x4.mul(v1, e)); a21 = f32x4.add(a21, f32x4.mul(v2, e));
+        a01 = madd(a01, v0, e); a11 = madd(a11, v1, e); a21 = madd(a21, v2, e);
       }
       if (u >= 2) {
         const e = v128.load(d0 + <usize>(u - 2) * pix);
-        a02 = f32x4.add(a02, f32x4.mul(v0, e)); a12 = f32x4.add(a12, f32x4.mul(v1, e)); a22 = f32x4.add(a22, f32x4.mul(v2, e));
+        a02 = madd(a02, v0, e); a12 = madd(a12, v1, e); a22 = madd(a22, v2, e);
       }
       p0 += pix; p1 += pix; p2 += pix;
     }

@@ -20,6 +20,7 @@
 // Block lengths are balanced (K = 1000 runs as 3 x 334, not 2 x 384 + 232).
 
 import { scratchBase, SCRATCH_BYTES } from '../memory';
+import { madd } from './madd';
 
 // Register tile. V8 gives wasm 15 XMM registers and TurboFan schedules a k-step's loads
 // before its arithmetic, so a k-step's operands and the accumulators must fit at once:
@@ -238,23 +239,23 @@ function microKernel4x8(kc: i32, a: usize, b: usize, c: usize, ldcBytes: usize, 
   while (a < aEnd) { // a pointer bound instead of a counter: one less op per k
     const b0 = v128.load(b), b1 = v128.load(b, 16);
     let ai = v128.load32_splat(a);
-    c00 = f32x4.add(c00, f32x4.mul(ai, b0)); c01 = f32x4.add(c01, f32x4.mul(ai, b1));
+    c00 = madd(c00, ai, b0); c01 = madd(c01, ai, b1);
     ai = v128.load32_splat(a, 4);
-    c10 = f32x4.add(c10, f32x4.mul(ai, b0)); c11 = f32x4.add(c11, f32x4.mul(ai, b1));
+    c10 = madd(c10, ai, b0); c11 = madd(c11, ai, b1);
     ai = v128.load32_splat(a, 8);
-    c20 = f32x4.add(c20, f32x4.mul(ai, b0)); c21 = f32x4.add(c21, f32x4.mul(ai, b1));
+    c20 = madd(c20, ai, b0); c21 = madd(c21, ai, b1);
     ai = v128.load32_splat(a, 12);
-    c30 = f32x4.add(c30, f32x4.mul(ai, b0)); c31 = f32x4.add(c31, f32x4.mul(ai, b1));
+    c30 = madd(c30, ai, b0); c31 = madd(c31, ai, b1);
     a += 16;
     b += 32;
   }
   const r1 = c + ldcBytes, r2 = r1 + ldcBytes, r3 = r2 + ldcBytes;
   if (beta != 0) {
     const bv = f32x4.splat(beta);
-    c00 = f32x4.add(c00, f32x4.mul(bv, v128.load(c))); c01 = f32x4.add(c01, f32x4.mul(bv, v128.load(c, 16)));
-    c10 = f32x4.add(c10, f32x4.mul(bv, v128.load(r1))); c11 = f32x4.add(c11, f32x4.mul(bv, v128.load(r1, 16)));
-    c20 = f32x4.add(c20, f32x4.mul(bv, v128.load(r2))); c21 = f32x4.add(c21, f32x4.mul(bv, v128.load(r2, 16)));
-    c30 = f32x4.add(c30, f32x4.mul(bv, v128.load(r3))); c31 = f32x4.add(c31, f32x4.mul(bv, v128.load(r3, 16)));
+    c00 = madd(c00, bv, v128.load(c)); c01 = madd(c01, bv, v128.load(c, 16));
+    c10 = madd(c10, bv, v128.load(r1)); c11 = madd(c11, bv, v128.load(r1, 16));
+    c20 = madd(c20, bv, v128.load(r2)); c21 = madd(c21, bv, v128.load(r2, 16));
+    c30 = madd(c30, bv, v128.load(r3)); c31 = madd(c31, bv, v128.load(r3, 16));
   }
   v128.store(c, c00); v128.store(c, c01, 16);
   v128.store(r1, c10); v128.store(r1, c11, 16);

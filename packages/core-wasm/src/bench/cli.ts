@@ -4,6 +4,7 @@
 // Progress goes to stderr so that `--json > result.json` stays clean.
 
 import { stat, mkdir, writeFile } from 'node:fs/promises';
+import { setFlagsFromString } from 'node:v8';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backendContenders, benchEnvironment, parseBenchArgs } from './node.js';
@@ -21,10 +22,14 @@ async function fileSize(url: URL): Promise<number | undefined> {
   try { return (await stat(fileURLToPath(url))).size; } catch { return undefined; }
 }
 
+// Node 20 validates relaxed SIMD only behind this V8 flag (set before the first module compiles)
+setFlagsFromString('--experimental-wasm-relaxed-simd');
+
 async function main(): Promise<void> {
   const args = parseBenchArgs('retort bench', USAGE);
   const log = (m: string): void => { process.stderr.write(`${m}\n`); };
-  const contenders: Contender[] = await backendContenders(coreContender, log);
+  // the opt-in relaxed build beside the three: relaxed against plain SIMD, side by side
+  const contenders: Contender[] = await backendContenders(coreContender, log, ['simd', 'scalar', 'js', 'relaxed']);
   const environment = benchEnvironment();
   if (!args.skipTfjs) {
     const { setupTfjs } = await import('./tfjs-node.js');
