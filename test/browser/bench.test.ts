@@ -104,6 +104,17 @@ describe.skipIf(!browserAvailable)('bench.html in headless Chromium', () => {
     expect(await page.locator('#charts svg[role="img"]').count()).toBe(3);
     expect(await page.locator('#gemm tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('#step tbody tr').count()).toBe(CONTENDERS.length);
+    // threads against threads: our simd on 1 and N threads, tfjs-backend-wasm's threaded build asked for N
+    const n = await page.evaluate(() => Math.min(16, navigator.hardwareConcurrency || 1));
+    if (n >= 2) {
+      const rows = await page.$$eval('#threads tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent ?? '')));
+      expect(rows.map((r) => r[0])).toEqual(['simd', `simd-${n}t`, 'tfjs-wasm-threaded']);
+      for (const r of rows) expect(parseFloat(r[1]!), `${r[0]} samples/s`).toBeGreaterThan(0);
+      const envText = await page.locator('#environment').textContent();
+      // tfjs loaded its threaded build (the thread count its pool reports is in the block too)
+      expect(envText).toContain('threads table: tfjs-wasm WASM_HAS_MULTITHREAD_SUPPORTtrue');
+      expect(envText).toMatch(/threads table: tfjs-wasm binarytfjs-backend-wasm-threaded-simd\.wasm/);
+    }
     await page.screenshot({ path: `${artifacts}bench-phone.png`, fullPage: true });
     expect(errors).toEqual([]);
     expect(offsite).toEqual([]);

@@ -6,7 +6,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { retort, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const tmp = tempDir('bin');
@@ -26,16 +26,5 @@ describe('the retort bin', () => {
     const r = spawnSync(process.execPath, [join(tmp.dir, 'bin', 'retort.js'), '--help'], { encoding: 'utf8' });
     expect(r.status).toBe(1);
     expect(r.stderr.trimEnd().split('\n')).toEqual(['retort: the CLI is not built yet: run `npm run build` (the repository root) first']);
-  });
-});
-
-describe('retort backends', () => {
-  it('lists simd, scalar, js and the opt-in relaxed build (the bin enables relaxed SIMD on Node 20); auto never picks relaxed', () => {
-    const r = retort(['backends', '--json']);
-    expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { auto: string; backends: Array<{ backend: string; available: boolean; check: string }> };
-    expect(out.backends.map((b) => b.backend)).toEqual(['simd', 'scalar', 'js', 'relaxed']);
-    for (const b of out.backends) expect(b, b.backend).toMatchObject({ available: true, check: 'ok' });
-    expect(out.auto).toBe('simd');
   });
 });

@@ -29,8 +29,10 @@ describe('retort command', () => {
     const r = retort('backends', '--json');
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { auto: string; backends: { backend: string; available: boolean; check: string }[] };
-    expect(out.backends.map((b) => b.backend)).toEqual(['simd', 'scalar', 'js']);
+    expect(out.backends.map((b) => b.backend)).toEqual(['simd', 'scalar', 'js', 'relaxed']);
     for (const b of out.backends) if (b.available) expect(b.check).toBe('ok');
+    // the opt-in relaxed build runs (the bin sets V8's relaxed-SIMD flag on Node 20), and auto never picks it
+    expect(out.backends.find((b) => b.backend === 'relaxed')).toMatchObject({ available: true, check: 'ok' });
     expect(['simd', 'scalar']).toContain(out.auto);
   });
 

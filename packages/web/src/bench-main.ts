@@ -202,10 +202,19 @@ function render(r: BenchResult): void {
     step.entries.map((e) => [e.contender, fixed(e.samplesPerSec, 0), fixed(e.msPerStep, 3), fixed(e.gflops, 2),
       stepBase ? `${(stepBase.msPerStep / e.msPerStep).toFixed(2)}×` : '—',
       step.sanity.find((s) => s.contender === e.contender)?.losses.map((l) => l.toFixed(4)).join(' > ') ?? '—']));
+  // threads against threads: our simd on 1 and N threads, tfjs-backend-wasm on N (its threaded build)
+  const th = r.threadsStep;
+  const thBase = th?.entries.find((e) => e.contender.startsWith('tfjs-wasm'));
+  $('threads-note').textContent = th
+    ? `${th.problem.model}, batch ${th.problem.batch}, in a worker of its own: ${th.contenders.map((c) => c.name).join(', ')}; the same bits on every thread count.`
+    : 'Not measured: it needs a cross-origin isolated page and two or more cores.';
+  table($<HTMLTableElement>('threads'), th ? `sanity losses must fall and follow ${th.reference}` : 'not measured',
+    ['contender', 'samples/s', 'ms/step', thBase ? `vs ${thBase.contender}` : 'vs tfjs'],
+    (th?.entries ?? []).map((e) => [e.contender, fixed(e.samplesPerSec, 0), fixed(e.msPerStep, 3), thBase ? `${(thBase.msPerStep / e.msPerStep).toFixed(2)}×` : '—']));
   // what this run measured; the full-size ratios and targets are '—' in a quick run (kept in the JSON)
-  const ratios = [...r.ratios, ...step.ratios].filter((x) => x.value !== null);
-  const targets = [...r.targets, ...step.targets].filter((t) => t.status !== 'not measured');
-  const unmeasured = r.ratios.length + step.ratios.length + r.targets.length + step.targets.length - ratios.length - targets.length;
+  const ratios = [...r.ratios, ...step.ratios, ...(th?.ratios ?? [])].filter((x) => x.value !== null);
+  const targets = [...r.targets, ...step.targets, ...(th?.targets ?? [])].filter((t) => t.status !== 'not measured');
+  const unmeasured = r.ratios.length + step.ratios.length + (th?.ratios.length ?? 0) + r.targets.length + step.targets.length + (th?.targets.length ?? 0) - ratios.length - targets.length;
   table($<HTMLTableElement>('targets'),
     `computed from this run${unmeasured ? `; ${unmeasured} more need shapes this run did not measure${r.mode === 'quick' ? ' (run the full benchmark)' : ''}` : ''}`,
     ['name', 'value', 'note'], [
@@ -213,7 +222,7 @@ function render(r: BenchResult): void {
       ...targets.map((t) => [`target: ${t.name}`, t.measured, `${t.requirement}: ${t.status}`]),
     ]);
   const env = $('environment');
-  env.replaceChildren(...Object.entries({ ...r.environment, ...step.environment }).flatMap(([k, v]) => {
+  env.replaceChildren(...Object.entries({ ...r.environment, ...step.environment, ...(th?.environment ?? {}) }).flatMap(([k, v]) => {
     const dt = document.createElement('dt'); dt.textContent = k;
     const dd = document.createElement('dd'); dd.textContent = String(v);
     return [dt, dd];

@@ -9,7 +9,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import plainWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import simdWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import threadedSimdWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
@@ -27,14 +27,18 @@ const absolute = (url: string): string => new URL(url, import.meta.url).href;
 
 let setup: Promise<TfjsBrowser> | null = null;
 
-/** tfjs with its 'wasm' backend (one thread, SIMD) registered and initialised; once per worker. */
-export function setupTfjsBrowser(): Promise<TfjsBrowser> {
-  setup ??= init();
+/**
+ * tfjs with its 'wasm' backend (SIMD; one thread, or `threads` with its threaded build, for the
+ * threads-against-threads comparison of bench-threads-worker.ts) registered and initialised;
+ * once per worker (the backend reads its thread count once).
+ */
+export function setupTfjsBrowser(threads = 1): Promise<TfjsBrowser> {
+  setup ??= init(threads);
   setup.catch(() => { setup = null; });
   return setup;
 }
 
-async function init(): Promise<TfjsBrowser> {
+async function init(wanted: number): Promise<TfjsBrowser> {
   const paths = {
     'tfjs-backend-wasm.wasm': absolute(plainWasm),
     'tfjs-backend-wasm-simd.wasm': absolute(simdWasm),
@@ -42,15 +46,17 @@ async function init(): Promise<TfjsBrowser> {
   };
   setWasmPaths(paths);
   // read once, when the backend initialises
-  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  if (wanted > 1) setThreadsCount(wanted);
+  else tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   if (!(await tf.setBackend('wasm'))) throw new Error(`tfjs wasm backend failed to initialise from ${paths['tfjs-backend-wasm-simd.wasm']}`);
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const threaded = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
   const threads = getThreadsCount();
-  const binary = simd === true ? 'tfjs-backend-wasm-simd.wasm' : 'tfjs-backend-wasm.wasm';
+  const binary = simd !== true ? 'tfjs-backend-wasm.wasm' : threaded === true ? 'tfjs-backend-wasm-threaded-simd.wasm' : 'tfjs-backend-wasm-simd.wasm';
   const warnings: string[] = [];
   if (simd !== true) warnings.push('tfjs-wasm is running WITHOUT SIMD: its figures are not the fair baseline');
-  if (threaded !== false || threads !== 1) warnings.push(`tfjs-wasm is not single-threaded (threads: ${threads})`);
+  if (wanted === 1 && (threaded !== false || threads !== 1)) warnings.push(`tfjs-wasm is not single-threaded (threads: ${threads})`);
+  if (wanted > 1 && (threaded !== true || threads !== wanted)) warnings.push(`tfjs-wasm runs on ${threads} thread(s), not the ${wanted} asked for (threaded build: ${String(threaded)})`);
   return {
     tf,
     environment: {

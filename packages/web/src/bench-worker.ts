@@ -4,7 +4,8 @@
 // worker thread, so the page's main thread stays free. Only the runner differs from Node's:
 // how the contenders are loaded and what the environment block says.
 
-import { expose } from 'comlink';
+import { expose, proxy, wrap } from 'comlink';
+import type { ThreadsBenchApi } from './bench-threads-worker.js';
 import { hasSimd } from '@retort/core-wasm';
 import simdWasmUrl from '@retort/core-wasm/build/retort.simd.wasm?url';
 import scalarWasmUrl from '@retort/core-wasm/build/retort.scalar.wasm?url';
@@ -20,8 +21,22 @@ export interface BenchRequest {
   tfjs: boolean;
 }
 
-/** The kernel suite's result with the training step's added, as `npm run bench -- --out FILE` writes it. */
-export type BenchResult = SuiteResult & { trainingStep: StepBenchResult };
+/**
+ * The kernel suite's result with the training step's added, as `npm run bench -- --out FILE`
+ * writes it, and (cross-origin isolated, 2 or more cores) the threads-against-threads step.
+ */
+export type BenchResult = SuiteResult & { trainingStep: StepBenchResult; threadsStep?: StepBenchResult };
+
+/** The MLP step on 1 and `threads` threads beside tfjs-backend-wasm on `threads`, in a worker of its own. */
+async function threadsStep(req: BenchRequest, threads: number, log: (m: string) => void): Promise<StepBenchResult> {
+  const worker = new Worker(new URL('./bench-threads-worker.ts', import.meta.url), { type: 'module', name: 'retort-bench-threads' });
+  try {
+    const api = wrap<ThreadsBenchApi>(worker);
+    return await api.run({ mode: req.mode === 'full' ? 'full' : 'quick', threads, tfjs: req.tfjs }, proxy(log));
+  } finally {
+    worker.terminate(); // its helper threads with it
+  }
+}
 
 async function wasmSize(url: string): Promise<number | undefined> {
   try {
@@ -36,7 +51,7 @@ function browserEnvironment(): Record<string, string | number | boolean> {
   return {
     runner: 'bench.html, one module Worker',
     userAgent: navigator.userAgent,
-    cpu: `${navigator.hardwareConcurrency} logical cores; all timings single-threaded`,
+    cpu: `${navigator.hardwareConcurrency} logical cores; every timing single-threaded but the threads table's`,
     crossOriginIsolated: self.crossOriginIsolated,
     'wasm simd': hasSimd(),
   };
@@ -72,7 +87,12 @@ export const benchApi = {
     const kernels = await runSuite(kernelContenders, { mode, wasmBytes, environment, onProgress: log });
     log(`training step (${mode}): ${stepContenders.map((c) => c.name).join(', ')}`);
     const trainingStep = await runStepBench(stepContenders, { mode, environment, onProgress: log });
-    return { ...kernels, trainingStep };
+    const threads = Math.min(16, navigator.hardwareConcurrency || 1);
+    if (!self.crossOriginIsolated || threads < 2) {
+      log(`threads: not measured (${self.crossOriginIsolated ? 'one core' : 'the page is not cross-origin isolated'})`);
+      return { ...kernels, trainingStep };
+    }
+    return { ...kernels, trainingStep, threadsStep: await threadsStep(req, threads, log) };
   },
 };
 
