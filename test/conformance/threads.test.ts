@@ -124,6 +124,26 @@ describe.each(['simd', 'scalar', 'relaxed'] as const)('threads keep the bits [%s
     }
   });
 
+  it('core.oneThread keeps every call on the calling thread (sync and async), with the same bits, and then cuts again', async () => {
+    const core = cores.get(2)!;
+    const scalars = CASES.sgemm![0]!;
+    const ref = setUp(cores.get(1)!, 'sgemm', scalars, 77);
+    (cores.get(1)!.kernels.sgemm as unknown as (...a: number[]) => void)(...ref.args);
+    const want = bytesOf(cores.get(1)!, ref.buffers);
+    const run = setUp(core, 'sgemm', scalars, 77);
+    const call = () => (core.kernels.sgemm as unknown as (...a: number[]) => void)(...run.args);
+    const before = core.parallelCalls;
+    core.oneThread(call);
+    await core.oneThread(async () => { await Promise.resolve(); call(); });
+    expect(core.parallelCalls).toBe(before);
+    expect(() => core.oneThread(() => { throw new Error('inside'); })).toThrow('inside');
+    call();
+    expect(core.parallelCalls).toBe(before + 1); // the pool is back after each, even after a throw
+    // the first call (beta 0) overwrote C: its bits are the one-thread ones
+    const got = bytesOf(core, run.buffers);
+    got.forEach((g, b) => expect(Buffer.compare(Buffer.from(g), Buffer.from(want[b]!)), `buffer ${b}`).toBe(0));
+  });
+
   it('a small call stays on the calling thread', () => {
     const core = cores.get(2)!;
     const before = core.parallelCalls;

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { retort, retortAsync, tempDir } from '../cli/helpers.js';
+import { expectOneLineError, retort, retortAsync, tempDir } from '../cli/helpers.js';
 
 const tmp = tempDir('threads');
 afterAll(() => tmp.cleanup());
@@ -97,6 +97,26 @@ describe('a two-thread run killed with SIGKILL and resumed', () => {
       });
     expect(killed.status).toBeNull();
     expect(existsSync(join(out, 'model.retort'))).toBe(false);
+    const resumed = retort(['train', '--resume', out, '--threads', '2', '--backend', 'simd'], { timeout: 240_000 });
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(readFileSync(join(out, 'model.retort')).equals(alone)).toBe(true);
+  }, 300_000);
+});
+
+describe('a helper thread that fails', () => {
+  it('ends the run with one line naming it, keeps the last checkpoint, and the run resumes to the one-thread bits', () => {
+    const c = { ...MLP, epochs: 3 };
+    const alone = trainWith('crash', c, 'simd', 1);
+    const out = join(tmp.dir, 'crashed');
+    // job 100 of the pool: after the first checkpoint (about 60 cut calls an epoch here), before the last
+    const r = retort(['train', '--config', config('crash', c), '--backend', 'simd', '--threads', '2', '--out', out],
+      { env: { RETORT_TEST_HELPER_FAILS_ON_JOB: '100' }, timeout: 240_000 });
+    expectOneLineError(r, [/helper thread 1: .*injected failure/]);
+    expect(existsSync(join(out, 'model.retort'))).toBe(false);
+    expect(existsSync(join(out, 'checkpoint.retort'))).toBe(true);
+    const epochsDone = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length;
+    expect(epochsDone).toBeGreaterThanOrEqual(1);
+    expect(epochsDone).toBeLessThan(3);
     const resumed = retort(['train', '--resume', out, '--threads', '2', '--backend', 'simd'], { timeout: 240_000 });
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(readFileSync(join(out, 'model.retort')).equals(alone)).toBe(true);

@@ -1,7 +1,7 @@
 // The `retort` command's program definition: commander wiring only; the work is in
 // commands/*.ts, flag parsing in options.ts, error mapping in errors.ts.
 import { Command, CommanderError } from 'commander';
-import { closeAllThreads, hasRelaxedSimd, hasSimd, loadCore, setDefaultThreads, type BackendName } from '@retort/core-wasm';
+import { closeAllThreads, hasRelaxedSimd, hasSimd, loadCore, setDefaultThreads, setHelperFailureForTests, type BackendName } from '@retort/core-wasm';
 import { availableParallelism } from 'node:os';
 import type { JobKind } from '@retort/distill/node';
 import { compareCommand, reproCommand, type CompareFlags, type ReproFlags } from './commands/compare.js';
@@ -405,6 +405,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   program.hook('preAction', (_root, action) => {
     const t = (action.opts() as { threads?: number }).threads;
     setDefaultThreads(t ?? availableParallelism());
+    // test hook (test/resume/threads.test.ts): a helper thread that fails its Nth job
+    const failJob = Number(process.env.RETORT_TEST_HELPER_FAILS_ON_JOB);
+    setHelperFailureForTests(Number.isInteger(failJob) && failJob > 0 ? failJob : undefined);
   });
   try {
     await program.parseAsync(argv, { from: 'user' });

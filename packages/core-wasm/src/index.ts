@@ -1,5 +1,5 @@
 // @retort/core-wasm: the compute core of Retort.
-export { loadCore, hasSimd, hasRelaxedSimd, canShareMemory, setDefaultThreads, getDefaultThreads, closeAllThreads, type LoadOptions } from './loader.js';
+export { loadCore, hasSimd, hasRelaxedSimd, canShareMemory, setDefaultThreads, setHelperFailureForTests, getDefaultThreads, closeAllThreads, type LoadOptions } from './loader.js';
 export { PARALLEL_KERNELS, MIN_GEMM_WORK, MIN_ELEMENTS } from './threads/parallel.js';
 export {
   Core, type BackendName, type Ref, type GemmStrides, type DistillationLossOptions, type SgdOptions, type AdamWOptions,

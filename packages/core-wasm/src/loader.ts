@@ -29,6 +29,15 @@ export interface LoadOptions {
 }
 
 let defaultThreads = 1;
+let defaultHelperFailure: number | undefined;
+
+/**
+ * Test hook for whole programs: every core loaded afterwards with threads > 1 has its helper
+ * thread 1 fail its job number `job` (as loadCore's failHelperOnJob); undefined turns it off.
+ */
+export function setHelperFailureForTests(job: number | undefined): void {
+  defaultHelperFailure = job;
+}
 
 /**
  * The thread count loadCore uses when its options name none (initially 1). A program sets it
@@ -131,7 +140,7 @@ export async function loadCore(options: LoadOptions = {}): Promise<Core> {
   const regions = Array.from({ length: threads - 1 }, () => core.allocU8(scratchBytes + 64));
   let pool: ThreadPool;
   try {
-    pool = await ThreadPool.start(threads, module!, memory, (i) => (regions[i]!.ptr + 63) & ~63, KERNEL_NAMES, { failOnJob: options.failHelperOnJob });
+    pool = await ThreadPool.start(threads, module!, memory, (i) => (regions[i]!.ptr + 63) & ~63, KERNEL_NAMES, { failOnJob: options.failHelperOnJob ?? defaultHelperFailure });
   } catch (e) {
     throw new Error(`loadCore: cannot start ${threads - 1} helper thread(s): ${(e as Error).message}`);
   }
