@@ -2,6 +2,7 @@
 // ("--alpha abc" is an error naming --alpha); flags override config-file fields; paths are
 // stored absolute (relative ones in a config file are relative to that file), so a run
 // resumes from any working directory.
+import type { BackendName } from '@retort/core-wasm';
 import { availableParallelism } from 'node:os';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -237,7 +238,7 @@ export interface RunFlags extends DataFlags {
   resume?: string;
   force?: boolean;
   json?: boolean;
-  backend?: 'auto' | 'simd' | 'scalar' | 'js' | 'relaxed';
+  backend?: 'auto' | BackendName;
 }
 
 /** Whether a --teachers entry is precomputed outputs (a .npy / .safetensors file, a teacher-outputs index or directory) rather than a model. */

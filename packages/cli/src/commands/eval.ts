@@ -1,5 +1,6 @@
 // `retort eval MODEL`: test-set metrics of a model file (Retort, ONNX or a TF.js MLP) (errors, accuracy, per-class
 // errors, confusion, calibration; agreement when a teacher is given).
+import type { BackendName } from '@retort/core-wasm';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { confusionLines, evaluateView, formatModelSpec, fullView, loadCore, predictLogits, slice, type EvalReport, type InputNorm, type Model, normFromMeta } from '@retort/distill';
@@ -11,7 +12,7 @@ export interface EvalFlags extends DataFlags {
   testSize?: number;
   teacher?: string;
   json?: boolean;
-  backend?: 'auto' | 'simd' | 'scalar' | 'js' | 'relaxed';
+  backend?: 'auto' | BackendName;
 }
 
 export async function evalCommand(modelPath: string, flags: EvalFlags, io: Io): Promise<number> {

@@ -1,6 +1,7 @@
 // `retort lm train|distill|eval` and `retort generate`: character-level language models
 // (packages/distill/src/node/lm.ts), trained alone, distilled token by token from a larger
 // one's top-k outputs, measured in bits per character on held-out text, and sampled from.
+import type { BackendName } from '@retort/core-wasm';
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { loadCore, generateIds } from '@retort/distill';
@@ -29,7 +30,7 @@ export interface LmFlags {
   calibration?: number;
   force?: boolean;
   json?: boolean;
-  backend?: 'auto' | 'simd' | 'scalar' | 'js' | 'relaxed';
+  backend?: 'auto' | BackendName;
 }
 
 const stamp = (): string => new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
@@ -95,7 +96,7 @@ export async function lmQuantizeCommand(model: string, flags: LmFlags, io: Io): 
   }
 }
 
-export interface GenerateFlags { prompt?: string; length?: number; temperature?: number; topK?: number; seed?: number; json?: boolean; backend?: 'auto' | 'simd' | 'scalar' | 'js' | 'relaxed' }
+export interface GenerateFlags { prompt?: string; length?: number; temperature?: number; topK?: number; seed?: number; json?: boolean; backend?: 'auto' | BackendName }
 
 export async function generateCommand(modelPath: string, flags: GenerateFlags, io: Io): Promise<number> {
   const path = resolve(modelPath);

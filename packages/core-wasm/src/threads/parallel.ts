@@ -4,8 +4,8 @@
 // computed independently, so every output element is produced by exactly one thread by the
 // same instructions, in the same order, as in the single-threaded call. Nothing is reduced
 // across threads. Hence 1, 2, 4 or any number of threads give the same bits as the one-thread
-// build, by construction (and test/threads.test.ts checks it kernel by kernel and for whole
-// training runs).
+// build, by construction (test/conformance/threads.test.ts checks it kernel by kernel,
+// test/resume/threads.test.ts for whole training runs).
 //
 //   sgemm                  rows of C (M), or its columns (N) when M is too short to share;
 //                          cuts on multiples of 8, which the register tiles of both builds
