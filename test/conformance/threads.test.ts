@@ -4,7 +4,7 @@
 // that the call really was cut). A helper that fails its part fails the call with one error
 // naming it; a closed pool leaves a core that still computes, on one thread, the same bits.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KERNELS, PARALLEL_KERNELS, encodeGeometry, loadCore, type ConvGeometry, type Core, type KernelName } from '@retort/core-wasm';
+import { KERNELS, PARALLEL_KERNELS, PARTS_PER_THREAD, encodeGeometry, loadCore, ownParts, partCount, takePart, type ConvGeometry, type Core, type KernelName } from '@retort/core-wasm';
 import { TestRand } from '../reference/prng.js';
 import './helpers.js'; // enables relaxed SIMD under Node 20
 
@@ -16,9 +16,9 @@ function conv(B: number, H: number, C: number, OC: number, K: number, S: number,
 // the paths of assembly/kernels/conv.ts: the gather engine (3x3 same), LeNet's narrow layers
 // (one input channel), pointwise GEMMs, depthwise loops, strided and valid layers (scatter,
 // stride phases), a fringe of input channels (C = 5) and odd channel counts; odd batches
-const GENERAL = conv(19, 13, 8, 16, 3, 1, 1), NARROW = conv(21, 28, 1, 6, 5, 1, 0), POINTWISE = conv(33, 9, 16, 24, 1, 1, 0);
-const DEPTHWISE = conv(64, 17, 8, 16, 3, 2, 1, 8), STRIDED = conv(27, 15, 8, 16, 3, 2, 1), VALID = conv(23, 14, 6, 16, 3, 1, 0);
-const FRINGE = conv(25, 12, 5, 21, 3, 2, 1), NARROW2 = conv(17, 12, 6, 16, 5, 1, 0);
+const GENERAL = conv(19, 13, 8, 16, 3, 1, 1), NARROW = conv(41, 28, 1, 6, 5, 1, 0), POINTWISE = conv(97, 9, 16, 24, 1, 1, 0);
+const DEPTHWISE = conv(203, 17, 8, 16, 3, 2, 1, 8), STRIDED = conv(37, 15, 8, 16, 3, 2, 1), VALID = conv(23, 14, 6, 16, 3, 1, 0);
+const FRINGE = conv(75, 12, 5, 21, 3, 2, 1), NARROW2 = conv(17, 12, 6, 16, 5, 1, 0);
 const POOL = { ...conv(37, 24, 16, 16, 2, 2, 0) }, POOL3 = { ...conv(29, 23, 12, 12, 3, 2, 1) };
 
 /** Scalars of one call per kernel; buffers come from the descriptor's extents, filled at random. */
@@ -28,7 +28,7 @@ const CASES: Partial<Record<KernelName, Array<Record<string, number>>>> = {
     { transA: 1, transB: 0, M: 784, N: 800, K: 128, alpha: 1, lda: 784, ldb: 800, beta: 1, ldc: 800 },
     { transA: 0, transB: 1, M: 128, N: 784, K: 800, alpha: 0.5, lda: 800, ldb: 800, beta: 1, ldc: 784 },
     { transA: 1, transB: 1, M: 9, N: 1003, K: 301, alpha: 1, lda: 9, ldb: 301, beta: 0, ldc: 1003 }, // columns
-    { transA: 0, transB: 0, M: 67, N: 133, K: 129, alpha: -1.5, lda: 131, ldb: 135, beta: 0.25, ldc: 137 }, // strides
+    { transA: 0, transB: 0, M: 67, N: 133, K: 259, alpha: -1.5, lda: 261, ldb: 135, beta: 0.25, ldc: 137 }, // strides
   ],
   fill: [{ n: 300_007, value: 0.75 }],
   scale: [{ n: 300_007, alpha: -1.25 }],
@@ -151,6 +151,67 @@ describe.each(['simd', 'scalar', 'relaxed'] as const)('threads keep the bits [%s
     core.kernels.sgemm(0, 0, 16, 16, 16, 1, a.ptr, 16, a.ptr, 16, 0, core.alloc(256).ptr, 16);
     core.kernels.reluForward(a.ptr, a.ptr, 256);
     expect(core.parallelCalls).toBe(before);
+  });
+});
+
+describe('how the threads share a call\'s parts', () => {
+  it('every thread owns an equal run of consecutive parts; part counts are multiples of the threads', () => {
+    for (const size of [2, 3, 4, 7]) {
+      for (let parts = 1; parts <= size * PARTS_PER_THREAD; parts++) {
+        const runs = Array.from({ length: size }, (_, t) => ownParts(t, parts, size));
+        expect(runs[0]![0]).toBe(0);
+        expect(runs[size - 1]![1]).toBe(parts);
+        runs.forEach(([s, e], t) => {
+          if (t > 0) expect(s).toBe(runs[t - 1]![1]);
+          expect(e - s).toBeGreaterThanOrEqual(Math.floor(parts / size));
+          expect(e - s).toBeLessThanOrEqual(Math.ceil(parts / size));
+        });
+      }
+      const budget = { threads: size, maxParts: size * PARTS_PER_THREAD };
+      for (const work of [0, 1, 1e5, 1e6, 1e7, 1e9]) {
+        const p = partCount(work, 1e6, budget);
+        expect(p % size).toBe(0);
+        expect(p).toBeGreaterThanOrEqual(size);
+        expect(p).toBeLessThanOrEqual(size * PARTS_PER_THREAD);
+      }
+    }
+  });
+
+  it('a thread takes its own parts in order, then the parts the others have not started, each part once', () => {
+    // the control block's counters, driven by hand: thread 1 is slow and takes one part only
+    const size = 3, parts = 12;
+    const ctl = new Int32Array(size * 128);
+    for (let t = 0; t < size; t++) ctl[t * 128 + 16] = ownParts(t, parts, size)[0];
+    const taken: number[][] = [[], [], []];
+    taken[1]!.push(takePart(ctl, 1, parts, size));
+    for (let i = takePart(ctl, 0, parts, size); i >= 0; i = takePart(ctl, 0, parts, size)) {
+      taken[0]!.push(i);
+      if (taken[0]!.length === 6) for (let j = 0; j < 4; j++) taken[2]!.push(takePart(ctl, 2, parts, size));
+    }
+    expect(taken[1]).toEqual([4]);
+    expect(taken[2]).toEqual([8, 9, 10, 11]); // its own run
+    expect(taken[0]).toEqual([0, 1, 2, 3, 5, 6, 7]); // its own, then thread 1's unstarted parts
+    expect(takePart(ctl, 1, parts, size)).toBe(-1);
+    expect(takePart(ctl, 2, parts, size)).toBe(-1);
+  });
+
+  it('a slow helper: the calling thread takes its parts, and the bits are those of one thread', async () => {
+    const one = await loadCore({ backend: 'simd' });
+    const slow = await loadCore({ backend: 'simd', threads: 2, slowHelperMs: 40 });
+    const scalars = CASES.sgemm![0]!;
+    const ref = setUp(one, 'sgemm', scalars, 5);
+    (one.kernels.sgemm as unknown as (...a: number[]) => void)(...ref.args);
+    const run = setUp(slow, 'sgemm', scalars, 5);
+    const [mine0, its0] = slow.partsRun() as [number, number];
+    (slow.kernels.sgemm as unknown as (...a: number[]) => void)(...run.args);
+    const [mine, its] = slow.partsRun() as [number, number];
+    expect(slow.parallelCalls).toBe(1);
+    // (128, 784, 800) is cut into several parts per thread; the helper sleeps through all of them
+    expect(mine - mine0).toBeGreaterThan(2);
+    expect(its - its0).toBe(0);
+    const got = bytesOf(slow, run.buffers), want = bytesOf(one, ref.buffers);
+    got.forEach((g, b) => expect(Buffer.compare(Buffer.from(g), Buffer.from(want[b]!)), `buffer ${b}`).toBe(0));
+    slow.close();
   });
 });
 

@@ -68,13 +68,15 @@ export class Core implements TensorOwner {
 
   /** Kernel calls so far that ran in parts on several threads (0 on one thread). */
   get parallelCalls(): number { return this.pool?.parallelCalls ?? 0; }
+  /** Parts of those calls each thread has run (index 0: this thread); [] on one thread. */
+  partsRun(): number[] { return this.pool?.partsRun() ?? []; }
 
   /** Called once by the loader: the big kernels run on `pool` from now on (threads/parallel.ts). */
   useThreads(pool: ThreadPool): void {
     if (this.pool) throw new Error('useThreads: this core already has a thread pool');
     this.pool = pool;
-    // one geometry struct per thread: the parts of a convolution call (threads/parallel.ts)
-    const geoms = this.allocI32(pool.size * CONV_GEOMETRY_INTS);
+    // one geometry struct per part of a convolution call (threads/parallel.ts)
+    const geoms = this.allocI32(pool.maxParts * CONV_GEOMETRY_INTS);
     this.raw = parallelKernels(this.raw, pool, { geoms: geoms.ptr, i32: () => this.views.i32 });
     this.checked = checkedKernels(this, this.raw);
   }

@@ -26,6 +26,8 @@ export interface LoadOptions {
   threads?: number;
   /** Test hook: helper thread 1 fails its job number `failHelperOnJob`. */
   failHelperOnJob?: number;
+  /** Test hook: helper thread 1 sleeps this many ms before it takes the parts of each job. */
+  slowHelperMs?: number;
 }
 
 let defaultThreads = 1;
@@ -140,7 +142,7 @@ export async function loadCore(options: LoadOptions = {}): Promise<Core> {
   const regions = Array.from({ length: threads - 1 }, () => core.allocU8(scratchBytes + 64));
   let pool: ThreadPool;
   try {
-    pool = await ThreadPool.start(threads, module!, memory, (i) => (regions[i]!.ptr + 63) & ~63, KERNEL_NAMES, { failOnJob: options.failHelperOnJob ?? defaultHelperFailure });
+    pool = await ThreadPool.start(threads, module!, memory, (i) => (regions[i]!.ptr + 63) & ~63, KERNEL_NAMES, { failOnJob: options.failHelperOnJob ?? defaultHelperFailure, slowMs: options.slowHelperMs });
   } catch (e) {
     throw new Error(`loadCore: cannot start ${threads - 1} helper thread(s): ${(e as Error).message}`);
   }

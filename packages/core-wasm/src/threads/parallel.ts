@@ -27,6 +27,11 @@
 //                          and order whichever channels are computed beside it; cut on
 //                          multiples of 8 (the pointwise kernel's vector blocks).
 //
+// How many parts: at least one per thread, more for a big call (up to PARTS_PER_THREAD per
+// thread, ./protocol.ts), none smaller than about PART_WORK. The threads take the parts in
+// turn (./pool.ts), so a faster core takes more of them; where the cuts fall never changes a
+// bit, by the rule above, so the part count is free to follow the thread count.
+//
 // Not cut: reductions across the batch (bias, batch-norm and layer-norm parameter gradients,
 // the losses, embedding scatter-add, a depthwise layer's filter gradient), whose summation
 // order would change, and small calls (below MIN_WORK) where waking a thread costs more than
@@ -38,14 +43,33 @@ import { BYTES_PER_ELEMENT } from '../tensor.js';
 import type { ThreadPool } from './pool.js';
 
 /** Below this many multiply-adds (sgemm) or elements (the rest) a call stays on one thread. */
-export const MIN_GEMM_WORK = 1 << 19;
+export const MIN_GEMM_WORK = 1 << 21;
 export const MIN_ELEMENTS = 1 << 17;
 const GEMM_CUT = 8, ELEMENT_CUT = 64, IMAGE_CUT = 8, CHANNEL_CUT = 8;
+/**
+ * The smallest part worth a part of its own, in multiply-adds (sgemm, convolutions) or elements
+ * (the rest): each part repeats a little work (sgemm packs the operand it does not cut again),
+ * measured about 2-5 % more for 8 parts of (128, 784, 800) than for one. The filter gradient's
+ * parts each read the whole batch, so they are larger.
+ */
+const GEMM_PART_WORK = 1 << 22, ELEMENT_PART = 1 << 17, FILTER_PART_WORK = 1 << 22;
+
+/** Threads in the pool and the most parts a call may have. */
+export interface PartBudget { threads: number; maxParts: number }
+
+/**
+ * Parts for `work`: a multiple of the thread count (so that every thread owns as many,
+ * ./protocol.ts), one per `partWork` or fewer, at most maxParts.
+ */
+export function partCount(work: number, partWork: number, b: PartBudget): number {
+  const perThread = Math.floor(work / partWork / b.threads);
+  return b.threads * Math.max(1, Math.min(b.maxParts / b.threads, perThread));
+}
 
 /** Where the parts' geometry copies go: `geoms` is one struct per thread, `i32` a view of memory. */
 export interface GeometryArea { geoms: number; i32: () => Int32Array }
 
-type Splitter = (args: readonly number[], threads: number, area: GeometryArea) => number[][] | null;
+type Splitter = (args: readonly number[], budget: PartBudget, area: GeometryArea) => number[][] | null;
 
 /** [start, end) ranges of n cut into at most `parts` pieces on multiples of `unit` (the last takes the tail). */
 export function cuts(n: number, parts: number, unit: number): Array<[number, number]> {
@@ -68,14 +92,15 @@ const argIndex = (name: KernelName, arg: string): number => {
 };
 
 function gemmSplitter(): Splitter {
-  return (a, threads) => {
+  return (a, budget) => {
     const [transA, transB, M, N, K, , A, lda, B, ldb, , C, ldc] = a as number[];
-    if (M! * N! * K! < MIN_GEMM_WORK) return null;
+    const work = M! * N! * K!;
+    if (work < MIN_GEMM_WORK) return null;
     // Each part packs all of the operand it does not cut: B (K x N) when cut by rows, A (M x K)
     // by columns. Cut the longer side, so the smaller operand is the one packed twice (a
     // forward X W with 128 rows and 800 columns: by columns, measured 1.3x faster on 2 threads).
     const byRows = M! >= N!;
-    const ranges = cuts(byRows ? M! : N!, threads, GEMM_CUT);
+    const ranges = cuts(byRows ? M! : N!, partCount(work, GEMM_PART_WORK, budget), GEMM_CUT);
     if (ranges.length < 2) return null;
     return ranges.map(([s, e]) => {
       const p = [...a];
@@ -98,10 +123,10 @@ function elementwiseSplitter(name: KernelName): Splitter {
   const d = KERNELS[name];
   const nAt = argIndex(name, 'n');
   const buffers = d.args.flatMap((arg, i) => (arg.kind === 'buffer' ? [{ i, bytes: BYTES_PER_ELEMENT[(arg as BufferArg).dtype] }] : []));
-  return (a, threads) => {
+  return (a, budget) => {
     const n = a[nAt]!;
     if (n < MIN_ELEMENTS) return null;
-    const ranges = cuts(n, threads, ELEMENT_CUT);
+    const ranges = cuts(n, partCount(n, ELEMENT_PART, budget), ELEMENT_CUT);
     if (ranges.length < 2) return null;
     return ranges.map(([s, e]) => {
       const p = [...a];
@@ -123,12 +148,12 @@ function rowSplitter(name: KernelName, rows: string, perRow: Record<string, stri
     const i = argIndex(name, buf);
     return { i, per: per === 1 ? -1 : argIndex(name, per), bytes: BYTES_PER_ELEMENT[(d.args[i] as BufferArg).dtype] };
   });
-  return (a, threads) => {
+  return (a, budget) => {
     const r = a[rowsAt]!;
     let width = 1;
     for (const m of moving) if (m.per >= 0) width = Math.max(width, a[m.per]!);
     if (r * width < MIN_ELEMENTS) return null;
-    const ranges = cuts(r, threads, 1);
+    const ranges = cuts(r, partCount(r * width, ELEMENT_PART, budget), 1);
     if (ranges.length < 2) return null;
     return ranges.map(([s, e]) => {
       const p = [...a];
@@ -157,13 +182,13 @@ function geometryCopy(area: GeometryArea, src: number, i: number, changes: Recor
 function imageSplitter(name: KernelName, inputs: string[], outputs: string[], pooling: boolean): Splitter {
   const geomAt = argIndex(name, 'geom');
   const inAt = inputs.map((n) => argIndex(name, n)), outAt = outputs.map((n) => argIndex(name, n));
-  return (a, threads, area) => {
+  return (a, budget, area) => {
     const g = area.i32(), at = a[geomAt]! >>> 2;
     const B = g[at + GEOM.B]!, inImage = g[at + GEOM.H]! * g[at + GEOM.W]! * g[at + GEOM.C]!;
     const outImage = g[at + GEOM.OH]! * g[at + GEOM.OW]! * g[at + GEOM.OC]!;
     const work = pooling ? Math.max(inImage, outImage) : outImage * g[at + GEOM.KH]! * g[at + GEOM.KW]! * (g[at + GEOM.C]! / g[at + GEOM.G]!);
     if (B * work < (pooling ? MIN_ELEMENTS : MIN_GEMM_WORK)) return null;
-    const ranges = cuts(B, threads, IMAGE_CUT);
+    const ranges = cuts(B, partCount(B * work, pooling ? ELEMENT_PART : GEMM_PART_WORK, budget), IMAGE_CUT);
     if (ranges.length < 2) return null;
     return ranges.map(([s, e], i) => {
       const p = [...a];
@@ -178,13 +203,13 @@ function imageSplitter(name: KernelName, inputs: string[], outputs: string[], po
 /** conv2dBackwardFilter: ranges of output channels (G == 1), each over the whole batch. */
 function filterSplitter(): Splitter {
   const geomAt = argIndex('conv2dBackwardFilter', 'geom');
-  return (a, threads, area) => {
+  return (a, budget, area) => {
     const g = area.i32(), at = a[geomAt]! >>> 2;
     if (g[at + GEOM.G] !== 1 || g[at + GEOM_FILTER_RANGE.ON] !== 0) return null;
     const OC = g[at + GEOM.OC]!;
     const work = g[at + GEOM.B]! * g[at + GEOM.OH]! * g[at + GEOM.OW]! * OC * g[at + GEOM.KH]! * g[at + GEOM.KW]! * g[at + GEOM.C]!;
     if (work < MIN_GEMM_WORK) return null;
-    const ranges = cuts(OC, threads, OC >= 2 * CHANNEL_CUT ? CHANNEL_CUT : 2);
+    const ranges = cuts(OC, partCount(work, FILTER_PART_WORK, budget), OC >= 2 * CHANNEL_CUT ? CHANNEL_CUT : 2);
     if (ranges.length < 2) return null;
     return ranges.map(([s, e], i) => {
       const p = [...a];
@@ -197,10 +222,10 @@ function filterSplitter(): Splitter {
 /** globalAvgPool forward/backward: whole images (B rows of HW*C in, C out). */
 function globalPoolSplitter(name: KernelName, image: string, pooled: string): Splitter {
   const [bAt, hwAt, cAt, iAt, oAt] = ['B', 'HW', 'C', image, pooled].map((n) => argIndex(name, n)) as [number, number, number, number, number];
-  return (a, threads) => {
+  return (a, budget) => {
     const B = a[bAt]!, HW = a[hwAt]!, C = a[cAt]!;
     if (B * HW * C < MIN_ELEMENTS) return null;
-    const ranges = cuts(B, threads, 1);
+    const ranges = cuts(B, partCount(B * HW * C, ELEMENT_PART, budget), 1);
     if (ranges.length < 2) return null;
     return ranges.map(([s, e]) => {
       const p = [...a];
@@ -240,17 +265,18 @@ export const PARALLEL_KERNELS = Object.keys(splitters()) as KernelName[];
 
 /**
  * The raw kernels with the cuttable ones running on `pool`: each call is cut (or, if small,
- * run as is on this thread) and its parts run at once, part 0 on this thread.
+ * run as is on this thread) and its parts are run by all the threads, this one included.
  */
 export function parallelKernels(raw: RawKernels, pool: ThreadPool, area: GeometryArea): RawKernels {
   const out: Record<string, unknown> = { ...raw };
   const plans = splitters();
+  const budget: PartBudget = { threads: pool.size, maxParts: pool.maxParts };
   for (const [name, split] of Object.entries(plans) as Array<[KernelName, Splitter]>) {
     const fn = raw[name] as unknown as (...a: number[]) => void;
     const k = KERNEL_NAMES.indexOf(name);
     const local = (p: readonly number[]): void => { fn(...p); };
     out[name] = (...args: number[]): void => {
-      const parts = pool.isClosed || pool.suspended > 0 ? null : split(args, pool.size, area);
+      const parts = pool.isClosed || pool.suspended > 0 ? null : split(args, budget, area);
       if (!parts) fn(...args);
       else pool.run(k, parts, local);
     };

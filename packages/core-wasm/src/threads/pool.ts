@@ -1,15 +1,18 @@
 // The thread pool: the calling thread plus size - 1 helper threads, each with its own instance
 // of the threaded module over ONE shared memory (so a kernel's parts need no copies) and its
 // own scratch. A parallel kernel call (./parallel.ts) splits the work into parts whose outputs
-// do not overlap, posts parts 1.. to the helpers, runs part 0 itself and waits for all of them:
-// a synchronous call, like the single-threaded kernel it replaces.
+// do not overlap (up to PARTS_PER_THREAD per thread), posts them as one job, and every thread,
+// the caller included, runs its own run of parts and then takes parts the others have not
+// started (./protocol.ts): a core that runs faster takes more parts. The caller returns when every helper has said it is done: a synchronous call,
+// like the single-threaded kernel it replaces. Which thread runs a part does not change its
+// bits (./parallel.ts: each output is computed by one part, as in one call).
 //
 // Waiting: Atomics.wait where the thread may block (Node's main thread, any worker); a spin on
 // Atomics.load on a browser page's main thread, where blocking is not allowed. A helper that
 // reports a failure, or dies, or does not answer within STALL_MS, fails the call with one
 // error naming the thread; the pool is closed after that (its helpers' state is unknown).
 import { spawnHelper } from '#thread-spawn';
-import { ARGS_BYTE, DONE, EXIT, FAILED, KERNEL, MAX_ARGS, MAX_MESSAGE, MESSAGE_BYTE, MSGLEN, SEQ, SLOT_BYTES, slotInts, type HelperInit } from './protocol.js';
+import { DONE, EXIT, FAILED, JOB_KERNEL, JOB_PARTS, JOB_SEQ, NEXT, PARTS_RUN, ownParts, takePart, MAX_ARGS, MAX_MESSAGE, MESSAGE_BYTE, MSGLEN, PARTS_PER_THREAD, SLOT_BYTES, controlBytes, partArgs, slotInts, type HelperInit } from './protocol.js';
 import type { Helper } from './spawn-types.js';
 
 /** How long a part may run before its helper is declared lost. */
@@ -31,22 +34,34 @@ function canBlock(): boolean {
 export interface PoolOptions {
   /** Test hook: helper 1 throws instead of running its job number `failOnJob`. */
   failOnJob?: number;
+  /** Test hook: helper 1 sleeps this many ms before taking the parts of each job. */
+  slowMs?: number;
 }
 
 export class ThreadPool {
   private readonly ctl: Int32Array;
-  private readonly args: Float64Array[] = [];
+  private readonly f64: Float64Array;
   private seq = 0;
   private closed = false;
   /** Kernel calls that ran as parts on several threads (a count for tests and reports). */
   parallelCalls = 0;
+  /** Parts this (the calling) thread has run. */
+  private localParts = 0;
   /** While above 0 every kernel runs on the calling thread alone (Core.oneThread). */
   suspended = 0;
 
   private constructor(readonly size: number, private readonly helpers: Helper[], private readonly control: SharedArrayBuffer) {
     this.ctl = new Int32Array(control);
-    for (let s = 1; s < size; s++) this.args[s] = new Float64Array(control, s * SLOT_BYTES + ARGS_BYTE, MAX_ARGS);
+    this.f64 = new Float64Array(control);
   }
+
+  /** Parts each thread has run so far (index 0: the calling thread; read between calls). */
+  partsRun(): number[] {
+    return Array.from({ length: this.size }, (_, s) => (s === 0 ? this.localParts : Atomics.load(this.ctl, slotInts(s) + PARTS_RUN)));
+  }
+
+  /** The most parts one call may be cut into. */
+  get maxParts(): number { return this.size * PARTS_PER_THREAD; }
 
   /**
    * Starts size - 1 helpers. `scratch(i)` gives helper i its scratch offset in `memory`;
@@ -55,13 +70,14 @@ export class ThreadPool {
   static async start(size: number, module: WebAssembly.Module, memory: WebAssembly.Memory, scratch: (i: number) => number,
                      kernels: readonly string[], options: PoolOptions = {}): Promise<ThreadPool> {
     if (!Number.isInteger(size) || size < 2) throw new RangeError(`thread pool: size must be an integer >= 2, got ${size}`);
-    const control = new SharedArrayBuffer(size * SLOT_BYTES);
+    const control = new SharedArrayBuffer(controlBytes(size));
     const helpers: Helper[] = [];
     try {
       for (let s = 1; s < size; s++) helpers.push(spawnHelper());
       await Promise.all(helpers.map((h, i) => {
-        const init: HelperInit = { module, memory, control, slot: i + 1, scratch: scratch(i), kernels: [...kernels] };
+        const init: HelperInit = { module, memory, control, size, slot: i + 1, scratch: scratch(i), kernels: [...kernels] };
         if (options.failOnJob && i === 0) init.failOnJob = options.failOnJob;
+        if (options.slowMs && i === 0) init.slowMs = options.slowMs;
         return h.start(init);
       }));
     } catch (e) {
@@ -72,34 +88,38 @@ export class ThreadPool {
   }
 
   /**
-   * Runs kernel `k` once per part: parts[0] on this thread through `local`, parts[1..] on
-   * helpers 1.. . Returns when every part is done; throws if one failed.
+   * Runs kernel `k` once per part: each thread its own run of parts, then parts left in the
+   * others' runs (this thread through `local`). Returns when every part is done; throws if one failed.
    */
   run(k: number, parts: readonly (readonly number[])[], local: (args: readonly number[]) => void): void {
     if (this.closed) throw new Error('thread pool: used after close()');
-    if (parts.length > this.size) throw new RangeError(`thread pool: ${parts.length} parts for ${this.size} threads`);
+    if (parts.length > this.maxParts) throw new RangeError(`thread pool: ${parts.length} parts, at most ${this.maxParts}`);
     const seq = ++this.seq;
-    const ctl = this.ctl;
+    const ctl = this.ctl, f64 = this.f64;
     this.parallelCalls++;
-    for (let s = 1; s < parts.length; s++) {
-      const a = parts[s]!, dst = this.args[s]!;
-      for (let i = 0; i < a.length; i++) dst[i] = a[i]!;
-      const base = slotInts(s);
-      ctl[base + KERNEL] = k;
-      Atomics.store(ctl, base + SEQ, seq);
-      Atomics.notify(ctl, base + SEQ);
-    }
+    parts.forEach((a, i) => {
+      if (a.length > MAX_ARGS) throw new RangeError(`thread pool: ${a.length} arguments, at most ${MAX_ARGS}`);
+      const at = partArgs(this.size, i);
+      for (let j = 0; j < a.length; j++) f64[at + j] = a[j]!;
+    });
+    ctl[JOB_KERNEL] = k;
+    ctl[JOB_PARTS] = parts.length;
+    for (let t = 0; t < this.size; t++) Atomics.store(ctl, slotInts(t) + NEXT, ownParts(t, parts.length, this.size)[0]);
+    Atomics.store(ctl, JOB_SEQ, seq);
+    Atomics.notify(ctl, JOB_SEQ);
     let localError: unknown = null;
     try {
-      local(parts[0]!);
+      for (let i = takePart(ctl, 0, parts.length, this.size); i >= 0; i = takePart(ctl, 0, parts.length, this.size)) {
+        local(parts[i]!);
+        this.localParts++;
+      }
     } catch (e) {
-      localError = e;
+      localError = e; // the helpers take the parts left
     }
     let failure: string | null = null;
-    for (let s = 1; s < parts.length; s++) {
+    for (let s = 1; s < this.size; s++) {
       this.waitFor(s, seq);
-      const base = slotInts(s);
-      if (ctl[base + FAILED] && failure === null) failure = `helper thread ${s}: ${this.message(s)}`;
+      if (ctl[slotInts(s) + FAILED] && failure === null) failure = `helper thread ${s}: ${this.message(s)}`;
     }
     if (localError) throw localError;
     if (failure !== null) {
@@ -137,12 +157,9 @@ export class ThreadPool {
     if (this.closed) return;
     this.closed = true;
     const ctl = this.ctl;
-    for (let s = 1; s < this.size; s++) {
-      const base = slotInts(s);
-      ctl[base + KERNEL] = EXIT;
-      Atomics.store(ctl, base + SEQ, ++this.seq);
-      Atomics.notify(ctl, base + SEQ);
-    }
+    ctl[JOB_KERNEL] = EXIT;
+    Atomics.store(ctl, JOB_SEQ, ++this.seq);
+    Atomics.notify(ctl, JOB_SEQ);
     for (const h of this.helpers) h.terminate();
   }
 
