@@ -3,9 +3,10 @@
 // own scratch. A parallel kernel call (./parallel.ts) splits the work into parts whose outputs
 // do not overlap (up to PARTS_PER_THREAD per thread), posts them as one job, and every thread,
 // the caller included, runs its own run of parts and then takes parts the others have not
-// started (./protocol.ts): a core that runs faster takes more parts. The caller returns when every helper has said it is done: a synchronous call,
-// like the single-threaded kernel it replaces. Which thread runs a part does not change its
-// bits (./parallel.ts: each output is computed by one part, as in one call).
+// started (./protocol.ts): a core that runs faster takes more parts. The caller returns when
+// every helper has said it is done: a synchronous call, like the single-threaded kernel it
+// replaces. Which thread runs a part does not change its bits (./parallel.ts: each output is
+// computed by one part, as in one call).
 //
 // Waiting: Atomics.wait where the thread may block (Node's main thread, any worker); a spin on
 // Atomics.load on a browser page's main thread, where blocking is not allowed. A helper that
@@ -89,7 +90,8 @@ export class ThreadPool {
 
   /**
    * Runs kernel `k` once per part: each thread its own run of parts, then parts left in the
-   * others' runs (this thread through `local`). Returns when every part is done; throws if one failed.
+   * others' runs (this thread through `local`). Returns when every part is done; throws if
+   * one failed.
    */
   run(k: number, parts: readonly (readonly number[])[], local: (args: readonly number[]) => void): void {
     if (this.closed) throw new Error('thread pool: used after close()');
