@@ -18,7 +18,7 @@ function conv(B: number, H: number, C: number, OC: number, K: number, S: number,
 // stride phases), a fringe of input channels (C = 5) and odd channel counts; odd batches
 const GENERAL = conv(19, 13, 8, 16, 3, 1, 1), NARROW = conv(41, 28, 1, 6, 5, 1, 0), POINTWISE = conv(97, 9, 16, 24, 1, 1, 0);
 const DEPTHWISE = conv(203, 17, 8, 16, 3, 2, 1, 8), STRIDED = conv(37, 15, 8, 16, 3, 2, 1), VALID = conv(23, 14, 6, 16, 3, 1, 0);
-const FRINGE = conv(75, 12, 5, 21, 3, 2, 1), NARROW2 = conv(17, 12, 6, 16, 5, 1, 0);
+const FRINGE = conv(75, 12, 5, 21, 3, 2, 1), NARROW2 = conv(17, 12, 6, 16, 5, 1, 0), FEW = conv(37, 13, 8, 6, 3, 1, 1);
 const POOL = { ...conv(37, 24, 16, 16, 2, 2, 0) }, POOL3 = { ...conv(29, 23, 12, 12, 3, 2, 1) };
 
 /** Scalars of one call per kernel; buffers come from the descriptor's extents, filled at random. */
@@ -53,7 +53,7 @@ const CASES: Partial<Record<KernelName, Array<Record<string, number>>>> = {
   conv2dForward: [GENERAL, NARROW, POINTWISE, DEPTHWISE, STRIDED, VALID, FRINGE, NARROW2],
   conv2dBackwardData: [GENERAL, NARROW, POINTWISE, DEPTHWISE, STRIDED, VALID, FRINGE, NARROW2],
   // a depthwise layer's filter gradient is not cut (parallel.ts)
-  conv2dBackwardFilter: [GENERAL, NARROW, POINTWISE, STRIDED, VALID, FRINGE, NARROW2],
+  conv2dBackwardFilter: [GENERAL, NARROW, POINTWISE, STRIDED, VALID, FRINGE, NARROW2, FEW, conv(247, 9, 16, 7, 1, 1, 0)],
   maxPool2dForward: [POOL, POOL3],
   maxPool2dBackward: [POOL, POOL3],
   avgPool2dForward: [POOL, POOL3],

@@ -209,6 +209,8 @@ function filterSplitter(): Splitter {
     const OC = g[at + GEOM.OC]!;
     const work = g[at + GEOM.B]! * g[at + GEOM.OH]! * g[at + GEOM.OW]! * OC * g[at + GEOM.KH]! * g[at + GEOM.KW]! * g[at + GEOM.C]!;
     if (work < MIN_GEMM_WORK) return null;
+    // Few channels: pairs, as the one-input-channel engine (assembly/kernels/conv_narrow.ts)
+    // computes them; one channel alone gave other bits than its pair on the relaxed build.
     const ranges = cuts(OC, partCount(work, FILTER_PART_WORK, budget), OC >= 2 * CHANNEL_CUT ? CHANNEL_CUT : 2);
     if (ranges.length < 2) return null;
     return ranges.map(([s, e], i) => {
