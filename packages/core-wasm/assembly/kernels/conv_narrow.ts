@@ -306,7 +306,9 @@ function splitPairs(planes: usize, dy: usize, b: i32): bool {
           const l2 = v128.load64_zero(s + 2 * pix), l3 = v128.load64_zero(s + 3 * pix);
           const t01 = i32x4.shuffle(l0, l1, 0, 4, 1, 5), t23 = i32x4.shuffle(l2, l3, 0, 4, 1, 5);
           const u = i64x2.shuffle(t01, t23, 0, 2), v = i64x2.shuffle(t01, t23, 1, 3);
-          m = i32x4.max_u(m, v128.and(v128.or(u, v), e));
+          // each value's exponent on its own: the OR of two finite values' bits can have every
+          // exponent bit set (1.5 | 2.5), which sent most images to the masked tiles
+          m = i32x4.max_u(m, i32x4.max_u(v128.and(u, e), v128.and(v, e)));
           v128.store(d, u);
           v128.store(d, v, 16);
         } else {
