@@ -4,7 +4,7 @@
 // that the call really was cut). A helper that fails its part fails the call with one error
 // naming it; a closed pool leaves a core that still computes, on one thread, the same bits.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KERNELS, PARALLEL_KERNELS, PARTS_PER_THREAD, encodeGeometry, loadCore, ownParts, partCount, takePart, type ConvGeometry, type Core, type KernelName } from '@retort/core-wasm';
+import { KERNELS, PARALLEL_KERNELS, PARTS_PER_THREAD, controlBytes, encodeGeometry, loadCore, ownParts, partCount, startParts, takePart, type ConvGeometry, type Core, type KernelName } from '@retort/core-wasm';
 import { TestRand } from '../reference/prng.js';
 import './helpers.js'; // enables relaxed SIMD under Node 20
 
@@ -180,8 +180,8 @@ describe('how the threads share a call\'s parts', () => {
   it('a thread takes its own parts in order, then the parts the others have not started, each part once', () => {
     // the control block's counters, driven by hand: thread 1 is slow and takes one part only
     const size = 3, parts = 12;
-    const ctl = new Int32Array(size * 128);
-    for (let t = 0; t < size; t++) ctl[t * 128 + 16] = ownParts(t, parts, size)[0];
+    const ctl = new Int32Array(controlBytes(size) / 4);
+    startParts(ctl, parts, size);
     const taken: number[][] = [[], [], []];
     taken[1]!.push(takePart(ctl, 1, parts, size));
     for (let i = takePart(ctl, 0, parts, size); i >= 0; i = takePart(ctl, 0, parts, size)) {

@@ -1,7 +1,7 @@
 // @retort/core-wasm: the compute core of Retort.
 export { loadCore, hasSimd, hasRelaxedSimd, canShareMemory, setDefaultThreads, setHelperFailureForTests, getDefaultThreads, closeAllThreads, type LoadOptions } from './loader.js';
 export { PARALLEL_KERNELS, MIN_GEMM_WORK, MIN_ELEMENTS, partCount } from './threads/parallel.js';
-export { ownParts, takePart, PARTS_PER_THREAD } from './threads/protocol.js';
+export { ownParts, startParts, takePart, controlBytes, PARTS_PER_THREAD } from './threads/protocol.js';
 export {
   Core, type BackendName, type Ref, type GemmStrides, type DistillationLossOptions, type SgdOptions, type AdamWOptions,
 } from './core.js';

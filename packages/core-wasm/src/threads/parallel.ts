@@ -28,7 +28,8 @@
 //                          multiples of 8 (the pointwise kernel's vector blocks).
 //
 // How many parts: at least one per thread, more for a big call (up to PARTS_PER_THREAD per
-// thread, ./protocol.ts), none smaller than about PART_WORK. The threads take the parts in
+// thread, ./protocol.ts), none much smaller than GEMM_PART_WORK / ELEMENT_PART /
+// FILTER_PART_WORK (partCount). The threads take the parts in
 // turn (./pool.ts), so a faster core takes more of them; where the cuts fall never changes a
 // bit, by the rule above, so the part count is free to follow the thread count.
 //
@@ -66,7 +67,7 @@ export function partCount(work: number, partWork: number, b: PartBudget): number
   return b.threads * Math.max(1, Math.min(b.maxParts / b.threads, perThread));
 }
 
-/** Where the parts' geometry copies go: `geoms` is one struct per thread, `i32` a view of memory. */
+/** Where the parts' geometry copies go: `geoms` is one struct per part (maxParts), `i32` a view of memory. */
 export interface GeometryArea { geoms: number; i32: () => Int32Array }
 
 type Splitter = (args: readonly number[], budget: PartBudget, area: GeometryArea) => number[][] | null;

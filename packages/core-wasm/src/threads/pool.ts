@@ -13,7 +13,7 @@
 // reports a failure, or dies, or does not answer within STALL_MS, fails the call with one
 // error naming the thread; the pool is closed after that (its helpers' state is unknown).
 import { spawnHelper } from '#thread-spawn';
-import { DONE, EXIT, FAILED, JOB_KERNEL, JOB_PARTS, JOB_SEQ, NEXT, PARTS_RUN, ownParts, takePart, MAX_ARGS, MAX_MESSAGE, MESSAGE_BYTE, MSGLEN, PARTS_PER_THREAD, SLOT_BYTES, controlBytes, partArgs, slotInts, type HelperInit } from './protocol.js';
+import { DONE, EXIT, FAILED, JOB_KERNEL, JOB_PARTS, JOB_SEQ, PARTS_RUN, startParts, takePart, MAX_ARGS, MAX_MESSAGE, MESSAGE_BYTE, MSGLEN, PARTS_PER_THREAD, SLOT_BYTES, controlBytes, partArgs, slotInts, type HelperInit } from './protocol.js';
 import type { Helper } from './spawn-types.js';
 
 /** How long a part may run before its helper is declared lost. */
@@ -106,7 +106,7 @@ export class ThreadPool {
     });
     ctl[JOB_KERNEL] = k;
     ctl[JOB_PARTS] = parts.length;
-    for (let t = 0; t < this.size; t++) Atomics.store(ctl, slotInts(t) + NEXT, ownParts(t, parts.length, this.size)[0]);
+    startParts(ctl, parts.length, this.size);
     Atomics.store(ctl, JOB_SEQ, seq);
     Atomics.notify(ctl, JOB_SEQ);
     let localError: unknown = null;

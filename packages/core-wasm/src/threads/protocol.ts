@@ -39,6 +39,11 @@ export function ownParts(t: number, parts: number, size: number): [number, numbe
   return [Math.floor((t * parts) / size), Math.floor(((t + 1) * parts) / size)];
 }
 
+/** Sets every thread's next-part counter to the start of its own run, for a job of `parts` parts. */
+export function startParts(ctl: Int32Array, parts: number, size: number): void {
+  for (let t = 0; t < size; t++) Atomics.store(ctl, slotInts(t) + NEXT, ownParts(t, parts, size)[0]);
+}
+
 /**
  * Takes the next part for thread `me`: its own first, then the others' in turn from me + 1.
  * Returns -1 when every part is taken. `ctl` is the control block.

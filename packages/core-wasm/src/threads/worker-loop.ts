@@ -1,7 +1,8 @@
 // A helper thread's life (./pool.ts): instantiate the module over the shared memory, take its
 // own scratch, say it is ready, then, for every job the caller posts, take parts of it (its own
-// run first, ./protocol.ts) until none is left, and say so; until told to exit. The loop blocks the thread (Atomics.wait is
-// allowed in workers); a part that throws is reported through the slot, never left hanging.
+// run first, ./protocol.ts) until none is left, and say so; until told to exit. The loop blocks
+// the thread (Atomics.wait is allowed in workers); a part that throws is reported through the
+// slot, never left hanging.
 import { DONE, EXIT, FAILED, JOB_KERNEL, JOB_PARTS, JOB_SEQ, MAX_MESSAGE, MESSAGE_BYTE, MSGLEN, PARTS_RUN, SLOT_BYTES, partArgs, slotInts, takePart, type HelperInit } from './protocol.js';
 
 /**
