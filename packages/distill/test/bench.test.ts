@@ -164,3 +164,32 @@ describe('Transformer training-step benchmark (quick problem)', () => {
     }
   }, 120_000);
 });
+
+describe('threads section: the steps back to back on each thread count', () => {
+  it('times the same step on 1 and 2 threads, the same losses on both, and takes the round-robin speed-up and the tfjs ratio from the table', async () => {
+    const { runThreadsStep } = await import('../src/bench/threads.js');
+    const cores = [await loadCore({ backend: 'simd' }), await loadCore({ backend: 'simd', threads: 2 })];
+    try {
+      const problem = makeStepProblem({ sizes: [37, 30, 22, 10], batch: 13, temperature: 4, alpha: 0.9, lr: 1e-3, seed: 5 });
+      const losses: number[][] = [];
+      let disposed = 0;
+      const r = runThreadsStep('MLP step', cores, (core) => {
+        const w = retortStepContender(core).prepare(problem);
+        const mine: number[] = [];
+        losses.push(mine);
+        return { step: () => { mine.push(w.step()); }, dispose: () => { disposed++; w.dispose(); } };
+      }, (c) => ({ simd: 8, 'simd-2t': 5, 'tfjs-wasm': 40 } as Record<string, number>)[c], { quick: true });
+      expect(disposed).toBe(2);
+      // each core ran the same steps from the same weights: the same losses, bit for bit
+      expect(losses[0]!.length).toBeGreaterThan(3);
+      const n = Math.min(losses[0]!.length, losses[1]!.length);
+      expect(losses[1]!.slice(0, n)).toEqual(losses[0]!.slice(0, n));
+      positive(r.ms['1']!); positive(r.ms['2']!);
+      expect(r.speedup['2']).toBeCloseTo(r.ms['1']! / r.ms['2']!, 12);
+      expect(r.roundRobinSpeedup).toEqual({ 2: 8 / 5 });
+      expect(r.vsTfjsWasm).toEqual({ 1: 40 / 8, 2: 40 / 5 });
+    } finally {
+      for (const c of cores) c.close();
+    }
+  });
+});

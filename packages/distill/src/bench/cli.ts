@@ -12,11 +12,11 @@ import { retortStepContender } from './contenders.js';
 import { formatCnnReport, formatStepReport } from './report.js';
 import { canShareMemory, loadCore, type Core } from '@retort/core-wasm';
 import { availableParallelism } from 'node:os';
-import { formatThreadsReport, runThreadsKernels, stepRow, threadsTargets, type ThreadsBenchResult } from './threads.js';
+import { formatThreadsReport, runThreadsKernels, runThreadsStep, threadsTargets, type ThreadsBenchResult } from './threads.js';
 import { TIMING_PRESETS } from '@retort/core-wasm/bench';
-import { retortCnnContender, tfjsCnnContender } from './cnn-contenders.js';
-import { runCnnBench, type CnnBenchResult, type CnnContender } from './cnn-step.js';
-import { runStepBench, type StepContender } from './step.js';
+import { retortCnn, retortCnnContender, tfjsCnnContender } from './cnn-contenders.js';
+import { makeCnnStepProblem, runCnnBench, type CnnBenchResult, type CnnContender } from './cnn-step.js';
+import { FULL_STEP, makeStepProblem, QUICK_STEP, runStepBench, type StepContender } from './step.js';
 import { formatAttentionReport, runAttentionBench, type AttentionBenchResult } from './attention.js';
 
 const USAGE = `usage: node dist/bench/cli.js [--quick] [--json] [--out FILE [--merge-out]] [--skip-tfjs] [--skip-tfjs-cpu] [--skip-cnn] [--skip-transformer]
@@ -104,12 +104,18 @@ async function main(): Promise<void> {
     log(`retort threads bench: sgemm and teacher caching on 1, ${threadCounts.join(', ')} threads`);
     const counts = [1, ...threadCounts];
     const rows = runThreadsKernels([simdCore, ...threadedCores], { quick: args.quick });
-    const stepMs = (c: string) => result.entries.find((e) => e.contender === c)?.msPerStep;
-    const mlp = stepRow(`MLP step (${result.problem.model}, batch ${result.problem.batch})`, counts, stepMs);
-    if (mlp) rows.push(mlp);
+    const cores = [simdCore, ...threadedCores];
+    // the steps again, back to back on each core count (threads.ts says why), the same problems as the tables
+    log('retort threads bench: the training steps back to back on each thread count');
+    const q = result.problem, shape = args.quick ? QUICK_STEP : FULL_STEP;
+    const mlpProblem = makeStepProblem({ sizes: shape.sizes, batch: q.batch, temperature: q.temperature, alpha: q.alpha, lr: 1e-3, seed: q.seed });
+    rows.push(runThreadsStep(`MLP step (${q.model}, batch ${q.batch})`, cores, (core) => retortStepContender(core).prepare(mlpProblem),
+      (c) => result.entries.find((e) => e.contender === c)?.msPerStep, { quick: args.quick }));
     for (const [label, r] of [['CNN step', cnn], ['Transformer step', transformer]] as const) {
-      const row = r && stepRow(`${label} (${r.problem.model}, batch ${r.problem.batch})`, counts, (c) => r.step.find((e) => e.contender === c)?.ms);
-      if (row) rows.push(row);
+      if (!r) continue;
+      const problem = makeCnnStepProblem({ model: r.problem.model, batch: r.problem.batch, seed: 1 });
+      rows.push(runThreadsStep(`${label} (${r.problem.model}, batch ${r.problem.batch})`, cores,
+        (core) => { const w = retortCnn(core, problem); return { step: w.step!, dispose: w.dispose }; }, (c) => r.step.find((e) => e.contender === c)?.ms, { quick: args.quick }));
     }
     threads = { schema: 'retort-threads-bench/1', counts, rows, targets: threadsTargets(rows),
       tfjsThreads: 'tfjs-backend-wasm runs on one thread here: its threaded build (setThreadsCount) does not start under Node (Emscripten starts its pthread workers from a blob: URL, which worker_threads refuses: ERR_WORKER_PATH), so the comparison is our threads against its one' };

@@ -29,7 +29,8 @@ export function retortCnnContender(core: Core, name: string = core.backend): Cnn
   };
 }
 
-function retortCnn(core: Core, p: CnnStepProblem): PreparedCnn {
+/** The Retort step of a CNN or text problem on `core`, made ready (what the contender prepares). */
+export function retortCnn(core: Core, p: CnnStepProblem): PreparedCnn {
   const B = p.batch, C = p.graph.classes;
   const model = createModel(core, p.model);
   const opt = createOptimizer(core, model.paramCount, { type: 'adamw', lr: p.lr, beta1: p.beta1, beta2: p.beta2, eps: p.eps, weightDecay: 0 });

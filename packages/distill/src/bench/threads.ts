@@ -1,8 +1,15 @@
 // Threads against one thread, side by side in one run: sgemm at the student's shapes, teacher
 // soft-label caching (a teacher's forward pass over a large batch, as `retort distill` caches
-// it), and the MLP / CNN / Transformer steps the step benchmark timed with the threaded simd
-// contenders beside the one-thread ones (./cli.ts adds them). The same bits on every count
+// it), and the MLP / CNN / Transformer training steps. The same bits on every count
 // (packages/core-wasm/src/threads/parallel.ts) is what makes the comparison one of speed only.
+//
+// The steps are timed here as training runs them, back to back: interleaved rounds of
+// consecutive steps on one core count, then the next (runThreadsSteps). The step tables
+// (./step.ts, ./cnn-step.ts) time one step per sample, round-robin over every contender, so
+// each threaded step there starts after another contender's 100-300 ms step: helpers asleep
+// and both cores' caches holding the other contender's data, which never happens between two
+// steps of one run. Both speed-ups are reported (`speedup`, and `roundRobinSpeedup` from the
+// step tables); the targets read the back-to-back one.
 import type { Core } from '@retort/core-wasm';
 import type { TargetResult } from '@retort/core-wasm/bench';
 import { createModel } from '../model/index.js';
@@ -16,6 +23,8 @@ export interface ThreadRow {
   speedup: Record<string, number>;
   /** ms of tfjs-backend-wasm (one thread) / ms of ours on t threads, where measured. */
   vsTfjsWasm?: Record<string, number>;
+  /** Steps: the speed-up from the step table's round-robin medians (see the header), per t > 1. */
+  roundRobinSpeedup?: Record<string, number>;
 }
 
 export interface ThreadsBenchResult {
@@ -87,11 +96,38 @@ export function runThreadsKernels(cores: readonly Core[], o: { quick: boolean })
   return rows;
 }
 
-/** A row from a step benchmark's entries: contender 'simd' and 'simd-Nt'. */
-export function stepRow(what: string, counts: readonly number[], msOf: (contender: string) => number | undefined): ThreadRow | null {
-  const ms = counts.map((t) => msOf(t === 1 ? 'simd' : `simd-${t}t`));
-  if (ms.some((v) => v === undefined || !Number.isFinite(v))) return null;
-  return row(what, counts, ms as number[], msOf('tfjs-wasm'));
+/** One training step made ready on a core (a step benchmark contender's prepared step). */
+export interface PreparedThreadStep { step(): unknown; dispose(): void }
+
+/**
+ * Times training steps back to back on every core (one per thread count, the first with one
+ * thread): `prepare` makes the same step ready on each, from the same initial parameters; the
+ * rounds interleave the cores, and each round runs consecutive steps for about `roundMs`.
+ * `msOf` gives the step table's round-robin medians per contender ('simd', 'simd-Nt',
+ * 'tfjs-wasm'), for the round-robin speed-up and the ratio to tfjs-backend-wasm (both sides of
+ * that ratio from the same table).
+ */
+export function runThreadsStep(what: string, cores: readonly Core[], prepare: (core: Core) => PreparedThreadStep,
+  msOf: (contender: string) => number | undefined, o: { quick: boolean }): ThreadRow {
+  const counts = cores.map((c) => c.threads);
+  const steps = cores.map(prepare);
+  try {
+    const ms = interleavedMedians(steps.map((s) => () => { s.step(); }), o.quick ? 3 : 7, o.quick ? 20 : 400);
+    const out = row(what, counts, ms);
+    const table = counts.map((t) => msOf(t === 1 ? 'simd' : `simd-${t}t`));
+    if (table.every((v) => v !== undefined && Number.isFinite(v))) {
+      out.roundRobinSpeedup = {};
+      counts.forEach((t, i) => { if (t > 1) out.roundRobinSpeedup![t] = table[0]! / table[i]!; });
+      const tfjs = msOf('tfjs-wasm');
+      if (tfjs !== undefined && Number.isFinite(tfjs)) {
+        out.vsTfjsWasm = {};
+        counts.forEach((t, i) => { out.vsTfjsWasm![t] = tfjs / table[i]!; });
+      }
+    }
+    return out;
+  } finally {
+    for (const s of steps) s.dispose();
+  }
 }
 
 export function threadsTargets(rows: readonly ThreadRow[]): TargetResult[] {
@@ -109,12 +145,13 @@ export function threadsTargets(rows: readonly ThreadRow[]): TargetResult[] {
 }
 
 export function formatThreadsReport(r: ThreadsBenchResult): string {
-  const out = [`Threads (same bits on every count; one run, interleaved medians), counts ${r.counts.join(', ')}:`];
+  const out = [`Threads (same bits on every count; one run, interleaved medians; steps back to back as in training), counts ${r.counts.join(', ')}:`];
   for (const x of r.rows) {
     const ms = r.counts.map((t) => `${t}t ${x.ms[t]!.toFixed(3)} ms`).join(', ');
     const sp = r.counts.filter((t) => t > 1).map((t) => `${t}t ${x.speedup[t]!.toFixed(2)}x`).join(', ');
-    const tf = x.vsTfjsWasm ? `; vs tfjs-wasm (1 thread): ${r.counts.map((t) => `${t}t ${x.vsTfjsWasm![t]!.toFixed(1)}x`).join(', ')}` : '';
-    out.push(`  ${x.what}: ${ms}; speed-up ${sp}${tf}`);
+    const rr = x.roundRobinSpeedup ? ` (round-robin table: ${r.counts.filter((t) => t > 1).map((t) => `${t}t ${x.roundRobinSpeedup![t]!.toFixed(2)}x`).join(', ')})` : '';
+    const tf = x.vsTfjsWasm ? `; vs tfjs-wasm (1 thread, both from the step table): ${r.counts.map((t) => `${t}t ${x.vsTfjsWasm![t]!.toFixed(1)}x`).join(', ')}` : '';
+    out.push(`  ${x.what}: ${ms}; speed-up ${sp}${rr}${tf}`);
   }
   out.push(`  tfjs: ${r.tfjsThreads}`);
   out.push('', 'Targets (threads):');
