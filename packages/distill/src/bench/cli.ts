@@ -16,7 +16,7 @@ import { formatThreadsReport, runThreadsKernels, runThreadsStep, threadsTargets,
 import { TIMING_PRESETS } from '@retort/core-wasm/bench';
 import { retortCnn, retortCnnContender, tfjsCnnContender } from './cnn-contenders.js';
 import { makeCnnStepProblem, runCnnBench, type CnnBenchResult, type CnnContender } from './cnn-step.js';
-import { FULL_STEP, makeStepProblem, QUICK_STEP, runStepBench, type StepContender } from './step.js';
+import { makeStepProblem, runStepBench, type StepContender } from './step.js';
 import { formatAttentionReport, runAttentionBench, type AttentionBenchResult } from './attention.js';
 
 const USAGE = `usage: node dist/bench/cli.js [--quick] [--json] [--out FILE [--merge-out]] [--skip-tfjs] [--skip-tfjs-cpu] [--skip-cnn] [--skip-transformer]
@@ -103,17 +103,18 @@ async function main(): Promise<void> {
   if (threadedCores.length > 0 && simdCore) {
     log(`retort threads bench: sgemm and teacher caching on 1, ${threadCounts.join(', ')} threads`);
     const counts = [1, ...threadCounts];
-    const rows = runThreadsKernels([simdCore, ...threadedCores], { quick: args.quick });
     const cores = [simdCore, ...threadedCores];
+    const rows = runThreadsKernels(cores, { quick: args.quick });
     // the steps again, back to back on each core count (threads.ts says why), the same problems as the tables
     log('retort threads bench: the training steps back to back on each thread count');
-    const q = result.problem, shape = args.quick ? QUICK_STEP : FULL_STEP;
-    const mlpProblem = makeStepProblem({ sizes: shape.sizes, batch: q.batch, temperature: q.temperature, alpha: q.alpha, lr: 1e-3, seed: q.seed });
+    const q = result.problem;
+    const mlpProblem = makeStepProblem({ sizes: q.sizes, batch: q.batch, temperature: q.temperature, alpha: q.alpha, lr: q.lr, seed: q.seed });
     rows.push(runThreadsStep(`MLP step (${q.model}, batch ${q.batch})`, cores, (core) => retortStepContender(core).prepare(mlpProblem),
       (c) => result.entries.find((e) => e.contender === c)?.msPerStep, { quick: args.quick }));
     for (const [label, r] of [['CNN step', cnn], ['Transformer step', transformer]] as const) {
       if (!r) continue;
-      const problem = makeCnnStepProblem({ model: r.problem.model, batch: r.problem.batch, seed: 1 });
+      const { model, batch, seed, temperature, alpha } = r.problem;
+      const problem = makeCnnStepProblem({ model, batch, seed, temperature, alpha });
       rows.push(runThreadsStep(`${label} (${r.problem.model}, batch ${r.problem.batch})`, cores,
         (core) => { const w = retortCnn(core, problem); return { step: w.step!, dispose: w.dispose }; }, (c) => r.step.find((e) => e.contender === c)?.ms, { quick: args.quick }));
     }

@@ -61,7 +61,7 @@ export interface CnnBenchResult {
   schema: 'retort-cnn-step-bench/1';
   startedAt: string;
   durationMs: number;
-  problem: { model: string; batch: number; params: number; macsPerSample: number; stepFlop: number; forwardFlop: number; optimizer: string; temperature: number; alpha: number };
+  problem: { model: string; batch: number; params: number; macsPerSample: number; stepFlop: number; forwardFlop: number; optimizer: string; temperature: number; alpha: number; seed: number };
   /** The measured SIMD peak (GFLOP/s) the fractions refer to, or null. */
   peakGflops: number | null;
   contenders: { name: string; description: string; cannotTrain?: string; note?: string }[];
@@ -125,7 +125,8 @@ export interface CnnBenchOptions {
 export async function runCnnBench(contenders: readonly CnnContender[], o: CnnBenchOptions): Promise<CnnBenchResult> {
   const t0 = Date.now();
   const model = o.model ?? 'lenet5:input=28x28x1,classes=10';
-  const p = makeCnnStepProblem({ model, batch: o.batch ?? 128, seed: o.seed ?? 1 });
+  const seed = o.seed ?? 1;
+  const p = makeCnnStepProblem({ model, batch: o.batch ?? 128, seed });
   const log = o.onProgress ?? (() => {});
   const prepared: { c: CnnContender; w: PreparedCnn }[] = [];
   try {
@@ -182,7 +183,7 @@ export async function runCnnBench(contenders: readonly CnnContender[], o: CnnBen
     return {
       schema: 'retort-cnn-step-bench/1', startedAt: new Date(t0).toISOString(), durationMs: Date.now() - t0,
       problem: { model, batch: p.batch, params: p.graph.paramCount, macsPerSample: p.graph.macs, stepFlop: p.stepFlop, forwardFlop: p.forwardFlop,
-        optimizer: 'Adam (AdamW, weight decay 0)', temperature: p.temperature, alpha: p.alpha },
+        optimizer: 'Adam (AdamW, weight decay 0)', temperature: p.temperature, alpha: p.alpha, seed },
       peakGflops: o.peakGflops,
       contenders: prepared.map(({ c, w }) => ({ name: c.name, description: c.description, ...(w.cannotTrain ? { cannotTrain: w.cannotTrain } : {}), ...(w.note ? { note: w.note } : {}) })),
       sanity, step, forward,

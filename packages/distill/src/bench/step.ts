@@ -90,8 +90,8 @@ export interface StepBenchResult {
   durationMs: number;
   environment: Record<string, string | number | boolean>;
   timing: TimingOptions;
-  problem: { model: string; batch: number; classes: number; temperature: number; alpha: number; scaleT2: true;
-             optimizer: string; paramCount: number; flop: number; seed: number };
+  problem: { model: string; sizes: number[]; batch: number; classes: number; temperature: number; alpha: number; scaleT2: true;
+             optimizer: string; lr: number; paramCount: number; flop: number; seed: number };
   contenders: { name: string; description: string }[];
   /** Which contender the sanity losses are compared with. */
   reference: string;
@@ -195,7 +195,7 @@ export async function runStepBench(contenders: readonly StepContender[], options
     environment: { ...options.environment },
     timing,
     problem: {
-      model: `mlp:${problem.sizes.join('-')} (no dropout)`, batch: problem.batch,
+      model: `mlp:${problem.sizes.join('-')} (no dropout)`, sizes: [...problem.sizes], batch: problem.batch, lr: problem.lr,
       classes: problem.sizes[problem.sizes.length - 1]!, temperature: problem.temperature,
       alpha: problem.alpha, scaleT2: true, paramCount: problem.paramCount, flop: problem.flop, seed,
       optimizer: `AdamW lr ${problem.lr}, betas (${problem.beta1}, ${problem.beta2}), eps ${problem.eps}, weight decay ${problem.weightDecay} (= Adam)`,

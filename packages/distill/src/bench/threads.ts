@@ -4,7 +4,7 @@
 // (packages/core-wasm/src/threads/parallel.ts) is what makes the comparison one of speed only.
 //
 // The steps are timed here as training runs them, back to back: interleaved rounds of
-// consecutive steps on one core count, then the next (runThreadsSteps). The step tables
+// consecutive steps on one core count, then the next (runThreadsStep). The step tables
 // (./step.ts, ./cnn-step.ts) time one step per sample, round-robin over every contender, so
 // each threaded step there starts after another contender's 100-300 ms step: helpers asleep
 // and both cores' caches holding the other contender's data, which never happens between two
